@@ -1,0 +1,35 @@
+# qhil: two commands on a fresh Debian machine.
+#   make demo   install what is missing, then run the main job
+#   make test   install what is missing, then run the test suite
+SHELL := /bin/bash
+export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio-core
+export PLATFORMIO_DISABLE_UPGRADE_CHECK := true
+export PLATFORMIO_SETTING_ENABLE_TELEMETRY := No
+export PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL := 3650
+VENV := $(CURDIR)/.venv
+QHIL := $(VENV)/bin/qhil
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint clean help
+
+help:
+	@echo "make setup   install Debian packages, .venv and PlatformIO's offline core (if missing)"
+	@echo "make demo    run the main job (see README)"
+	@echo "make test    run the test suite"
+	@echo "make lint    ruff and mypy"
+
+setup:
+	@tools/setup.sh
+
+demo: setup
+	@tools/demo.sh
+
+test: setup
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check host tests
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf firmware/.pio .pytest_cache .hypothesis build

@@ -1,0 +1,55 @@
+"""``qhil inspect``: validate a .qhil blob and print what it holds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAMES = ("inspect",)
+HELP = "validate a .qhil blob and describe its layers"
+DESCRIPTION = """\
+Read a blob with the strict reader (every field checked, CRC verified) and print its
+layers, widths, sizes and worst-case accumulators. Exit status 2 names the first defect.
+
+example: qhil inspect pendulum_w3.qhil --json
+"""
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("blob", help=".qhil file")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the default table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qhil.common.errors import ModelFormatError
+    from qhil.quant.blob import blob_id, read_blob
+    from qhil.quant.qmodel import QuantModel
+
+    path = Path(args.blob)
+    if not path.is_file():
+        raise ModelFormatError(f"'{path}' does not exist")
+    data = path.read_bytes()
+    model = read_blob(data, source=str(path))
+    info: dict[str, object] = {"file": str(path), "bytes": len(data),
+                               "model_id": f"0x{blob_id(data):08x}"}
+    if isinstance(model, QuantModel):
+        info.update(kind="int", env_id=model.env_id, bits=str(model.bits), output=model.output,
+                    weight_bytes=model.weight_bytes, macs=model.n_macs, layers=[
+                        {"in": la.n_in, "out": la.n_out, "w_bits": la.w_bits,
+                         "out_bits": la.out_bits, "relu": la.relu,
+                         "acc_bound": la.acc_bound(model.input_bound(i))}
+                        for i, la in enumerate(model.layers)], meta=model.meta)
+    else:
+        info.update(kind="float32", layers=[{"in": int(w.shape[1]), "out": int(w.shape[0])}
+                                            for w in model.weights], output=model.output)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{path}: {info['kind']} model, {len(data)} B, id {info['model_id']}")
+    for key in ("env_id", "bits", "output", "weight_bytes", "macs"):
+        if key in info:
+            print(f"  {key:12s} {info[key]}")
+    for i, layer in enumerate(info["layers"]):  # type: ignore[arg-type]
+        print(f"  layer {i}: " + "  ".join(f"{k}={v}" for k, v in layer.items()))
+    return 0

@@ -1,0 +1,66 @@
+"""The ``qhil`` command: subcommand dispatch, logging, and errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from types import ModuleType
+
+from qhil import __version__
+from qhil.cli import (
+    eval_cmd,
+    export_c_cmd,
+    inspect_cmd,
+    quantize_cmd,
+    sweep_bits_cmd,
+    train_cmd,
+)
+from qhil.common.errors import QhilError
+
+__all__ = ["main", "SUBCOMMANDS"]
+
+SUBCOMMANDS: list[ModuleType] = [
+    train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd,
+]
+
+EPILOG = "Run 'qhil <command> --help' for the options of each command."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qhil",
+        description="Hardware-in-the-loop testbench for integer-quantized RL policies on "
+                    "microcontrollers: train, quantize, run on a device or emulator, compare.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"qhil {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", metavar="<command>", required=True)
+    for module in SUBCOMMANDS:
+        p = sub.add_parser(module.NAMES[0], aliases=list(module.NAMES[1:]), help=module.HELP,
+                           description=module.DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_args(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s")
+    try:
+        return int(args._module.run(args))
+    except QhilError as exc:
+        print(f"qhil: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qhil: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Option groups shared by several subcommands (defined once, added where needed)."""
+
+from __future__ import annotations
+
+import argparse
+
+from qhil.cli.base import positive_int
+from qhil.quant.pipeline import PTQOptions
+
+__all__ = ["add_ptq_options", "ptq_options"]
+
+
+def add_ptq_options(parser: argparse.ArgumentParser) -> None:
+    d = PTQOptions()
+    g = parser.add_argument_group("calibration")
+    g.add_argument("--calib-episodes", type=positive_int, default=d.calib_episodes,
+                   help="noisy float-policy rollouts for calibration, seeds 20000.. "
+                        "(default: %(default)s)")
+    g.add_argument("--input-range", choices=["minmax", "percentile"], default=d.input_range,
+                   help="per-feature input range (default: %(default)s)")
+    g.add_argument("--act-range", choices=["minmax", "percentile"], default=d.act_range,
+                   help="activation range; percentile is 99.99 (default: %(default)s)")
+    g.add_argument("--weights", choices=["mse", "minmax"], default=d.weights,
+                   help="per-channel weight clipping (default: %(default)s)")
+    g.add_argument("--input-scale", choices=["feature", "tensor"], default=d.input_scale,
+                   help="one input step per observation feature, or one for all "
+                        "(default: %(default)s)")
+
+
+def ptq_options(args: argparse.Namespace) -> PTQOptions:
+    return PTQOptions(args.calib_episodes, args.input_range, args.act_range, args.weights,
+                      args.input_scale)

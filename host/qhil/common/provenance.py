@@ -1,0 +1,37 @@
+"""Package versions and git revision, recorded in every model and report."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["package_versions", "git_sha", "REPO_ROOT"]
+
+#: The repository root (``host/qhil/common`` is three levels below it).
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+_PACKAGES = ("qhil", "numpy", "torch", "gymnasium", "stable_baselines3", "mujoco", "pyserial")
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def git_sha(root: Path = REPO_ROOT) -> str:
+    """The current commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                             text=True, check=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return sha + ("-dirty" if dirty else "")

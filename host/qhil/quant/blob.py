@@ -1,0 +1,308 @@
+"""The ``.qhil`` binary model format, version 1 (``docs/model-format.md`` is normative).
+
+A little-endian blob: a 64-byte header, a table of 32-byte layer records, 4-byte aligned
+sections (packed weights, int32 biases, multipliers and shifts, the tanh table, the
+host section, UTF-8 JSON metadata) and a CRC32 of everything before it in the last four
+bytes. Integer blobs hold a :class:`QuantModel`; float32 blobs hold a :class:`FloatActor`
+(the on-device float baseline). The reader checks every field and names what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from qhil import __version__
+from qhil.common.actor import FloatActor
+from qhil.common.errors import ModelFormatError
+from qhil.quant.packing import pack_rows, row_bytes, unpack_rows
+from qhil.quant.qmodel import QuantLayer, QuantModel
+
+__all__ = ["write_blob", "read_blob", "blob_id", "BlobInfo", "FORMAT_VERSION", "MAGIC",
+           "HEADER_SIZE", "LAYER_RECORD_SIZE", "MAX_BLOB_SIZE", "KIND_INT", "KIND_F32"]
+
+MAGIC = b"QHIL"
+FORMAT_VERSION = 1
+HEADER_SIZE = 64
+LAYER_RECORD_SIZE = 32
+MAX_BLOB_SIZE = 1 << 20
+MAX_LAYERS = 8
+MAX_DIM = 1024
+KIND_INT, KIND_F32 = 0, 1
+OUT_TANH, OUT_LINEAR = 0, 1
+ACT_RELU, ACT_NONE = 0, 1
+F32_WIDTH = 32
+
+# magic, version, header_size, total_size, kind, n_layers, in_bits, output, out_bits,
+# reserved[3], obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off,
+# meta_size, reserved[16]
+_HEADER = struct.Struct("<4sHHIBBBBB3sHHIIIIII16s")
+# n_in, n_out, w_bits, out_bits, act, reserved, weights_off, weights_size, bias_off,
+# mult_off, shift_off, reserved
+_LAYER = struct.Struct("<HHBBBBIIIIII")
+assert _HEADER.size == HEADER_SIZE and _LAYER.size == LAYER_RECORD_SIZE
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """Summary of a blob for listings and reports."""
+
+    kind: str
+    n_layers: int
+    size: int
+    weight_bytes: int
+    model_id: int
+
+
+class _Builder:
+    """Appends 4-byte aligned sections and remembers their offsets."""
+
+    def __init__(self, start: int) -> None:
+        self.parts: list[bytes] = []
+        self.offset = start
+
+    def add(self, data: bytes) -> int:
+        off = self.offset
+        pad = (-len(data)) % 4
+        self.parts.append(data + b"\0" * pad)
+        self.offset += len(data) + pad
+        return off
+
+
+def _f32(values: np.ndarray | list[float]) -> bytes:
+    return np.asarray(values, dtype="<f4").tobytes()
+
+
+def _i32(values: np.ndarray) -> bytes:
+    return np.asarray(values, dtype="<i4").tobytes()
+
+
+def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
+               meta: dict[str, object] | None = None) -> bytes:
+    """Serialize an integer :class:`QuantModel` or a float32 :class:`FloatActor`."""
+    is_int = isinstance(model, QuantModel)
+    if is_int:
+        model.validate()
+        n_layers, obs_dim, act_dim = len(model.layers), model.obs_dim, model.act_dim
+        output = OUT_TANH if model.output == "tanh" else OUT_LINEAR
+    else:
+        n_layers, obs_dim, act_dim = len(model.weights), model.obs_dim, model.action_dim
+        output = OUT_TANH if model.output == "tanh" else OUT_LINEAR
+    if n_layers > MAX_LAYERS:
+        raise ModelFormatError(f"{n_layers} layers; the format holds at most {MAX_LAYERS}")
+    body = _Builder(HEADER_SIZE + n_layers * LAYER_RECORD_SIZE)
+    records = []
+    lut_off = 0
+    if isinstance(model, QuantModel):
+        for layer in model.layers:
+            w_off = body.add(pack_rows(layer.weights, layer.w_bits))
+            b_off = body.add(_i32(layer.bias))
+            m_off = body.add(_i32(layer.mult))
+            s_off = body.add(_i32(layer.shift))
+            records.append(_LAYER.pack(layer.n_in, layer.n_out, layer.w_bits, layer.out_bits,
+                                       ACT_RELU if layer.relu else ACT_NONE, 0, w_off,
+                                       layer.n_out * row_bytes(layer.n_in, layer.w_bits), b_off,
+                                       m_off, s_off, 0))
+        if model.lut is not None:
+            lut_off = body.add(np.asarray(model.lut, dtype="<i2").tobytes())
+        host = (_f32(model.in_center) + _f32(model.in_step) + _f32([model.out_scale])
+                + _f32(model.action_low) + _f32(model.action_high))
+        in_bits, out_bits = model.in_bits, model.out_bits
+        env = env_id if env_id is not None else model.env_id
+        meta_all: dict[str, object] = {"env_id": env, "qhil": __version__, **model.meta}
+    else:
+        last = len(model.weights) - 1
+        for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
+            w_off = body.add(_f32(w))
+            b_off = body.add(_f32(b))
+            records.append(_LAYER.pack(w.shape[1], w.shape[0], F32_WIDTH, F32_WIDTH,
+                                       ACT_NONE if i == last else ACT_RELU, 0, w_off,
+                                       w.size * 4, b_off, 0, 0, 0))
+        clip = model.obs_clip if math.isfinite(model.obs_clip) else float("inf")
+        host = (_f32(model.obs_mean) + _f32(model.obs_std) + _f32([clip])
+                + _f32(model.action_low) + _f32(model.action_high))
+        in_bits = out_bits = F32_WIDTH
+        meta_all = {"env_id": env_id or "", "qhil": __version__}
+    meta_all.update(meta or {})
+    host_off = body.add(host)
+    meta_bytes = json.dumps(meta_all, sort_keys=True, separators=(",", ":")).encode()
+    meta_off = body.add(meta_bytes)
+    total = body.offset + 4
+    if total > MAX_BLOB_SIZE:
+        raise ModelFormatError(f"blob would be {total} bytes; the format allows {MAX_BLOB_SIZE}")
+    header = _HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, total,
+                          KIND_INT if is_int else KIND_F32, n_layers, in_bits, output, out_bits,
+                          b"\0" * 3, obs_dim, act_dim, HEADER_SIZE, lut_off, host_off, len(host),
+                          meta_off, len(meta_bytes), b"\0" * 16)
+    data = header + b"".join(records) + b"".join(body.parts)
+    assert len(data) == total - 4
+    return data + struct.pack("<I", zlib.crc32(data))
+
+
+def blob_id(data: bytes) -> int:
+    """The model id a device reports after LOAD: the blob's CRC32 (its last four bytes)."""
+    return int(struct.unpack_from("<I", data, len(data) - 4)[0])
+
+
+class _Reader:
+    def __init__(self, data: bytes, source: str) -> None:
+        self.data = data
+        self.source = source
+        self.sections: list[tuple[int, int, str]] = []
+
+    def fail(self, message: str) -> ModelFormatError:
+        return ModelFormatError(f"{self.source}: {message}")
+
+    def section(self, off: int, size: int, what: str) -> bytes:
+        end_limit = len(self.data) - 4
+        if off % 4:
+            raise self.fail(f"{what} offset {off} is not 4-byte aligned")
+        if off < HEADER_SIZE or size < 0 or off + size > end_limit:
+            raise self.fail(f"{what} [{off}, {off + size}) lies outside the blob body "
+                            f"[{HEADER_SIZE}, {end_limit})")
+        self.sections.append((off, size, what))
+        return self.data[off : off + size]
+
+    def check_overlaps(self) -> None:
+        spans = sorted((o, o + s, w) for o, s, w in self.sections if s > 0)
+        for (_, end_a, what_a), (start_b, _, what_b) in zip(spans, spans[1:], strict=False):
+            if start_b < end_a:
+                raise self.fail(f"{what_a} overlaps {what_b}")
+
+
+def _arr(data: bytes, dtype: str, count: int) -> np.ndarray:
+    return np.frombuffer(data, dtype=dtype, count=count)
+
+
+def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # noqa: C901
+    """Parse and fully validate a blob; any defect raises :class:`ModelFormatError`."""
+    r = _Reader(data, source)
+    if len(data) < HEADER_SIZE + 4:
+        raise r.fail(f"{len(data)} bytes is too short for a qhil model (at least {HEADER_SIZE + 4})")
+    if len(data) > MAX_BLOB_SIZE:
+        raise r.fail(f"{len(data)} bytes exceeds the {MAX_BLOB_SIZE}-byte limit")
+    (magic, version, header_size, total, kind, n_layers, in_bits, output, out_bits, res3,
+     obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off, meta_size,
+     res16) = _HEADER.unpack_from(data, 0)
+    if magic != MAGIC:
+        raise r.fail(f"bad magic {magic!r}; not a qhil model")
+    if version != FORMAT_VERSION:
+        raise r.fail(f"format version {version} is not supported (this qhil reads {FORMAT_VERSION})")
+    if header_size != HEADER_SIZE:
+        raise r.fail(f"header size {header_size}, expected {HEADER_SIZE}")
+    if total != len(data):
+        raise r.fail(f"header says {total} bytes but the blob has {len(data)} (truncated or padded)")
+    stored, actual = blob_id(data), zlib.crc32(data[:-4])
+    if stored != actual:
+        raise r.fail(f"CRC32 mismatch (stored {stored:08x}, computed {actual:08x}): corrupted")
+    if res3 != b"\0" * 3 or res16 != b"\0" * 16:
+        raise r.fail("reserved header bytes are not zero")
+    if kind not in (KIND_INT, KIND_F32):
+        raise r.fail(f"unknown model kind {kind}")
+    if not 1 <= n_layers <= MAX_LAYERS:
+        raise r.fail(f"{n_layers} layers; 1..{MAX_LAYERS} supported")
+    if output not in (OUT_TANH, OUT_LINEAR):
+        raise r.fail(f"unknown output kind {output}")
+    if not (1 <= obs_dim <= MAX_DIM and 1 <= act_dim <= MAX_DIM):
+        raise r.fail(f"observation/action sizes {obs_dim}/{act_dim} outside 1..{MAX_DIM}")
+    is_int = kind == KIND_INT
+    if is_int and not (2 <= in_bits <= 16 and 2 <= out_bits <= 16):
+        raise r.fail(f"input/output widths {in_bits}/{out_bits} outside 2..16")
+    if not is_int and (in_bits, out_bits) != (F32_WIDTH, F32_WIDTH):
+        raise r.fail("float32 models must declare 32-bit input and output")
+    if layers_off != HEADER_SIZE:
+        raise r.fail(f"layer table at {layers_off}, expected {HEADER_SIZE}")
+    r.section(layers_off, n_layers * LAYER_RECORD_SIZE, "layer table")
+
+    layers: list[QuantLayer] = []
+    f_weights: list[np.ndarray] = []
+    f_biases: list[np.ndarray] = []
+    prev = obs_dim
+    for i in range(n_layers):
+        (n_in, n_out, w_bits, a_bits, act, res, w_off, w_size, b_off, m_off, s_off,
+         res2) = _LAYER.unpack_from(data, HEADER_SIZE + i * LAYER_RECORD_SIZE)
+        where = f"layer {i}"
+        last = i == n_layers - 1
+        if res or res2:
+            raise r.fail(f"{where}: reserved bytes are not zero")
+        if n_in != prev or not 1 <= n_out <= MAX_DIM:
+            raise r.fail(f"{where}: {n_in} inputs x {n_out} outputs does not follow width {prev}")
+        if act != (ACT_NONE if last else ACT_RELU):
+            raise r.fail(f"{where}: activation {act}; hidden layers are ReLU (0), the last none (1)")
+        if is_int:
+            if not (2 <= w_bits <= 8 and 2 <= a_bits <= 8):
+                raise r.fail(f"{where}: widths w={w_bits} a={a_bits} outside 2..8")
+            if w_size != n_out * row_bytes(n_in, w_bits):
+                raise r.fail(f"{where}: weights are {w_size} bytes, expected "
+                             f"{n_out * row_bytes(n_in, w_bits)}")
+            codes = unpack_rows(r.section(w_off, w_size, f"{where} weights"), n_out, n_in, w_bits)
+            lim = (1 << (w_bits - 1)) - 1
+            if np.abs(codes.astype(np.int16)).max() > lim:
+                raise r.fail(f"{where}: weight code -{lim + 1} is outside the symmetric range")
+            bias = _arr(r.section(b_off, 4 * n_out, f"{where} bias"), "<i4", n_out)
+            mult = _arr(r.section(m_off, 4 * n_out, f"{where} multipliers"), "<i4", n_out)
+            shift = _arr(r.section(s_off, 4 * n_out, f"{where} shifts"), "<i4", n_out)
+            layers.append(QuantLayer(codes, w_bits, bias.astype(np.int32), mult.astype(np.int32),
+                                     shift.astype(np.int32), a_bits, not last))
+        else:
+            if (w_bits, a_bits) != (F32_WIDTH, F32_WIDTH) or m_off or s_off:
+                raise r.fail(f"{where}: float32 layers declare 32-bit widths and no requantization")
+            if w_size != 4 * n_in * n_out:
+                raise r.fail(f"{where}: weights are {w_size} bytes, expected {4 * n_in * n_out}")
+            w = _arr(r.section(w_off, w_size, f"{where} weights"), "<f4", n_in * n_out)
+            b = _arr(r.section(b_off, 4 * n_out, f"{where} bias"), "<f4", n_out)
+            f_weights.append(w.reshape(n_out, n_in).astype(np.float32))
+            f_biases.append(b.astype(np.float32))
+        prev = n_out
+    if prev != act_dim:
+        raise r.fail(f"last layer has {prev} outputs, header says {act_dim} actions")
+
+    expected_host = 4 * (2 * obs_dim + 1 + 2 * act_dim)
+    if host_size != expected_host:
+        raise r.fail(f"host section is {host_size} bytes, expected {expected_host}")
+    host = _arr(r.section(host_off, host_size, "host section"), "<f4", host_size // 4)
+    first, second = host[:obs_dim].astype(np.float64), host[obs_dim : 2 * obs_dim].astype(np.float64)
+    scalar = float(host[2 * obs_dim])
+    low = host[2 * obs_dim + 1 : 2 * obs_dim + 1 + act_dim].astype(np.float64)
+    high = host[2 * obs_dim + 1 + act_dim :].astype(np.float64)
+
+    try:
+        meta = json.loads(r.section(meta_off, meta_size, "metadata").decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise r.fail(f"metadata is not UTF-8 JSON ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("env_id", ""), str):
+        raise r.fail("metadata must be a JSON object with a string env_id")
+
+    lut = None
+    if is_int and output == OUT_TANH:
+        size = 1 << layers[-1].out_bits
+        lut = _arr(r.section(lut_off, 2 * size, "tanh table"), "<i2", size).astype(np.int16)
+    elif lut_off:
+        raise r.fail("tanh table present for a model that does not use it")
+    r.check_overlaps()
+
+    out_kind = "tanh" if output == OUT_TANH else "clip"
+    if not is_int:
+        try:
+            return FloatActor(tuple(f_weights), tuple(f_biases), first, second, scalar, low, high,
+                              out_kind)
+        except ModelFormatError as exc:
+            raise r.fail(str(exc)) from None
+    model = QuantModel(layers=layers, in_bits=in_bits, in_center=first.astype(np.float32),
+                       in_step=second.astype(np.float32), output=out_kind, out_bits=out_bits,
+                       out_scale=scalar, action_low=low.astype(np.float32),
+                       action_high=high.astype(np.float32), lut=lut,
+                       env_id=str(meta.get("env_id", "")),
+                       meta={k: v for k, v in meta.items() if k not in ("env_id", "qhil")})
+    try:
+        model.validate()
+    except ModelFormatError as exc:
+        raise r.fail(str(exc)) from None
+    if not np.all(high > low):
+        raise r.fail("action bounds must have high > low")
+    return model

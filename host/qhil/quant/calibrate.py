@@ -1,0 +1,106 @@
+"""Calibration data and ranges: what the float policy's inputs and activations look like.
+
+Coverage beats everything here: ranges that miss states the quantized policy later
+visits saturate exactly where control matters. So observations come from rollouts of
+the float policy *with* action noise (the quantized policy drifts off the float
+trajectory), on seeds 20000.. that neither validation nor test episodes use, and a
+finite observation bound replaces a calibrated range that already spans most of it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from qhil.common.actor import FloatActor
+from qhil.common.envs import make_env
+from qhil.common.errors import ConfigError
+
+__all__ = ["CALIBRATION_SEED", "collect_observations", "feature_ranges", "activation_range",
+           "RangeMethod"]
+
+CALIBRATION_SEED = 20_000
+RangeMethod = Literal["minmax", "percentile"]
+
+
+def collect_observations(
+    actor: FloatActor,
+    env_id: str,
+    episodes: int = 20,
+    seed: int = CALIBRATION_SEED,
+    action_noise: float = 0.1,
+    max_steps: int = 20_000,
+) -> np.ndarray:
+    """Observations ``[N, obs_dim]`` from noisy rollouts of the float policy.
+
+    :param episodes: rollouts (> 0); each resets with ``seed + i``
+    :param action_noise: Gaussian noise std as a fraction of the action half-range
+    :param max_steps: cap on the total number of observations
+    """
+    if episodes <= 0:
+        raise ConfigError("calibration needs at least one episode")
+    env = make_env(env_id)
+    rng = np.random.default_rng(seed)
+    half = 0.5 * (actor.action_high - actor.action_low)
+    observations: list[np.ndarray] = []
+    per_episode = max(1, max_steps // episodes)
+    try:
+        for i in range(episodes):
+            obs, _ = env.reset(seed=seed + i)
+            for _ in range(per_episode):
+                observations.append(np.asarray(obs, dtype=np.float64))
+                action = actor.act(obs) + action_noise * half * rng.standard_normal(half.shape)
+                obs, _, terminated, truncated, _ = env.step(
+                    np.clip(action, actor.action_low, actor.action_high))
+                if terminated or truncated:
+                    break
+    finally:
+        env.close()
+    return np.stack(observations)
+
+
+def _span(values: np.ndarray, method: RangeMethod, percentile: float) -> tuple[np.ndarray, np.ndarray]:
+    if method == "minmax":
+        return values.min(axis=0), values.max(axis=0)
+    if method == "percentile":
+        return (np.percentile(values, 100 - percentile, axis=0),
+                np.percentile(values, percentile, axis=0))
+    raise ConfigError(f"unknown range method '{method}' (minmax or percentile)")
+
+
+def feature_ranges(
+    observations: np.ndarray,
+    space_low: np.ndarray,
+    space_high: np.ndarray,
+    method: RangeMethod = "minmax",
+    percentile: float = 99.99,
+    margin: float = 0.1,
+    bound_coverage: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature ``[lo, hi]`` of the raw observation that the input codes must cover.
+
+    The calibrated span is widened by ``margin`` (fraction of the span) each side. Where
+    the observation space has finite bounds and the calibrated span covers at least
+    ``bound_coverage`` of them, the bounds are used instead (Pendulum's angular velocity);
+    otherwise the widened span is clipped to the bounds.
+    """
+    lo, hi = _span(observations, method, percentile)
+    span = np.maximum(hi - lo, 1e-6)
+    lo, hi = lo - margin * span, hi + margin * span
+    finite = np.isfinite(space_low) & np.isfinite(space_high)
+    bound_span = np.where(finite, space_high - space_low, np.inf)
+    use_bounds = finite & (span >= bound_coverage * bound_span)
+    lo = np.where(use_bounds, space_low, np.where(finite, np.maximum(lo, space_low), lo))
+    hi = np.where(use_bounds, space_high, np.where(finite, np.minimum(hi, space_high), hi))
+    return lo.astype(np.float64), hi.astype(np.float64)
+
+
+def activation_range(values: np.ndarray, method: RangeMethod = "minmax",
+                     percentile: float = 99.99) -> float:
+    """Largest magnitude an activation tensor must represent (scalar, > 0)."""
+    mags = np.abs(values).ravel()
+    top = float(mags.max()) if method == "minmax" else float(np.percentile(mags, percentile))
+    if method not in ("minmax", "percentile"):
+        raise ConfigError(f"unknown range method '{method}' (minmax or percentile)")
+    return max(top, 1e-6)

@@ -1,0 +1,127 @@
+"""Fake-quantized actor in torch: the float simulation of the integer policy.
+
+Rounding and saturation happen at exactly the points ``docs/quantization.md`` puts them
+(input codes, per-channel weight codes, int32 biases, each layer's output codes through
+the very fixed-point multiplier ``m / 2**n`` the device uses, the tanh table), with
+straight-through gradients so quantization-aware training can train through them. In
+float64 the only difference from the golden executor is the float rounding of
+``acc * m / 2**n`` (a 62-bit product), which can flip a code by one step when the value
+sits within ~1e-13 of a rounding tie.
+
+Weight scales follow the current weights (recomputed, not learned, each forward);
+activation and input scales are the fixed :class:`~qhil.quant.ptq.QuantParams`.
+:meth:`FakeQuantActor.export` goes through :func:`~qhil.quant.ptq.build_quant_model`, so an
+exported blob holds exactly the weights that were trained.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from qhil.common.actor import FloatActor
+from qhil.quant.config import BitConfig
+from qhil.quant.ptq import QuantParams, build_quant_model, quantize_weights
+from qhil.quant.qmodel import QuantModel, code_range, weight_limit
+from qhil.quant.requant import quantize_multipliers
+
+__all__ = ["FakeQuantActor", "round_ste"]
+
+
+def round_half_away(x: torch.Tensor) -> torch.Tensor:
+    return torch.sign(x) * torch.floor(torch.abs(x) + 0.5)
+
+
+def round_ste(x: torch.Tensor) -> torch.Tensor:
+    """Round half away from zero forward, identity gradient backward."""
+    return x + (round_half_away(x) - x).detach()
+
+
+def _clamp_ste(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    # Gradient flows inside the range only (the usual clipped straight-through estimator).
+    return torch.clamp(x, lo, hi)
+
+
+class FakeQuantActor(nn.Module):
+    """A float actor whose forward pass reproduces the integer policy's rounding.
+
+    :param actor: the float actor (initial weights, normalization, action bounds)
+    :param params: input/activation/output scales from calibration
+    :param bits: widths per layer
+    :param dtype: ``torch.float64`` for checking against the golden model, ``float32`` to train
+    """
+
+    def __init__(self, actor: FloatActor, params: QuantParams, bits: BitConfig,
+                 dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.actor = actor
+        self.params = params
+        self.bits = bits
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.tensor(w, dtype=dtype)) for w in actor.weights])
+        self.biases = nn.ParameterList(
+            [nn.Parameter(torch.tensor(b, dtype=dtype)) for b in actor.biases])
+        f = lambda a: torch.tensor(np.asarray(a, dtype=np.float64), dtype=dtype)  # noqa: E731
+        self.register_buffer("in_center", f(params.in_center))
+        self.register_buffer("in_step", f(params.in_step))
+        self.register_buffer("obs_mean", f(actor.obs_mean))
+        self.register_buffer("obs_std", f(actor.obs_std))
+        self.register_buffer("act_scales", f(params.act_scales))
+        self.out_scale = float(params.out_scale)
+        self.in_limit = float((1 << (bits.in_bits - 1)) - 1)
+        self.out_limit = float((1 << (bits.out_bits - 1)) - 1)
+
+    def input_codes(self, obs: torch.Tensor) -> torch.Tensor:
+        x = (obs - self.in_center) / self.in_step
+        return _clamp_ste(round_ste(x), -self.in_limit, self.in_limit)
+
+    def _folded(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        w, b = self.weights[i], self.biases[i]
+        if i == 0:
+            step = self.in_step / self.obs_std
+            offset = (self.in_center - self.obs_mean) / self.obs_std
+            return w * step[None, :], b + w @ offset
+        return w * self.act_scales[i - 1], b
+
+    def layer_codes(self, obs: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's output codes (float tensors holding integers)."""
+        h = self.input_codes(obs)
+        outs = []
+        n = len(self.weights)
+        for i in range(n):
+            w, b = self._folded(i)
+            _, scale_np = quantize_weights(w.detach().cpu().double().numpy(), self.bits.w[i],
+                                           self.params.weight_method)
+            scale = torch.tensor(scale_np, dtype=w.dtype, device=w.device)
+            q = weight_limit(self.bits.w[i])
+            w_codes = _clamp_ste(round_ste(w / scale[:, None]), -q, q)
+            acc = h @ w_codes.T + round_ste(b / scale)  # accumulator units, int32 bias
+            last = i == n - 1
+            out_scale = self.out_scale if last else float(self.act_scales[i])
+            m, sh = quantize_multipliers(scale_np / out_scale)
+            mult = torch.tensor(m / np.exp2(sh), dtype=w.dtype, device=w.device)
+            lo, hi = code_range(self.bits.a[i], relu=not last)
+            h = _clamp_ste(round_ste(acc * mult), lo, hi)
+            outs.append(h)
+        return outs
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """Policy output in policy units: quantized ``tanh`` in [-1, 1], or the linear output."""
+        u = self.layer_codes(obs)[-1]
+        if self.actor.output == "tanh":
+            return round_ste(self.out_limit * torch.tanh(u * self.out_scale)) / self.out_limit
+        return u * self.out_scale
+
+    def action_codes(self, obs: torch.Tensor) -> torch.Tensor:
+        """The device's answer as simulated: tanh-table codes or the last layer's codes."""
+        u = self.layer_codes(obs)[-1]
+        if self.actor.output == "tanh":
+            return round_half_away(self.out_limit * torch.tanh(u * self.out_scale))
+        return u
+
+    def export(self, env_id: str = "") -> QuantModel:
+        """The integer model of the current weights (what the device will run)."""
+        ws = [w.detach().cpu().double().numpy() for w in self.weights]
+        bs = [b.detach().cpu().double().numpy() for b in self.biases]
+        return build_quant_model(self.actor, self.params, self.bits, env_id, ws, bs)

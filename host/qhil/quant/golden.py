@@ -1,0 +1,94 @@
+"""The golden integer executor: the reference the firmware must match bit for bit.
+
+Pure integer semantics (``docs/quantization.md``), batched over observations. The
+matrix products run in floating point, exactly: the exporter proves a bound ``A`` on
+every accumulator of a layer (``sum |w| * max|x| + |bias|``), so every product and
+partial sum is an integer of magnitude at most ``A``. Such integers are represented
+exactly in float32 when ``A < 2**24`` and in float64 when ``A < 2**53``, whatever order
+BLAS sums in, so the result is the exact integer accumulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qhil.quant.qmodel import QuantModel
+from qhil.quant.requant import requantize
+
+__all__ = ["GoldenExecutor"]
+
+_F32_EXACT = 1 << 24
+
+
+@dataclass(frozen=True)
+class _Layer:
+    weights_t: np.ndarray  # [n_in, n_out], float32 or float64, integer-valued
+    bias: np.ndarray
+    mult: np.ndarray  # int64
+    shift: np.ndarray  # int64
+    lo: int
+    hi: int
+
+
+class GoldenExecutor:
+    """Runs a :class:`QuantModel` on integer observation codes."""
+
+    #: Rows per block in batched runs: keeps temporaries in cache instead of page-faulting
+    #: gigabytes of int64 for a million observations.
+    CHUNK = 4096
+
+    def __init__(self, model: QuantModel) -> None:
+        model.validate()
+        self.model = model
+        self._layers = []
+        for i, layer in enumerate(model.layers):
+            exact32 = layer.acc_bound(model.input_bound(i)) < _F32_EXACT
+            dtype = np.float32 if exact32 else np.float64
+            self._layers.append(_Layer(layer.weights.astype(dtype).T.copy(),
+                                       layer.bias.astype(dtype), layer.mult.astype(np.int64),
+                                       layer.shift.astype(np.int64), *layer.out_range))
+        self._lut = None if model.lut is None else model.lut.astype(np.int64)
+        self._lut_offset = 1 << (model.layers[-1].out_bits - 1)
+
+    def _forward(self, x: np.ndarray, keep_all: bool) -> list[np.ndarray]:
+        outs = []
+        h = x
+        for layer in self._layers:
+            acc = h.astype(layer.weights_t.dtype) @ layer.weights_t
+            acc += layer.bias
+            h = requantize(acc.astype(np.int64), layer.mult, layer.shift, layer.lo, layer.hi)
+            if keep_all:
+                outs.append(h)
+        return outs if keep_all else [h]
+
+    def _run(self, x: np.ndarray, keep_all: bool) -> list[np.ndarray]:
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.model.obs_dim:
+            raise ValueError(f"expected input codes [B, {self.model.obs_dim}], got {x.shape}")
+        if x.shape[0] <= self.CHUNK:
+            return self._forward(x, keep_all)
+        blocks = [self._forward(x[i : i + self.CHUNK], keep_all)
+                  for i in range(0, x.shape[0], self.CHUNK)]
+        return [np.concatenate(parts) for parts in zip(*blocks, strict=True)]
+
+    def layer_codes(self, x: np.ndarray) -> list[np.ndarray]:
+        """Output codes of every layer for input codes ``x`` ``[B, obs_dim]`` (int)."""
+        return self._run(x, keep_all=True)
+
+    def preactivation(self, x: np.ndarray) -> np.ndarray:
+        """Last layer's signed codes (the tanh table index minus its offset)."""
+        return self._run(x, keep_all=False)[0]
+
+    def action_codes(self, x: np.ndarray) -> np.ndarray:
+        """What the device answers: tanh-table codes, or the last layer's codes for linear outputs.
+
+        :param x: int observation codes ``[B, obs_dim]`` or ``[obs_dim]``
+        :return: int64 ``[B, act_dim]`` (or ``[act_dim]``)
+        """
+        x = np.asarray(x)
+        single = x.ndim == 1
+        u = self.preactivation(x[None, :] if single else x)
+        codes = u if self._lut is None else self._lut[u + self._lut_offset]
+        return codes[0] if single else codes

@@ -1,0 +1,65 @@
+"""Model folder -> calibrated quantized model: what ``qhil quantize`` and ``sweep-bits`` share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qhil.common.envs import box_bounds, make_env
+from qhil.common.model_dir import ModelDir
+from qhil.quant.calibrate import RangeMethod, collect_observations
+from qhil.quant.config import BitConfig
+from qhil.quant.ptq import InputScale, QuantParams, WeightMethod, build_quant_model, choose_params
+from qhil.quant.qmodel import QuantModel
+
+__all__ = ["PTQOptions", "Calibrator"]
+
+
+@dataclass(frozen=True)
+class PTQOptions:
+    """Post-training quantization choices (defaults are what the shipped exports use).
+
+    :param calib_episodes: noisy float-policy rollouts for calibration (seeds 20000..)
+    :param input_range: per-feature input range: ``minmax`` or ``percentile``
+    :param act_range: activation range: ``percentile`` (99.99) or ``minmax``
+    :param weights: per-channel weight clipping: ``mse`` (searched) or ``minmax``
+    :param input_scale: ``feature`` (one step per observation feature) or ``tensor``
+    """
+
+    calib_episodes: int = 20
+    input_range: RangeMethod = "minmax"
+    act_range: RangeMethod = "percentile"
+    weights: WeightMethod = "mse"
+    input_scale: InputScale = "feature"
+
+
+@dataclass
+class Calibrator:
+    """Collects calibration data once per model and quantizes it at any bit setting."""
+
+    model: ModelDir
+    options: PTQOptions = field(default_factory=PTQOptions)
+    _observations: np.ndarray | None = None
+
+    @property
+    def observations(self) -> np.ndarray:
+        if self._observations is None:
+            self._observations = collect_observations(self.model.actor, self.model.env_id,
+                                                      self.options.calib_episodes)
+        return self._observations
+
+    def params(self, bits: BitConfig) -> QuantParams:
+        env = make_env(self.model.env_id)
+        low, high = box_bounds(env.observation_space)
+        env.close()
+        o = self.options
+        return choose_params(self.model.actor, self.observations, bits, low, high,
+                             input_method=o.input_range, act_method=o.act_range,
+                             weight_method=o.weights, input_scale=o.input_scale)
+
+    def quantize(self, bits: BitConfig) -> QuantModel:
+        model = build_quant_model(self.model.actor, self.params(bits), bits, self.model.env_id)
+        model.meta["source"] = str(self.model.path)
+        model.meta["method"] = "ptq"
+        return model

@@ -1,0 +1,76 @@
+"""Random but valid integer models, for property tests and the shared test vectors.
+
+Parameters are drawn directly in the integer domain (not through PTQ), so they exercise
+corners PTQ rarely reaches: odd row lengths, zero rows, saturating outputs, multipliers
+near both ends of their range, extreme biases within the proven int32 bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qhil.quant.config import BitConfig
+from qhil.quant.qmodel import ACC_LIMIT, QuantLayer, QuantModel, weight_limit
+from qhil.quant.requant import quantize_multipliers, requantize
+
+__all__ = ["random_quant_model", "random_input_codes"]
+
+
+def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConfig,
+                       output: str = "tanh") -> QuantModel:
+    """A valid :class:`QuantModel` with layer widths ``sizes`` (input first, action last).
+
+    Each layer's multipliers are set from the accumulators of random inputs pushed
+    through the layers before it, so outputs spread over the code range (with a few
+    channels pushed into saturation or to zero on purpose).
+    """
+    layers = []
+    in_max = (1 << (bits.in_bits - 1)) - 1
+    h = rng.integers(-in_max, in_max + 1, size=(256, sizes[0])).astype(np.int64)
+    n = len(sizes) - 1
+    for i in range(n):
+        n_in, n_out = sizes[i], sizes[i + 1]
+        last = i == n - 1
+        q = weight_limit(bits.w[i])
+        w = rng.integers(-q, q + 1, size=(n_out, n_in)).astype(np.int8)
+        if n_out > 2:
+            w[rng.integers(n_out)] = 0  # a dead channel
+        headroom = ACC_LIMIT - np.abs(w.astype(np.int64)).sum(axis=1) * in_max
+        acc = h @ w.T.astype(np.int64)
+        spread = np.maximum(acc.std(axis=0), 1.0)
+        bias = (rng.normal(size=n_out) * spread * 0.5 - (0 if last else 0.2 * spread))
+        bias = np.clip(np.round(bias), -headroom, headroom).astype(np.int32)
+        target = (1 << (bits.a[i] - 1)) * np.exp(rng.uniform(-1.5, 0.7, size=n_out))
+        real = target / spread
+        real[rng.random(n_out) < 0.05] = 2.0**-40  # channel that always outputs 0
+        mult, shift = quantize_multipliers(np.minimum(real, 2.0**29))
+        layer = QuantLayer(w, bits.w[i], bias, mult.astype(np.int32), shift.astype(np.int32),
+                           bits.a[i], relu=not last)
+        layers.append(layer)
+        h = requantize(acc + bias, layer.mult, layer.shift, *layer.out_range)
+        in_max = (1 << bits.a[i]) - 1
+    a_last = bits.a[-1]
+    q_out = (1 << (bits.out_bits - 1)) - 1
+    lut = None
+    out_scale = float(np.float32(3.0 / ((1 << (a_last - 1)) - 1)))
+    if output == "tanh":
+        u = np.arange(1 << a_last) - (1 << (a_last - 1))
+        lut = np.round(q_out * np.tanh(u * out_scale)).astype(np.int16)
+    act = sizes[-1]
+    model = QuantModel(layers=layers, in_bits=bits.in_bits,
+                       in_center=rng.normal(size=sizes[0]).astype(np.float32),
+                       in_step=rng.uniform(0.001, 0.1, size=sizes[0]).astype(np.float32),
+                       output="tanh" if output == "tanh" else "clip", out_bits=bits.out_bits,
+                       out_scale=out_scale, action_low=-np.ones(act, np.float32),
+                       action_high=np.ones(act, np.float32), lut=lut, env_id="random")
+    model.validate()
+    return model
+
+
+def random_input_codes(rng: np.random.Generator, model: QuantModel, count: int) -> np.ndarray:
+    """Input codes ``[count, obs_dim]``: mostly uniform, some at the extremes."""
+    q = model.in_limit
+    x = rng.integers(-q, q + 1, size=(count, model.obs_dim))
+    edge = rng.random(x.shape) < 0.1
+    x[edge] = rng.choice([-q, q, 0], size=int(edge.sum()))
+    return x.astype(np.int64)

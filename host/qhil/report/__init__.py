@@ -1,0 +1,1 @@
+"""Reports: plots now; JSON, Markdown and HTML reports with the bench."""

@@ -1,0 +1,223 @@
+"""Train a float baseline actor with stable-baselines3 and save it as a qhil model folder.
+
+Docs: README.md#training. Results: BENCHMARKS.md#float-baselines.
+Reproduce the shipped actors with ``benchmarks/train_baselines.sh``.
+
+Read top to bottom: ``Args`` -> presets -> the evaluation callback -> ``train()``.
+The RL algorithms are stable-baselines3's own (no algorithm is written here); this file
+only chooses hyperparameters, keeps the best actor on validation seeds and evaluates it
+on the test seeds (0..19) that every other qhil measurement uses.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+from stable_baselines3 import PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.noise import NormalActionNoise
+from stable_baselines3.common.vec_env import VecNormalize
+from tqdm import tqdm
+
+from qhil.common.actor import FloatActor
+from qhil.common.envs import check_env_id, make_env
+from qhil.common.errors import ConfigError
+from qhil.common.evaluation import evaluate_policy
+from qhil.common.model_dir import save_model_dir
+from qhil.common.provenance import package_versions
+from qhil.train.extract import extract_actor
+
+__all__ = ["Args", "train", "ALGOS", "VALIDATION_SEED"]
+
+LOG = logging.getLogger(__name__)
+
+ALGOS = ("td3", "sac", "ppo")
+#: Checkpoint selection uses these seeds, never the test seeds 0..19.
+VALIDATION_SEED = 10_000
+
+
+@dataclass
+class Args:
+    env_id: str
+    """Gymnasium environment id, e.g. ``Pendulum-v1``"""
+    algo: str = "td3"
+    """stable-baselines3 algorithm: td3, sac or ppo"""
+    steps: int = 100_000
+    """environment steps of training"""
+    seed: int = 0
+    """seed of the training run (torch, numpy, env)"""
+    net: tuple[int, ...] = (64, 64)
+    """hidden widths of the actor (ReLU); small enough for a microcontroller"""
+    critic_net: tuple[int, ...] | None = None
+    """hidden widths of the critic; default 256,256 (64,64 for Pendulum)"""
+    eval_every: int = 10_000
+    """steps between validation evaluations (best actor is kept)"""
+    eval_episodes: int = 5
+    """validation episodes per evaluation, on seeds 10000.."""
+    test_episodes: int = 20
+    """final evaluation episodes on seeds 0..; recorded in meta.json"""
+    out: Path | None = None
+    """model folder to write; default ``models/<env_id>``"""
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """hyperparameters that override the preset (SB3 constructor keywords)"""
+
+
+# --------------------------------------------------------------------------------------
+# Presets: hyperparameters known to work for small ReLU actors on each task family.
+# --------------------------------------------------------------------------------------
+def preset(algo: str, env_id: str) -> dict[str, Any]:
+    """SB3 keyword arguments for ``algo`` on ``env_id`` (before user overrides)."""
+    classic = env_id.startswith(("Pendulum", "MountainCar", "LunarLander"))
+    if algo == "td3":
+        return {
+            "learning_rate": 1e-3,
+            "buffer_size": 200_000 if classic else 1_000_000,
+            "learning_starts": 1_000 if classic else 10_000,
+            "batch_size": 256,
+            "gamma": 0.98 if classic else 0.99,
+            "tau": 0.005,
+            "action_noise_sigma": 0.1,
+        }
+    if algo == "sac":
+        return {
+            "learning_rate": 1e-3 if classic else 3e-4,
+            "buffer_size": 200_000 if classic else 1_000_000,
+            "learning_starts": 1_000 if classic else 10_000,
+            "batch_size": 256,
+            "gamma": 0.98 if classic else 0.99,
+            "tau": 0.005,
+        }
+    if algo == "ppo":
+        return {
+            "learning_rate": 3e-4,
+            "n_steps": 2048,
+            "batch_size": 64,
+            "n_epochs": 10,
+            "gamma": 0.99,
+            "gae_lambda": 0.95,
+            "clip_range": 0.2,
+            "n_envs": 1,
+        }
+    raise ConfigError(f"unknown algo '{algo}' (choose from {', '.join(ALGOS)})")
+
+
+def build_model(args: Args) -> tuple[BaseAlgorithm, VecNormalize | None, dict[str, Any]]:
+    hp = preset(args.algo, args.env_id) | args.overrides
+    classic = args.env_id.startswith("Pendulum")
+    critic = list(args.critic_net or ((64, 64) if classic else (256, 256)))
+    hp_record = dict(hp, critic_net=critic)
+    if args.algo in ("td3", "sac"):
+        env = make_env(args.env_id)
+        kwargs = {k: v for k, v in hp.items() if k != "action_noise_sigma"}
+        kwargs["policy_kwargs"] = {"net_arch": {"pi": list(args.net), "qf": critic},
+                                   "activation_fn": nn.ReLU}
+        if args.algo == "td3":
+            n_act = env.action_space.shape[0]
+            sigma = float(hp["action_noise_sigma"])
+            kwargs["action_noise"] = NormalActionNoise(np.zeros(n_act), sigma * np.ones(n_act))
+            return TD3("MlpPolicy", env, seed=args.seed, device="cpu", **kwargs), None, hp_record
+        return SAC("MlpPolicy", env, seed=args.seed, device="cpu", **kwargs), None, hp_record
+    n_envs = int(hp.pop("n_envs", 1))
+    venv = VecNormalize(make_vec_env(lambda: make_env(args.env_id), n_envs=n_envs, seed=args.seed),
+                        norm_obs=True, norm_reward=True)
+    kwargs = dict(hp)
+    kwargs["policy_kwargs"] = {"net_arch": {"pi": list(args.net), "vf": critic},
+                               "activation_fn": nn.ReLU}
+    return PPO("MlpPolicy", venv, seed=args.seed, device="cpu", **kwargs), venv, hp_record
+
+
+# --------------------------------------------------------------------------------------
+# Periodic validation: keep the actor with the best mean return on validation seeds.
+# --------------------------------------------------------------------------------------
+class ValidationCallback(BaseCallback):
+    def __init__(self, args: Args, vec_normalize: VecNormalize | None, bar: tqdm) -> None:
+        super().__init__()
+        self.args = args
+        self.vec_normalize = vec_normalize
+        self.bar = bar
+        self.curve: list[tuple[int, float]] = []
+        self.best: tuple[float, FloatActor] | None = None
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        if self.num_timesteps % self.args.eval_every < self.training_env.num_envs:
+            self.validate()
+        return True
+
+    def validate(self) -> None:
+        actor = copy.deepcopy(extract_actor(self.model, self.vec_normalize))
+        result = evaluate_policy(actor.act, self.args.env_id, self.args.eval_episodes,
+                                 VALIDATION_SEED)
+        self.curve.append((int(self.num_timesteps), result.mean))
+        if self.best is None or result.mean >= self.best[0]:
+            self.best = (result.mean, actor)
+        self.bar.set_postfix(val=f"{result.mean:.0f}", best=f"{self.best[0]:.0f}")
+        LOG.debug("step %d: validation return %.1f", self.num_timesteps, result.mean)
+
+
+# --------------------------------------------------------------------------------------
+# ALGO LOGIC: train, select, evaluate on the test seeds, save.
+# --------------------------------------------------------------------------------------
+def train(args: Args, show_progress: bool = True) -> Path:
+    """Train, keep the best validation actor, evaluate it on the test seeds, save it.
+
+    :return: the model folder written
+    """
+    check_env_id(args.env_id)
+    if args.algo not in ALGOS:
+        raise ConfigError(f"unknown algo '{args.algo}' (choose from {', '.join(ALGOS)})")
+    if args.steps <= 0:
+        raise ConfigError(f"steps must be positive, got {args.steps}")
+    if args.test_episodes <= 0 or args.eval_episodes <= 0:
+        raise ConfigError("episodes must be positive")
+    if not args.net or any(w <= 0 for w in args.net):
+        raise ConfigError(f"hidden widths must be positive, got {args.net}")
+    out = args.out or Path("models") / args.env_id
+
+    # Seeding: SB3 seeds torch, numpy and the env from `seed`; one thread is fastest here.
+    torch.set_num_threads(1)
+    model, vec_normalize, hp = build_model(args)
+
+    start = time.perf_counter()
+    with tqdm(total=args.steps, desc=f"train {args.algo} {args.env_id}", unit="step",
+              disable=not show_progress, smoothing=0.05) as bar:
+        callback = ValidationCallback(args, vec_normalize, bar)
+        model.learn(total_timesteps=args.steps, callback=callback)
+        if not callback.curve or callback.curve[-1][0] != model.num_timesteps:
+            callback.validate()
+    wall = time.perf_counter() - start
+    assert callback.best is not None
+    best_val, actor = callback.best
+
+    test = evaluate_policy(actor.act, args.env_id, args.test_episodes, seed=0)
+    LOG.info("test return over %d episodes: %.1f +- %.1f", args.test_episodes, test.mean, test.std)
+    meta = {
+        "env_id": args.env_id,
+        "algo": args.algo,
+        "net": list(args.net),
+        "activation": "relu",
+        "train": {
+            "steps": args.steps,
+            "seed": args.seed,
+            "hyperparameters": hp,
+            "wall_time_s": round(wall, 1),
+            "best_validation_return": best_val,
+            "validation_seed": VALIDATION_SEED,
+            "curve": callback.curve,
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(args).items()},
+        },
+        "versions": package_versions(),
+        "eval": test.as_dict(),
+    }
+    save_model_dir(out, actor, meta)
+    return out

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install what qhil needs and is missing; fast (< 1 s) when nothing is.
+#   1. Debian packages (through sudo when not root)
+#   2. .venv with qhil installed editable (redone when pyproject.toml changes)
+#   3. PlatformIO's offline core package in .pio-core
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+              clang libclang-rt-14-dev chromium python3-venv)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+STAMP=.venv/.qhil-installed
+if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+  echo "setup: creating .venv and installing qhil (editable)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  # torch==2.13.0 is pinned in pyproject.toml: its CPU wheel is on this machine's disk.
+  if ! .venv/bin/pip install --disable-pip-version-check -e ".[dev]" > .venv/pip-install.log 2>&1; then
+    tail -20 .venv/pip-install.log >&2
+    echo "setup: pip install failed (full log: .venv/pip-install.log)" >&2
+    exit 1
+  fi
+  .venv/bin/python -c "import qhil, torch, gymnasium, stable_baselines3, platformio" 
+  touch "$STAMP"
+fi
+
+export PLATFORMIO_CORE_DIR="$PWD/.pio-core"
+if [ ! -f .pio-core/packages/tool-scons/.piopm ] || [ tools/pio_offline.py -nt .pio-core/packages/tool-scons/.piopm ]; then
+  echo "setup: preparing PlatformIO's offline core in .pio-core"
+  .venv/bin/python tools/pio_offline.py
+fi
