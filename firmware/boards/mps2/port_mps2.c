@@ -1,0 +1,83 @@
+/*
+ * Arm MPS2 (QEMU mps2-an385/an386/an500): CMSDK APB UART0 at 0x40004000 (RX IRQ 0),
+ * CMSDK TIMER0 at 0x40000000 clocked at 25 MHz. Under `-icount shift=7` every
+ * instruction takes 128 ns of virtual time, so TIMER0 ticks 3.2 times per instruction:
+ * instructions = ticks * 5 / 16. QEMU has no DWT CYCCNT, so instructions it is.
+ */
+#include "../cortexm/cortexm.h"
+#include "qhil_port.h"
+
+#define UART0_BASE 0x40004000u
+#define UART_DATA (*(volatile uint32_t *)(UART0_BASE + 0x00u))
+#define UART_STATE (*(volatile uint32_t *)(UART0_BASE + 0x04u))
+#define UART_CTRL (*(volatile uint32_t *)(UART0_BASE + 0x08u))
+#define UART_INTCLEAR (*(volatile uint32_t *)(UART0_BASE + 0x0Cu))
+#define UART_BAUDDIV (*(volatile uint32_t *)(UART0_BASE + 0x10u))
+#define TIMER0_BASE 0x40000000u
+#define TIMER_CTRL (*(volatile uint32_t *)(TIMER0_BASE + 0x00u))
+#define TIMER_VALUE (*(volatile uint32_t *)(TIMER0_BASE + 0x04u))
+#define TIMER_RELOAD (*(volatile uint32_t *)(TIMER0_BASE + 0x08u))
+
+#ifndef QHIL_CPU_NAME
+#define QHIL_CPU_NAME "cortex-m"
+#endif
+
+const qhil_port_info_t qhil_port_info = {
+    .board = QHIL_BOARD,
+    .cpu = QHIL_CPU_NAME,
+    .clock_hz = 25000000u,
+    .cost_kind = QHIL_COST_INSTRUCTIONS,
+    .cost_num = 5,
+    .cost_den = 16,
+};
+
+static qhil_rx_ring rx;
+
+void Irq0_Handler(void) /* UART0 RX: only move bytes into the ring */
+{
+    /* Clear before draining: a byte that lands after the drain raises the flag again.
+     * The other order loses that byte's interrupt and the 1-byte buffer stays full. */
+    UART_INTCLEAR = 2u;
+    while (UART_STATE & 2u) {
+        qhil_ring_push(&rx, (uint8_t)UART_DATA);
+    }
+}
+
+void qhil_port_init(void)
+{
+    UART_BAUDDIV = 16u; /* the minimum the CMSDK UART accepts */
+    UART_CTRL = 0x1u | 0x2u | 0x8u; /* TX, RX, RX interrupt */
+    TIMER_RELOAD = 0xFFFFFFFFu;
+    TIMER_VALUE = 0xFFFFFFFFu;
+    TIMER_CTRL = 1u;
+    qhil_irq_enable(0);
+}
+
+int qhil_port_getc(uint8_t *byte)
+{
+    return qhil_ring_pop(&rx, byte);
+}
+
+void qhil_port_wait(void)
+{
+    qhil_sleep_unless(&rx.head, rx.tail);
+}
+
+void qhil_port_write(const uint8_t *data, uint32_t len)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        while (UART_STATE & 1u) {
+        }
+        UART_DATA = data[i];
+    }
+}
+
+uint32_t qhil_port_cost_now(void)
+{
+    return ~TIMER_VALUE; /* TIMER0 counts down */
+}
+
+void qhil_port_reset(void)
+{
+    qhil_system_reset();
+}

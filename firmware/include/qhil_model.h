@@ -1,0 +1,49 @@
+/* A validated model in the arena: docs/model-format.md. */
+#ifndef QHIL_MODEL_H
+#define QHIL_MODEL_H
+
+#include <stdint.h>
+
+#include "qhil_nn.h"
+#include "qhil_status.h"
+
+#define QHIL_MAX_LAYERS 8u
+#ifndef QHIL_MAX_WIDTH
+#define QHIL_MAX_WIDTH 256u /* widest layer a board accepts; set per board */
+#endif
+
+enum { QHIL_KIND_INT = 0, QHIL_KIND_F32 = 1 };
+enum { QHIL_OUTPUT_TANH = 0, QHIL_OUTPUT_LINEAR = 1 };
+
+typedef struct {
+    uint8_t kind;
+    uint8_t n_layers;
+    uint8_t in_bits;
+    uint8_t output;
+    uint16_t obs_dim;
+    uint16_t act_dim;
+    uint32_t model_id; /**< the blob's CRC32 */
+    uint32_t macs;
+    int32_t in_max; /**< 2^(in_bits-1) - 1 */
+    qhil_fc_params layers[QHIL_MAX_LAYERS];
+    qhil_fc_f32_params f32_layers[QHIL_MAX_LAYERS];
+    const int16_t *lut; /**< 2^A entries for tanh outputs, else NULL */
+    int32_t lut_offset; /**< 2^(A-1) */
+} qhil_model;
+
+/**
+ * Validate `size` bytes at `blob` (4-byte aligned, must stay alive) and fill `m`.
+ * Every rule of docs/model-format.md is checked; on failure `m` is left unusable.
+ */
+qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t size);
+
+/** Integer inference: `in` [obs_dim] codes -> `out` [act_dim] action codes. */
+qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out);
+
+/** Float32 inference (float32 models): normalized observation -> policy output. */
+qhil_status qhil_model_infer_f32(const qhil_model *m, const float *in, float *out);
+
+/** Use the reference kernel for every layer (tests compare it with the optimized one). */
+void qhil_model_force_reference(int enable);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * Fully connected kernels. One contract, several implementations:
+ *
+ *   qhil_fc_ref     plain C99, any width 2..8: the executable form of
+ *                   docs/quantization.md, built into every firmware and test.
+ *   qhil_fc_opt     the optimized kernel of this build (src/nn/opt/), same signature
+ *                   and results bit for bit; chosen per PlatformIO env by build_src_filter.
+ *   qhil_fc_f32     float32 layer for the on-device float baseline.
+ */
+#ifndef QHIL_NN_H
+#define QHIL_NN_H
+
+#include <stdint.h>
+
+#include "qhil_status.h"
+
+/** One integer fully connected layer, pointing into a validated model blob. */
+typedef struct {
+    uint16_t n_in;          /**< inputs, 1..1024 */
+    uint16_t n_out;         /**< outputs (channels), 1..1024 */
+    uint8_t w_bits;         /**< weight width, 2..8 */
+    const uint8_t *weights; /**< packed rows: docs/model-format.md#weights */
+    const int32_t *bias;    /**< [n_out], accumulator units */
+    const int32_t *mult;    /**< [n_out], 0 or [2^30, 2^31-1] */
+    const int32_t *shift;   /**< [n_out], 1..62 */
+    int32_t out_min;        /**< 0 for ReLU layers, -2^(A-1) for the output layer */
+    int32_t out_max;        /**< 2^A - 1 for ReLU layers, 2^(A-1) - 1 for the output layer */
+    int32_t in_max;         /**< largest |input code| this layer can receive */
+} qhil_fc_params;
+
+/**
+ * out[i] = clamp(requantize(bias[i] + sum_k w[i][k] * in[k], mult[i], shift[i]), min, max)
+ *
+ * @param[in]  p    layer parameters (validated by qhil_model_load)
+ * @param[in]  in   [n_in] input codes, |in[k]| <= p->in_max
+ * @param[out] out  [n_out] output codes; must not alias `in`
+ * @param[in]  scratch  at least qhil_fc_scratch_size(p) bytes, 4-byte aligned
+ */
+void qhil_fc_ref(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
+void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
+
+/** Scratch bytes qhil_fc_opt needs for this layer (the reference needs none). */
+uint32_t qhil_fc_scratch_size(const qhil_fc_params *p);
+
+/** Whether qhil_fc_opt handles this layer itself; otherwise it runs qhil_fc_ref. */
+int qhil_fc_opt_supports(const qhil_fc_params *p);
+
+/** Name of the optimized variant compiled in: "ref", "c", "dsp". */
+extern const char *const qhil_fc_opt_name;
+/** Kernel variant id reported in HELLO: 0 reference, 1 optimized C, 2 DSP. */
+extern const uint8_t qhil_fc_opt_variant;
+
+/** One float32 layer: out = W in + b, ReLU when `relu`. */
+typedef struct {
+    uint16_t n_in;
+    uint16_t n_out;
+    const float *weights; /**< [n_out][n_in] */
+    const float *bias;    /**< [n_out] */
+    uint8_t relu;
+} qhil_fc_f32_params;
+
+void qhil_fc_f32(const qhil_fc_f32_params *p, const float *in, float *out);
+
+#endif

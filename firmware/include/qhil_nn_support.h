@@ -1,0 +1,44 @@
+/* Helpers shared by every kernel: the requantization twin of qhil.quant.requantize. */
+#ifndef QHIL_NN_SUPPORT_H
+#define QHIL_NN_SUPPORT_H
+
+#include <stdint.h>
+
+/**
+ * round_half_away(acc * mult / 2^shift), then saturate to [lo, hi].
+ *
+ * docs/quantization.md#requantization: one rounding step of the exact 64-bit product,
+ * ties away from zero. mult is 0 or in [2^30, 2^31-1]; shift in [1, 62]; |acc| < 2^31,
+ * so |acc * mult| < 2^62 and adding the rounding half cannot overflow int64.
+ * The arithmetic right shift of a negative int64 is implementation-defined in C99; GCC
+ * and Clang define it as flooring, which the rule relies on (checked in qhil_selftest).
+ */
+static inline int32_t qhil_nn_requantize(int32_t acc, int32_t mult, int32_t shift,
+                                         int32_t lo, int32_t hi)
+{
+    int64_t p = (int64_t)acc * (int64_t)mult;
+    int64_t q = (p + ((int64_t)1 << (shift - 1)) - (p < 0 ? 1 : 0)) >> shift;
+    if (q < lo) {
+        return lo;
+    }
+    if (q > hi) {
+        return hi;
+    }
+    return (int32_t)q;
+}
+
+/** Sign-extend the low `bits` bits of `v`. */
+static inline int32_t qhil_nn_sign_extend(uint32_t v, uint32_t bits)
+{
+    uint32_t m = 1u << (bits - 1u);
+    v &= (1u << bits) - 1u;
+    return (int32_t)(v ^ m) - (int32_t)m;
+}
+
+/** Bytes in one packed weight row of n_in codes of `bits` bits. */
+static inline uint32_t qhil_nn_row_bytes(uint32_t n_in, uint32_t bits)
+{
+    return (n_in * bits + 7u) / 8u;
+}
+
+#endif

@@ -1,0 +1,71 @@
+"""SCons builder for the qhilmcu platform.
+
+Two toolchains, chosen by the board's ``build.toolchain``:
+- ``arm``: the system ``arm-none-eabi-*`` (Debian's gcc-arm-none-eabi), newlib-nano;
+- ``native``: the host ``gcc``, producing a process that speaks the protocol over a pty.
+Uploading a real board uses openocd or pyocd from PATH (``upload_protocol``).
+"""
+
+import os
+
+from SCons.Script import AlwaysBuild, Default, DefaultEnvironment
+
+env = DefaultEnvironment()
+board = env.BoardConfig()
+platform_dir = env.PioPlatform().get_dir()
+toolchain = board.get("build.toolchain", "arm")
+
+common = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections"]
+env.Append(CFLAGS=["-std=c99"], CCFLAGS=common)
+
+if toolchain == "native":
+    env.Replace(CC="gcc", AR="ar", RANLIB="ranlib", AS="gcc", PROGSUFFIX="")
+    env.Append(LINKFLAGS=["-Wl,--gc-sections"], LIBS=["m"])
+else:
+    prefix = "arm-none-eabi-"
+    env.Replace(
+        AR=prefix + "gcc-ar", AS=prefix + "gcc", CC=prefix + "gcc", CXX=prefix + "g++",
+        GDB="gdb-multiarch", OBJCOPY=prefix + "objcopy", RANLIB=prefix + "gcc-ranlib",
+        SIZETOOL=prefix + "size", PROGSUFFIX=".elf",
+        SIZEPROGREGEXP=r"^(?:\.text|\.data|\.rodata|\.vectors)\s+([0-9]+).*",
+        SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.noinit|\.stack)\s+([0-9]+).*",
+        SIZECHECKCMD="$SIZETOOL -A -d $SOURCES",
+        SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
+    )
+    machine = ["-mcpu=%s" % board.get("build.cpu"), "-mthumb"]
+    fpu = board.get("build.fpu", "")
+    machine += ["-mfloat-abi=hard", "-mfpu=%s" % fpu] if fpu else ["-mfloat-abi=soft"]
+    env.Append(
+        ASFLAGS=machine,
+        CCFLAGS=machine,
+        LINKFLAGS=machine + ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections",
+                             "-L" + os.path.join(env.subst("$PROJECT_DIR"), "boards", "cortexm"),
+                             "-Wl,-Map,%s" % os.path.join("$BUILD_DIR", "firmware.map")],
+        LIBS=["c", "m", "nosys"],
+    )
+    ldscript = os.path.join(env.subst("$PROJECT_DIR"), "boards", board.get("build.ldscript"))
+    env.Replace(LDSCRIPT_PATH=os.path.abspath(ldscript))
+
+env.Append(CPPDEFINES=[("QHIL_BOARD", '\\"%s\\"' % board.id)])
+
+program = env.BuildProgram()
+
+if toolchain == "arm":
+    binary = env.Command(os.path.join("$BUILD_DIR", "firmware.bin"), program,
+                         "$OBJCOPY -O binary $SOURCE $TARGET")
+    size = env.Alias("size", program, "$SIZEPRINTCMD")
+    AlwaysBuild(size)
+    protocol = env.subst("$UPLOAD_PROTOCOL") or board.get("upload.protocol", "")
+    if protocol == "openocd":
+        upload_cmd = ('openocd -f interface/%s.cfg -f target/%s.cfg -c "program $SOURCE verify '
+                      'reset exit"' % (board.get("debug.openocd_interface", "stlink"),
+                                       board.get("debug.openocd_target", "stm32f4x")))
+    elif protocol == "pyocd":
+        upload_cmd = "pyocd flash -t %s $SOURCE" % board.get("debug.pyocd_target", "stm32f446re")
+    else:
+        upload_cmd = "echo 'this board runs under an emulator: nothing to upload'"
+    env.AddPlatformTarget("upload", program, env.VerboseAction(upload_cmd, "Uploading $SOURCE"),
+                          "Upload")
+    Default([program, binary])
+else:
+    Default([program])

@@ -1,0 +1,27 @@
+/* Reference fully connected kernel: the spec as a loop (docs/quantization.md). */
+#include "qhil_nn.h"
+#include "qhil_nn_support.h"
+
+void qhil_fc_ref(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
+{
+    (void)scratch;
+    const uint32_t bits = p->w_bits;
+    const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, bits);
+    for (uint32_t i = 0; i < p->n_out; i++) {
+        const uint8_t *row = p->weights + i * row_bytes;
+        int32_t acc = p->bias[i];
+        uint32_t bit = 0;
+        for (uint32_t k = 0; k < p->n_in; k++, bit += bits) {
+            /* A code of at most 8 bits spans at most two bytes of the row. */
+            uint32_t byte = bit >> 3;
+            uint32_t offset = bit & 7u;
+            uint32_t v = (uint32_t)row[byte] >> offset;
+            if (offset + bits > 8u) {
+                v |= (uint32_t)row[byte + 1u] << (8u - offset);
+            }
+            acc += qhil_nn_sign_extend(v, bits) * (int32_t)in[k];
+        }
+        out[i] = (int16_t)qhil_nn_requantize(acc, p->mult[i], p->shift[i], p->out_min,
+                                             p->out_max);
+    }
+}

@@ -1,0 +1,365 @@
+/* Blob validation and inference. Every check mirrors host/qhil/quant/blob.py. */
+#include "qhil_model.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#include "qhil_crc32.h"
+#include "qhil_nn_support.h"
+
+#define HEADER_SIZE 64u
+#define LAYER_SIZE 32u
+#define MAX_DIM 1024u
+#define MAX_SECTIONS (QHIL_MAX_LAYERS * 4u + 4u)
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+typedef struct {
+    uint32_t off;
+    uint32_t size;
+} span;
+
+typedef struct {
+    uint32_t body_end;
+    span spans[MAX_SECTIONS];
+    uint32_t n_spans;
+} section_check;
+
+/* A section must be 4-byte aligned and inside [HEADER_SIZE, body_end). */
+static int section_ok(section_check *c, uint32_t off, uint32_t size)
+{
+    if ((off & 3u) != 0u || off < HEADER_SIZE || off > c->body_end ||
+        size > c->body_end - off || c->n_spans >= MAX_SECTIONS) {
+        return 0;
+    }
+    c->spans[c->n_spans].off = off;
+    c->spans[c->n_spans].size = size;
+    c->n_spans++;
+    return 1;
+}
+
+static int sections_disjoint(section_check *c)
+{
+    /* insertion sort by offset; at most 36 entries */
+    for (uint32_t i = 1; i < c->n_spans; i++) {
+        span s = c->spans[i];
+        uint32_t j = i;
+        while (j > 0 && c->spans[j - 1u].off > s.off) {
+            c->spans[j] = c->spans[j - 1u];
+            j--;
+        }
+        c->spans[j] = s;
+    }
+    uint32_t end = 0;
+    for (uint32_t i = 0; i < c->n_spans; i++) {
+        if (c->spans[i].size == 0u) {
+            continue;
+        }
+        if (c->spans[i].off < end) {
+            return 0;
+        }
+        end = c->spans[i].off + c->spans[i].size;
+    }
+    return 1;
+}
+
+static int all_zero(const uint8_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (p[i] != 0u) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Weight codes in the symmetric range, zero padding, and the accumulator bound. */
+static qhil_model_error check_layer_values(const qhil_fc_params *p)
+{
+    const uint32_t bits = p->w_bits;
+    const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, bits);
+    const int32_t limit = (1 << (bits - 1u)) - 1;
+    for (uint32_t i = 0; i < p->n_out; i++) {
+        const uint8_t *row = p->weights + i * row_bytes;
+        int64_t bound = 0;
+        uint32_t bit = 0;
+        for (uint32_t k = 0; k < p->n_in; k++, bit += bits) {
+            uint32_t byte = bit >> 3;
+            uint32_t offset = bit & 7u;
+            uint32_t v = (uint32_t)row[byte] >> offset;
+            if (offset + bits > 8u) {
+                v |= (uint32_t)row[byte + 1u] << (8u - offset);
+            }
+            int32_t w = qhil_nn_sign_extend(v, bits);
+            if (w < -limit) {
+                return QHIL_MODEL_ERR_WEIGHT;
+            }
+            bound += (int64_t)(w < 0 ? -w : w) * p->in_max;
+        }
+        uint32_t used = p->n_in * bits;
+        if (used % 8u != 0u && ((uint32_t)row[used / 8u] >> (used % 8u)) != 0u) {
+            return QHIL_MODEL_ERR_PADDING;
+        }
+        int32_t m = p->mult[i];
+        int32_t s = p->shift[i];
+        if ((m != 0 && m < (1 << 30)) || m < 0 || s < 1 || s > 62) {
+            return QHIL_MODEL_ERR_REQUANT;
+        }
+        int64_t b = p->bias[i];
+        bound += b < 0 ? -b : b;
+        if (bound > INT32_MAX) {
+            return QHIL_MODEL_ERR_ACC_BOUND;
+        }
+    }
+    return QHIL_MODEL_OK;
+}
+
+qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t size)
+{
+    m->n_layers = 0; /* unusable until the end */
+    if (size < HEADER_SIZE + 4u) {
+        return QHIL_MODEL_ERR_SIZE;
+    }
+    if (blob[0] != 'Q' || blob[1] != 'H' || blob[2] != 'I' || blob[3] != 'L') {
+        return QHIL_MODEL_ERR_MAGIC;
+    }
+    if (rd16(blob + 4) != 1u) {
+        return QHIL_MODEL_ERR_VERSION;
+    }
+    if (rd16(blob + 6) != HEADER_SIZE || rd32(blob + 8) != size) {
+        return QHIL_MODEL_ERR_SIZE;
+    }
+    uint32_t crc = qhil_crc32(0, blob, size - 4u);
+    if (crc != rd32(blob + size - 4u)) {
+        return QHIL_MODEL_ERR_CRC;
+    }
+    const uint8_t kind = blob[12];
+    const uint8_t n_layers = blob[13];
+    const uint8_t in_bits = blob[14];
+    const uint8_t output = blob[15];
+    const uint8_t out_bits = blob[16];
+    const uint16_t obs_dim = rd16(blob + 20);
+    const uint16_t act_dim = rd16(blob + 22);
+    const uint32_t layers_off = rd32(blob + 24);
+    const uint32_t lut_off = rd32(blob + 28);
+    const uint32_t host_off = rd32(blob + 32);
+    const uint32_t host_size = rd32(blob + 36);
+    const uint32_t meta_off = rd32(blob + 40);
+    const uint32_t meta_size = rd32(blob + 44);
+    if (!all_zero(blob + 17, 3) || !all_zero(blob + 48, 16) || n_layers < 1u ||
+        n_layers > QHIL_MAX_LAYERS || output > 1u || obs_dim < 1u || obs_dim > MAX_DIM ||
+        act_dim < 1u || act_dim > MAX_DIM || layers_off != HEADER_SIZE) {
+        return QHIL_MODEL_ERR_HEADER;
+    }
+    if (kind == QHIL_KIND_INT) {
+        if (in_bits < 2u || in_bits > 16u || out_bits < 2u || out_bits > 16u) {
+            return QHIL_MODEL_ERR_HEADER;
+        }
+    } else if (kind == QHIL_KIND_F32) {
+#ifdef QHIL_NO_F32
+        return QHIL_MODEL_ERR_KIND;
+#else
+        if (in_bits != 32u || out_bits != 32u) {
+            return QHIL_MODEL_ERR_HEADER;
+        }
+#endif
+    } else {
+        return QHIL_MODEL_ERR_KIND;
+    }
+    section_check sc = {.body_end = size - 4u, .n_spans = 0};
+    if (!section_ok(&sc, layers_off, n_layers * LAYER_SIZE)) {
+        return QHIL_MODEL_ERR_SECTION;
+    }
+
+    uint32_t prev = obs_dim;
+    int32_t in_max = (kind == QHIL_KIND_INT) ? (1 << (in_bits - 1u)) - 1 : 0;
+    uint32_t macs = 0;
+    for (uint32_t l = 0; l < n_layers; l++) {
+        const uint8_t *r = blob + HEADER_SIZE + l * LAYER_SIZE;
+        const uint16_t n_in = rd16(r);
+        const uint16_t n_out = rd16(r + 2);
+        const uint8_t w_bits = r[4];
+        const uint8_t a_bits = r[5];
+        const uint8_t act = r[6];
+        const uint32_t w_off = rd32(r + 8);
+        const uint32_t w_size = rd32(r + 12);
+        const uint32_t b_off = rd32(r + 16);
+        const uint32_t m_off = rd32(r + 20);
+        const uint32_t s_off = rd32(r + 24);
+        const int last = (l + 1u == n_layers);
+        if (r[7] != 0u || rd32(r + 28) != 0u) {
+            return QHIL_MODEL_ERR_HEADER;
+        }
+        if (n_in != prev || n_out < 1u || n_out > MAX_DIM || n_out > QHIL_MAX_WIDTH ||
+            n_in > QHIL_MAX_WIDTH || act != (last ? 1u : 0u)) {
+            return QHIL_MODEL_ERR_SHAPE;
+        }
+        macs += (uint32_t)n_in * n_out;
+        if (kind == QHIL_KIND_F32) {
+            if (w_bits != 32u || a_bits != 32u || m_off != 0u || s_off != 0u) {
+                return QHIL_MODEL_ERR_WIDTH;
+            }
+            if (w_size != 4u * n_in * n_out || !section_ok(&sc, w_off, w_size) ||
+                !section_ok(&sc, b_off, 4u * n_out)) {
+                return QHIL_MODEL_ERR_SECTION;
+            }
+            qhil_fc_f32_params *f = &m->f32_layers[l];
+            f->n_in = n_in;
+            f->n_out = n_out;
+            f->weights = (const float *)(const void *)(blob + w_off);
+            f->bias = (const float *)(const void *)(blob + b_off);
+            f->relu = (uint8_t)!last;
+        } else {
+            if (w_bits < 2u || w_bits > 8u || a_bits < 2u || a_bits > 8u) {
+                return QHIL_MODEL_ERR_WIDTH;
+            }
+            if (w_size != n_out * qhil_nn_row_bytes(n_in, w_bits) ||
+                !section_ok(&sc, w_off, w_size) || !section_ok(&sc, b_off, 4u * n_out) ||
+                !section_ok(&sc, m_off, 4u * n_out) || !section_ok(&sc, s_off, 4u * n_out)) {
+                return QHIL_MODEL_ERR_SECTION;
+            }
+            qhil_fc_params *p = &m->layers[l];
+            p->n_in = n_in;
+            p->n_out = n_out;
+            p->w_bits = w_bits;
+            p->weights = blob + w_off;
+            p->bias = (const int32_t *)(const void *)(blob + b_off);
+            p->mult = (const int32_t *)(const void *)(blob + m_off);
+            p->shift = (const int32_t *)(const void *)(blob + s_off);
+            p->out_min = last ? -(1 << (a_bits - 1u)) : 0;
+            p->out_max = last ? (1 << (a_bits - 1u)) - 1 : (1 << a_bits) - 1;
+            p->in_max = in_max;
+            qhil_model_error e = check_layer_values(p);
+            if (e != QHIL_MODEL_OK) {
+                return e;
+            }
+            in_max = (1 << a_bits) - 1;
+        }
+        prev = n_out;
+    }
+    if (prev != act_dim) {
+        return QHIL_MODEL_ERR_SHAPE;
+    }
+    if (host_size != 4u * (2u * obs_dim + 1u + 2u * act_dim) ||
+        !section_ok(&sc, host_off, host_size) || !section_ok(&sc, meta_off, meta_size)) {
+        return QHIL_MODEL_ERR_SECTION;
+    }
+    m->lut = NULL;
+    m->lut_offset = 0;
+    if (kind == QHIL_KIND_INT && output == QHIL_OUTPUT_TANH) {
+        const uint32_t a_last = (uint32_t)m->layers[n_layers - 1u].out_max + 1u; /* 2^(A-1) */
+        if (!section_ok(&sc, lut_off, 4u * a_last)) {
+            return QHIL_MODEL_ERR_SECTION;
+        }
+        const int16_t *lut = (const int16_t *)(const void *)(blob + lut_off);
+        const int32_t q_out = (1 << (out_bits - 1u)) - 1;
+        for (uint32_t i = 0; i < 2u * a_last; i++) {
+            if (lut[i] > q_out || lut[i] < -q_out) {
+                return QHIL_MODEL_ERR_LUT;
+            }
+        }
+        m->lut = lut;
+        m->lut_offset = (int32_t)a_last;
+    } else if (lut_off != 0u) {
+        return QHIL_MODEL_ERR_LUT;
+    }
+    if (!sections_disjoint(&sc)) {
+        return QHIL_MODEL_ERR_SECTION;
+    }
+    m->kind = kind;
+    m->in_bits = in_bits;
+    m->output = output;
+    m->obs_dim = obs_dim;
+    m->act_dim = act_dim;
+    m->model_id = crc;
+    m->macs = macs;
+    m->in_max = (kind == QHIL_KIND_INT) ? (1 << (in_bits - 1u)) - 1 : 0;
+    m->n_layers = n_layers; /* usable from here on */
+    return QHIL_MODEL_OK;
+}
+
+static int force_reference;
+
+void qhil_model_force_reference(int enable)
+{
+    force_reference = enable;
+}
+
+/* Ping-pong activation buffers and kernel scratch: the only RAM inference uses. */
+static int16_t act_a[QHIL_MAX_WIDTH];
+static int16_t act_b[QHIL_MAX_WIDTH];
+static uint32_t kernel_scratch[QHIL_MAX_WIDTH];
+
+qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out)
+{
+    if (m->n_layers == 0u) {
+        return QHIL_ERR_NO_MODEL;
+    }
+    if (m->kind != QHIL_KIND_INT) {
+        return QHIL_ERR_STATE;
+    }
+    for (uint32_t k = 0; k < m->obs_dim; k++) {
+        if (in[k] > m->in_max || in[k] < -m->in_max) {
+            return QHIL_ERR_INPUT;
+        }
+    }
+    const int16_t *x = in;
+    int16_t *bufs[2] = {act_a, act_b};
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        int16_t *y = bufs[l & 1u];
+        const qhil_fc_params *p = &m->layers[l];
+        if (force_reference) {
+            qhil_fc_ref(p, x, y, kernel_scratch);
+        } else {
+            qhil_fc_opt(p, x, y, kernel_scratch);
+        }
+        x = y;
+    }
+    for (uint32_t i = 0; i < m->act_dim; i++) {
+        out[i] = m->lut != NULL ? m->lut[x[i] + m->lut_offset] : x[i];
+    }
+    return QHIL_OK;
+}
+
+#ifndef QHIL_NO_F32
+static float fact_a[QHIL_MAX_WIDTH];
+static float fact_b[QHIL_MAX_WIDTH];
+
+qhil_status qhil_model_infer_f32(const qhil_model *m, const float *in, float *out)
+{
+    if (m->n_layers == 0u) {
+        return QHIL_ERR_NO_MODEL;
+    }
+    if (m->kind != QHIL_KIND_F32) {
+        return QHIL_ERR_STATE;
+    }
+    const float *x = in;
+    float *bufs[2] = {fact_a, fact_b};
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        float *y = bufs[l & 1u];
+        qhil_fc_f32(&m->f32_layers[l], x, y);
+        x = y;
+    }
+    for (uint32_t i = 0; i < m->act_dim; i++) {
+        out[i] = m->output == QHIL_OUTPUT_TANH ? tanhf(x[i]) : x[i];
+    }
+    return QHIL_OK;
+}
+#else
+qhil_status qhil_model_infer_f32(const qhil_model *m, const float *in, float *out)
+{
+    (void)m;
+    (void)in;
+    (void)out;
+    return QHIL_ERR_STATE;
+}
+#endif

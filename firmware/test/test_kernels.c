@@ -1,0 +1,81 @@
+/*
+ * Reference vs optimized kernel on random layers of every width: must agree bit for bit.
+ * Built and run by tests/test_firmware_kernels.py with the host compiler.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qhil_nn.h"
+#include "qhil_nn_support.h"
+
+static uint32_t rng_state = 12345u;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+static int32_t rnd_range(int32_t lo, int32_t hi)
+{
+    return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+int main(int argc, char **argv)
+{
+    int cases = argc > 1 ? atoi(argv[1]) : 2000;
+    static uint8_t weights[256 * 256];
+    static int32_t bias[256], mult[256], shift[256];
+    static int16_t in[256], out_ref[256], out_opt[256];
+    static uint32_t scratch[1024];
+    int failures = 0;
+    for (int c = 0; c < cases; c++) {
+        qhil_fc_params p;
+        p.n_in = (uint16_t)rnd_range(1, 200);
+        p.n_out = (uint16_t)rnd_range(1, 64);
+        p.w_bits = (uint8_t)rnd_range(2, 8);
+        int a_bits = rnd_range(2, 8);
+        int relu = rnd() & 1u;
+        p.in_max = (rnd() & 1u) ? (1 << a_bits) - 1 : rnd_range(1, 32767);
+        uint32_t row = qhil_nn_row_bytes(p.n_in, p.w_bits);
+        memset(weights, 0, sizeof weights);
+        int32_t lim = (1 << (p.w_bits - 1)) - 1;
+        for (uint32_t i = 0; i < p.n_out; i++) {
+            for (uint32_t k = 0; k < p.n_in; k++) {
+                uint32_t v = (uint32_t)rnd_range(-lim, lim) & ((1u << p.w_bits) - 1u);
+                uint32_t bit = k * p.w_bits;
+                uint8_t *r = weights + i * row;
+                r[bit / 8] |= (uint8_t)(v << (bit % 8));
+                if (bit % 8 + p.w_bits > 8) {
+                    r[bit / 8 + 1] |= (uint8_t)(v >> (8 - bit % 8));
+                }
+            }
+            bias[i] = rnd_range(-100000, 100000);
+            mult[i] = (rnd() % 20u == 0u) ? 0 : (int32_t)((1u << 30) + (rnd() >> 2));
+            shift[i] = rnd_range(10, 40);
+        }
+        for (uint32_t k = 0; k < p.n_in; k++) {
+            in[k] = (int16_t)(relu ? rnd_range(0, p.in_max) : rnd_range(-p.in_max, p.in_max));
+        }
+        p.weights = weights;
+        p.bias = bias;
+        p.mult = mult;
+        p.shift = shift;
+        p.out_min = relu ? 0 : -(1 << (a_bits - 1));
+        p.out_max = relu ? (1 << a_bits) - 1 : (1 << (a_bits - 1)) - 1;
+        qhil_fc_ref(&p, in, out_ref, scratch);
+        qhil_fc_opt(&p, in, out_opt, scratch);
+        if (memcmp(out_ref, out_opt, p.n_out * sizeof(int16_t)) != 0) {
+            if (failures++ < 5) {
+                printf("MISMATCH case %d: n_in=%u n_out=%u w_bits=%u\n", c, p.n_in, p.n_out,
+                       p.w_bits);
+            }
+        }
+    }
+    printf("%d cases, %d mismatches, optimized kernel '%s'\n", cases, failures,
+           qhil_fc_opt_name);
+    return failures != 0;
+}

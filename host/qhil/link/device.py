@@ -1,0 +1,247 @@
+"""Typed client of a qhil device: hello / load / infer / bench / reset / stats.
+
+Every request waits for the response with its own sequence number; garbage, corrupt
+frames and stale answers are skipped (resynchronizing at the next 0x00), and a request
+that gets no valid answer in time is sent again, up to ``retries`` times.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qhil.common.errors import DeviceError, LinkError
+from qhil.link.framing import (
+    MAX_PAYLOAD,
+    MODEL_ERRORS,
+    ErrorCode,
+    MsgType,
+    Packet,
+    decode_frame,
+    encode_frame,
+)
+from qhil.link.transport import Transport
+from qhil.quant.blob import blob_id
+
+__all__ = ["Device", "HelloInfo", "LoadInfo", "LinkCounters", "COST_KINDS"]
+
+LOG = logging.getLogger(__name__)
+COST_KINDS = {0: "none", 1: "cycles", 2: "instructions", 3: "ns"}
+KERNELS = {0: "reference", 1: "optimized C", 2: "DSP"}
+
+
+@dataclass(frozen=True)
+class HelloInfo:
+    protocol: int
+    cost_kind: str
+    cost_num: int
+    cost_den: int
+    clock_hz: int
+    arena_bytes: int
+    max_payload: int
+    widths: tuple[int, ...]
+    kernel: str
+    float32: bool
+    firmware: str
+    board: str
+    cpu: str
+
+    def cost(self, raw: int | float) -> float:
+        """A raw counter difference in the kind's unit (cycles, instructions or ns)."""
+        return raw * self.cost_num / self.cost_den
+
+
+@dataclass(frozen=True)
+class LoadInfo:
+    model_id: int
+    kind: int
+    n_layers: int
+    obs_dim: int
+    act_dim: int
+    macs: int
+    bytes_used: int
+
+
+@dataclass
+class LinkCounters:
+    """What the link had to survive; reported so that a clean-looking result is honest."""
+
+    requests: int = 0
+    retries: int = 0
+    corrupt_frames: int = 0
+    stale_frames: int = 0
+    timeouts: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class Device:
+    """A device behind a :class:`Transport`.
+
+    :param timeout: seconds to wait for each answer
+    :param retries: resends after a timeout or a corrupt answer
+    """
+
+    def __init__(self, transport: Transport, timeout: float = 1.0, retries: int = 3) -> None:
+        self.transport = transport
+        self.timeout = timeout
+        self.retries = retries
+        self.counters = LinkCounters()
+        self._seq = 0
+        self._rx = bytearray()
+        self.info: HelloInfo | None = None
+
+    # -- transport ------------------------------------------------------------------
+    def _next_frame(self, deadline: float) -> bytes | None:
+        while True:
+            cut = self._rx.find(0)
+            if cut >= 0:
+                frame = bytes(self._rx[:cut])
+                del self._rx[: cut + 1]
+                if frame:
+                    return frame
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._rx += self.transport.read(4096, remaining)
+
+    def request(self, type_: MsgType, payload: bytes = b"", timeout: float | None = None,
+                retries: int | None = None) -> Packet:
+        """Send one request and return its answer; ERROR answers raise :class:`DeviceError`."""
+        timeout = self.timeout if timeout is None else timeout
+        retries = self.retries if retries is None else retries
+        self.counters.requests += 1
+        for attempt in range(retries + 1):
+            self._seq = (self._seq + 1) & 0xFFFF
+            seq = self._seq
+            if attempt:
+                self.counters.retries += 1
+            self.transport.write(encode_frame(Packet(int(type_), seq, payload)))
+            deadline = time.monotonic() + timeout
+            while (frame := self._next_frame(deadline)) is not None:
+                try:
+                    answer = decode_frame(frame)
+                except LinkError:
+                    self.counters.corrupt_frames += 1
+                    continue
+                if answer.seq != seq:
+                    self.counters.stale_frames += 1
+                    continue
+                if answer.type == MsgType.ERROR:
+                    code, _, detail = struct.unpack_from("<BBH", answer.payload.ljust(4, b"\0"))
+                    if code in (ErrorCode.BAD_CRC, ErrorCode.BAD_FRAME, ErrorCode.BAD_LENGTH,
+                                ErrorCode.OVERFLOW):
+                        self.counters.corrupt_frames += 1
+                        break  # our request was damaged on the way: send it again
+                    raise _device_error(type_, code, detail)
+                if answer.type != (int(type_) | 0x80):
+                    self.counters.stale_frames += 1
+                    continue
+                return answer
+            else:
+                self.counters.timeouts += 1
+        raise LinkError(f"no valid answer to {type_.name} after {retries + 1} attempts "
+                        f"(timeout {timeout:.2f} s each)")
+
+    # -- commands -------------------------------------------------------------------
+    def hello(self, wait: float = 0.0) -> HelloInfo:
+        """HELLO, resent until the device answers or ``wait`` seconds pass (boot, QEMU)."""
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                answer = self.request(MsgType.HELLO, timeout=min(self.timeout, 0.3) if wait else None,
+                                      retries=0 if wait else None)
+                break
+            except LinkError:
+                if time.monotonic() >= deadline:
+                    raise
+        p = answer.payload
+        (proto, kind, num, den, clock, arena, max_payload, widths, kernel,
+         f32) = struct.unpack_from("<BBHHIIHHBB", p)
+        strings = p[20:].split(b"\0")
+        texts = [s.decode("utf-8", "replace") for s in strings[:3]] + ["", "", ""]
+        self.info = HelloInfo(proto, COST_KINDS.get(kind, f"kind {kind}"), num, den or 1, clock,
+                              arena, max_payload, tuple(b for b in range(2, 9) if widths >> b & 1),
+                              KERNELS.get(kernel, str(kernel)), bool(f32), *texts[:3])
+        return self.info
+
+    def load(self, blob: bytes, chunk: int = 1000, attempts: int = 3) -> LoadInfo:
+        """Upload and activate a model; verifies the model id the device computes."""
+        for attempt in range(attempts):
+            try:
+                return self._load_once(blob, chunk)
+            except LinkError:
+                if attempt + 1 == attempts:
+                    raise
+                LOG.warning("load interrupted; starting it again")
+        raise AssertionError("unreachable")
+
+    def _load_once(self, blob: bytes, chunk: int) -> LoadInfo:
+        chunk = min(chunk, MAX_PAYLOAD - 4)
+        self.request(MsgType.LOAD_BEGIN, struct.pack("<I", len(blob)))
+        for off in range(0, len(blob), chunk):
+            try:
+                self.request(MsgType.LOAD_CHUNK, struct.pack("<I", off) + blob[off : off + chunk])
+            except DeviceError as exc:
+                if exc.code == ErrorCode.BAD_OFFSET:  # an answer was lost after the chunk landed
+                    raise LinkError(str(exc)) from None
+                raise
+        p = self.request(MsgType.LOAD_END, timeout=max(self.timeout, 5.0)).payload
+        info = LoadInfo(*struct.unpack_from("<IBBHHII", p))
+        if info.model_id != blob_id(blob):
+            raise LinkError(f"device reports model id 0x{info.model_id:08x}, "
+                            f"expected 0x{blob_id(blob):08x}")
+        return info
+
+    def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:
+        """Integer inference: ``(action codes, raw cost)``."""
+        payload = np.asarray(codes, dtype="<i2").tobytes()
+        p = self.request(MsgType.INFER, payload).payload
+        (cost,) = struct.unpack_from("<I", p)
+        return np.frombuffer(p, dtype="<i2", offset=4).astype(np.int64), cost
+
+    def infer_f32(self, z: np.ndarray) -> tuple[np.ndarray, int]:
+        """Float32 inference of a float32 model: ``(outputs, raw cost)``."""
+        p = self.request(MsgType.INFER, np.asarray(z, dtype="<f4").tobytes()).payload
+        (cost,) = struct.unpack_from("<I", p)
+        return np.frombuffer(p, dtype="<f4", offset=4).astype(np.float64), cost
+
+    def bench(self, inputs: np.ndarray, repeats: int, float32: bool = False
+              ) -> tuple[int, int, int, np.ndarray]:
+        """Repeat one inference on the device: ``(min, median, max raw cost, outputs)``."""
+        dtype = "<f4" if float32 else "<i2"
+        payload = struct.pack("<H", repeats) + np.asarray(inputs, dtype=dtype).tobytes()
+        p = self.request(MsgType.BENCH, payload, timeout=max(self.timeout, 30.0)).payload
+        lo, med, hi = struct.unpack_from("<III", p)
+        return lo, med, hi, np.frombuffer(p, dtype=dtype, offset=12)
+
+    def reset(self) -> None:
+        self.request(MsgType.RESET)
+
+    def stats(self) -> dict[str, int]:
+        names = ("frames_ok", "crc_errors", "framing_errors", "rejects", "inferences", "loads",
+                 "model_id", "uptime")
+        return dict(zip(names, struct.unpack_from("<8I", self.request(MsgType.STATS).payload),
+                        strict=True))
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def _device_error(type_: MsgType, code: int, detail: int) -> DeviceError:
+    try:
+        name = ErrorCode(code).name
+    except ValueError:
+        name = f"error {code}"
+    extra = f" (detail {detail})"
+    if code == ErrorCode.BAD_MODEL:
+        extra = f": {MODEL_ERRORS.get(detail, detail)}"
+    elif code == ErrorCode.BAD_INPUT:
+        extra = f" at input index {detail}"
+    elif code == ErrorCode.TOO_LARGE:
+        extra = f" (model needs about {detail * 256} bytes)"
+    return DeviceError(f"device rejected {type_.name}: {name}{extra}", code)

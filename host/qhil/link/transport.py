@@ -1,0 +1,76 @@
+"""Byte transports: a pyserial port (tty device, pty, ``socket://``) or an in-memory pair."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+
+import serial
+
+from qhil.common.errors import LinkError
+
+__all__ = ["Transport", "SerialTransport", "open_transport"]
+
+
+class Transport(ABC):
+    """A full-duplex byte stream. Lifecycle: construct (opens) -> read/write -> close."""
+
+    @abstractmethod
+    def write(self, data: bytes) -> None: ...
+
+    @abstractmethod
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        """Up to ``max_bytes`` bytes; waits at most ``timeout`` s for the first one."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def reset_input(self) -> None:
+        """Discard whatever has been received and not read yet."""
+        while self.read(4096, 0.0):
+            pass
+
+
+class SerialTransport(Transport):
+    """pyserial: ``/dev/ttyACM0``, a pty path, or ``socket://127.0.0.1:PORT`` (QEMU)."""
+
+    def __init__(self, url: str, baudrate: int = 115200, connect_timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            try:
+                self._port = serial.serial_for_url(url, baudrate=baudrate, timeout=0)
+                break
+            except (serial.SerialException, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise LinkError(f"cannot open {url}: {exc}") from None
+                time.sleep(0.05)
+        self.url = url
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"write to {self.url} failed: {exc}") from None
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        try:
+            self._port.timeout = timeout
+            first = self._port.read(1)
+            if not first:
+                return b""
+            self._port.timeout = 0
+            waiting = self._port.in_waiting
+            rest = self._port.read(min(waiting, max_bytes - 1)) if waiting else b""
+            return first + rest
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"read from {self.url} failed: {exc}") from None
+
+    def close(self) -> None:
+        try:
+            self._port.close()
+        except (serial.SerialException, OSError):
+            pass
+
+
+def open_transport(url: str, baudrate: int = 115200) -> Transport:
+    return SerialTransport(url, baudrate)

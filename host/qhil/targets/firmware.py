@@ -1,0 +1,39 @@
+"""Build firmware with PlatformIO (offline core in ``.pio-core``) and find its ELF."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from qhil.common.errors import QhilError
+from qhil.common.provenance import REPO_ROOT
+
+__all__ = ["FIRMWARE_DIR", "build_firmware", "firmware_path", "pio_env"]
+
+FIRMWARE_DIR = REPO_ROOT / "firmware"
+
+
+def pio_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("PLATFORMIO_CORE_DIR", str(REPO_ROOT / ".pio-core"))
+    env["PLATFORMIO_DISABLE_UPGRADE_CHECK"] = "true"
+    env["PLATFORMIO_SETTING_ENABLE_TELEMETRY"] = "No"
+    return env
+
+
+def firmware_path(pio_environment: str) -> Path:
+    name = "program" if pio_environment == "native" else "program.elf"
+    return FIRMWARE_DIR / ".pio" / "build" / pio_environment / name
+
+
+def build_firmware(pio_environment: str, target: str | None = None) -> Path:
+    """``pio run -e ENV`` (incremental; a no-op build takes about a second)."""
+    pio = Path(os.sys.executable).with_name("pio")  # the venv's platformio
+    cmd = [str(pio), "run", "-e", pio_environment] + (["-t", target] if target else [])
+    proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, env=pio_env(), capture_output=True, text=True,
+                          timeout=600)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
+        raise QhilError(f"firmware build for '{pio_environment}' failed:\n{tail}")
+    return firmware_path(pio_environment)

@@ -1,0 +1,160 @@
+"""Targets: what runs the firmware, and how to start it and connect to it.
+
+``native`` is the firmware as a host process behind a pty; ``qemu-*`` start QEMU with
+``-icount shift=7`` (deterministic instruction counts) and the UART on a loopback TCP
+socket with ``nodelay=on`` (without it Nagle adds ~40 ms per round trip); ``renode-*``
+start Renode with ``firmware/renode/*.resc`` when ``renode`` is on PATH; boards are
+reached through a serial port given by the user.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from qhil.common.errors import ConfigError, QhilError
+from qhil.link.device import Device
+from qhil.link.transport import SerialTransport, Transport
+from qhil.targets.firmware import FIRMWARE_DIR, build_firmware
+
+__all__ = ["TargetInfo", "TARGETS", "RunningTarget", "start_target", "target_info"]
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """One row of the target table.
+
+    :param pio_env: PlatformIO environment that builds its firmware
+    :param kind: ``native``, ``qemu``, ``renode`` or ``board``
+    :param machine: QEMU machine (``-M``) or Renode script name
+    :param baud: serial baud rate for boards
+    :param profile: board power profile name (energy proxies)
+    """
+
+    name: str
+    pio_env: str
+    kind: str
+    machine: str = ""
+    cpu: str = ""
+    baud: int = 115200
+    description: str = ""
+
+
+TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
+    TargetInfo("native", "native", "native", description="host process behind a pty"),
+    TargetInfo("qemu-m3", "qemu-m3", "qemu", "mps2-an385", "cortex-m3", description="QEMU MPS2 AN385"),
+    TargetInfo("qemu-m4", "qemu-m4", "qemu", "mps2-an386", "cortex-m4", description="QEMU MPS2 AN386"),
+    TargetInfo("qemu-m7", "qemu-m7", "qemu", "mps2-an500", "cortex-m7", description="QEMU MPS2 AN500"),
+]}
+
+
+def target_info(name: str) -> TargetInfo:
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown target '{name}' (choose from {', '.join(TARGETS)})") from None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningTarget:
+    """A started target: its process (if any), the transport and the device client."""
+
+    info: TargetInfo
+    device: Device
+    process: subprocess.Popen[bytes] | None = None
+    firmware: Path | None = None
+
+    def stop(self) -> None:
+        self.device.close()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def alive(self) -> bool:
+        return self.process is None or self.process.poll() is None
+
+    def __enter__(self) -> RunningTarget:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _start_native(elf: Path) -> tuple[subprocess.Popen[bytes], Transport]:
+    proc = subprocess.Popen([str(elf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().strip()
+    if not line.startswith("QHIL-PTY "):
+        proc.kill()
+        raise QhilError(f"native firmware did not start: {line or proc.stderr.read().decode()}")
+    return proc, SerialTransport(line.split(" ", 1)[1])
+
+
+def _start_qemu(info: TargetInfo, elf: Path) -> tuple[subprocess.Popen[bytes], Transport]:
+    qemu = shutil.which("qemu-system-arm")
+    if qemu is None:
+        raise QhilError("qemu-system-arm is not installed (make setup installs it)")
+    port = _free_port()
+    cmd = [qemu, "-M", info.machine, "-nographic", "-monitor", "none", "-icount", "shift=7",
+           "-chardev", f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=off,nodelay=on",
+           "-serial", "chardev:s0", "-kernel", str(elf)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise QhilError(f"QEMU exited at start: {err.strip()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                pass
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise QhilError("QEMU did not open its serial socket in 10 s") from None
+            time.sleep(0.05)
+    return proc, SerialTransport(f"socket://127.0.0.1:{port}")
+
+
+def start_target(name: str, port: str | None = None, build: bool = True,
+                 timeout: float = 2.0) -> RunningTarget:
+    """Start (or connect to) a target and say HELLO.
+
+    :param port: serial device of a real board
+    :param build: build the firmware first (incremental)
+    """
+    info = target_info(name)
+    elf = build_firmware(info.pio_env) if build and info.kind != "board" else None
+    if info.kind == "native":
+        assert elf is not None
+        proc, transport = _start_native(elf)
+    elif info.kind == "qemu":
+        assert elf is not None
+        proc, transport = _start_qemu(info, elf)
+    elif info.kind == "board":
+        if not port:
+            raise ConfigError(f"target '{name}' is a real board: give its serial port (--port)")
+        proc, transport = None, SerialTransport(port, info.baud)
+    else:
+        raise ConfigError(f"target kind '{info.kind}' is not supported")
+    running = RunningTarget(info, Device(transport, timeout=timeout), proc, elf)
+    try:
+        running.device.hello(wait=10.0)
+    except Exception:
+        running.stop()
+        raise
+    return running

@@ -1,0 +1,32 @@
+"""Running targets shared by the firmware tests (one build and one process per session)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qhil.quant.blob import write_blob
+from qhil.quant.config import BitConfig
+from qhil.quant.golden import GoldenExecutor
+from qhil.quant.random_model import random_input_codes, random_quant_model
+from qhil.targets import RunningTarget
+
+
+def check_random_models(target: RunningTarget, seeds: range, count: int = 16) -> int:
+    """Random models at every width through the device; returns how many were checked."""
+    checked = 0
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        w = 2 + seed % 7
+        a = 2 + (seed // 7) % 7
+        bits = BitConfig((w, int(rng.integers(2, 9)), w), (a, a, int(rng.integers(2, 9))),
+                         int(rng.integers(2, 17)), int(rng.integers(2, 17)))
+        sizes = [int(rng.integers(1, 24)), int(rng.integers(1, 70)), int(rng.integers(1, 40)),
+                 int(rng.integers(1, 7))]
+        model = random_quant_model(rng, sizes, bits, "tanh" if seed % 3 else "clip")
+        x = random_input_codes(rng, model, count)
+        expected = GoldenExecutor(model).action_codes(x)
+        target.device.load(write_blob(model))
+        got = np.stack([target.device.infer(row)[0] for row in x])
+        np.testing.assert_array_equal(got, expected, err_msg=f"seed {seed}, {bits}, {sizes}")
+        checked += 1
+    return checked

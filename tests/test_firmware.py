@@ -1,0 +1,173 @@
+"""The real firmware, over a real serial link: native (pty) and QEMU (TCP socket).
+
+Every device answer is compared with the golden executor bit for bit; every class of
+malformed frame must get an error answer and leave the device answering HELLO.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import zlib
+
+import numpy as np
+import pytest
+
+from firmware_fixtures import check_random_models
+from qhil.common.errors import DeviceError
+from qhil.link.framing import ErrorCode, MsgType, Packet, cobs_encode, decode_frame, encode_frame
+from qhil.quant.blob import write_blob
+from qhil.quant.config import parse_bits
+from qhil.quant.random_model import random_quant_model
+from qhil.quant.vectors import load_cases
+from qhil.targets import start_target
+from qhil.targets.firmware import FIRMWARE_DIR
+
+TARGETS = ["native", "qemu-m4", "qemu-m3", "qemu-m7"]
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def target(request):
+    with start_target(request.param) as running:
+        yield running
+
+
+def test_hello_describes_the_target(target) -> None:
+    info = target.device.hello()
+    assert info.protocol == 1 and info.widths == (2, 3, 4, 5, 6, 7, 8)
+    if target.info.kind == "qemu":
+        assert info.cost_kind == "instructions" and info.cpu == target.info.cpu
+    else:
+        assert info.cost_kind == "ns"
+
+
+def test_shared_vectors_bit_exact(target) -> None:
+    for case in load_cases():
+        info = target.device.load(case.blob)
+        assert info.obs_dim == case.inputs.shape[1]
+        got = np.stack([target.device.infer(x)[0] for x in case.inputs])
+        np.testing.assert_array_equal(got, case.outputs, err_msg=f"{target.info.name} {case.name}")
+
+
+def test_random_models_every_width_bit_exact(target) -> None:
+    assert check_random_models(target, range(49 if target.info.name == "native" else 21)) > 0
+
+
+def test_bench_reports_costs(target) -> None:
+    case = load_cases()[6]
+    target.device.load(case.blob)
+    lo, med, hi, out = target.device.bench(case.inputs[0], 9)
+    assert 0 < lo <= med <= hi
+    np.testing.assert_array_equal(out.astype(np.int64), case.outputs[0])
+    if target.info.kind == "qemu":
+        # -icount makes execution deterministic; TIMER0 ticks 3.2x per instruction, so the
+        # reading of one and the same instruction count varies by the tick phase only.
+        info = target.device.info
+        assert info.cost(hi) - info.cost(lo) <= 1.0
+
+
+def test_float32_model_matches_numpy(target) -> None:
+    from tests_support import tiny_float_actor
+
+    actor = tiny_float_actor()
+    target.device.load(write_blob(actor, env_id="test"))
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        z = rng.normal(size=actor.obs_dim).astype(np.float32)
+        y, _ = target.device.infer_f32(z)
+        expected = np.tanh(actor.hidden(z)[-1] * 1.0)
+        np.testing.assert_allclose(y, expected, atol=2e-5)
+
+
+def _raw(target, frame: bytes) -> Packet:
+    """Send raw bytes and return the next answer."""
+    dev = target.device
+    dev.transport.write(frame)
+    import time
+
+    deadline = time.monotonic() + 2.0
+    while True:
+        f = dev._next_frame(deadline)
+        assert f is not None, "device did not answer"
+        return decode_frame(f)
+
+
+def _error_code(packet: Packet) -> int:
+    assert packet.type == MsgType.ERROR, packet
+    return packet.payload[0]
+
+
+def _pkt(type_: int, payload: bytes = b"", seq: int = 7, version: int = 1) -> bytes:
+    return Packet(type_, seq, payload, version).encode()
+
+
+@pytest.mark.parametrize(("name", "frame", "code"), [
+    ("bad crc", lambda: cobs_encode(_pkt(1)[:-1] + b"\x00") + b"\0", ErrorCode.BAD_CRC),
+    ("short", lambda: cobs_encode(b"\x01\x01\x00") + b"\0", ErrorCode.BAD_LENGTH),
+    ("length field", lambda: cobs_encode(_pkt(1, b"abc")[:6] + b"ab" +
+                                         struct.pack("<I", 0)) + b"\0", ErrorCode.BAD_LENGTH),
+    ("unknown type", lambda: encode_frame(Packet(0x42, 9)), ErrorCode.UNKNOWN_TYPE),
+    ("version", lambda: cobs_encode(_pkt(1, version=2)) + b"\0", ErrorCode.BAD_VERSION),
+    ("cobs", lambda: b"\x05\x01\0", ErrorCode.BAD_FRAME),
+    ("overflow", lambda: b"\x01" * 3000 + b"\0", ErrorCode.OVERFLOW),
+    ("chunk without begin", lambda: encode_frame(Packet(3, 5, b"\0\0\0\0xx")), ErrorCode.BAD_STATE),
+    ("oversized load", lambda: encode_frame(Packet(2, 5, struct.pack("<I", 1 << 30))),
+     ErrorCode.TOO_LARGE),
+    ("infer payload", lambda: encode_frame(Packet(5, 5, b"\x01")), None),
+])
+def test_malformed_frames_get_an_error_and_device_survives(target, name, frame, code) -> None:
+    target.device._rx.clear()
+    answer = _raw(target, frame())
+    got = _error_code(answer)
+    if code is not None:
+        assert got == code, f"{name}: error {got}"
+    assert target.device.hello().protocol == 1
+
+
+def test_truncated_and_garbage_then_resync(target) -> None:
+    good = encode_frame(Packet(MsgType.HELLO, 11))
+    target.device._rx.clear()
+    target.device.transport.write(good[:5] + b"\0")  # truncated frame, then a delimiter
+    answer = _raw(target, b"")
+    assert answer.type == MsgType.ERROR
+    rng = np.random.default_rng(0)
+    target.device.transport.write(rng.integers(1, 256, 300, dtype=np.uint8).tobytes())
+    assert target.device.hello().protocol == 1  # the client resyncs and retries
+
+
+def test_bad_models_are_rejected_and_the_old_state_is_clean(target) -> None:
+    model = random_quant_model(np.random.default_rng(1), [4, 8, 2], parse_bits("w4a4", 2))
+    blob = bytearray(write_blob(model))
+    blob[70] ^= 0x10  # a layer field, CRC now wrong
+    with pytest.raises(DeviceError, match="BAD_MODEL: CRC"):
+        target.device.load(bytes(blob))
+    with pytest.raises(DeviceError, match="NO_MODEL"):
+        target.device.infer(np.zeros(4))
+    big = bytearray(write_blob(model))
+    struct.pack_into("<H", big, 4, 9)
+    struct.pack_into("<I", big, len(big) - 4, zlib.crc32(bytes(big[:-4])))
+    with pytest.raises(DeviceError, match="BAD_MODEL: version"):
+        target.device.load(bytes(big))
+    target.device.load(write_blob(model))
+    with pytest.raises(DeviceError, match="BAD_INPUT at input index 2"):
+        target.device.infer(np.array([0, 0, 200, 0]))
+    stats = target.device.stats()
+    assert stats["rejects"] >= 3 and stats["model_id"] != 0
+
+
+def test_model_that_does_not_fit_the_arena(target) -> None:
+    info = target.device.hello()
+    with pytest.raises(DeviceError, match="TOO_LARGE"):
+        target.device.request(MsgType.LOAD_BEGIN, struct.pack("<I", info.arena_bytes + 4))
+    assert target.device.hello().protocol == 1
+
+
+def test_reference_and_optimized_kernels_agree(tmp_path) -> None:
+    exe = tmp_path / "test_kernels"
+    src = FIRMWARE_DIR
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{src}/include",
+                    str(src / "test/test_kernels.c"), str(src / "src/nn/ref/qhil_fc_ref.c"),
+                    str(src / "src/nn/opt/qhil_fc_opt_c.c"), "-o", str(exe)], check=True)
+    proc = subprocess.run([str(exe), "3000"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout
+    assert "0 mismatches" in proc.stdout
