@@ -11,7 +11,8 @@ from qhil.quant.random_model import random_input_codes, random_quant_model
 from qhil.targets import RunningTarget
 
 
-def check_random_models(target: RunningTarget, seeds: range, count: int = 16) -> int:
+def check_random_models(target: RunningTarget, seeds: range, count: int = 16,
+                        max_width: int = 64) -> int:
     """Random models at every width through the device; returns how many were checked."""
     checked = 0
     for seed in seeds:
@@ -20,8 +21,8 @@ def check_random_models(target: RunningTarget, seeds: range, count: int = 16) ->
         a = 2 + (seed // 7) % 7
         bits = BitConfig((w, int(rng.integers(2, 9)), w), (a, a, int(rng.integers(2, 9))),
                          int(rng.integers(2, 17)), int(rng.integers(2, 17)))
-        sizes = [int(rng.integers(1, 24)), int(rng.integers(1, 70)), int(rng.integers(1, 40)),
-                 int(rng.integers(1, 7))]
+        sizes = [int(rng.integers(1, 24)), int(rng.integers(1, max_width + 1)),
+                 int(rng.integers(1, 40)), int(rng.integers(1, 7))]
         model = random_quant_model(rng, sizes, bits, "tanh" if seed % 3 else "clip")
         x = random_input_codes(rng, model, count)
         expected = GoldenExecutor(model).action_codes(x)

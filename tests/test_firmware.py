@@ -23,7 +23,7 @@ from qhil.quant.vectors import load_cases
 from qhil.targets import start_target
 from qhil.targets.firmware import FIRMWARE_DIR
 
-TARGETS = ["native", "qemu-m4", "qemu-m3", "qemu-m7"]
+TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-stm32f4"]
 
 
 @pytest.fixture(scope="module", params=TARGETS)
@@ -42,7 +42,12 @@ def test_hello_describes_the_target(target) -> None:
 
 
 def test_shared_vectors_bit_exact(target) -> None:
+    arena = target.device.hello().arena_bytes
     for case in load_cases():
+        if len(case.blob) > arena:  # a small board must refuse it, clearly
+            with pytest.raises(DeviceError, match="TOO_LARGE"):
+                target.device.load(case.blob)
+            continue
         info = target.device.load(case.blob)
         assert info.obs_dim == case.inputs.shape[1]
         got = np.stack([target.device.infer(x)[0] for x in case.inputs])
@@ -50,7 +55,8 @@ def test_shared_vectors_bit_exact(target) -> None:
 
 
 def test_random_models_every_width_bit_exact(target) -> None:
-    assert check_random_models(target, range(49 if target.info.name == "native" else 21)) > 0
+    seeds = range(49 if target.info.name == "native" else 21)
+    assert check_random_models(target, seeds, max_width=64 if target.info.name == "qemu-m0" else 72)
 
 
 def test_bench_reports_costs(target) -> None:
@@ -60,10 +66,10 @@ def test_bench_reports_costs(target) -> None:
     assert 0 < lo <= med <= hi
     np.testing.assert_array_equal(out.astype(np.int64), case.outputs[0])
     if target.info.kind == "qemu":
-        # -icount makes execution deterministic; TIMER0 ticks 3.2x per instruction, so the
-        # reading of one and the same instruction count varies by the tick phase only.
+        # -icount makes execution deterministic; the timers tick 2.048x (nRF51) to 128x
+        # (STM32 TIM2) per instruction, so readings of one count vary by tick phase only.
         info = target.device.info
-        assert info.cost(hi) - info.cost(lo) <= 1.0
+        assert info.cost(hi) - info.cost(lo) <= 1.0 + 1e-3 * info.cost(lo)
 
 
 def test_float32_model_matches_numpy(target) -> None:

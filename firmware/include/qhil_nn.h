@@ -38,6 +38,8 @@ typedef struct {
  */
 void qhil_fc_ref(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
 void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
+/** The portable optimized C kernel; the DSP kernel falls back to it for other widths. */
+void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
 
 /** Scratch bytes qhil_fc_opt needs for this layer (the reference needs none). */
 uint32_t qhil_fc_scratch_size(const qhil_fc_params *p);

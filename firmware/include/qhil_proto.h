@@ -5,7 +5,9 @@
 #include <stdint.h>
 
 #define QHIL_PROTO_VERSION 1u
-#define QHIL_MAX_PAYLOAD 1024u
+#ifndef QHIL_MAX_PAYLOAD
+#define QHIL_MAX_PAYLOAD 1024u /* boards with little RAM declare less in HELLO */
+#endif
 #define QHIL_PACKET_OVERHEAD 10u /* version, type, seq, length, crc */
 #define QHIL_MAX_PACKET (QHIL_MAX_PAYLOAD + QHIL_PACKET_OVERHEAD)
 #define QHIL_MAX_FRAME (QHIL_MAX_PACKET + QHIL_MAX_PACKET / 254u + 2u)

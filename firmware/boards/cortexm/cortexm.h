@@ -42,7 +42,9 @@ static inline void qhil_system_reset(void)
 }
 
 /* Single-producer (ISR) single-consumer (main loop) byte ring. */
+#ifndef QHIL_RX_RING
 #define QHIL_RX_RING 512u
+#endif
 typedef struct {
     volatile uint32_t head; /* written by the ISR */
     uint32_t tail;          /* written by the main loop */

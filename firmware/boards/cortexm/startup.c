@@ -14,6 +14,7 @@ void Irq0_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq1_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq2_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq37_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void Irq38_Handler(void) __attribute__((weak, alias("Default_Handler")));
 
 #define SCB_CPACR (*(volatile uint32_t *)0xE000ED88u)
 
@@ -56,4 +57,5 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[64])(void
     [16 + 1] = Irq1_Handler,
     [16 + 2] = Irq2_Handler,
     [16 + 37] = Irq37_Handler,
+    [16 + 38] = Irq38_Handler,
 };

@@ -13,7 +13,10 @@
 #endif
 const char *const qhil_firmware_version = QHIL_FIRMWARE_VERSION;
 
-#define BENCH_MAX 1000u
+#ifndef QHIL_BENCH_MAX
+#define QHIL_BENCH_MAX 1000u
+#endif
+#define BENCH_MAX QHIL_BENCH_MAX
 
 typedef struct {
     uint32_t frames_ok;

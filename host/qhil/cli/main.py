@@ -9,10 +9,13 @@ from types import ModuleType
 
 from qhil import __version__
 from qhil.cli import (
+    devices_cmd,
     eval_cmd,
     export_c_cmd,
+    flash_cmd,
     inspect_cmd,
     quantize_cmd,
+    run_cmd,
     sweep_bits_cmd,
     train_cmd,
 )
@@ -21,7 +24,8 @@ from qhil.common.errors import QhilError
 __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS: list[ModuleType] = [
-    train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd,
+    train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
+    flash_cmd, run_cmd,
 ]
 
 EPILOG = "Run 'qhil <command> --help' for the options of each command."

@@ -181,7 +181,8 @@ class Device:
         raise AssertionError("unreachable")
 
     def _load_once(self, blob: bytes, chunk: int) -> LoadInfo:
-        chunk = min(chunk, MAX_PAYLOAD - 4)
+        limit = self.info.max_payload if self.info is not None else MAX_PAYLOAD
+        chunk = min(chunk, limit - 4)
         self.request(MsgType.LOAD_BEGIN, struct.pack("<I", len(blob)))
         for off in range(0, len(blob), chunk):
             try:

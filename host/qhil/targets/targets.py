@@ -46,9 +46,17 @@ class TargetInfo:
 
 TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
     TargetInfo("native", "native", "native", description="host process behind a pty"),
+    TargetInfo("qemu-m0", "qemu-m0", "qemu", "microbit", "cortex-m0",
+               description="QEMU BBC micro:bit (nRF51822, 16 KB RAM)"),
     TargetInfo("qemu-m3", "qemu-m3", "qemu", "mps2-an385", "cortex-m3", description="QEMU MPS2 AN385"),
     TargetInfo("qemu-m4", "qemu-m4", "qemu", "mps2-an386", "cortex-m4", description="QEMU MPS2 AN386"),
     TargetInfo("qemu-m7", "qemu-m7", "qemu", "mps2-an500", "cortex-m7", description="QEMU MPS2 AN500"),
+    TargetInfo("qemu-stm32f4", "qemu-stm32f4", "qemu", "netduinoplus2", "cortex-m4",
+               description="QEMU netduinoplus2 (STM32F405, USART1)"),
+    TargetInfo("nucleo-f446re", "nucleo-f446re", "board", cpu="cortex-m4",
+               description="ST Nucleo-F446RE, USART2 via ST-LINK VCP"),
+    TargetInfo("blackpill-f411", "blackpill-f411", "board", cpu="cortex-m4",
+               description="WeAct Black Pill F411, USART1 on PA9/PA10"),
 ]}
 
 

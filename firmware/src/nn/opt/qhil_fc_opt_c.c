@@ -6,6 +6,7 @@
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
 
+#ifndef QHIL_OPT_C_IS_FALLBACK
 const char *const qhil_fc_opt_name = "c";
 const uint8_t qhil_fc_opt_variant = 1;
 
@@ -19,6 +20,12 @@ int qhil_fc_opt_supports(const qhil_fc_params *p)
 {
     return p->w_bits == 8 || p->w_bits == 4 || p->w_bits == 2;
 }
+
+void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
+{
+    qhil_fc_opt_c(p, in, out, scratch);
+}
+#endif
 
 static int32_t dot_s8(const uint8_t *row, const int16_t *in, uint32_t n)
 {
@@ -75,7 +82,7 @@ static int32_t dot_s2(const uint8_t *row, const int16_t *in, uint32_t n)
     return acc;
 }
 
-void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
+void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
     int32_t (*dot)(const uint8_t *, const int16_t *, uint32_t);
     switch (p->w_bits) {
