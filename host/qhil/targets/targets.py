@@ -53,6 +53,8 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
     TargetInfo("qemu-m7", "qemu-m7", "qemu", "mps2-an500", "cortex-m7", description="QEMU MPS2 AN500"),
     TargetInfo("qemu-stm32f4", "qemu-stm32f4", "qemu", "netduinoplus2", "cortex-m4",
                description="QEMU netduinoplus2 (STM32F405, USART1)"),
+    TargetInfo("renode-stm32f4", "blackpill-f411", "renode", "qhil-stm32f4.resc", "cortex-m4",
+               description="Renode STM32F4 (needs renode on PATH)"),
     TargetInfo("nucleo-f446re", "nucleo-f446re", "board", cpu="cortex-m4",
                description="ST Nucleo-F446RE, USART2 via ST-LINK VCP"),
     TargetInfo("blackpill-f411", "blackpill-f411", "board", cpu="cortex-m4",
@@ -121,11 +123,30 @@ def _start_qemu(info: TargetInfo, elf: Path) -> tuple[subprocess.Popen[bytes], T
            "-chardev", f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=off,nodelay=on",
            "-serial", "chardev:s0", "-kernel", str(elf)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
+    return proc, _connect_socket(proc, port, "QEMU", 10.0)
+
+
+def _start_renode(info: TargetInfo, elf: Path) -> tuple[subprocess.Popen[bytes], Transport]:
+    renode = shutil.which("renode")
+    if renode is None:
+        raise QhilError("renode is not on PATH: install it from renode.io to use "
+                        f"'{info.name}' (qemu-stm32f4 runs the same STM32F4 firmware under QEMU)")
+    port = _free_port()
+    script = FIRMWARE_DIR / "renode" / info.machine
+    cmd = [renode, "--disable-xwt", "--console", "--plain", "-e",
+           f"$elf=@{elf}; $port={port}; include @{script}"]
+    proc = subprocess.Popen(cmd, cwd=script.parent, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return proc, _connect_socket(proc, port, "Renode", 60.0)
+
+
+def _connect_socket(proc: subprocess.Popen[bytes], port: int, what: str,
+                    wait: float) -> Transport:
+    deadline = time.monotonic() + wait
     while True:
         if proc.poll() is not None:
             err = proc.stderr.read().decode() if proc.stderr else ""
-            raise QhilError(f"QEMU exited at start: {err.strip()}")
+            raise QhilError(f"{what} exited at start: {err.strip()[-500:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 pass
@@ -133,9 +154,9 @@ def _start_qemu(info: TargetInfo, elf: Path) -> tuple[subprocess.Popen[bytes], T
         except OSError:
             if time.monotonic() > deadline:
                 proc.kill()
-                raise QhilError("QEMU did not open its serial socket in 10 s") from None
+                raise QhilError(f"{what} did not open its serial socket in {wait:.0f} s") from None
             time.sleep(0.05)
-    return proc, SerialTransport(f"socket://127.0.0.1:{port}")
+    return SerialTransport(f"socket://127.0.0.1:{port}")
 
 
 def start_target(name: str, port: str | None = None, build: bool = True,
@@ -153,6 +174,9 @@ def start_target(name: str, port: str | None = None, build: bool = True,
     elif info.kind == "qemu":
         assert elf is not None
         proc, transport = _start_qemu(info, elf)
+    elif info.kind == "renode":
+        assert elf is not None
+        proc, transport = _start_renode(info, elf)
     elif info.kind == "board":
         if not port:
             raise ConfigError(f"target '{name}' is a real board: give its serial port (--port)")

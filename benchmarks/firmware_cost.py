@@ -1,0 +1,150 @@
+"""On-device cost, link latency and memory per target -> benchmarks/results/firmware.{json,md}.
+
+    .venv/bin/python benchmarks/firmware_cost.py [--targets native,qemu-m4] [--rtt 500]
+
+Cost is the device's own counter around the policy call (BENCH, median of 21 repeats):
+instructions under QEMU (-icount shift=7, exact up to the timer's tick phase), ns on
+native. Models are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes:
+instruction counts do not depend on weight values. Round trips are INFER requests timed
+on the host (Python client included), so they depend on the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from elftools.elf.elffile import ELFFile
+
+from qhil.common.actor import FloatActor
+from qhil.common.errors import DeviceError
+from qhil.quant.blob import write_blob
+from qhil.quant.config import parse_bits
+from qhil.quant.random_model import random_input_codes, random_quant_model
+from qhil.targets import TARGETS, start_target
+from qhil.targets.firmware import build_firmware
+
+OUT = Path(__file__).resolve().parent / "results"
+SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
+SETTINGS = ["int8", "w4a4", "w3a3", "w2a2", "float32"]
+DEFAULT_TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-stm32f4"]
+
+
+def float_actor(sizes: list[int]) -> FloatActor:
+    rng = np.random.default_rng(0)
+    ws = tuple(rng.normal(0, 0.3, size=(b, a)).astype(np.float32) for a, b in zip(sizes, sizes[1:]))
+    bs = tuple(np.zeros(b, np.float32) for b in sizes[1:])
+    n, k = sizes[0], sizes[-1]
+    return FloatActor(ws, bs, np.zeros(n), np.ones(n), np.inf, -np.ones(k), np.ones(k), "tanh")
+
+
+def memory(elf: Path) -> dict[str, int]:
+    """Flash (text + rodata + data load image) and static RAM (data + bss + stack) in bytes."""
+    flash = ram = 0
+    with elf.open("rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            name, size = sec.name, sec["sh_size"]
+            if name in (".vectors", ".text", ".ARM.exidx"):
+                flash += size
+            elif name == ".data":
+                flash += size
+                ram += size
+            elif name in (".bss", ".stack"):
+                ram += size
+    return {"flash": flash, "ram": ram}
+
+
+def measure(name: str, rtt_count: int) -> dict[str, object]:
+    row: dict[str, object] = {"target": name}
+    with start_target(name, timeout=5.0) as target:
+        dev = target.device
+        info = dev.info
+        assert info is not None
+        row.update(board=info.board, cpu=info.cpu, unit=info.cost_kind, kernel=info.kernel)
+        if target.firmware is not None and target.info.kind != "native":
+            row["memory"] = memory(target.firmware)
+        costs: dict[str, dict[str, object]] = {}
+        for size_name, sizes in SIZES.items():
+            macs = sum(a * b for a, b in zip(sizes, sizes[1:]))
+            for setting in SETTINGS:
+                key = f"{size_name}/{setting}"
+                rng = np.random.default_rng(1)
+                if setting == "float32":
+                    blob = write_blob(float_actor(sizes))
+                    x = rng.normal(size=sizes[0]).astype(np.float32)
+                else:
+                    model = random_quant_model(rng, sizes, parse_bits(setting, len(sizes) - 1))
+                    blob = write_blob(model)
+                    x = random_input_codes(rng, model, 1)[0]
+                try:
+                    dev.load(blob)
+                except DeviceError as exc:
+                    costs[key] = {"error": str(exc), "blob_bytes": len(blob)}
+                    continue
+                _, med, _, _ = dev.bench(x, 21, float32=setting == "float32")
+                cost = info.cost(med)
+                costs[key] = {"cost": round(cost, 1), "per_mac": round(cost / macs, 3),
+                              "blob_bytes": len(blob), "macs": macs}
+        row["costs"] = costs
+        case = random_quant_model(np.random.default_rng(2), SIZES["pendulum"], parse_bits("int8", 3))
+        dev.load(write_blob(case))
+        x = random_input_codes(np.random.default_rng(3), case, 1)[0]
+        times = []
+        for _ in range(rtt_count):
+            t0 = time.perf_counter()
+            dev.infer(x)
+            times.append(time.perf_counter() - t0)
+        ms = np.array(times) * 1e3
+        row["rtt_ms"] = {"p50": round(float(np.percentile(ms, 50)), 3),
+                         "p99": round(float(np.percentile(ms, 99)), 3), "n": rtt_count}
+    return row
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    lines = ["| target | unit | kernel | " + " | ".join(
+        f"{s} {k}" for s in SIZES for k in SETTINGS) + " | RTT p50/p99 ms |",
+        "|---" * (4 + len(SIZES) * len(SETTINGS)) + "|"]
+    for r in rows:
+        cells = []
+        for s in SIZES:
+            for k in SETTINGS:
+                c = r["costs"][f"{s}/{k}"]  # type: ignore[index]
+                cells.append(f"{c['cost']:.0f} ({c['per_mac']:.2f}/MAC)" if "cost" in c else "does not fit")
+        rtt = r["rtt_ms"]
+        lines.append(f"| {r['target']} | {r['unit']} | {r['kernel']} | " + " | ".join(cells) +
+                     f" | {rtt['p50']:.2f} / {rtt['p99']:.2f} |")  # type: ignore[index]
+    lines += ["", "| env | flash bytes | static RAM bytes (incl. model arena and stack) |", "|---|---|---|"]
+    for r in rows:
+        if "memory" in r:
+            m = r["memory"]
+            lines.append(f"| {r['target']} | {m['flash']} | {m['ram']} |")  # type: ignore[index]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS))
+    parser.add_argument("--rtt", type=int, default=500, help="INFER round trips to time")
+    args = parser.parse_args()
+    names = [t for t in args.targets.split(",") if t]
+    rows = []
+    for name in names:
+        print(f"measuring {name} ...", flush=True)
+        rows.append(measure(name, args.rtt))
+    for env in ("nucleo-f446re", "blackpill-f411"):  # real boards: memory only, from the build
+        rows.append({"target": env, "memory": memory(build_firmware(TARGETS[env].pio_env))})
+    measured = [r for r in rows if "costs" in r]
+    OUT.mkdir(exist_ok=True)
+    (OUT / "firmware.json").write_text(json.dumps(rows, indent=2) + "\n")
+    text = markdown(measured) + "".join(
+        f"| {r['target']} | {r['memory']['flash']} | {r['memory']['ram']} |\n"  # type: ignore[index]
+        for r in rows if "costs" not in r)
+    (OUT / "firmware.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
