@@ -37,6 +37,12 @@ typedef struct {
  */
 qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t size);
 
+/**
+ * Give the optimized kernels `cap` bytes at `mem` (4-byte aligned) for load-time
+ * preparation of the model's layers. Returns the bytes used.
+ */
+uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap);
+
 /** Integer inference: `in` [obs_dim] codes -> `out` [act_dim] action codes. */
 qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out);
 

@@ -26,6 +26,7 @@ typedef struct {
     int32_t out_min;        /**< 0 for ReLU layers, -2^(A-1) for the output layer */
     int32_t out_max;        /**< 2^A - 1 for ReLU layers, 2^(A-1) - 1 for the output layer */
     int32_t in_max;         /**< largest |input code| this layer can receive */
+    const uint8_t *repacked; /**< kernel-private copy made by qhil_fc_opt_prepare, or NULL */
 } qhil_fc_params;
 
 /**
@@ -43,6 +44,13 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
 
 /** Scratch bytes qhil_fc_opt needs for this layer (the reference needs none). */
 uint32_t qhil_fc_scratch_size(const qhil_fc_params *p);
+
+/**
+ * Load-time preparation of a validated layer for qhil_fc_opt (e.g. widening 3-bit codes):
+ * may use up to `cap` bytes at `mem` (4-byte aligned, kept while the model is loaded).
+ * @return bytes used; 0 when the layer needs nothing (p->repacked is then NULL)
+ */
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap);
 
 /** Whether qhil_fc_opt handles this layer itself; otherwise it runs qhil_fc_ref. */
 int qhil_fc_opt_supports(const qhil_fc_params *p);

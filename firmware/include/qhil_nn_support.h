@@ -27,6 +27,32 @@ static inline int32_t qhil_nn_requantize(int32_t acc, int32_t mult, int32_t shif
     return (int32_t)q;
 }
 
+/**
+ * qhil_nn_requantize, same results, fewer instructions (used by optimized kernels).
+ *
+ * With neg = (acc < 0) -- equal to (acc * mult < 0) whenever mult > 0, and harmless when
+ * mult == 0 because (2^(n-1) - 1) >> n == 0 -- and n > 32, floor divisions compose:
+ *   (p - neg + 2^(n-1)) >> n == ((hi32(p - neg)) + 2^(n-33)) >> (n-32)
+ * so only the high word of the product takes part; |hi32| < 2^30 cannot overflow.
+ * Shifts up to 32 take the general path. Tested against the reference in test_kernels.c.
+ */
+static inline int32_t qhil_nn_requantize_fast(int32_t acc, int32_t mult, int32_t shift,
+                                              int32_t lo, int32_t hi)
+{
+    int32_t q;
+    if (shift > 32) {
+        int64_t x = (int64_t)acc * (int64_t)mult - (acc < 0 ? 1 : 0);
+        int32_t h = (int32_t)(x >> 32);
+        q = (h + (1 << (shift - 33))) >> (shift - 32);
+    } else {
+        return qhil_nn_requantize(acc, mult, shift, lo, hi);
+    }
+    if (q < lo) {
+        return lo;
+    }
+    return q > hi ? hi : q;
+}
+
 /** Sign-extend the low `bits` bits of `v`. */
 static inline int32_t qhil_nn_sign_extend(uint32_t v, uint32_t bits)
 {

@@ -75,6 +75,29 @@ int main(int argc, char **argv)
             }
         }
     }
+    /* The fast requantization against the plain one, including ties and both signs. */
+    for (int c = 0; c < cases * 200; c++) {
+        int32_t acc = (int32_t)rnd();
+        if (c % 7 == 0) {
+            acc = (int32_t)(rnd() % 2001u) - 1000;
+        }
+        int32_t mult = (c % 11 == 0) ? 0 : (int32_t)((1u << 30) + (rnd() >> 2));
+        int32_t shift = rnd_range(1, 62);
+        if (c % 13 == 0 && shift > 1) {
+            acc = (int32_t)(1 << (shift > 31 ? 30 : shift - 1)); /* near a tie */
+            mult = 1 << 30;
+        }
+        int32_t lo = -(1 << 20);
+        int32_t hi = (1 << 20) - 1;
+        int32_t a = qhil_nn_requantize(acc, mult, shift, lo, hi);
+        int32_t b = qhil_nn_requantize_fast(acc, mult, shift, lo, hi);
+        if (a != b) {
+            if (failures++ < 10) {
+                printf("REQUANT MISMATCH acc=%ld mult=%ld shift=%ld: %ld vs %ld\n", (long)acc,
+                       (long)mult, (long)shift, (long)a, (long)b);
+            }
+        }
+    }
     printf("%d cases, %d mismatches, optimized kernel '%s'\n", cases, failures,
            qhil_fc_opt_name);
     return failures != 0;

@@ -197,6 +197,10 @@ static void handle_load_end(uint32_t len)
         send_error(QHIL_ERR_BAD_MODEL, (uint32_t)e);
         return;
     }
+    uint32_t used = (size + 3u) & ~3u;
+    if (used < st.arena_size) {
+        used += qhil_model_prepare(&st.model, st.arena + used, st.arena_size - used);
+    }
     st.stats.loads++;
     uint8_t *out = payload_out();
     wr32(out, st.model.model_id);
@@ -205,7 +209,7 @@ static void handle_load_end(uint32_t len)
     wr16(out + 6, st.model.obs_dim);
     wr16(out + 8, st.model.act_dim);
     wr32(out + 10, st.model.macs);
-    wr32(out + 14, size);
+    wr32(out + 14, used);
     send(QHIL_MSG_LOAD_END | 0x80u, 18);
 }
 

@@ -238,6 +238,7 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             p->out_min = last ? -(1 << (a_bits - 1u)) : 0;
             p->out_max = last ? (1 << (a_bits - 1u)) - 1 : (1 << a_bits) - 1;
             p->in_max = in_max;
+            p->repacked = NULL;
             qhil_model_error e = check_layer_values(p);
             if (e != QHIL_MODEL_OK) {
                 return e;
@@ -285,6 +286,22 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
     m->in_max = (kind == QHIL_KIND_INT) ? (1 << (in_bits - 1u)) - 1 : 0;
     m->n_layers = n_layers; /* usable from here on */
     return QHIL_MODEL_OK;
+}
+
+uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap)
+{
+    uint32_t used = 0;
+    if (m->kind != QHIL_KIND_INT) {
+        return 0;
+    }
+    for (uint32_t l = 0; l < m->n_layers; l++) {
+        uint32_t n = qhil_fc_opt_prepare(&m->layers[l], mem + used, cap - used);
+        used += (n + 3u) & ~3u;
+        if (used > cap) { /* cannot happen: prepare never exceeds cap; stay safe anyway */
+            used = cap;
+        }
+    }
+    return used;
 }
 
 static int force_reference;

@@ -3,6 +3,8 @@
  * common width. Byte loads only, so it is safe on cores without unaligned access.
  * Widths without a specialization (5..7 bits) run the reference kernel.
  */
+#include <stddef.h>
+
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
 
@@ -24,6 +26,14 @@ int qhil_fc_opt_supports(const qhil_fc_params *p)
 void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
     qhil_fc_opt_c(p, in, out, scratch);
+}
+
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
+{
+    (void)mem;
+    (void)cap;
+    p->repacked = NULL;
+    return 0;
 }
 #endif
 
@@ -103,7 +113,7 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
     const uint8_t *row = p->weights;
     for (uint32_t i = 0; i < p->n_out; i++, row += row_bytes) {
         int32_t acc = p->bias[i] + dot(row, in, p->n_in);
-        out[i] = (int16_t)qhil_nn_requantize(acc, p->mult[i], p->shift[i], p->out_min,
+        out[i] = (int16_t)qhil_nn_requantize_fast(acc, p->mult[i], p->shift[i], p->out_min,
                                              p->out_max);
     }
 }
