@@ -89,6 +89,23 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                 costs[key] = {"cost": round(cost, 1), "per_mac": round(cost / macs, 3),
                               "blob_bytes": len(blob), "macs": macs}
         row["costs"] = costs
+        # Kernel MAC throughput: widen one layer's inputs with its outputs fixed, so the
+        # per-row work (requantization, bias, stores) stays constant and cancels.
+        marginal: dict[str, float] = {}
+        for setting in SETTINGS[:-1]:
+            c = []
+            for n_in in (64, 192):
+                model = random_quant_model(np.random.default_rng(4), [n_in, 64, 1],
+                                           parse_bits(setting, 2))
+                try:
+                    dev.load(write_blob(model))
+                except DeviceError:
+                    break
+                x = random_input_codes(np.random.default_rng(5), model, 1)[0]
+                c.append(info.cost(dev.bench(x, 5)[1]))
+            if len(c) == 2:
+                marginal[setting] = round((c[1] - c[0]) / (128 * 64), 3)
+        row["marginal_per_mac"] = marginal
         case = random_quant_model(np.random.default_rng(2), SIZES["pendulum"], parse_bits("int8", 3))
         dev.load(write_blob(case))
         x = random_input_codes(np.random.default_rng(3), case, 1)[0]
@@ -116,6 +133,13 @@ def markdown(rows: list[dict[str, object]]) -> str:
         rtt = r["rtt_ms"]
         lines.append(f"| {r['target']} | {r['unit']} | {r['kernel']} | " + " | ".join(cells) +
                      f" | {rtt['p50']:.2f} / {rtt['p99']:.2f} |")  # type: ignore[index]
+    lines += ["", "Kernel throughput: extra cost per MAC when a 64-output layer grows from 64 to "
+              "192 inputs (per-row work constant):", "",
+              "| target | " + " | ".join(SETTINGS[:-1]) + " |", "|---" * (1 + len(SETTINGS) - 1) + "|"]
+    for r in rows:
+        m = r.get("marginal_per_mac", {})
+        lines.append(f"| {r['target']} | " + " | ".join(
+            f"{m[k]:.2f}" if k in m else "-" for k in SETTINGS[:-1]) + " |")  # type: ignore[union-attr]
     lines += ["", "| env | flash bytes | static RAM bytes (incl. model arena and stack) |", "|---|---|---|"]
     for r in rows:
         if "memory" in r:

@@ -1,0 +1,66 @@
+"""Protocol test vectors: packets and their exact frames, and request/answer pairs.
+
+``python -m qhil.link.vectors`` regenerates ``tests/vectors/protocol/``:
+
+- ``v1.json``: ``frames`` (packet hex -> frame hex, COBS + delimiter) and ``exchanges``
+  (request frame -> the device's exact answer frame, for answers that do not depend on
+  the board: errors, RESET)
+- ``v1.txt``: the same frames as ``<packet hex> <frame hex>`` lines for the C test
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from pathlib import Path
+
+from qhil.link.framing import ErrorCode, MsgType, Packet, encode_frame
+
+__all__ = ["generate", "VECTOR_DIR"]
+
+VECTOR_DIR = Path(__file__).resolve().parents[3] / "tests" / "vectors" / "protocol"
+
+
+def _frames() -> list[Packet]:
+    return [
+        Packet(MsgType.HELLO, 1),
+        Packet(MsgType.INFER, 0x1234, struct.pack("<3h", 127, 0, -127)),
+        Packet(MsgType.LOAD_CHUNK, 2, struct.pack("<I", 0) + bytes(range(256)) * 2),
+        Packet(MsgType.LOAD_BEGIN, 0xFFFF, struct.pack("<I", 0)),  # zeros everywhere
+        Packet(MsgType.BENCH | 0x80, 7, bytes(300)),  # a long run of zeros
+        Packet(MsgType.ERROR, 9, bytes([ErrorCode.UNKNOWN_TYPE, 0x42, 0x42, 0])),
+    ]
+
+
+def _error(seq: int, code: int, request_type: int, detail: int) -> Packet:
+    return Packet(MsgType.ERROR, seq, struct.pack("<BBH", code, request_type, detail))
+
+
+def _exchanges() -> list[tuple[Packet | bytes, Packet]]:
+    return [
+        (Packet(0x42, 9), _error(9, ErrorCode.UNKNOWN_TYPE, 0x42, 0x42)),
+        (Packet(MsgType.LOAD_CHUNK, 10, b"\0\0\0\0ab"), _error(10, ErrorCode.BAD_STATE, 3, 0)),
+        (Packet(MsgType.LOAD_BEGIN, 11, b"\x01"), _error(11, ErrorCode.BAD_PAYLOAD, 2, 4)),
+        (Packet(MsgType.HELLO, 12, version=2), _error(12, ErrorCode.BAD_VERSION, 1, 2)),
+        (Packet(MsgType.RESET, 13), Packet(MsgType.RESET | 0x80, 13)),
+        (Packet(MsgType.INFER, 14, b"\0\0"), _error(14, ErrorCode.NO_MODEL, 5, 0)),
+    ]
+
+
+def generate(out: Path = VECTOR_DIR) -> dict[str, object]:
+    out.mkdir(parents=True, exist_ok=True)
+    frames = [{"type": p.type, "seq": p.seq, "packet": p.encode().hex(),
+               "frame": encode_frame(p).hex()} for p in _frames()]
+    exchanges = [{"request": encode_frame(req).hex() if isinstance(req, Packet) else req.hex(),
+                  "answer": encode_frame(ans).hex()} for req, ans in _exchanges()]
+    data = {"version": 1, "frames": frames, "exchanges": exchanges}
+    (out / "v1.json").write_text(json.dumps(data, indent=2) + "\n")
+    (out / "v1.txt").write_text("".join(f"{f['packet']} {f['frame']}\n" for f in frames))
+    return data
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else VECTOR_DIR
+    generate(target)
+    print(f"wrote {target}")
