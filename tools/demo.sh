@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# The main job on the embedded default. Until the closed-loop bench lands (issue 5), this
-# evaluates the shipped float policies and the golden integer policy of each.
+# The main job on the embedded default: closed-loop benchmarks on QEMU's Cortex-M4.
+# Pendulum-v1 and InvertedPendulum-v5, variants float (host), device-f32, int8 and the
+# best low-bit export shipped in models/<env>/, 10 episodes each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QHIL=.venv/bin/qhil
-out=build/demo
-mkdir -p "$out"
-shopt -s nullglob
-for dir in models/*/; do
-  [ -f "$dir/meta.json" ] || continue
-  name=$(basename "$dir")
-  echo "== $name"
-  $QHIL -q quantize --model "$dir" --bits int8 --calib-episodes 5 -o "$out/$name.int8.qhil" >/dev/null
-  $QHIL -q eval --model "$dir" --blob "$out/$name.int8.qhil" --episodes 5 --json "$out/$name.json"
+for env in Pendulum-v1 InvertedPendulum-v5; do
+  blobs=()
+  for blob in models/$env/*.qhil; do
+    [ -f "$blob" ] && blobs+=(--blob "$blob")
+  done
+  $QHIL bench --model "models/$env" --target qemu-m4 --variants float,device-f32,int8 \
+    "${blobs[@]}" --episodes 10 -o "reports/demo/$env"
 done
-echo "results: $out/*.json"
+echo
+echo "reports: reports/demo/*/summary.md (Markdown) and report.json (schema qhil-report/1)"

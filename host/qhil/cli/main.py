@@ -9,6 +9,7 @@ from types import ModuleType
 
 from qhil import __version__
 from qhil.cli import (
+    bench_cmd,
     devices_cmd,
     eval_cmd,
     export_c_cmd,
@@ -25,7 +26,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS: list[ModuleType] = [
     train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
-    flash_cmd, run_cmd,
+    flash_cmd, run_cmd, bench_cmd,
 ]
 
 EPILOG = "Run 'qhil <command> --help' for the options of each command."

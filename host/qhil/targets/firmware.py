@@ -9,7 +9,7 @@ from pathlib import Path
 from qhil.common.errors import QhilError
 from qhil.common.provenance import REPO_ROOT
 
-__all__ = ["FIRMWARE_DIR", "build_firmware", "firmware_path", "pio_env"]
+__all__ = ["FIRMWARE_DIR", "build_firmware", "elf_memory", "firmware_path", "pio_env"]
 
 FIRMWARE_DIR = REPO_ROOT / "firmware"
 
@@ -37,3 +37,21 @@ def build_firmware(pio_environment: str, target: str | None = None) -> Path:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
         raise QhilError(f"firmware build for '{pio_environment}' failed:\n{tail}")
     return firmware_path(pio_environment)
+
+
+def elf_memory(elf: Path) -> dict[str, int]:
+    """Flash (vectors, code, read-only data, data image) and static RAM (data, bss, stack)."""
+    from elftools.elf.elffile import ELFFile
+
+    flash = ram = 0
+    with elf.open("rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            name, size = sec.name, int(sec["sh_size"])
+            if name in (".vectors", ".text", ".ARM.exidx"):
+                flash += size
+            elif name == ".data":
+                flash += size
+                ram += size
+            elif name in (".bss", ".stack"):
+                ram += size
+    return {"flash": flash, "ram": ram}

@@ -1,0 +1,169 @@
+"""Bench reports: a versioned JSON document (the machine-readable truth) and Markdown.
+
+Schema ``qhil-report/1`` (top level): ``schema``, ``created``, ``qhil``, ``git``,
+``versions``, ``env_id``, ``model``, ``target`` (name, kind, board, cpu, firmware,
+kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variants``
+(one object each: return, percent_of_float, latency_ms, device_cost, deadline_misses,
+bit_exact, sizes, noise), ``link`` (requests, retries, corrupt/stale frames, timeouts).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qhil import __version__
+from qhil.bench.runner import VariantResult
+from qhil.common.errors import ConfigError
+from qhil.common.evaluation import percent_of_float
+from qhil.common.provenance import git_sha, package_versions
+
+__all__ = ["SCHEMA", "build_report", "write_report", "load_report", "markdown_summary"]
+
+SCHEMA = "qhil-report/1"
+
+
+def _percentiles_ms(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ms = np.asarray(values) * 1e3
+    return {k: round(float(np.percentile(ms, q)), 4) for k, q in
+            (("p50", 50), ("p95", 95), ("p99", 99))} | {"max": round(float(ms.max()), 4)}
+
+
+def _variant_entry(res: VariantResult, float_mean: float | None, period: float,
+                   macs: int) -> dict[str, Any]:
+    clean = [e for e in res.episodes if e.noise == 0.0]
+    returns = [e.ret for e in clean]
+    rtts = [t for e in clean for t in e.rtt_s]
+    costs = [c for e in clean for c in e.cost]
+    v = res.variant
+    entry: dict[str, Any] = {
+        "name": v.name, "kind": v.kind, "bits": v.bits,
+        "return": {"mean": float(np.mean(returns)), "std": float(np.std(returns)),
+                   "per_episode": returns},
+        "percent_of_float": (percent_of_float(float(np.mean(returns)), float_mean)
+                             if float_mean is not None else None),
+        "steps": int(sum(e.steps for e in clean)),
+        "latency_ms": _percentiles_ms(rtts),
+        "deadline_misses": int(sum(t > period for t in rtts)) if period > 0 else None,
+        "sizes": {"blob_bytes": len(v.blob) if v.blob else None,
+                  "weight_bytes": v.qmodel.weight_bytes if v.qmodel is not None else 4 * macs},
+    }
+    if costs:
+        med = float(np.median(costs))
+        entry["device_cost"] = {"median": med, "min": float(np.min(costs)),
+                                "max": float(np.max(costs)), "per_mac": med / macs}
+    if v.kind == "device-int":
+        entry["bit_exact"] = {"checked_steps": entry["steps"] + sum(
+            e.steps for e in res.episodes if e.noise), "mismatches": res.mismatch_count,
+            "examples": res.mismatches}
+    if v.kind == "device-f32":
+        entry["f32_max_abs_error"] = res.f32_max_error
+    if res.model_id is not None:
+        entry["model_id"] = f"0x{res.model_id:08x}"
+    noisy: dict[str, dict[str, float]] = {}
+    for level in sorted({e.noise for e in res.episodes if e.noise}):
+        r = [e.ret for e in res.episodes if e.noise == level]
+        noisy[str(level)] = {"mean": float(np.mean(r)), "std": float(np.std(r))}
+    if noisy:
+        entry["noise"] = noisy
+    return entry
+
+
+def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
+                 model_meta: dict[str, Any], target: dict[str, Any], seeds: list[int],
+                 period: float, macs: int, link: dict[str, int]) -> dict[str, Any]:
+    float_mean = None
+    for res in results:
+        if res.variant.kind == "host-float":
+            float_mean = float(np.mean([e.ret for e in res.episodes if e.noise == 0.0]))
+    variants = [_variant_entry(r, float_mean, period, macs) for r in results]
+    if float_mean is not None:  # noise robustness as % of the clean float return
+        for v in variants:
+            for stats in v.get("noise", {}).values():
+                stats["percent_of_float"] = percent_of_float(stats["mean"], float_mean)
+    return {
+        "schema": SCHEMA,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "qhil": __version__, "git": git_sha(), "versions": package_versions(),
+        "env_id": env_id, "model": model_path,
+        "model_train": {k: model_meta.get(k) for k in ("algo", "net")} |
+                       {"float_eval": model_meta.get("eval", {}).get("mean")},
+        "target": target, "seeds": seeds, "control_period_s": period, "macs": macs,
+        "variants": variants, "link": link,
+    }
+
+
+def write_report(report: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``report.json`` and ``summary.md`` atomically; returns the JSON path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "report.json"
+    for name, text in (("report.json", json.dumps(report, indent=2, default=_jsonable) + "\n"),
+                       ("summary.md", markdown_summary(report))):
+        tmp = out_dir / (name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, out_dir / name)
+    return path
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """Read a report; a different schema version is a clear error, not a crash."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot read report '{path}': {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise ConfigError(f"'{path}' is a {found or 'non-qhil'} report; this qhil reads {SCHEMA}")
+    return data
+
+
+def _fmt(value: float | None, spec: str = ".1f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def markdown_summary(report: dict[str, Any]) -> str:
+    t = report["target"]
+    unit = t.get("cost_unit", "")
+    lines = [f"# qhil bench: {report['env_id']} on {t['name']}", "",
+             f"{len(report['seeds'])} episodes per variant (seeds {report['seeds'][0]}.."
+             f"{report['seeds'][-1]}), board {t.get('board', '-')}, {t.get('cpu', '-')}, "
+             f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}; "
+             f"qhil {report['qhil']} ({report['git'][:12]}).", "",
+             f"| variant | bits | return | % of float | RTT p50 / p99 ms | device cost "
+             f"({unit}) | per MAC | bit-exact | blob B |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for v in report["variants"]:
+        lat = v["latency_ms"]
+        cost = v.get("device_cost", {})
+        exact = v.get("bit_exact")
+        exact_txt = ("yes" if exact["mismatches"] == 0 else f"NO ({exact['mismatches']})") \
+            if exact else ("tol" if v["kind"] == "device-f32" else "-")
+        lines.append(
+            f"| {v['name']} | {v['bits']} | {v['return']['mean']:.1f} ± {v['return']['std']:.1f} | "
+            f"{_fmt(v['percent_of_float'])} | {_fmt(lat.get('p50'), '.3f')} / "
+            f"{_fmt(lat.get('p99'), '.3f')} | {_fmt(cost.get('median'), '.0f')} | "
+            f"{_fmt(cost.get('per_mac'), '.2f')} | {exact_txt} | "
+            f"{v['sizes']['blob_bytes'] or '-'} |")
+    link = report["link"]
+    lines += ["", f"Link: {link['requests']} requests, {link['retries']} retries, "
+              f"{link['corrupt_frames']} corrupt and {link['stale_frames']} stale frames, "
+              f"{link['timeouts']} timeouts.", ""]
+    return "\n".join(lines)

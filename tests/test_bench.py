@@ -1,0 +1,107 @@
+"""The closed-loop bench on the real firmware (native pty), its report and its errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qhil.bench.report import SCHEMA, load_report
+from qhil.cli.main import main
+from qhil.common.errors import ConfigError
+from qhil.quant.blob import write_blob
+from qhil.quant.config import parse_bits
+from qhil.quant.random_model import random_quant_model
+
+PENDULUM = Path(__file__).resolve().parents[1] / "models" / "Pendulum-v1"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench")
+    code = main(["-q", "bench", "--model", str(PENDULUM), "--target", "native",
+                 "--variants", "float,device-f32,int8,w3a3", "--episodes", "2",
+                 "--noise", "0,0.1", "--calib-episodes", "3", "-o", str(out)])
+    assert code == 0
+    assert (out / "summary.md").read_text().startswith("# qhil bench: Pendulum-v1 on native")
+    return load_report(out / "report.json")
+
+
+def test_report_schema_and_provenance(report) -> None:
+    assert report["schema"] == SCHEMA and report["env_id"] == "Pendulum-v1"
+    assert report["seeds"] == [0, 1] and report["control_period_s"] == pytest.approx(0.05)
+    assert report["target"]["board"] == "native" and report["target"]["cost_unit"] == "ns"
+    assert {"torch", "gymnasium", "numpy"} <= set(report["versions"])
+    assert [v["name"] for v in report["variants"]] == ["float", "device-f32", "int8", "w3a3"]
+
+
+def test_every_device_step_was_checked_bit_exact(report) -> None:
+    for v in report["variants"]:
+        if v["kind"] == "device-int":
+            # 2 clean + 2 noisy episodes of 200 steps, every one compared
+            assert v["bit_exact"] == {"checked_steps": 800, "mismatches": 0, "examples": []}
+            assert v["device_cost"]["median"] > 0 and v["latency_ms"]["p99"] > 0
+
+
+def test_same_seeds_same_float_returns(report) -> None:
+    by_name = {v["name"]: v for v in report["variants"]}
+    float_returns = by_name["float"]["return"]["per_episode"]
+    # the float policy on the device is the same policy: same returns up to float32 effects
+    np.testing.assert_allclose(by_name["device-f32"]["return"]["per_episode"], float_returns,
+                               rtol=0.02)
+    assert by_name["device-f32"]["f32_max_abs_error"] < 1e-4
+    assert by_name["float"]["percent_of_float"] == 100.0
+    assert by_name["int8"]["percent_of_float"] > 90
+    assert "0.1" in by_name["int8"]["noise"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "qhil.cli.main", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_unknown_variant_fails_before_running(tmp_path: Path) -> None:
+    proc = run_cli("bench", "--model", str(PENDULUM), "--target", "native",
+                   "--variants", "float,int7x", "-o", str(tmp_path / "r"))
+    assert proc.returncode == 2 and "unknown variant 'int7x'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r").exists()
+
+
+def test_blob_for_another_env_is_refused(tmp_path: Path) -> None:
+    blob = tmp_path / "other.qhil"
+    model = random_quant_model(np.random.default_rng(0), [5, 8, 2], parse_bits("int8", 2))
+    blob.write_bytes(write_blob(model))
+    proc = run_cli("bench", "--model", str(PENDULUM), "--target", "native", "--variants",
+                   "float", "--blob", str(blob), "-o", str(tmp_path / "r"))
+    assert proc.returncode == 2
+    assert "blob has 5 observations and 2 actions, Pendulum-v1 has 3 and 1" in proc.stderr
+
+
+def test_unknown_target_is_one_clear_line(tmp_path: Path) -> None:
+    proc = run_cli("bench", "--model", str(PENDULUM), "--target", "qemu-z80",
+                   "--variants", "int8", "--calib-episodes", "1", "-o", str(tmp_path / "r"))
+    assert proc.returncode == 2 and "unknown target 'qemu-z80'" in proc.stderr
+
+
+def test_report_of_another_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({"schema": "qhil-report/0"}))
+    with pytest.raises(ConfigError, match="qhil-report/0 report; this qhil reads qhil-report/1"):
+        load_report(path)
+    path.write_text("{broken")
+    with pytest.raises(ConfigError, match="cannot read report"):
+        load_report(path)
+
+
+def test_nan_observation_is_a_clear_error() -> None:
+    from qhil.common.errors import QhilError
+    from qhil.quant.policy import quantize_obs
+
+    model = random_quant_model(np.random.default_rng(0), [3, 8, 1], parse_bits("int8", 2))
+    with pytest.raises(QhilError, match=r"NaN/inf at index \(1,\)"):
+        quantize_obs(model, np.array([0.0, np.nan, 1.0]))
+
