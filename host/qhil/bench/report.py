@@ -56,6 +56,12 @@ def _variant_entry(res: VariantResult, float_mean: float | None, period: float,
         "sizes": {"blob_bytes": len(v.blob) if v.blob else None,
                   "weight_bytes": v.qmodel.weight_bytes if v.qmodel is not None else 4 * macs},
     }
+    if rtts:
+        ms = np.asarray(rtts) * 1e3
+        edges = np.geomspace(max(ms.min(), 1e-3), max(ms.max(), 1e-3) * 1.0001, 31)
+        counts, _ = np.histogram(ms, bins=edges)
+        entry["latency_hist_ms"] = {"edges": [round(float(e), 5) for e in edges],
+                                    "counts": [int(c) for c in counts]}
     if costs:
         med = float(np.median(costs))
         entry["device_cost"] = {"median": med, "min": float(np.min(costs)),
@@ -102,7 +108,9 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> Path:
-    """Write ``report.json`` and ``summary.md`` atomically; returns the JSON path."""
+    """Write ``report.json``, ``summary.md`` and ``report.html`` atomically; returns the JSON path."""
+    from qhil.report.html import write_html
+
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.json"
     for name, text in (("report.json", json.dumps(report, indent=2, default=_jsonable) + "\n"),
@@ -110,6 +118,7 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
         tmp = out_dir / (name + ".tmp")
         tmp.write_text(text)
         os.replace(tmp, out_dir / name)
+    write_html(report, out_dir / "report.html")
     return path
 
 

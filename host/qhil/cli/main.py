@@ -10,12 +10,14 @@ from types import ModuleType
 from qhil import __version__
 from qhil.cli import (
     bench_cmd,
+    compare_cmd,
     devices_cmd,
     eval_cmd,
     export_c_cmd,
     flash_cmd,
     inspect_cmd,
     quantize_cmd,
+    report_cmd,
     run_cmd,
     sweep_bits_cmd,
     train_cmd,
@@ -26,7 +28,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS: list[ModuleType] = [
     train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
-    flash_cmd, run_cmd, bench_cmd,
+    flash_cmd, run_cmd, bench_cmd, report_cmd, compare_cmd,
 ]
 
 EPILOG = "Run 'qhil <command> --help' for the options of each command."
@@ -62,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     except QhilError as exc:
         print(f"qhil: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into head: not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("qhil: interrupted", file=sys.stderr)
         return 130

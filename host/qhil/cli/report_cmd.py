@@ -1,0 +1,36 @@
+"""``qhil report``: re-render a bench report (Markdown and HTML) from its JSON."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAMES = ("report",)
+HELP = "re-render a bench report.json as Markdown and a self-contained HTML page"
+DESCRIPTION = """\
+Read a report.json (schema qhil-report/1) and write summary.md and report.html next to
+it (or into --out): tables plus plots of return per variant, latency histogram, cost vs
+return and noise robustness, embedded so the page works offline.
+
+example: qhil report reports/Pendulum-v1-qemu-m4/report.json
+"""
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", help="report.json")
+    parser.add_argument("--out", default=None, help="folder to write into (default: beside it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from qhil.bench.report import load_report, markdown_summary
+    from qhil.report.html import write_html
+
+    path = Path(args.report)
+    report = load_report(path)
+    out = Path(args.out) if args.out else path.parent
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.md").write_text(markdown_summary(report))
+    html = write_html(report, out / "report.html")
+    print(markdown_summary(report))
+    print(f"wrote {out / 'summary.md'} and {html}")
+    return 0

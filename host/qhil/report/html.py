@@ -1,0 +1,149 @@
+"""A self-contained HTML page for a bench report: tables and embedded PNG plots."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from qhil.bench.report import markdown_summary  # noqa: E402
+
+__all__ = ["write_html", "report_figures"]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.plots { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.plots img { width: 100%; border: 1px solid #eee; }
+.bad { color: #b00; font-weight: bold; }
+"""
+
+_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = document.querySelectorAll('img.plot');
+  var ok = 0;
+  imgs.forEach(function (im) { if (im.complete && im.naturalWidth > 0) ok++; });
+  document.body.setAttribute('data-plots-loaded', String(ok));
+});
+"""
+
+
+def _png(fig: plt.Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def report_figures(report: dict[str, Any]) -> dict[str, str]:
+    """Base64 PNGs: return per variant, latency histogram, cost vs return, noise robustness."""
+    variants = report["variants"]
+    names = [v["name"] for v in variants]
+    figs: dict[str, str] = {}
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    means = [v["return"]["mean"] for v in variants]
+    stds = [v["return"]["std"] for v in variants]
+    ax.bar(range(len(names)), means, yerr=stds, color="#4c72b0", capsize=3)
+    for i, v in enumerate(variants):
+        pct = v.get("percent_of_float")
+        if pct is not None:
+            ax.annotate(f"{pct:.0f}%", (i, means[i]), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(names)), [f"{v['name']}\n{v['bits'][:18]}" for v in variants],
+                  fontsize=7)
+    ax.set_ylabel("return (mean ± std)")
+    ax.set_title("Return per variant (same seeds)")
+    figs["Return per variant"] = _png(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for v in variants:
+        hist = v.get("latency_hist_ms")
+        if hist:
+            ax.stairs(hist["counts"], hist["edges"], label=v["name"])
+    ax.set_xscale("log")
+    ax.set_xlabel("round trip per step (ms)")
+    ax.set_ylabel("steps")
+    ax.set_title("Control latency (host round trip)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    figs["Latency histogram"] = _png(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    unit = report["target"].get("cost_unit", "cost")
+    for v in variants:
+        cost = v.get("device_cost", {}).get("median")
+        if cost is not None:
+            ax.scatter(cost, v["return"]["mean"], s=40)
+            ax.annotate(v["name"], (cost, v["return"]["mean"]), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel(f"on-device cost per action ({unit})")
+    ax.set_ylabel("return")
+    ax.set_title("Cost vs return (lower-right is better)")
+    figs["Cost vs return"] = _png(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for v in variants:
+        levels = [0.0] + [float(k) for k in v.get("noise", {})]
+        rets = [v["return"]["mean"]] + [s["mean"] for s in v.get("noise", {}).values()]
+        ax.plot(levels, rets, marker="o", label=v["name"])
+    ax.set_xlabel("observation noise (std / feature scale)")
+    ax.set_ylabel("return")
+    ax.set_title("Robustness to observation noise")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+    figs["Noise robustness"] = _png(fig)
+    return figs
+
+
+def _table(report: dict[str, Any]) -> str:
+    unit = html.escape(report["target"].get("cost_unit", ""))
+    head = ("<tr><th>variant</th><th>bits</th><th>return</th><th>% of float</th>"
+            f"<th>RTT p50 ms</th><th>RTT p99 ms</th><th>cost ({unit})</th><th>per MAC</th>"
+            "<th>bit-exact</th><th>blob B</th></tr>")
+    rows = []
+    for v in report["variants"]:
+        exact = v.get("bit_exact")
+        exact_html = ("yes" if exact["mismatches"] == 0 else
+                      f"<span class='bad'>NO ({exact['mismatches']})</span>") if exact else "-"
+        cost = v.get("device_cost", {})
+        pct = v.get("percent_of_float")
+        cells = [html.escape(v["name"]), html.escape(v["bits"]),
+                 f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}",
+                 "-" if pct is None else f"{pct:.1f}",
+                 f"{v['latency_ms'].get('p50', float('nan')):.3f}",
+                 f"{v['latency_ms'].get('p99', float('nan')):.3f}",
+                 "-" if not cost else f"{cost['median']:.0f}",
+                 "-" if not cost else f"{cost['per_mac']:.2f}", exact_html,
+                 str(v["sizes"]["blob_bytes"] or "-")]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def write_html(report: dict[str, Any], path: Path) -> Path:
+    figs = report_figures(report)
+    t = report["target"]
+    title = f"qhil bench: {report['env_id']} on {t['name']}"
+    plots = "".join(
+        f"<figure><img class='plot' alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+        f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, data in figs.items())
+    meta = html.escape(markdown_summary(report).splitlines()[2])
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{_CSS}</style><script>{_SCRIPT}</script></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>{meta}</p>{_table(report)}"
+            f"<div class='plots'>{plots}</div>"
+            f"<p>Schema {html.escape(report['schema'])}; created {html.escape(report['created'])}."
+            "</p></body></html>")
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page)
+    os.replace(tmp, path)
+    return path
