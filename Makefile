@@ -25,6 +25,7 @@ demo: setup
 	@tools/demo.sh
 
 test: setup
+	$(VENV)/bin/ruff check host tests benchmarks
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -35,7 +35,8 @@ DEFAULT_TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-s
 
 def float_actor(sizes: list[int]) -> FloatActor:
     rng = np.random.default_rng(0)
-    ws = tuple(rng.normal(0, 0.3, size=(b, a)).astype(np.float32) for a, b in zip(sizes, sizes[1:]))
+    ws = tuple(rng.normal(0, 0.3, size=(b, a)).astype(np.float32)
+               for a, b in zip(sizes, sizes[1:], strict=False))
     bs = tuple(np.zeros(b, np.float32) for b in sizes[1:])
     n, k = sizes[0], sizes[-1]
     return FloatActor(ws, bs, np.zeros(n), np.ones(n), np.inf, -np.ones(k), np.ones(k), "tanh")
@@ -68,7 +69,7 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
             row["memory"] = memory(target.firmware)
         costs: dict[str, dict[str, object]] = {}
         for size_name, sizes in SIZES.items():
-            macs = sum(a * b for a, b in zip(sizes, sizes[1:]))
+            macs = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
             for setting in SETTINGS:
                 key = f"{size_name}/{setting}"
                 rng = np.random.default_rng(1)
@@ -149,7 +150,8 @@ def markdown(rows: list[dict[str, object]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS))
     parser.add_argument("--rtt", type=int, default=500, help="INFER round trips to time")
     args = parser.parse_args()

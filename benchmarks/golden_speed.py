@@ -39,9 +39,17 @@ def main() -> None:
         golden = GoldenExecutor(model)
         x = random_input_codes(np.random.default_rng(1), model, 10_000)
         n_single = 20_000
-        single = best_of(lambda: [golden.action_codes(x[i % 10_000]) for i in range(n_single)])
         big = np.tile(x, (100, 1))  # 1,000,000 observations
-        batched = best_of(lambda: golden.action_codes(big))
+
+        def single_calls(g: GoldenExecutor = golden, obs: np.ndarray = x, n: int = n_single) -> None:
+            for i in range(n):
+                g.action_codes(obs[i % len(obs)])
+
+        def batched_call(g: GoldenExecutor = golden, obs: np.ndarray = big) -> None:
+            g.action_codes(obs)
+
+        single = best_of(single_calls)
+        batched = best_of(batched_call)
         rows.append({"sizes": sizes, "bits": bits, "single_per_s": round(n_single / single),
                      "batched_per_s": round(len(big) / batched)})
         print(rows[-1], flush=True)

@@ -71,7 +71,7 @@ def compare_reports(reports: list[dict[str, Any]], gates: list[Gate]
     base = {v["name"]: v for v in reports[0]["variants"]}
     rows: list[dict[str, Any]] = []
     failures: list[str] = []
-    for name, entry in base.items():
+    for name in base:
         for metric, (path, higher_better) in METRICS.items():
             if metric == "energy":
                 continue

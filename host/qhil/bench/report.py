@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +97,7 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
                 stats["percent_of_float"] = percent_of_float(stats["mean"], float_mean)
     return {
         "schema": SCHEMA,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "qhil": __version__, "git": git_sha(), "versions": package_versions(),
         "env_id": env_id, "model": model_path,
         "model_train": {k: model_meta.get(k) for k in ("algo", "net")} |

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qhil.bench.variants import Variant
 from qhil.common.actor import FloatActor
 from qhil.common.envs import make_env
-from qhil.bench.variants import Variant
 from qhil.link.device import Device
 from qhil.quant.golden import GoldenExecutor
 from qhil.quant.policy import dequantize_action, quantize_obs

@@ -23,8 +23,8 @@ import numpy as np
 
 from qhil.common.errors import ConfigError
 
-__all__ = ["quantize_multiplier", "quantize_multipliers", "requantize", "round_half_away", "MULT_MIN", "MULT_MAX",
-           "SHIFT_MIN", "SHIFT_MAX"]
+__all__ = ["quantize_multiplier", "quantize_multipliers", "requantize", "round_half_away",
+           "MULT_MIN", "MULT_MAX", "SHIFT_MIN", "SHIFT_MAX"]
 
 MULT_MIN = 1 << 30
 MULT_MAX = (1 << 31) - 1
