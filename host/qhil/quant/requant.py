@@ -90,9 +90,14 @@ def requantize(acc: np.ndarray, m: np.ndarray, n: np.ndarray, lo: int, hi: int) 
     """
     prod = acc.astype(np.int64) * m.astype(np.int64)
     n64 = n.astype(np.int64)
-    negative = prod < 0
-    prod += np.left_shift(np.int64(1), n64 - 1)
-    prod -= negative
+    if lo >= 0:
+        # Every negative product lands at or below 0 either way and is clamped to lo >= 0,
+        # so the tie correction for negatives cannot change the result: skip two passes.
+        prod += np.left_shift(np.int64(1), n64 - 1)
+    else:
+        negative = prod < 0
+        prod += np.left_shift(np.int64(1), n64 - 1)
+        prod -= negative
     prod >>= n64
     np.clip(prod, lo, hi, out=prod)
     return prod

@@ -1,0 +1,115 @@
+"""Assemble BENCHMARKS.md from benchmarks/results/* and models/*/meta.json.
+
+    .venv/bin/python benchmarks/make_benchmarks_md.py
+
+Every number in BENCHMARKS.md comes from a result file written by the command named
+above its section; nothing is typed in by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+ENVS = ["Pendulum-v1", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Hopper-v5",
+        "HalfCheetah-v5", "Walker2d-v5"]
+
+
+def float_baselines() -> str:
+    lines = ["## Float baselines", "",
+             "Command: `benchmarks/train_baselines.sh` (stable-baselines3 TD3, actor [64, 64] ReLU, "
+             "best actor on validation seeds 10000..; test return over 20 deterministic episodes, "
+             "seeds 0..19). Wall times were measured with 3-4 training jobs sharing the 2 cores.",
+             "", "| task | algo | steps | wall | test return | critic |", "|---|---|---|---|---|---|"]
+    for env in ENVS:
+        meta_path = ROOT / "models" / env / "meta.json"
+        if not meta_path.is_file():
+            lines.append(f"| {env} | - | - | - | not trained yet | - |")
+            continue
+        m = json.loads(meta_path.read_text())
+        t = m["train"]
+        lines.append(f"| {env} | {m['algo']} | {t['steps']:,} | {t['wall_time_s'] / 60:.1f} min | "
+                     f"{m['eval']['mean']:.1f} ± {m['eval']['std']:.1f} | "
+                     f"{t['hyperparameters'].get('critic_net')} |")
+    return "\n".join(lines) + "\n"
+
+
+def ptq_tables() -> str:
+    lines = ["## Post-training quantization", "",
+             "Command: `benchmarks/ptq_tables.sh` (`qhil sweep-bits`, golden integer executor, 20 "
+             "episodes on seeds 0..19, calibration on 20 noisy rollouts with seeds 20000..; "
+             "per-channel MSE-clipped weights, per-feature input steps, 99.99th-percentile "
+             "activation ranges). Settings: `wXaY` = X-bit weights and Y-bit activations in every "
+             "layer (8-bit inputs); `w=8,3,8` = 8-bit first and last layer. % of float: 100 is "
+             "parity, lower is worse.", ""]
+    rows_by_env = {}
+    for env in ENVS:
+        path = RESULTS / f"ptq_{env}.json"
+        if path.is_file():
+            rows_by_env[env] = {r["setting"]: r for r in json.loads(path.read_text())["rows"]}
+    if not rows_by_env:
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    settings = list(next(iter(rows_by_env.values())))
+    envs = list(rows_by_env)
+    lines.append("| setting | " + " | ".join(envs) + " |")
+    lines.append("|---" * (len(envs) + 1) + "|")
+    for s in settings:
+        cells = []
+        for env in envs:
+            r = rows_by_env[env].get(s)
+            cells.append("-" if r is None else f"{r['mean']:.0f} ({r['percent_of_float']:.0f}%)")
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines += ["", "Weight bytes (Pendulum size / HalfCheetah size) are in "
+              "`benchmarks/results/ptq_<env>.json`; plots in `ptq_<env>.png`."]
+    return "\n".join(lines) + "\n"
+
+
+def golden_speed() -> str:
+    path = RESULTS / "golden_speed.json"
+    lines = ["## Golden executor speed", "",
+             "Command: `.venv/bin/python benchmarks/golden_speed.py` (best of 3; targets: "
+             "≥ 20k single-observation inferences/s, ≥ 1M/s batched, on a [64, 64] policy).", ""]
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    data = json.loads(path.read_text())
+    lines += [f"Machine: {data.get('note', data.get('machine', ''))}", "",
+              "| layers | bits | single / s | batched / s |", "|---|---|---|---|"]
+    for r in data["rows"]:
+        lines.append(f"| {r['sizes']} | {r['bits']} | {r['single_per_s']:,} | "
+                     f"{r['batched_per_s']:,} |")
+    return "\n".join(lines) + "\n"
+
+
+def firmware() -> str:
+    path = RESULTS / "firmware.md"
+    lines = ["## Firmware: cost, kernel throughput, link, memory", "",
+             "Command: `.venv/bin/python benchmarks/firmware_cost.py`. Cost per inference is the "
+             "device's own counter around the policy call (median of 21 BENCH repeats): "
+             "**instructions** under QEMU (`-icount shift=7`; timers tick 2.048x-128x per "
+             "instruction, so readings of one count vary by at most 0.1 %), ns on native. Models "
+             "are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes; counts "
+             "do not depend on weight values. float32 does not fit the 9 KB arena of the 16 KB "
+             "micro:bit. RTT is timed on the host through the Python client while training jobs "
+             "loaded both cores, so it is an upper bound.", ""]
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    return "\n".join(lines) + "\n" + path.read_text()
+
+
+def main() -> None:
+    parts = ["# qhil benchmarks", "",
+             "Generated by `benchmarks/make_benchmarks_md.py` from `benchmarks/results/` and "
+             "`models/*/meta.json`. Machine: 2 cores, Debian 12, QEMU 7.2, "
+             "arm-none-eabi-gcc 12.2, Python 3.11, torch 2.13.0 CPU.", "",
+             float_baselines(), ptq_tables(), golden_speed(), firmware()]
+    extra = RESULTS / "notes.md"
+    if extra.is_file():
+        parts.append(extra.read_text())
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
+    print("wrote BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()
