@@ -16,6 +16,7 @@ from qhil.cli import (
     export_c_cmd,
     flash_cmd,
     inspect_cmd,
+    qat_cmd,
     quantize_cmd,
     report_cmd,
     run_cmd,
@@ -28,7 +29,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS: list[ModuleType] = [
     train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
-    flash_cmd, run_cmd, bench_cmd, report_cmd, compare_cmd,
+    flash_cmd, run_cmd, bench_cmd, report_cmd, compare_cmd, qat_cmd,
 ]
 
 EPILOG = "Run 'qhil <command> --help' for the options of each command."

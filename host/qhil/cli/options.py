@@ -18,8 +18,9 @@ def add_ptq_options(parser: argparse.ArgumentParser) -> None:
                         "(default: %(default)s)")
     g.add_argument("--input-range", choices=["minmax", "percentile"], default=d.input_range,
                    help="per-feature input range (default: %(default)s)")
-    g.add_argument("--act-range", choices=["minmax", "percentile"], default=d.act_range,
-                   help="activation range; percentile is 99.99 (default: %(default)s)")
+    g.add_argument("--act-range", choices=["minmax", "percentile", "mse"], default=d.act_range,
+                   help="activation range; percentile is 99.99 and switches to mse for "
+                        "widths <= 4 bits (default: %(default)s)")
     g.add_argument("--weights", choices=["mse", "minmax"], default=d.weights,
                    help="per-channel weight clipping (default: %(default)s)")
     g.add_argument("--input-scale", choices=["feature", "tensor"], default=d.input_scale,

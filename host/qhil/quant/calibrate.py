@@ -21,7 +21,7 @@ __all__ = ["CALIBRATION_SEED", "collect_observations", "feature_ranges", "activa
            "RangeMethod"]
 
 CALIBRATION_SEED = 20_000
-RangeMethod = Literal["minmax", "percentile"]
+RangeMethod = Literal["minmax", "percentile", "mse"]
 
 
 def collect_observations(
@@ -97,10 +97,27 @@ def feature_ranges(
 
 
 def activation_range(values: np.ndarray, method: RangeMethod = "minmax",
-                     percentile: float = 99.99) -> float:
-    """Largest magnitude an activation tensor must represent (scalar, > 0)."""
+                     percentile: float = 99.99, levels: int = 255) -> float:
+    """Largest magnitude an activation tensor must represent (scalar, > 0).
+
+    ``mse`` picks the clip (a fraction of the maximum) that minimizes the squared error of
+    quantizing ``values`` to ``levels`` steps: at 2-4 bits a tight range with saturated
+    outliers beats coarse steps everywhere.
+    """
     mags = np.abs(values).ravel()
-    top = float(mags.max()) if method == "minmax" else float(np.percentile(mags, percentile))
-    if method not in ("minmax", "percentile"):
-        raise ConfigError(f"unknown range method '{method}' (minmax or percentile)")
-    return max(top, 1e-6)
+    if method == "minmax":
+        return max(float(mags.max()), 1e-6)
+    if method == "percentile":
+        return max(float(np.percentile(mags, percentile)), 1e-6)
+    if method != "mse":
+        raise ConfigError(f"unknown range method '{method}' (minmax, percentile or mse)")
+    sample = mags if mags.size <= 200_000 else np.random.default_rng(0).choice(mags, 200_000)
+    top = max(float(sample.max()), 1e-6)
+    best, best_err = top, np.inf
+    for ratio in np.linspace(0.05, 1.0, 40):
+        step = ratio * top / levels
+        q = np.minimum(np.floor(sample / step + 0.5), levels) * step
+        err = float(np.mean((q - sample) ** 2))
+        if err < best_err:
+            best, best_err = ratio * top, err
+    return best

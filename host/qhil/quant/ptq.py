@@ -88,7 +88,9 @@ def choose_params(
     center, step = center.astype(np.float32), step.astype(np.float32)
 
     layer_outs = actor.hidden(observations)
-    act_scales = [activation_range(h, act_method, percentile) / ((1 << b) - 1)
+    # At <= 4 bits the range is chosen for the least quantization error, not for coverage.
+    act_scales = [activation_range(h, "mse" if b <= 4 and act_method == "percentile"
+                                   else act_method, percentile, (1 << b) - 1) / ((1 << b) - 1)
                   for h, b in zip(layer_outs[:-1], bits.a[:-1], strict=True)]
     y = layer_outs[-1]
     y_range = activation_range(y, act_method, percentile)

@@ -1,0 +1,83 @@
+"""``qhil qat``: quantization-aware training by distillation (DAgger) into a .qhil blob."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from tqdm import tqdm
+
+from qhil.cli.base import non_negative_int, positive_int
+from qhil.cli.options import add_ptq_options, ptq_options
+
+NAMES = ("qat",)
+HELP = "quantization-aware training (distillation on the student's own states)"
+DESCRIPTION = """\
+Train an integer policy of the given widths to reproduce the float policy, on the states
+the quantized policy itself visits (DAgger). The training graph rounds exactly where the
+device does, so the exported blob runs bit-exactly what was trained. The export with the
+best return on validation seeds (10000..) is kept, then evaluated on seeds 0..19.
+Writes X.qhil and X.json (provenance, validation curve, test return, agreement).
+
+example: qhil qat --model models/Pendulum-v1 --bits w3a3 -o models/Pendulum-v1/w3a3.qhil
+"""
+
+LOG = logging.getLogger(__name__)
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model folder (the float teacher)")
+    parser.add_argument("--bits", required=True, help="widths, e.g. w3a3 or 'w=8,3,8 a=8,3,8'")
+    parser.add_argument("-o", "--out", required=True, help="output .qhil (a .json goes beside it)")
+    parser.add_argument("--iterations", type=positive_int, default=12,
+                        help="DAgger iterations (default: %(default)s)")
+    parser.add_argument("--grad-steps", type=positive_int, default=300,
+                        help="gradient steps per iteration (default: %(default)s)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed (default: %(default)s)")
+    add_ptq_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qhil.common.evaluation import percent_of_float
+    from qhil.common.model_dir import load_model_dir
+    from qhil.common.provenance import package_versions
+    from qhil.quant.blob import blob_id, write_blob
+    from qhil.quant.config import parse_bits
+    from qhil.quant.pipeline import Calibrator
+    from qhil.train.qat import QATArgs, qat
+
+    model = load_model_dir(args.model)
+    bits = parse_bits(args.bits, len(model.actor.weights))
+    out = Path(args.out)
+    qargs = QATArgs(bits=bits, iterations=args.iterations, grad_steps=args.grad_steps,
+                    lr=args.lr, seed=args.seed)
+    with tqdm(total=args.iterations, desc=f"qat {bits.short}", unit="iter") as bar:
+        def progress(it: int, loss: float, val: float, best: float) -> None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", val=f"{val:.0f}", best=f"{best:.0f}")
+
+        result = qat(model, qargs, Calibrator(model, ptq_options(args)), progress)
+    data = write_blob(result.model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    float_mean = model.meta.get("eval", {}).get("mean")
+    pct = percent_of_float(result.test["mean"], float_mean) if float_mean is not None else None
+    sidecar = {"bits": str(bits), "method": "qat-dagger", "source": str(model.path),
+               "model_id": f"0x{blob_id(data):08x}", "blob_bytes": len(data),
+               "weight_bytes": result.model.weight_bytes, "args": {
+                   k: (str(v) if k == "bits" else v) for k, v in vars(qargs).items()},
+               "ptq_validation_return": result.ptq_val_return,
+               "best_validation_return": result.best_val_return,
+               "validation_curve": result.curve, "test": result.test,
+               "float_test_return": float_mean, "percent_of_float": pct,
+               "agreement_with_simulation": result.agreement,
+               "wall_time_s": round(result.wall_time_s, 1), "versions": package_versions()}
+    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    print(f"wrote {out}: {bits}, test return {result.test['mean']:.1f} +- "
+          f"{result.test['std']:.1f}" + (f" ({pct:.1f}% of float)" if pct is not None else "") +
+          f", PTQ validation {result.ptq_val_return:.1f} -> QAT {result.best_val_return:.1f}, "
+          f"agreement {100 * result.agreement:.2f}%, {result.wall_time_s:.0f} s")
+    return 0
