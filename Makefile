@@ -26,6 +26,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check host tests benchmarks
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -177,3 +177,50 @@ def test_reference_and_optimized_kernels_agree(tmp_path) -> None:
     proc = subprocess.run([str(exe), "3000"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
     assert "0 mismatches" in proc.stdout
+
+
+EXPECTED_KERNEL = {"native": "optimized C", "qemu-m0": "optimized C", "qemu-m3": "optimized C",
+                   "qemu-m4": "DSP", "qemu-m7": "DSP", "qemu-stm32f4": "DSP"}
+
+
+def test_no_target_silently_gets_a_slower_kernel(target) -> None:
+    assert target.device.hello().kernel == EXPECTED_KERNEL[target.info.name]
+
+
+def test_shipped_models_bit_exact(target) -> None:
+    from pathlib import Path
+
+    from qhil.common.model_dir import load_model_dir
+    from qhil.quant.blob import read_blob
+    from qhil.quant.golden import GoldenExecutor
+    from qhil.quant.pipeline import Calibrator, PTQOptions
+    from qhil.quant.random_model import random_input_codes
+
+    models = Path(__file__).resolve().parents[1] / "models"
+    arena = target.device.hello().arena_bytes
+    checked = 0
+    for folder in sorted(p for p in models.iterdir() if (p / "meta.json").is_file()):
+        model = load_model_dir(folder)
+        blobs = [write_blob(Calibrator(model, PTQOptions(calib_episodes=2)).quantize(
+            parse_bits("int8", len(model.actor.weights))))]
+        blobs += [p.read_bytes() for p in sorted(folder.glob("*.qhil"))]
+        for blob in blobs:
+            if len(blob) > arena:
+                continue
+            qmodel = read_blob(blob)
+            x = random_input_codes(np.random.default_rng(checked), qmodel, 24)
+            target.device.load(blob)
+            got = np.stack([target.device.infer(row)[0] for row in x])
+            np.testing.assert_array_equal(got, GoldenExecutor(qmodel).action_codes(x),
+                                          err_msg=f"{target.info.name} {folder.name}")
+            checked += 1
+    assert checked >= 6
+
+
+def test_every_environment_builds_offline() -> None:
+    from qhil.targets.firmware import build_firmware, elf_memory
+
+    for env in ("nucleo-f446re", "blackpill-f411"):
+        elf = build_firmware(env)
+        mem = elf_memory(elf)
+        assert 0 < mem["flash"] < 64 * 1024 and 0 < mem["ram"] <= 128 * 1024

@@ -60,8 +60,14 @@ def run(args: argparse.Namespace) -> int:
     if args.blob is not None:
         from qhil.quant.blob import read_blob
         from qhil.quant.policy import QuantPolicy
+        from qhil.quant.qmodel import QuantModel
 
+        if not Path(args.blob).is_file():
+            raise ConfigError(f"blob '{args.blob}' does not exist")
         qmodel = read_blob(Path(args.blob).read_bytes(), source=args.blob)
+        if not isinstance(qmodel, QuantModel):
+            raise ConfigError(f"{args.blob} is a float32 blob (the on-device float baseline); "
+                              "evaluate the float policy with --model, or run it with qhil bench")
         env_id = env_id or qmodel.env_id
         policy = QuantPolicy(qmodel)
         res = evaluate_policy(policy.act, env_id, args.episodes, args.seed,

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     for key in ("env_id", "bits", "output", "weight_bytes", "macs"):
         if key in info:
             print(f"  {key:12s} {info[key]}")
-    for i, layer in enumerate(info["layers"]):  # type: ignore[arg-type]
+    layers: list[dict[str, object]] = info["layers"]  # type: ignore[assignment]
+    for i, layer in enumerate(layers):
         print(f"  layer {i}: " + "  ".join(f"{k}={v}" for k, v in layer.items()))
     return 0

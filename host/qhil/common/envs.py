@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +33,7 @@ def check_env_id(env_id: str) -> None:
     raise ConfigError(f"unknown environment id '{env_id}'{hint}")
 
 
-def make_env(env_id: str, **kwargs: object) -> gym.Env:
+def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """Create ``env_id`` after validating it; continuous (Box) action spaces only."""
     check_env_id(env_id)
     # mujoco writes MUJOCO_LOG.TXT into the working directory on warnings.
@@ -48,6 +49,8 @@ def make_env(env_id: str, **kwargs: object) -> gym.Env:
     return env
 
 
-def box_bounds(space: gym.spaces.Box) -> tuple[np.ndarray, np.ndarray]:
+def box_bounds(space: gym.Space[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Low and high bounds of a Box as float64 arrays (may hold +-inf)."""
+    if not isinstance(space, gym.spaces.Box):
+        raise ConfigError(f"expected a Box space, got {type(space).__name__}")
     return space.low.astype(np.float64), space.high.astype(np.float64)

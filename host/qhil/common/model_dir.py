@@ -54,7 +54,7 @@ def save_model_dir(path: Path, actor: FloatActor, meta: dict[str, Any]) -> None:
     meta["obs_clip"] = None if math.isinf(actor.obs_clip) else actor.obs_clip
     meta["layer_sizes"] = actor.layer_sizes
     tmp = path / (_ACTOR_FILE + ".tmp.npz")
-    np.savez_compressed(tmp, **actor.to_arrays())
+    np.savez_compressed(tmp, **actor.to_arrays())  # type: ignore[arg-type]
     tmp.replace(path / _ACTOR_FILE)
     tmp_meta = path / (_META_FILE + ".tmp")
     tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")

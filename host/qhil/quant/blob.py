@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qhil import __version__
-from qhil.common.actor import FloatActor
+from qhil.common.actor import FloatActor, OutputKind
 from qhil.common.errors import ModelFormatError
 from qhil.quant.packing import pack_rows, row_bytes, unpack_rows
 from qhil.quant.qmodel import QuantLayer, QuantModel
@@ -86,13 +86,12 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
                meta: dict[str, object] | None = None) -> bytes:
     """Serialize an integer :class:`QuantModel` or a float32 :class:`FloatActor`."""
     is_int = isinstance(model, QuantModel)
-    if is_int:
+    if isinstance(model, QuantModel):
         model.validate()
         n_layers, obs_dim, act_dim = len(model.layers), model.obs_dim, model.act_dim
-        output = OUT_TANH if model.output == "tanh" else OUT_LINEAR
     else:
         n_layers, obs_dim, act_dim = len(model.weights), model.obs_dim, model.action_dim
-        output = OUT_TANH if model.output == "tanh" else OUT_LINEAR
+    output = OUT_TANH if model.output == "tanh" else OUT_LINEAR
     if n_layers > MAX_LAYERS:
         raise ModelFormatError(f"{n_layers} layers; the format holds at most {MAX_LAYERS}")
     body = _Builder(HEADER_SIZE + n_layers * LAYER_RECORD_SIZE)
@@ -286,7 +285,7 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
         raise r.fail("tanh table present for a model that does not use it")
     r.check_overlaps()
 
-    out_kind = "tanh" if output == OUT_TANH else "clip"
+    out_kind: OutputKind = "tanh" if output == OUT_TANH else "clip"
     if not is_int:
         try:
             return FloatActor(tuple(f_weights), tuple(f_biases), first, second, scalar, low, high,

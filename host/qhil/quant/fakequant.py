@@ -46,6 +46,9 @@ def _clamp_ste(x: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
 class FakeQuantActor(nn.Module):
     """A float actor whose forward pass reproduces the integer policy's rounding.
 
+    Buffers: ``in_center``, ``in_step`` (input quantizer), ``obs_mean``, ``obs_std``
+    (normalization folded into layer 0), ``act_scales`` (hidden activation steps).
+
     :param actor: the float actor (initial weights, normalization, action bounds)
     :param params: input/activation/output scales from calibration
     :param bits: widths per layer
@@ -55,6 +58,11 @@ class FakeQuantActor(nn.Module):
     def __init__(self, actor: FloatActor, params: QuantParams, bits: BitConfig,
                  dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
+        self.in_center: torch.Tensor
+        self.in_step: torch.Tensor
+        self.obs_mean: torch.Tensor
+        self.obs_std: torch.Tensor
+        self.act_scales: torch.Tensor
         self.actor = actor
         self.params = params
         self.bits = bits

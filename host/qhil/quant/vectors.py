@@ -55,7 +55,8 @@ class VectorCase:
 
 def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {"version": VECTOR_VERSION, "seed": seed, "cases": []}
+    entries: list[dict[str, object]] = []
+    manifest: dict[str, object] = {"version": VECTOR_VERSION, "seed": seed, "cases": entries}
     cases = []
     for index, (name, (sizes, bits_text, output)) in enumerate(_CASES.items()):
         rng = np.random.default_rng([seed, index])
@@ -67,7 +68,7 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
         (out_dir / f"{name}.qhil").write_bytes(data)
         (out_dir / f"{name}.in.bin").write_bytes(x.astype("<i2").tobytes())
         (out_dir / f"{name}.out.bin").write_bytes(y.astype("<i2").tobytes())
-        manifest["cases"].append({  # type: ignore[union-attr]
+        entries.append({
             "name": name, "bits": str(bits), "output": output, "sizes": sizes, "count": COUNT,
             "obs_dim": sizes[0], "act_dim": sizes[-1], "blob_bytes": len(data),
             "model_id": f"0x{blob_id(data):08x}",

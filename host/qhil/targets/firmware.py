@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from qhil.common.errors import QhilError
@@ -29,7 +30,7 @@ def firmware_path(pio_environment: str) -> Path:
 
 def build_firmware(pio_environment: str, target: str | None = None) -> Path:
     """``pio run -e ENV`` (incremental; a no-op build takes about a second)."""
-    pio = Path(os.sys.executable).with_name("pio")  # the venv's platformio
+    pio = Path(sys.executable).with_name("pio")  # the venv's platformio
     cmd = [str(pio), "run", "-e", pio_environment] + (["-t", target] if target else [])
     proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, env=pio_env(), capture_output=True, text=True,
                           timeout=600)

@@ -110,7 +110,8 @@ def _start_native(elf: Path) -> tuple[subprocess.Popen[bytes], Transport]:
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("QHIL-PTY "):
         proc.kill()
-        raise QhilError(f"native firmware did not start: {line or proc.stderr.read().decode()}")
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise QhilError(f"native firmware did not start: {line or err}")
     return proc, SerialTransport(line.split(" ", 1)[1])
 
 

@@ -11,11 +11,14 @@
 from __future__ import annotations
 
 import math
+from typing import cast
 
+import gymnasium as gym
 import numpy as np
 import torch.nn as nn
 from stable_baselines3 import PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecNormalize
 
 from qhil.common.actor import FloatActor, OutputKind
@@ -42,7 +45,7 @@ def _check_relu_hidden(*modules: nn.Module) -> None:
 
 def extract_actor(model: BaseAlgorithm, vec_normalize: VecNormalize | None = None) -> FloatActor:
     """Return the deterministic actor of a TD3, SAC or PPO model as float arrays."""
-    space = model.action_space
+    space = cast(gym.spaces.Box, model.action_space)  # make_env admits Box spaces only
     low = np.asarray(space.low, dtype=np.float64)
     high = np.asarray(space.high, dtype=np.float64)
     output: OutputKind
@@ -54,11 +57,12 @@ def extract_actor(model: BaseAlgorithm, vec_normalize: VecNormalize | None = Non
         output = "tanh"
     elif isinstance(model, SAC):
         _check_relu_hidden(model.actor.latent_pi)
-        linears = _linears(model.actor.latent_pi) + [model.actor.mu]
+        linears = _linears(model.actor.latent_pi) + _linears(model.actor.mu)
         output = "tanh"
     elif isinstance(model, PPO):
         _check_relu_hidden(model.policy.mlp_extractor.policy_net)
-        linears = _linears(model.policy.mlp_extractor.policy_net) + [model.policy.action_net]
+        linears = (_linears(model.policy.mlp_extractor.policy_net)
+                   + _linears(model.policy.action_net))
         output = "clip"
     else:
         raise ConfigError(f"cannot extract an actor from {type(model).__name__}")
@@ -67,7 +71,8 @@ def extract_actor(model: BaseAlgorithm, vec_normalize: VecNormalize | None = Non
     n_in = weights[0].shape[1]
     mean, std, clip = np.zeros(n_in), np.ones(n_in), math.inf
     if vec_normalize is not None and vec_normalize.norm_obs:
-        mean = np.asarray(vec_normalize.obs_rms.mean, dtype=np.float64)
-        std = np.sqrt(np.asarray(vec_normalize.obs_rms.var, dtype=np.float64) + vec_normalize.epsilon)
+        rms = cast(RunningMeanStd, vec_normalize.obs_rms)  # Box observations: one RunningMeanStd
+        mean = np.asarray(rms.mean, dtype=np.float64)
+        std = np.sqrt(np.asarray(rms.var, dtype=np.float64) + vec_normalize.epsilon)
         clip = float(vec_normalize.clip_obs)
     return FloatActor(weights, biases, mean, std, clip, low, high, output)

@@ -124,7 +124,7 @@ def build_model(args: Args) -> tuple[BaseAlgorithm, VecNormalize | None, dict[st
         kwargs["policy_kwargs"] = {"net_arch": {"pi": list(args.net), "qf": critic},
                                    "activation_fn": nn.ReLU}
         if args.algo == "td3":
-            n_act = env.action_space.shape[0]
+            n_act = int(np.prod(env.action_space.shape or (1,)))
             sigma = float(hp["action_noise_sigma"])
             kwargs["action_noise"] = NormalActionNoise(np.zeros(n_act), sigma * np.ones(n_act))
             return TD3("MlpPolicy", env, seed=args.seed, device="cpu", **kwargs), None, hp_record
