@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
-
-os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 def shipped_model_dirs() -> list[Path]:

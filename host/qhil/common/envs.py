@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
 from typing import Any
 
 import gymnasium as gym
@@ -36,8 +35,6 @@ def check_env_id(env_id: str) -> None:
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
     """Create ``env_id`` after validating it; continuous (Box) action spaces only."""
     check_env_id(env_id)
-    # mujoco writes MUJOCO_LOG.TXT into the working directory on warnings.
-    os.environ.setdefault("MUJOCO_GL", "egl")
     env = gym.make(env_id, **kwargs)
     if not isinstance(env.action_space, gym.spaces.Box):
         env.close()
