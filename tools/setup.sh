@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-              clang libclang-rt-14-dev chromium python3-venv)
+APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium
+              python3-venv)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

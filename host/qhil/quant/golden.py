@@ -30,6 +30,22 @@ class _Layer:
     shift: np.ndarray  # int64
     lo: int
     hi: int
+    scale: np.ndarray | None  # float64 m / 2**n when the float requantization is exact
+
+
+def _float_requant_is_exact(bound: int, mult: np.ndarray, shift: np.ndarray, lo: int,
+                            hi: int) -> bool:
+    """Whether ``clip(floor(acc * m/2**n + 0.5), lo, hi)`` in float64 equals the spec.
+
+    - ``|acc * m| <= bound * max(m) < 2**53``: the product is exact in float64, and
+      scaling by ``2**-n`` is exact;
+    - ``lo == 0`` (ReLU): negative values clamp to 0, so half-up equals half-away there;
+    - ``n <= 44`` and ``hi < 2**9``: below ``2**9`` the sum ``r + 0.5`` has an ulp of at
+      most ``2**-44``, no coarser than ``r``'s lowest bit, so it is exact; at or above
+      ``2**9`` the result saturates to ``hi`` whichever way it rounds.
+    """
+    return (lo == 0 and hi < 512 and int(shift.max()) <= 44
+            and bound * int(mult.max(initial=0)) < 2**53)
 
 
 class GoldenExecutor:
@@ -44,11 +60,15 @@ class GoldenExecutor:
         self.model = model
         self._layers = []
         for i, layer in enumerate(model.layers):
-            exact32 = layer.acc_bound(model.input_bound(i)) < _F32_EXACT
-            dtype = np.float32 if exact32 else np.float64
+            bound = layer.acc_bound(model.input_bound(i))
+            dtype = np.float32 if bound < _F32_EXACT else np.float64
+            mult = layer.mult.astype(np.int64)
+            shift = layer.shift.astype(np.int64)
+            lo, hi = layer.out_range
+            scale = (mult / np.exp2(shift) if _float_requant_is_exact(bound, mult, shift, lo, hi)
+                     else None)
             self._layers.append(_Layer(layer.weights.astype(dtype).T.copy(),
-                                       layer.bias.astype(dtype), layer.mult.astype(np.int64),
-                                       layer.shift.astype(np.int64), *layer.out_range))
+                                       layer.bias.astype(dtype), mult, shift, lo, hi, scale))
         self._lut = None if model.lut is None else model.lut.astype(np.int64)
         self._lut_offset = 1 << (model.layers[-1].out_bits - 1)
 
@@ -58,10 +78,17 @@ class GoldenExecutor:
         for layer in self._layers:
             acc = h.astype(layer.weights_t.dtype) @ layer.weights_t
             acc += layer.bias
-            h = requantize(acc.astype(np.int64), layer.mult, layer.shift, layer.lo, layer.hi)
+            if layer.scale is not None:
+                r = np.multiply(acc, layer.scale, dtype=np.float64)
+                r += 0.5
+                np.floor(r, out=r)
+                np.clip(r, layer.lo, layer.hi, out=r)
+                h = r
+            else:
+                h = requantize(acc.astype(np.int64), layer.mult, layer.shift, layer.lo, layer.hi)
             if keep_all:
-                outs.append(h)
-        return outs if keep_all else [h]
+                outs.append(h.astype(np.int64))
+        return outs if keep_all else [h.astype(np.int64)]
 
     def _run(self, x: np.ndarray, keep_all: bool) -> list[np.ndarray]:
         x = np.asarray(x)
