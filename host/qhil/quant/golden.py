@@ -82,7 +82,8 @@ class GoldenExecutor:
                 r = np.multiply(acc, layer.scale, dtype=np.float64)
                 r += 0.5
                 np.floor(r, out=r)
-                np.clip(r, layer.lo, layer.hi, out=r)
+                np.maximum(r, layer.lo, out=r)  # np.clip costs ~10x more per call on small rows
+                np.minimum(r, layer.hi, out=r)
                 h = r
             else:
                 h = requantize(acc.astype(np.int64), layer.mult, layer.shift, layer.lo, layer.hi)

@@ -99,5 +99,6 @@ def requantize(acc: np.ndarray, m: np.ndarray, n: np.ndarray, lo: int, hi: int) 
         prod += np.left_shift(np.int64(1), n64 - 1)
         prod -= negative
     prod >>= n64
-    np.clip(prod, lo, hi, out=prod)
+    np.maximum(prod, lo, out=prod)
+    np.minimum(prod, hi, out=prod)
     return prod
