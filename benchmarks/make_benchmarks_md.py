@@ -41,7 +41,7 @@ def ptq_tables() -> str:
              "Command: `benchmarks/ptq_tables.sh` (`qhil sweep-bits`, golden integer executor, 20 "
              "episodes on seeds 0..19, calibration on 20 noisy rollouts with seeds 20000..; "
              "per-channel MSE-clipped weights, per-feature input steps, 99.99th-percentile "
-             "activation ranges). Settings: `wXaY` = X-bit weights and Y-bit activations in every "
+             "activation ranges at 5-8 bits, MSE-optimal ranges at 2-4 bits). Settings: `wXaY` = X-bit weights and Y-bit activations in every "
              "layer (8-bit inputs); `w=8,3,8` = 8-bit first and last layer. % of float: 100 is "
              "parity, lower is worse.", ""]
     rows_by_env = {}
