@@ -41,7 +41,8 @@ def ptq_tables() -> str:
              "Command: `benchmarks/ptq_tables.sh` (`qhil sweep-bits`, golden integer executor, 20 "
              "episodes on seeds 0..19, calibration on 20 noisy rollouts with seeds 20000..; "
              "per-channel MSE-clipped weights, per-feature input steps, 99.99th-percentile "
-             "activation ranges at 5-8 bits, MSE-optimal ranges at 2-4 bits). Settings: `wXaY` = X-bit weights and Y-bit activations in every "
+             "activation ranges at 5-8 bits, MSE-optimal ranges at 2-4 bits). Settings: `wXaY` = "
+             "X-bit weights and Y-bit activations in every "
              "layer (8-bit inputs); `w=8,3,8` = 8-bit first and last layer. % of float: 100 is "
              "parity, lower is worse.", ""]
     rows_by_env = {}
@@ -94,7 +95,8 @@ def qat_results() -> str:
 
 def closed_loop() -> str:
     lines = ["## Closed loop on qemu-m4 (`make demo`)", "",
-             "Command: `benchmarks/closed_loop.sh` (runs `make demo`: 10 episodes per variant, seeds 0..9; every device answer of an "
+             "Command: `benchmarks/closed_loop.sh` (runs `make demo`: 10 episodes per variant, "
+             "seeds 0..9; every device answer of an "
              "integer variant compared with the golden executor). Round trips are host-side "
              "through QEMU's socket and the Python client; device cost is executed "
              "instructions.", ""]
