@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import time
 from abc import ABC, abstractmethod
 
@@ -52,17 +53,32 @@ class SerialTransport(Transport):
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"write to {self.url} failed: {exc}") from None
 
+    def _waitable(self) -> object | None:
+        """What select() can wait on: the tty/pty descriptor or the socket, if exposed."""
+        fd = getattr(self._port, "fd", None)
+        if fd is not None:
+            return fd
+        return getattr(self._port, "_socket", None)
+
     def read(self, max_bytes: int, timeout: float) -> bytes:
+        # The port stays non-blocking (timeout=0): changing pyserial's timeout costs a
+        # tcsetattr() per change, which was a third of a native round trip.
         try:
+            waitable = self._waitable()
+            if waitable is not None:
+                if not self._port.in_waiting:
+                    ready, _, _ = select.select([waitable], [], [], max(timeout, 0.0))
+                    if not ready:
+                        return b""
+                return self._port.read(min(max(self._port.in_waiting, 1), max_bytes))
             self._port.timeout = timeout
             first = self._port.read(1)
+            self._port.timeout = 0
             if not first:
                 return b""
-            self._port.timeout = 0
             waiting = self._port.in_waiting
-            rest = self._port.read(min(waiting, max_bytes - 1)) if waiting else b""
-            return first + rest
-        except (serial.SerialException, OSError) as exc:
+            return first + (self._port.read(min(waiting, max_bytes - 1)) if waiting else b"")
+        except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"read from {self.url} failed: {exc}") from None
 
     def close(self) -> None:
