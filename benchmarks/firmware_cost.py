@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from elftools.elf.elffile import ELFFile
 
 from qhil.common.actor import FloatActor
 from qhil.common.errors import DeviceError
@@ -25,7 +24,7 @@ from qhil.quant.blob import write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_input_codes, random_quant_model
 from qhil.targets import TARGETS, start_target
-from qhil.targets.firmware import build_firmware
+from qhil.targets.firmware import build_firmware, elf_memory
 
 OUT = Path(__file__).resolve().parent / "results"
 SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
@@ -42,22 +41,6 @@ def float_actor(sizes: list[int]) -> FloatActor:
     return FloatActor(ws, bs, np.zeros(n), np.ones(n), np.inf, -np.ones(k), np.ones(k), "tanh")
 
 
-def memory(elf: Path) -> dict[str, int]:
-    """Flash (text + rodata + data load image) and static RAM (data + bss + stack) in bytes."""
-    flash = ram = 0
-    with elf.open("rb") as f:
-        for sec in ELFFile(f).iter_sections():
-            name, size = sec.name, sec["sh_size"]
-            if name in (".vectors", ".text", ".ARM.exidx"):
-                flash += size
-            elif name == ".data":
-                flash += size
-                ram += size
-            elif name in (".bss", ".stack"):
-                ram += size
-    return {"flash": flash, "ram": ram}
-
-
 def measure(name: str, rtt_count: int) -> dict[str, object]:
     row: dict[str, object] = {"target": name}
     with start_target(name, timeout=5.0) as target:
@@ -66,7 +49,7 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
         assert info is not None
         row.update(board=info.board, cpu=info.cpu, unit=info.cost_kind, kernel=info.kernel)
         if target.firmware is not None and target.info.kind != "native":
-            row["memory"] = memory(target.firmware)
+            row["memory"] = elf_memory(target.firmware)
         costs: dict[str, dict[str, object]] = {}
         for size_name, sizes in SIZES.items():
             macs = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
@@ -161,7 +144,7 @@ def main() -> None:
         print(f"measuring {name} ...", flush=True)
         rows.append(measure(name, args.rtt))
     for env in ("nucleo-f446re", "blackpill-f411"):  # real boards: memory only, from the build
-        rows.append({"target": env, "memory": memory(build_firmware(TARGETS[env].pio_env))})
+        rows.append({"target": env, "memory": elf_memory(build_firmware(TARGETS[env].pio_env))})
     measured = [r for r in rows if "costs" in r]
     OUT.mkdir(exist_ok=True)
     (OUT / "firmware.json").write_text(json.dumps(rows, indent=2) + "\n")

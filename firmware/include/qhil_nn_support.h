@@ -61,6 +61,23 @@ static inline int32_t qhil_nn_sign_extend(uint32_t v, uint32_t bits)
     return (int32_t)(v ^ m) - (int32_t)m;
 }
 
+/**
+ * Code k of a packed row (docs/model-format.md#weights), sign-extended. A code of at most
+ * 8 bits spans at most two bytes; the second is read only when the code reaches into it,
+ * so the read never passes the end of the row.
+ */
+static inline int32_t qhil_nn_unpack_code(const uint8_t *row, uint32_t k, uint32_t bits)
+{
+    uint32_t bit = k * bits;
+    uint32_t byte = bit >> 3;
+    uint32_t offset = bit & 7u;
+    uint32_t v = (uint32_t)row[byte] >> offset;
+    if (offset + bits > 8u) {
+        v |= (uint32_t)row[byte + 1u] << (8u - offset);
+    }
+    return qhil_nn_sign_extend(v, bits);
+}
+
 /** Bytes in one packed weight row of n_in codes of `bits` bits. */
 static inline uint32_t qhil_nn_row_bytes(uint32_t n_in, uint32_t bits)
 {

@@ -91,15 +91,8 @@ static qhil_model_error check_layer_values(const qhil_fc_params *p)
     for (uint32_t i = 0; i < p->n_out; i++) {
         const uint8_t *row = p->weights + i * row_bytes;
         int64_t bound = 0;
-        uint32_t bit = 0;
-        for (uint32_t k = 0; k < p->n_in; k++, bit += bits) {
-            uint32_t byte = bit >> 3;
-            uint32_t offset = bit & 7u;
-            uint32_t v = (uint32_t)row[byte] >> offset;
-            if (offset + bits > 8u) {
-                v |= (uint32_t)row[byte + 1u] << (8u - offset);
-            }
-            int32_t w = qhil_nn_sign_extend(v, bits);
+        for (uint32_t k = 0; k < p->n_in; k++) {
+            int32_t w = qhil_nn_unpack_code(row, k, bits);
             if (w < -limit) {
                 return QHIL_MODEL_ERR_WEIGHT;
             }

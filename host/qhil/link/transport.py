@@ -53,12 +53,13 @@ class SerialTransport(Transport):
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"write to {self.url} failed: {exc}") from None
 
-    def _waitable(self) -> object | None:
-        """What select() can wait on: the tty/pty descriptor or the socket, if exposed."""
+    def _waitable(self) -> int | None:
+        """The descriptor select() can wait on: the tty/pty's, or the socket's (QEMU)."""
         fd = getattr(self._port, "fd", None)
-        if fd is not None:
+        if isinstance(fd, int):
             return fd
-        return getattr(self._port, "_socket", None)
+        sock = getattr(self._port, "_socket", None)
+        return sock.fileno() if sock is not None else None
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
         # The port stays non-blocking (timeout=0): changing pyserial's timeout costs a

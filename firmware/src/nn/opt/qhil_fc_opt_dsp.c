@@ -84,12 +84,8 @@ uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
         const uint8_t *src = p->weights + i * in_row;
         uint8_t *dst = mem + i * out_row;
         memset(dst, 0, out_row);
-        for (uint32_t k = 0, bit = 0; k < p->n_in; k++, bit += 3u) {
-            uint32_t v = (uint32_t)src[bit >> 3] >> (bit & 7u);
-            if ((bit & 7u) > 5u) {
-                v |= (uint32_t)src[(bit >> 3) + 1u] << (8u - (bit & 7u));
-            }
-            uint32_t nibble = (uint32_t)qhil_nn_sign_extend(v, 3) & 0xFu;
+        for (uint32_t k = 0; k < p->n_in; k++) {
+            uint32_t nibble = (uint32_t)qhil_nn_unpack_code(src, k, 3) & 0xFu;
             dst[k >> 1] |= (uint8_t)(nibble << ((k & 1u) * 4u));
         }
     }
@@ -139,14 +135,8 @@ static int32_t tail(const uint8_t *row, const int16_t *in, uint32_t from, uint32
                     uint32_t bits)
 {
     int32_t acc = 0;
-    for (uint32_t k = from, bit = from * bits; k < n; k++, bit += bits) {
-        uint32_t byte = bit >> 3;
-        uint32_t offset = bit & 7u;
-        uint32_t v = (uint32_t)row[byte] >> offset;
-        if (offset + bits > 8u) {
-            v |= (uint32_t)row[byte + 1u] << (8u - offset);
-        }
-        acc += qhil_nn_sign_extend(v, bits) * in[k];
+    for (uint32_t k = from; k < n; k++) {
+        acc += qhil_nn_unpack_code(row, k, bits) * in[k];
     }
     return acc;
 }

@@ -10,16 +10,8 @@ void qhil_fc_ref(const qhil_fc_params *p, const int16_t *in, int16_t *out, void 
     for (uint32_t i = 0; i < p->n_out; i++) {
         const uint8_t *row = p->weights + i * row_bytes;
         int32_t acc = p->bias[i];
-        uint32_t bit = 0;
-        for (uint32_t k = 0; k < p->n_in; k++, bit += bits) {
-            /* A code of at most 8 bits spans at most two bytes of the row. */
-            uint32_t byte = bit >> 3;
-            uint32_t offset = bit & 7u;
-            uint32_t v = (uint32_t)row[byte] >> offset;
-            if (offset + bits > 8u) {
-                v |= (uint32_t)row[byte + 1u] << (8u - offset);
-            }
-            acc += qhil_nn_sign_extend(v, bits) * (int32_t)in[k];
+        for (uint32_t k = 0; k < p->n_in; k++) {
+            acc += qhil_nn_unpack_code(row, k, bits) * (int32_t)in[k];
         }
         out[i] = (int16_t)qhil_nn_requantize(acc, p->mult[i], p->shift[i], p->out_min,
                                              p->out_max);
