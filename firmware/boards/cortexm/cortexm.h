@@ -51,6 +51,9 @@ typedef struct {
     uint8_t data[QHIL_RX_RING];
 } qhil_rx_ring;
 
+/** The ring every ARM board's UART RX interrupt fills (boards/cortexm/ring_port.c). */
+extern qhil_rx_ring qhil_board_rx;
+
 static inline void qhil_ring_push(qhil_rx_ring *r, uint8_t byte)
 {
     uint32_t next = (r->head + 1u) % QHIL_RX_RING;

@@ -31,15 +31,13 @@ const qhil_port_info_t qhil_port_info = {
     .cost_den = 16,
 };
 
-static qhil_rx_ring rx;
-
 void Irq0_Handler(void) /* UART0 RX: only move bytes into the ring */
 {
     /* Clear before draining: a byte that lands after the drain raises the flag again.
      * The other order loses that byte's interrupt and the 1-byte buffer stays full. */
     UART_INTCLEAR = 2u;
     while (UART_STATE & 2u) {
-        qhil_ring_push(&rx, (uint8_t)UART_DATA);
+        qhil_ring_push(&qhil_board_rx, (uint8_t)UART_DATA);
     }
 }
 
@@ -51,16 +49,6 @@ void qhil_port_init(void)
     TIMER_VALUE = 0xFFFFFFFFu;
     TIMER_CTRL = 1u;
     qhil_irq_enable(0);
-}
-
-int qhil_port_getc(uint8_t *byte)
-{
-    return qhil_ring_pop(&rx, byte);
-}
-
-void qhil_port_wait(void)
-{
-    qhil_sleep_unless(&rx.head, rx.tail);
 }
 
 void qhil_port_write(const uint8_t *data, uint32_t len)
@@ -75,9 +63,4 @@ void qhil_port_write(const uint8_t *data, uint32_t len)
 uint32_t qhil_port_cost_now(void)
 {
     return ~TIMER_VALUE; /* TIMER0 counts down */
-}
-
-void qhil_port_reset(void)
-{
-    qhil_system_reset();
 }

@@ -36,13 +36,11 @@ const qhil_port_info_t qhil_port_info = {
     .cost_den = 256,
 };
 
-static qhil_rx_ring rx;
-
 void Irq2_Handler(void) /* UART0: move received bytes into the ring */
 {
     while (UART_RXDRDY) {
         UART_RXDRDY = 0; /* clear first: the next byte in the FIFO raises it again */
-        qhil_ring_push(&rx, (uint8_t)UART_RXD);
+        qhil_ring_push(&qhil_board_rx, (uint8_t)UART_RXD);
     }
 }
 
@@ -62,16 +60,6 @@ void qhil_port_init(void)
     qhil_irq_enable(2);
 }
 
-int qhil_port_getc(uint8_t *byte)
-{
-    return qhil_ring_pop(&rx, byte);
-}
-
-void qhil_port_wait(void)
-{
-    qhil_sleep_unless(&rx.head, rx.tail);
-}
-
 void qhil_port_write(const uint8_t *data, uint32_t len)
 {
     for (uint32_t i = 0; i < len; i++) {
@@ -86,9 +74,4 @@ uint32_t qhil_port_cost_now(void)
 {
     TIMER_CAPTURE0 = 1u;
     return TIMER_CC0;
-}
-
-void qhil_port_reset(void)
-{
-    qhil_system_reset();
 }

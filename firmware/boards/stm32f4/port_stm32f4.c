@@ -63,15 +63,13 @@ const qhil_port_info_t qhil_port_info = {
 #endif
 };
 
-static qhil_rx_ring rx;
-
 void USART_HANDLER(void)
 {
     uint32_t sr;
     while ((sr = USART_SR) & (SR_RXNE | SR_ORE)) {
         uint8_t byte = (uint8_t)USART_DR; /* reading DR clears RXNE and ORE */
         if (sr & SR_RXNE) {
-            qhil_ring_push(&rx, byte);
+            qhil_ring_push(&qhil_board_rx, byte);
         }
     }
 }
@@ -106,16 +104,6 @@ void qhil_port_init(void)
     qhil_irq_enable(USART_IRQ);
 }
 
-int qhil_port_getc(uint8_t *byte)
-{
-    return qhil_ring_pop(&rx, byte);
-}
-
-void qhil_port_wait(void)
-{
-    qhil_sleep_unless(&rx.head, rx.tail);
-}
-
 void qhil_port_write(const uint8_t *data, uint32_t len)
 {
     for (uint32_t i = 0; i < len; i++) {
@@ -132,9 +120,4 @@ uint32_t qhil_port_cost_now(void)
 #else
     return DWT_CYCCNT;
 #endif
-}
-
-void qhil_port_reset(void)
-{
-    qhil_system_reset();
 }
