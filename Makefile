@@ -9,14 +9,16 @@ export PLATFORMIO_SETTING_CHECK_PLATFORMIO_INTERVAL := 3650
 VENV := $(CURDIR)/.venv
 QHIL := $(VENV)/bin/qhil
 PYTEST_ARGS ?=
+FUZZ_SECONDS ?= 600
 
-.PHONY: setup demo test lint clean help
+.PHONY: setup demo test lint fuzz clean help
 
 help:
 	@echo "make setup   install Debian packages, .venv and PlatformIO's offline core (if missing)"
 	@echo "make demo    run the main job (see README)"
 	@echo "make test    run the test suite"
 	@echo "make lint    ruff and mypy"
+	@echo "make fuzz    libFuzzer campaigns on the firmware (FUZZ_SECONDS=$(FUZZ_SECONDS) per target)"
 
 setup:
 	@tools/setup.sh
@@ -25,13 +27,16 @@ demo: setup
 	@tools/demo.sh
 
 test: setup
-	$(VENV)/bin/ruff check host tests benchmarks
+	$(VENV)/bin/ruff check host tests benchmarks tools
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check host tests
+	$(VENV)/bin/ruff check host tests benchmarks tools
 	$(VENV)/bin/mypy
+
+fuzz: setup
+	$(VENV)/bin/python tools/fuzz.py run --seconds $(FUZZ_SECONDS) --json build/fuzz/last.json
 
 clean:
 	rm -rf firmware/.pio .pytest_cache .hypothesis build

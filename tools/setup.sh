@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium
+APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium clang
+              libclang-rt-14-dev
               python3-venv)
 
 missing=()
