@@ -105,3 +105,24 @@ def test_nan_observation_is_a_clear_error() -> None:
     with pytest.raises(QhilError, match=r"NaN/inf at index \(1,\)"):
         quantize_obs(model, np.array([0.0, np.nan, 1.0]))
 
+
+
+def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path) -> None:
+    out = tmp_path / "q"
+    assert main(["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4", "--variants",
+                 "int8", "--blob", str(PENDULUM / "qat_w3a3.qhil"), "--episodes", "1",
+                 "--calib-episodes", "3", "-o", str(out)]) == 0
+    report = load_report(out / "report.json")
+    assert report["target"]["cost_unit"] == "instructions" and report["complete"]
+    assert report["energy_model"]["board_profile"]["name"] == "stm32f411-100mhz"
+    by_name = {v["name"]: v for v in report["variants"]}
+    for v in by_name.values():
+        device = v["energy"]["device"]
+        assert device["basis"].startswith("instructions")
+        # cost x 3.3 V x 100 uA/MHz / 1 cycle per instruction = cost x 0.33 nJ
+        assert device["uj"] == pytest.approx(v["device_cost"]["median"] * 3.3e-4, rel=1e-4)
+        assert v["bit_exact"]["mismatches"] == 0
+    # 3-bit weights: less energy per action by both estimates
+    assert by_name["qat_w3a3"]["energy"]["op_level"]["total_pj"] < \
+        by_name["int8"]["energy"]["op_level"]["total_pj"]
+    assert "Energy µJ: cost × STM32F411CE" in (out / "summary.md").read_text()

@@ -76,8 +76,23 @@ def test_compare_flags_cost_growth(bench_dir: Path) -> None:
     for v in slower["variants"]:
         if "device_cost" in v:
             v["device_cost"]["median"] *= 1.2
-    _, failures = compare_reports([base, slower], parse_gates("energy=+5%"))
-    assert failures and all("energy changed +20.0%" in f for f in failures)
+    _, failures = compare_reports([base, slower], parse_gates("cost=+5%,energy=+5%"))
+    assert len(failures) == 2 and all("cost changed +20.0%" in f for f in failures)
+
+
+def test_energy_gate_uses_device_energy_else_the_op_level_estimate(bench_dir: Path) -> None:
+    base = _load(bench_dir)  # native: no board profile, so op-level energy only
+    assert all("device" not in v["energy"] for v in base["variants"])
+    hungrier = copy.deepcopy(base)
+    for v in hungrier["variants"]:
+        v["energy"]["op_level"]["total_pj"] *= 1.1
+    _, failures = compare_reports([base, hungrier], parse_gates("energy=+5%"))
+    assert len(failures) == 3 and all("energy changed +10.0%" in f for f in failures)
+    for rep, uj in ((base, 1.0), (hungrier, 1.02)):  # a device figure takes precedence
+        for v in rep["variants"]:
+            v["energy"]["device"] = {"uj": uj}
+    _, failures = compare_reports([base, hungrier], parse_gates("energy=+5%"))
+    assert failures == []
 
 
 @pytest.mark.parametrize("gate", ["return=2", "speed=+1%", "return=-x%"])

@@ -4,7 +4,10 @@ Schema ``qhil-report/1`` (top level): ``schema``, ``created``, ``qhil``, ``git``
 ``versions``, ``env_id``, ``model``, ``target`` (name, kind, board, cpu, firmware,
 kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variants``
 (one object each: return, percent_of_float, latency_ms, device_cost, deadline_misses,
-bit_exact, sizes, noise), ``link`` (requests, retries, corrupt/stale frames, timeouts).
+bit_exact, sizes, energy {op_level, device}, noise), ``link`` (requests, retries,
+corrupt/stale frames, timeouts, injected faults), ``energy_model`` (the table and board
+profile behind the energy figures), ``incidents`` (device repairs), ``complete`` and
+``progress`` (a run still going, or stopped, is partial).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from qhil import __version__
+from qhil.bench.energy import HOROWITZ_PJ, BoardProfile, describe, device_energy, op_energy
 from qhil.bench.runner import VariantResult
 from qhil.common.errors import ConfigError
 from qhil.common.evaluation import percent_of_float
@@ -37,8 +41,9 @@ def _percentiles_ms(values: list[float]) -> dict[str, float]:
             (("p50", 50), ("p95", 95), ("p99", 99))} | {"max": round(float(ms.max()), 4)}
 
 
-def _variant_entry(res: VariantResult, float_mean: float | None, period: float,
-                   macs: int) -> dict[str, Any]:
+def _variant_entry(res: VariantResult, float_mean: float | None, period: float, macs: int,
+                   cost_unit: str, profile: BoardProfile | None,
+                   layer_shapes: list[tuple[int, int]]) -> dict[str, Any]:
     clean = [e for e in res.episodes if e.noise == 0.0]
     returns = [e.ret for e in clean]
     rtts = [t for e in clean for t in e.rtt_s]
@@ -62,10 +67,15 @@ def _variant_entry(res: VariantResult, float_mean: float | None, period: float,
         counts, _ = np.histogram(ms, bins=edges)
         entry["latency_hist_ms"] = {"edges": [round(float(e), 5) for e in edges],
                                     "counts": [int(c) for c in counts]}
+    energy: dict[str, Any] = {
+        "op_level": op_energy(layer_shapes, v.qmodel if v.kind == "device-int" else None)}
     if costs:
         med = float(np.median(costs))
         entry["device_cost"] = {"median": med, "min": float(np.min(costs)),
                                 "max": float(np.max(costs)), "per_mac": med / macs}
+        if profile is not None:
+            energy["device"] = device_energy(med, cost_unit, profile)
+    entry["energy"] = energy
     if v.kind == "device-int":
         entry["bit_exact"] = {"checked_steps": entry["steps"] + sum(
             e.steps for e in res.episodes if e.noise), "mismatches": res.mismatch_count,
@@ -85,12 +95,17 @@ def _variant_entry(res: VariantResult, float_mean: float | None, period: float,
 
 def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
                  model_meta: dict[str, Any], target: dict[str, Any], seeds: list[int],
-                 period: float, macs: int, link: dict[str, int]) -> dict[str, Any]:
+                 period: float, macs: int, link: dict[str, int],
+                 profile: BoardProfile | None = None,
+                 layer_shapes: list[tuple[int, int]] | None = None) -> dict[str, Any]:
     float_mean = None
     for res in results:
         if res.variant.kind == "host-float":
             float_mean = float(np.mean([e.ret for e in res.episodes if e.noise == 0.0]))
-    variants = [_variant_entry(r, float_mean, period, macs) for r in results]
+    shapes = layer_shapes or []
+    unit = str(target.get("cost_unit", ""))
+    variants = [_variant_entry(r, float_mean, period, macs, unit, profile, shapes)
+                for r in results]
     if float_mean is not None:  # noise robustness as % of the clean float return
         for v in variants:
             for stats in v.get("noise", {}).values():
@@ -104,11 +119,16 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
                        {"float_eval": model_meta.get("eval", {}).get("mean")},
         "target": target, "seeds": seeds, "control_period_s": period, "macs": macs,
         "variants": variants, "link": link,
+        "energy_model": {"op_level": "Horowitz ISSCC 2014, 45 nm; widths below 8 bits and "
+                                     "memory traffic as stated in qhil.bench.energy",
+                         "horowitz_pj": HOROWITZ_PJ,
+                         "board_profile": describe(profile) if profile else None},
     }
 
 
-def write_report(report: dict[str, Any], out_dir: Path) -> Path:
-    """Write ``report.json``, ``summary.md`` and ``report.html`` atomically; returns the JSON path."""
+def write_report(report: dict[str, Any], out_dir: Path, html: bool = True) -> Path:
+    """Write ``report.json``, ``summary.md`` (and ``report.html``) atomically; returns the
+    JSON path."""
     from qhil.report.html import write_html
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -118,7 +138,8 @@ def write_report(report: dict[str, Any], out_dir: Path) -> Path:
         tmp = out_dir / (name + ".tmp")
         tmp.write_text(text)
         os.replace(tmp, out_dir / name)
-    write_html(report, out_dir / "report.html")
+    if html:
+        write_html(report, out_dir / "report.html")
     return path
 
 
@@ -155,13 +176,20 @@ def markdown_summary(report: dict[str, Any]) -> str:
              f"{len(report['seeds'])} episodes per variant (seeds {report['seeds'][0]}.."
              f"{report['seeds'][-1]}), board {t.get('board', '-')}, {t.get('cpu', '-')}, "
              f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}; "
-             f"qhil {report['qhil']} ({report['git'][:12]}).", "",
-             f"| variant | bits | return | % of float | RTT p50 / p99 ms | device cost "
-             f"({unit}) | per MAC | bit-exact | blob B |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"qhil {report['qhil']} ({report['git'][:12]}).", ""]
+    progress = report.get("progress")
+    if report.get("complete") is False and progress:
+        lines += [f"**PARTIAL**: {progress['episodes_done']} of {progress['episodes_total']} "
+                  "episodes (finish with `qhil bench --resume <dir>`).", ""]
+    lines += [f"| variant | bits | return | % of float | RTT p50 / p99 ms | device cost ({unit}) "
+              "| per MAC | energy µJ | op-level nJ | bit-exact | blob B |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in report["variants"]:
         lat = v["latency_ms"]
         cost = v.get("device_cost", {})
+        energy = v.get("energy", {})
+        device_uj = (energy.get("device") or {}).get("uj")
+        op_nj = energy.get("op_level", {}).get("total_pj")
         exact = v.get("bit_exact")
         exact_txt = ("yes" if exact["mismatches"] == 0 else f"NO ({exact['mismatches']})") \
             if exact else ("tol" if v["kind"] == "device-f32" else "-")
@@ -169,10 +197,29 @@ def markdown_summary(report: dict[str, Any]) -> str:
             f"| {v['name']} | {v['bits']} | {v['return']['mean']:.1f} ± {v['return']['std']:.1f} | "
             f"{_fmt(v['percent_of_float'])} | {_fmt(lat.get('p50'), '.3f')} / "
             f"{_fmt(lat.get('p99'), '.3f')} | {_fmt(cost.get('median'), '.0f')} | "
-            f"{_fmt(cost.get('per_mac'), '.2f')} | {exact_txt} | "
+            f"{_fmt(cost.get('per_mac'), '.2f')} | {_fmt(device_uj, '.3f')} | "
+            f"{_fmt(op_nj / 1e3 if op_nj is not None else None, '.2f')} | {exact_txt} | "
             f"{v['sizes']['blob_bytes'] or '-'} |")
     link = report["link"]
     lines += ["", f"Link: {link['requests']} requests, {link['retries']} retries, "
               f"{link['corrupt_frames']} corrupt and {link['stale_frames']} stale frames, "
-              f"{link['timeouts']} timeouts.", ""]
+              f"{link['timeouts']} timeouts"
+              + (f"; faults injected on purpose ({link['faults_injected']})."
+                 if link.get("faults_injected") else ".")]
+    incidents = report.get("incidents") or []
+    if incidents:
+        lines.append(f"Incidents: {len(incidents)} device repairs (" + "; ".join(
+            f"{i.get('variant', '?')} seed {i.get('seed', '?')}: {i['action']}"
+            for i in incidents[:5]) + (" ..." if len(incidents) > 5 else "") + ").")
+    profile = (report.get("energy_model") or {}).get("board_profile")
+    if profile:
+        lines.append(f"Energy µJ: cost × {profile['mcu']} at {profile['clock_hz'] / 1e6:.0f} MHz, "
+                     f"{profile['vdd_v']} V, {profile['run_ua_per_mhz']} µA/MHz "
+                     f"(profile {profile['name']}"
+                     + ("" if profile["verified"] else ", figure not verified") + "). "
+                     "Op-level nJ: Horowitz 45 nm table (qhil.bench.energy).")
+    else:
+        lines.append("Energy: op-level only (Horowitz 45 nm table); no board profile for this "
+                     "target (give one with --board-profile).")
+    lines.append("")
     return "\n".join(lines)

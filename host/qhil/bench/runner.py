@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Protocol
 
+import gymnasium as gym
 import numpy as np
 
 from qhil.bench.variants import Variant
 from qhil.common.actor import FloatActor
-from qhil.common.envs import make_env
-from qhil.link.device import Device
+from qhil.common.errors import QhilError
 from qhil.quant.golden import GoldenExecutor
 from qhil.quant.policy import dequantize_action, quantize_obs
 
-__all__ = ["EpisodeResult", "VariantResult", "run_variant", "F32_TOLERANCE"]
+__all__ = ["EpisodeResult", "VariantResult", "run_episode", "F32_TOLERANCE"]
 
 LOG = logging.getLogger(__name__)
 F32_TOLERANCE = 1e-4
@@ -33,89 +33,123 @@ MAX_MISMATCH_RECORDS = 20
 
 @dataclass
 class EpisodeResult:
+    """One episode of one variant: what the run store writes, and what reports are built from."""
+
+    variant: str
     seed: int
-    ret: float
-    steps: int
+    noise: float
+    ret: float = 0.0
+    steps: int = 0
     rtt_s: list[float] = field(default_factory=list)
     cost: list[float] = field(default_factory=list)
-    noise: float = 0.0
+    mismatch_count: int = 0
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+    f32_max_error: float = 0.0
+    input_saturations: int = 0
+    model_id: int | None = None
+    link: dict[str, int] = field(default_factory=dict)  # link counters during the episode
+    incidents: list[dict[str, Any]] = field(default_factory=list)  # device repairs
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EpisodeResult:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 @dataclass
 class VariantResult:
+    """All episodes of a variant (every noise level)."""
+
     variant: Variant
     episodes: list[EpisodeResult] = field(default_factory=list)
-    mismatches: list[dict[str, object]] = field(default_factory=list)
-    mismatch_count: int = 0
-    f32_max_error: float = 0.0
-    model_id: int | None = None
+
+    @property
+    def mismatch_count(self) -> int:
+        return sum(e.mismatch_count for e in self.episodes)
+
+    @property
+    def mismatches(self) -> list[dict[str, Any]]:
+        return [m for e in self.episodes for m in e.mismatches][:MAX_MISMATCH_RECORDS]
+
+    @property
+    def f32_max_error(self) -> float:
+        return max((e.f32_max_error for e in self.episodes), default=0.0)
+
+    @property
+    def model_id(self) -> int | None:
+        return next((e.model_id for e in self.episodes if e.model_id is not None), None)
 
 
-def run_variant(variant: Variant, actor: FloatActor, env_id: str, seeds: list[int],
-                device: Device | None, noise: float = 0.0,
-                on_episode: Callable[[EpisodeResult], None] | None = None) -> VariantResult:
-    """Run ``variant`` closed loop on ``seeds``; ``device`` is needed for device variants.
+class Device(Protocol):
+    """What an episode needs from a device (a :class:`~qhil.bench.session.DeviceSession`)."""
 
+    def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]: ...
+
+    def infer_f32(self, z: np.ndarray) -> tuple[np.ndarray, int]: ...
+
+
+def run_episode(variant: Variant, actor: FloatActor, env: gym.Env[Any, Any], seed: int,
+                device: Device | None, *, noise: float = 0.0, cost_scale: float = 1.0,
+                golden: GoldenExecutor | None = None) -> EpisodeResult:
+    """Run one closed-loop episode of ``variant`` from ``env.reset(seed=seed)``.
+
+    :param device: the loaded device, for device variants
     :param noise: Gaussian observation noise std, relative to each feature's calibration
         scale (robustness runs; 0 for none). The same noise sequence for every variant.
+    :param cost_scale: raw device counter -> its unit (cycles, instructions or ns)
+    :param golden: the golden executor of ``variant.qmodel`` (built here if not given)
     """
-    result = VariantResult(variant)
-    golden = GoldenExecutor(variant.qmodel) if variant.qmodel is not None else None
-    if variant.on_device:
-        assert device is not None
-        result.model_id = device.load(variant.blob).model_id
+    if variant.qmodel is not None and golden is None:
+        golden = GoldenExecutor(variant.qmodel)
     obs_scale = np.maximum(np.abs(actor.obs_std), 1e-6)
-    env = make_env(env_id)
-    try:
-        for seed in seeds:
-            rng = np.random.default_rng([seed, 7919])
-            obs, _ = env.reset(seed=seed)
-            ep = EpisodeResult(seed, 0.0, 0, noise=noise)
-            done = False
-            while not done:
-                seen = obs + noise * obs_scale * rng.standard_normal(obs.shape) if noise else obs
-                if variant.kind == "host-float":
-                    t0 = time.perf_counter()
-                    action = actor.act(seen)
-                    ep.rtt_s.append(time.perf_counter() - t0)
-                elif variant.kind == "device-f32":
-                    assert device is not None
-                    z = actor.normalize(seen).astype(np.float32)
-                    t0 = time.perf_counter()
-                    y, raw = device.infer_f32(z)
-                    ep.rtt_s.append(time.perf_counter() - t0)
-                    ep.cost.append(device.info.cost(raw) if device.info else float(raw))
-                    expected = _host_f32(actor, z)
-                    result.f32_max_error = max(result.f32_max_error,
-                                               float(np.abs(y - expected).max()))
-                    action = actor.unsquash(y)
-                else:
-                    assert device is not None and golden is not None and variant.qmodel
-                    x = quantize_obs(variant.qmodel, seen)
-                    t0 = time.perf_counter()
-                    codes, raw = device.infer(x)
-                    ep.rtt_s.append(time.perf_counter() - t0)
-                    ep.cost.append(device.info.cost(raw) if device.info else float(raw))
-                    expected = golden.action_codes(x)
-                    if not np.array_equal(codes, expected):
-                        result.mismatch_count += 1
-                        if len(result.mismatches) < MAX_MISMATCH_RECORDS:
-                            result.mismatches.append({
-                                "seed": seed, "step": ep.steps, "input_codes": x.tolist(),
-                                "device": codes.tolist(), "golden": expected.tolist()})
-                        LOG.error("%s: device answer differs from the golden executor at "
-                                  "seed %d step %d", variant.name, seed, ep.steps)
-                    action = dequantize_action(variant.qmodel, codes)
-                obs, reward, terminated, truncated, _ = env.step(action)
-                ep.ret += float(reward)
-                ep.steps += 1
-                done = terminated or truncated
-            result.episodes.append(ep)
-            if on_episode is not None:
-                on_episode(ep)
-    finally:
-        env.close()
-    return result
+    rng = np.random.default_rng([seed, 7919])
+    obs, _ = env.reset(seed=seed)
+    ep = EpisodeResult(variant.name, seed, noise)
+    done = False
+    while not done:
+        seen = obs + noise * obs_scale * rng.standard_normal(obs.shape) if noise else obs
+        if not np.all(np.isfinite(seen)):
+            raise QhilError(f"{variant.name}: the env returned a NaN/inf observation at seed "
+                            f"{seed} step {ep.steps}; episodes finished so far are saved")
+        if variant.kind == "host-float":
+            t0 = time.perf_counter()
+            action = actor.act(seen)
+            ep.rtt_s.append(time.perf_counter() - t0)
+        elif variant.kind == "device-f32":
+            assert device is not None
+            z = actor.normalize(seen).astype(np.float32)
+            t0 = time.perf_counter()
+            y, raw = device.infer_f32(z)
+            ep.rtt_s.append(time.perf_counter() - t0)
+            ep.cost.append(raw * cost_scale)
+            ep.f32_max_error = max(ep.f32_max_error,
+                                   float(np.abs(y - _host_f32(actor, z)).max()))
+            action = actor.unsquash(y)
+        else:
+            assert device is not None and golden is not None and variant.qmodel
+            x = quantize_obs(variant.qmodel, seen)
+            ep.input_saturations += int(np.count_nonzero(np.abs(x) == variant.qmodel.in_limit))
+            t0 = time.perf_counter()
+            codes, raw = device.infer(x)
+            ep.rtt_s.append(time.perf_counter() - t0)
+            ep.cost.append(raw * cost_scale)
+            expected = golden.action_codes(x)
+            if not np.array_equal(codes, expected):
+                ep.mismatch_count += 1
+                if len(ep.mismatches) < MAX_MISMATCH_RECORDS:
+                    ep.mismatches.append({
+                        "seed": seed, "step": ep.steps, "input_codes": x.tolist(),
+                        "device": codes.tolist(), "golden": expected.tolist()})
+                LOG.error("%s: device answer differs from the golden executor at "
+                          "seed %d step %d", variant.name, seed, ep.steps)
+            action = dequantize_action(variant.qmodel, codes)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        ep.ret += float(reward)
+        ep.steps += 1
+        done = terminated or truncated
+    return ep
 
 
 def _host_f32(actor: FloatActor, z: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -11,7 +12,7 @@ from tqdm import tqdm
 from qhil.cli.base import non_negative_int, positive_int
 from qhil.cli.options import add_ptq_options, ptq_options
 from qhil.cli.targets_opts import add_target_options, connect
-from qhil.common.errors import ConfigError
+from qhil.common.errors import ConfigError, QhilError
 
 NAMES = ("bench",)
 HELP = "closed-loop benchmark: float vs integer policies on a device or emulator"
@@ -28,7 +29,12 @@ Variants (--variants, comma-separated):
   int8, wXaY[iZ]  post-training quantized now at that setting (see qhil quantize)
 and any number of --blob X.qhil (e.g. QAT exports shipped in models/<env>/).
 
-Writes <out>/report.json (schema qhil-report/1) and <out>/summary.md.
+Writes <out>/report.json (schema qhil-report/1), <out>/summary.md and <out>/report.html.
+Each finished episode is saved at once (<out>/episodes/) and report.json is kept up to
+date, marked partial; after Ctrl-C, a kill or a device that cannot be brought back,
+'qhil bench --resume <out>' runs only what is missing. A device that resets or goes
+silent mid-episode is restarted or reloaded and the step retried; the report lists
+each such incident and the link's retries.
 
 example: qhil bench --model models/Pendulum-v1 --target qemu-m4 \\
              --variants float,device-f32,int8 --blob models/Pendulum-v1/w3a3.qhil
@@ -37,8 +43,14 @@ example: qhil bench --model models/Pendulum-v1 --target qemu-m4 \\
 LOG = logging.getLogger(__name__)
 
 
+# Arguments saved in run.json and restored by --resume (the run's definition).
+_PLAN_ARGS = ("model", "variants", "blob", "episodes", "seed", "noise", "target", "port",
+              "timeout", "link_faults", "board_profile", "calib_episodes", "input_range",
+              "act_range", "weights", "input_scale")
+
+
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model folder")
+    parser.add_argument("--model", help="model folder (required unless --resume)")
     parser.add_argument("--variants", default="float,device-f32,int8",
                         help="comma-separated variants (default: %(default)s)")
     parser.add_argument("--blob", action="append", default=[], help="a .qhil blob (repeatable)")
@@ -50,7 +62,18 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="observation noise levels, std relative to each feature's scale, "
                              "e.g. 0,0.05,0.1 (default: 0)")
     parser.add_argument("-o", "--out", default=None,
-                        help="report folder (default: reports/<env>-<target>)")
+                        help="run folder (default: reports/<env>-<target>); refuses one that "
+                             "holds another run")
+    parser.add_argument("--resume", metavar="DIR", default=None,
+                        help="finish the run saved in DIR (after a kill, Ctrl-C or an error): "
+                             "its own settings are used, finished episodes are kept")
+    parser.add_argument("--link-faults", default="",
+                        help="damage the link on purpose, per byte, e.g. flip=1e-3,drop=1e-3"
+                             ",dup=0,delay=0,delay_ms=5,seed=0 (testing the bench itself)")
+    parser.add_argument("--board-profile", default=None, metavar="JSON",
+                        help="the board's power figures for device energy (fields: name, mcu, "
+                             "clock_hz, vdd_v, run_ua_per_mhz, source, verified); default: the "
+                             "built-in profile of the target, if it has one")
     add_target_options(parser)
     add_ptq_options(parser)
 
@@ -60,79 +83,114 @@ def _noise_levels(text: str) -> list[float]:
         levels = sorted({float(v) for v in text.split(",") if v.strip()})
     except ValueError:
         raise ConfigError(f"--noise '{text}' is not a list of numbers") from None
-    if any(v < 0 for v in levels):
-        raise ConfigError("noise levels must be >= 0")
+    if any(v < 0 or v != v for v in levels):
+        raise ConfigError("noise levels must be numbers >= 0")
     return levels if 0.0 in levels else [0.0, *levels]
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.bench.report import build_report, markdown_summary, write_report
-    from qhil.bench.runner import run_variant
-    from qhil.bench.variants import resolve_variants
+    from qhil.bench.campaign import Bench, preflight
+    from qhil.bench.energy import load_profile, profile_for
+    from qhil.bench.report import markdown_summary
+    from qhil.bench.runner import EpisodeResult
+    from qhil.bench.session import DeviceSession
+    from qhil.bench.store import RunStore
+    from qhil.bench.variants import Variant, resolve_variants
     from qhil.common.envs import make_env
     from qhil.common.model_dir import load_model_dir
+    from qhil.link.faults import parse_link_faults
+    from qhil.quant.blob import blob_id
     from qhil.quant.pipeline import Calibrator
     from qhil.targets.firmware import elf_memory
 
+    store: RunStore | None = None
+    if args.resume:
+        store = RunStore.open(Path(args.resume))
+        port = args.port
+        for key, value in store.plan["args"].items():
+            setattr(args, key, value)
+        args.port = port or args.port  # a board may come back on another port
+    elif not args.model:
+        raise ConfigError("give --model (or --resume DIR to finish a saved run)")
+
+    # Everything that can be wrong with the input fails here, before any episode runs.
     model = load_model_dir(args.model)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     noise = _noise_levels(args.noise)
-    # Everything that can be wrong with the input fails here, before any episode runs.
+    faults = parse_link_faults(args.link_faults)
+    profile = load_profile(Path(args.board_profile)) if args.board_profile else \
+        profile_for(args.target)
     variants = resolve_variants(model, names, [Path(b) for b in args.blob],
                                 Calibrator(model, ptq_options(args)))
     if not variants:
         raise ConfigError("nothing to run: give --variants and/or --blob")
+    ids = {v.name: f"0x{blob_id(v.blob):08x}" if v.blob else None for v in variants}
+    if store is not None and store.plan["model_ids"] != ids:
+        raise ConfigError(f"{args.resume}: the models changed since the run started "
+                          f"(was {store.plan['model_ids']}, now {ids}); start a new run")
     env = make_env(model.env_id)
     period = float(getattr(env.unwrapped, "dt", 0.0) or 0.0)
     env.close()
     seeds = [args.seed + i for i in range(args.episodes)]
-    out = Path(args.out or f"reports/{model.env_id}-{args.target}")
+    out = Path(args.resume or args.out or f"reports/{model.env_id}-{args.target}")
+    if store is None:
+        plan_args = {k: getattr(args, k) for k in _PLAN_ARGS}
+        plan_args["model"] = str(Path(args.model).resolve())
+        plan_args["blob"] = [str(Path(b).resolve()) for b in args.blob]
+        if args.board_profile:
+            plan_args["board_profile"] = str(Path(args.board_profile).resolve())
+        store = RunStore.create(out, {"args": plan_args, "model_ids": ids})
 
-    target = connect(args) if any(v.on_device for v in variants) else None
-    results = []
+    needs_device = any(v.on_device for v in variants)
+    target = connect(args, faults=faults) if needs_device else None
+    bench: Bench | None = None
     try:
-        target_info: dict[str, object] = {"name": args.target}
-        if target is not None:
+        target_meta: dict[str, object] = {"name": args.target}
+        session = DeviceSession(target) if target is not None else None
+        if target is not None and session is not None:
             info = target.device.info
             assert info is not None
-            target_info.update(kind=target.info.kind, machine=target.info.machine,
+            target_meta.update(kind=target.info.kind, machine=target.info.machine,
                                board=info.board, cpu=info.cpu, firmware=info.firmware,
                                kernel=info.kernel, cost_unit=info.cost_kind,
                                clock_hz=info.clock_hz, arena_bytes=info.arena_bytes)
             if target.firmware is not None and target.info.kind != "native":
-                target_info["memory"] = elf_memory(target.firmware)
-        total = len(variants) * len(seeds) * len(noise)
-        with tqdm(total=total, desc="bench", unit="ep") as bar:
-            for variant in variants:
+                target_meta["memory"] = elf_memory(target.firmware)
+            preflight([v for v in variants if v.on_device], session, args.target)
+        bench = Bench(model, variants, seeds, noise, store, session, target_meta, period,
+                      faults=faults.describe() if faults.any else "", profile=profile)
+        done = bench.total - sum(len(bench.pending(v)) for v in variants)
+        with tqdm(total=bench.total, initial=done, desc="bench", unit="ep") as bar:
+            def advance(variant: Variant, _: EpisodeResult) -> None:
                 bar.set_postfix(variant=variant.name)
-                merged = None
-                for level in noise:
-                    res = run_variant(variant, model.actor, model.env_id, seeds,
-                                      target.device if target else None, noise=level,
-                                      on_episode=lambda _: bar.update(1))
-                    if merged is None:
-                        merged = res
-                    else:
-                        merged.episodes += res.episodes
-                        merged.mismatch_count += res.mismatch_count
-                        merged.mismatches += res.mismatches
-                assert merged is not None
-                results.append(merged)
-        link = vars(target.device.counters).copy() if target else {}
-        link.pop("extra", None)
+                bar.update(1)
+
+            bench.run(on_episode=advance)
+        report = bench.write(final=True)
+    except KeyboardInterrupt:
+        _stopped(bench, out, "interrupted")
+        return 130
+    except QhilError:
+        _stopped(bench, out, "stopped")
+        raise
     finally:
         if target is not None:
             target.stop()
-    link = link or {"requests": 0, "retries": 0, "corrupt_frames": 0, "stale_frames": 0,
-                    "timeouts": 0}
-    report = build_report(results, env_id=model.env_id, model_path=str(model.path),
-                          model_meta=model.meta, target=target_info, seeds=seeds,
-                          period=period, macs=model.actor.n_macs, link=link)
-    path = write_report(report, out)
     print(markdown_summary(report))
-    print(f"report: {path} (and {out / 'summary.md'})")
-    bad = sum(r.mismatch_count for r in results)
+    print(f"report: {out / 'report.json'} (and {out / 'summary.md'}, {out / 'report.html'})")
+    bad = sum(v.get("bit_exact", {}).get("mismatches", 0) for v in report["variants"])
     if bad:
         print(f"qhil: {bad} device answers differed from the golden executor (see report)")
         return 1
     return 0
+
+
+def _stopped(bench: object, out: Path, how: str) -> None:
+    from qhil.bench.campaign import Bench
+
+    if isinstance(bench, Bench):
+        report = bench.write(final=True)
+        p = report["progress"]
+        print(f"qhil: {how} after {p['episodes_done']} of {p['episodes_total']} episodes; "
+              f"they are saved in {out} (partial report.json). Finish with: "
+              f"qhil bench --resume {out}", file=sys.stderr)

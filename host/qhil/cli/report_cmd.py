@@ -9,7 +9,7 @@ NAMES = ("report",)
 HELP = "re-render a bench report.json as Markdown and a self-contained HTML page"
 DESCRIPTION = """\
 Read a report.json (schema qhil-report/1) and write summary.md and report.html next to
-it (or into --out): tables plus plots of return per variant, latency histogram, cost vs
+it (or into --out): tables plus plots of return per variant, latency histogram, energy vs
 return and noise robustness, embedded so the page works offline.
 
 example: qhil report reports/Pendulum-v1-qemu-m4/report.json

@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
         obs = np.array([float(v) for v in args.obs.split(",")])
     except ValueError:
         raise ConfigError(f"--obs '{args.obs}' is not a list of numbers") from None
+    # checked before the target starts: a bad observation is the user's, not the device's
+    if len(obs) != model.obs_dim:
+        raise ConfigError(f"--obs has {len(obs)} values, the blob expects {model.obs_dim}")
+    if not np.all(np.isfinite(obs)):
+        raise ConfigError(f"--obs holds NaN/inf at index {int(np.argmin(np.isfinite(obs)))}")
     with connect(args) as target:
         dev = target.device
         dev.load(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from qhil.link.faults import LinkFaults
 from qhil.targets import TARGETS, RunningTarget, start_target
 
 __all__ = ["add_target_options", "connect"]
@@ -21,6 +22,6 @@ def add_target_options(parser: argparse.ArgumentParser, default: str = "qemu-m4"
                    help="seconds to wait for each device answer (default: %(default)s)")
 
 
-def connect(args: argparse.Namespace) -> RunningTarget:
+def connect(args: argparse.Namespace, faults: LinkFaults | None = None) -> RunningTarget:
     return start_target(args.target, port=args.port, build=not args.no_build,
-                        timeout=args.timeout)
+                        timeout=args.timeout, faults=faults)

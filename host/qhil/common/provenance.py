@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 from importlib import metadata
@@ -15,14 +16,20 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 _PACKAGES = ("qhil", "numpy", "torch", "gymnasium", "stable_baselines3", "mujoco", "pyserial")
 
 
-def package_versions() -> dict[str, str]:
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str], ...]:
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
-    return versions
+    return tuple(versions.items())
+
+
+def package_versions() -> dict[str, str]:
+    # cached: a bench rewrites its report after every episode
+    return dict(_package_versions())
 
 
 def git_sha(root: Path = REPO_ROOT) -> str:

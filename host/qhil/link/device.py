@@ -32,6 +32,8 @@ __all__ = ["Device", "HelloInfo", "LoadInfo", "LinkCounters", "COST_KINDS"]
 LOG = logging.getLogger(__name__)
 COST_KINDS = {0: "none", 1: "cycles", 2: "instructions", 3: "ns"}
 KERNELS = {0: "reference", 1: "optimized C", 2: "DSP"}
+_DAMAGE = {bytes([c]) for c in (ErrorCode.BAD_CRC, ErrorCode.BAD_FRAME, ErrorCode.BAD_LENGTH,
+                                ErrorCode.OVERFLOW)}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Device:
     :param retries: resends after a timeout or a corrupt answer
     """
 
-    def __init__(self, transport: Transport, timeout: float = 1.0, retries: int = 3) -> None:
+    def __init__(self, transport: Transport, timeout: float = 1.0, retries: int = 5) -> None:
         self.transport = transport
         self.timeout = timeout
         self.retries = retries
@@ -110,33 +112,47 @@ class Device:
             self._rx += self.transport.read(4096, remaining)
 
     def request(self, type_: MsgType, payload: bytes = b"", timeout: float | None = None,
-                retries: int | None = None) -> Packet:
-        """Send one request and return its answer; ERROR answers raise :class:`DeviceError`."""
+                retries: int | None = None, resent_ok: int | None = None) -> Packet:
+        """Send one request and return its answer; ERROR answers raise :class:`DeviceError`.
+
+        :param resent_ok: an error code that, answering a resent request, means an earlier
+            attempt was carried out and only its answer was lost (returned, not raised)
+        """
         timeout = self.timeout if timeout is None else timeout
         retries = self.retries if retries is None else retries
         self.counters.requests += 1
         for attempt in range(retries + 1):
             self._seq = (self._seq + 1) & 0xFFFF
             seq = self._seq
+            wire = encode_frame(Packet(int(type_), seq, payload))
             if attempt:
                 self.counters.retries += 1
-            self.transport.write(encode_frame(Packet(int(type_), seq, payload)))
+                # A lost delimiter leaves a partial frame on either side: the leading 0x00
+                # ends the device's, and what we hold belongs to attempts given up on.
+                wire = b"\0" + wire
+                self._rx.clear()
+            self.transport.write(wire)
             deadline = time.monotonic() + timeout
             while (frame := self._next_frame(deadline)) is not None:
                 try:
                     answer = decode_frame(frame)
                 except LinkError:
+                    # Most likely our answer, damaged: ask again now rather than time out.
                     self.counters.corrupt_frames += 1
-                    continue
+                    break
+                damaged_request = answer.type == MsgType.ERROR and answer.payload[:1] in _DAMAGE
+                if damaged_request and answer.seq in (seq, 0):
+                    # The device saw our request damaged (seq 0: it could not even read
+                    # the sequence number): send it again.
+                    self.counters.corrupt_frames += 1
+                    break
                 if answer.seq != seq:
                     self.counters.stale_frames += 1
                     continue
                 if answer.type == MsgType.ERROR:
                     code, _, detail = struct.unpack_from("<BBH", answer.payload.ljust(4, b"\0"))
-                    if code in (ErrorCode.BAD_CRC, ErrorCode.BAD_FRAME, ErrorCode.BAD_LENGTH,
-                                ErrorCode.OVERFLOW):
-                        self.counters.corrupt_frames += 1
-                        break  # our request was damaged on the way: send it again
+                    if attempt and code == resent_ok:
+                        return answer
                     raise _device_error(type_, code, detail)
                 if answer.type != (int(type_) | 0x80):
                     self.counters.stale_frames += 1
@@ -169,15 +185,20 @@ class Device:
                               KERNELS.get(kernel, str(kernel)), bool(f32), *texts[:3])
         return self.info
 
-    def load(self, blob: bytes, chunk: int = 1000, attempts: int = 3) -> LoadInfo:
-        """Upload and activate a model; verifies the model id the device computes."""
+    def load(self, blob: bytes, chunk: int = 1000, attempts: int = 4) -> LoadInfo:
+        """Upload and activate a model; verifies the model id the device computes.
+
+        An upload the link keeps breaking starts again with chunks half as long (a long
+        chunk on a noisy link is rarely received whole).
+        """
         for attempt in range(attempts):
             try:
                 return self._load_once(blob, chunk)
             except LinkError:
                 if attempt + 1 == attempts:
                     raise
-                LOG.warning("load interrupted; starting it again")
+                chunk = max(chunk // 2, 64)
+                LOG.warning("load interrupted; starting it again with %d-byte chunks", chunk)
         raise AssertionError("unreachable")
 
     def _load_once(self, blob: bytes, chunk: int) -> LoadInfo:
@@ -185,12 +206,10 @@ class Device:
         chunk = min(chunk, limit - 4)
         self.request(MsgType.LOAD_BEGIN, struct.pack("<I", len(blob)))
         for off in range(0, len(blob), chunk):
-            try:
-                self.request(MsgType.LOAD_CHUNK, struct.pack("<I", off) + blob[off : off + chunk])
-            except DeviceError as exc:
-                if exc.code == ErrorCode.BAD_OFFSET:  # an answer was lost after the chunk landed
-                    raise LinkError(str(exc)) from None
-                raise
+            # A resent chunk refused for its offset had landed (chunks go in order, so the
+            # device is exactly one chunk ahead); LOAD_END checks length and model id anyway.
+            self.request(MsgType.LOAD_CHUNK, struct.pack("<I", off) + blob[off : off + chunk],
+                         resent_ok=ErrorCode.BAD_OFFSET)
         p = self.request(MsgType.LOAD_END, timeout=max(self.timeout, 5.0)).payload
         info = LoadInfo(*struct.unpack_from("<IBBHHII", p))
         if info.model_id != blob_id(blob):

@@ -46,7 +46,8 @@ def _png(fig: plt.Figure) -> str:
 
 
 def report_figures(report: dict[str, Any]) -> dict[str, str]:
-    """Base64 PNGs: return per variant, latency histogram, cost vs return, noise robustness."""
+    """Base64 PNGs: return per variant, latency histogram, energy vs return (with its
+    Pareto front), noise robustness."""
     variants = report["variants"]
     names = [v["name"] for v in variants]
     figs: dict[str, str] = {}
@@ -79,17 +80,24 @@ def report_figures(report: dict[str, Any]) -> dict[str, str]:
     figs["Latency histogram"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    unit = report["target"].get("cost_unit", "cost")
-    for v in variants:
-        cost = v.get("device_cost", {}).get("median")
-        if cost is not None:
-            ax.scatter(cost, v["return"]["mean"], s=40)
-            ax.annotate(v["name"], (cost, v["return"]["mean"]), fontsize=7,
-                        xytext=(4, 4), textcoords="offset points")
-    ax.set_xlabel(f"on-device cost per action ({unit})")
+    # one kind of estimate per plot: device energy where the target has a board profile
+    device = any((v.get("energy") or {}).get("device") for v in variants)
+    points = [(e, v["return"]["mean"], v["name"]) for v in variants
+              if (e := _energy_uj(v, device)) is not None]
+    for e, r, n in points:
+        ax.scatter(e, r, s=40)
+        ax.annotate(n, (e, r), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    front = _pareto(points)
+    if len(front) > 1:
+        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#888",
+                linestyle="--", linewidth=1, label="Pareto front")
+        ax.legend(fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlabel("energy per action (µJ, device)" if device else
+                  "energy per action (µJ, op-level estimate)")
     ax.set_ylabel("return")
-    ax.set_title("Cost vs return (lower-right is better)")
-    figs["Cost vs return"] = _png(fig)
+    ax.set_title("Energy vs return (upper-left is better)")
+    figs["Energy vs return"] = _png(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for v in variants:
@@ -105,11 +113,29 @@ def report_figures(report: dict[str, Any]) -> dict[str, str]:
     return figs
 
 
+def _energy_uj(v: dict[str, Any], device: bool) -> float | None:
+    """A variant's device energy per action, or its op-level estimate, in µJ."""
+    energy = v.get("energy") or {}
+    if device:
+        return float(energy["device"]["uj"]) if energy.get("device") else None
+    total = (energy.get("op_level") or {}).get("total_pj")
+    return None if total is None else float(total) / 1e6
+
+
+def _pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Points not beaten on both energy (lower) and return (higher), by energy."""
+    front: list[tuple[float, float, str]] = []
+    for p in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or p[1] > front[-1][1]:
+            front.append(p)
+    return front
+
+
 def _table(report: dict[str, Any]) -> str:
     unit = html.escape(report["target"].get("cost_unit", ""))
     head = ("<tr><th>variant</th><th>bits</th><th>return</th><th>% of float</th>"
             f"<th>RTT p50 ms</th><th>RTT p99 ms</th><th>cost ({unit})</th><th>per MAC</th>"
-            "<th>bit-exact</th><th>blob B</th></tr>")
+            "<th>energy µJ</th><th>op-level nJ</th><th>bit-exact</th><th>blob B</th></tr>")
     rows = []
     for v in report["variants"]:
         exact = v.get("bit_exact")
@@ -123,7 +149,9 @@ def _table(report: dict[str, Any]) -> str:
                  f"{v['latency_ms'].get('p50', float('nan')):.3f}",
                  f"{v['latency_ms'].get('p99', float('nan')):.3f}",
                  "-" if not cost else f"{cost['median']:.0f}",
-                 "-" if not cost else f"{cost['per_mac']:.2f}", exact_html,
+                 "-" if not cost else f"{cost['per_mac']:.2f}",
+                 "-" if (e := _energy_uj(v, True)) is None else f"{e:.3f}",
+                 "-" if (e := _energy_uj(v, False)) is None else f"{e * 1e3:.2f}", exact_html,
                  str(v["sizes"]["blob_bytes"] or "-")]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table>{head}{''.join(rows)}</table>"

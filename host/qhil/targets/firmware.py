@@ -10,7 +10,8 @@ from pathlib import Path
 from qhil.common.errors import QhilError
 from qhil.common.provenance import REPO_ROOT
 
-__all__ = ["FIRMWARE_DIR", "build_firmware", "elf_memory", "firmware_path", "pio_env"]
+__all__ = ["FIRMWARE_DIR", "build_firmware", "built_firmware", "elf_memory", "firmware_path",
+           "pio_env"]
 
 FIRMWARE_DIR = REPO_ROOT / "firmware"
 
@@ -26,6 +27,15 @@ def pio_env() -> dict[str, str]:
 def firmware_path(pio_environment: str) -> Path:
     name = "program" if pio_environment == "native" else "program.elf"
     return FIRMWARE_DIR / ".pio" / "build" / pio_environment / name
+
+
+def built_firmware(pio_environment: str) -> Path:
+    """The firmware already built for ``pio_environment`` (``--no-build``)."""
+    path = firmware_path(pio_environment)
+    if not path.is_file():
+        raise QhilError(f"no firmware built for '{pio_environment}' at {path}: "
+                        f"run 'qhil flash --target ...' or drop --no-build")
+    return path
 
 
 def build_firmware(pio_environment: str, target: str | None = None) -> Path:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from qhil.common.errors import ConfigError, QhilError
 from qhil.link.device import Device
+from qhil.link.faults import FaultyTransport, LinkFaults
 from qhil.link.transport import SerialTransport, Transport
-from qhil.targets.firmware import FIRMWARE_DIR, build_firmware
+from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, built_firmware
 
 __all__ = ["TargetInfo", "TARGETS", "RunningTarget", "start_target", "target_info"]
 
@@ -77,12 +78,17 @@ def _free_port() -> int:
 
 @dataclass
 class RunningTarget:
-    """A started target: its process (if any), the transport and the device client."""
+    """A started target: its process (if any), the transport and the device client.
+
+    :param faults: damage injected into the link (tests, ``--link-faults``)
+    """
 
     info: TargetInfo
     device: Device
     process: subprocess.Popen[bytes] | None = None
     firmware: Path | None = None
+    port: str | None = None
+    faults: LinkFaults | None = None
 
     def stop(self) -> None:
         self.device.close()
@@ -96,6 +102,19 @@ class RunningTarget:
 
     def alive(self) -> bool:
         return self.process is None or self.process.poll() is None
+
+    def restart(self) -> None:
+        """Start the target afresh (an emulator or the native process is killed and
+        started again; a board's port is reopened) and say HELLO. Link counters carry on."""
+        counters = self.device.counters
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.device.close()
+        self.process, transport = _launch(self.info, self.firmware, self.port, self.faults)
+        self.device = Device(transport, timeout=self.device.timeout, retries=self.device.retries)
+        self.device.counters = counters
+        self.device.hello(wait=10.0)
 
     def __enter__(self) -> RunningTarget:
         return self
@@ -160,31 +179,43 @@ def _connect_socket(proc: subprocess.Popen[bytes], port: int, what: str,
     return SerialTransport(f"socket://127.0.0.1:{port}")
 
 
+def _launch(info: TargetInfo, elf: Path | None, port: str | None,
+            faults: LinkFaults | None) -> tuple[subprocess.Popen[bytes] | None, Transport]:
+    proc: subprocess.Popen[bytes] | None
+    transport: Transport
+    if info.kind == "board":
+        if not port:
+            raise ConfigError(f"target '{info.name}' is a real board: give its serial port (--port)")
+        proc, transport = None, SerialTransport(port, info.baud)
+    elif elf is None:
+        raise ConfigError(f"target '{info.name}' needs its firmware built (drop --no-build?)")
+    elif info.kind == "native":
+        proc, transport = _start_native(elf)
+    elif info.kind == "qemu":
+        proc, transport = _start_qemu(info, elf)
+    elif info.kind == "renode":
+        proc, transport = _start_renode(info, elf)
+    else:
+        raise ConfigError(f"target kind '{info.kind}' is not supported")
+    if faults is not None and faults.any:
+        transport = FaultyTransport(transport, faults)
+    return proc, transport
+
+
 def start_target(name: str, port: str | None = None, build: bool = True,
-                 timeout: float = 2.0) -> RunningTarget:
+                 timeout: float = 2.0, faults: LinkFaults | None = None) -> RunningTarget:
     """Start (or connect to) a target and say HELLO.
 
     :param port: serial device of a real board
     :param build: build the firmware first (incremental)
+    :param faults: damage the link on purpose (see :mod:`qhil.link.faults`)
     """
     info = target_info(name)
-    elf = build_firmware(info.pio_env) if build and info.kind != "board" else None
-    if info.kind == "native":
-        assert elf is not None
-        proc, transport = _start_native(elf)
-    elif info.kind == "qemu":
-        assert elf is not None
-        proc, transport = _start_qemu(info, elf)
-    elif info.kind == "renode":
-        assert elf is not None
-        proc, transport = _start_renode(info, elf)
-    elif info.kind == "board":
-        if not port:
-            raise ConfigError(f"target '{name}' is a real board: give its serial port (--port)")
-        proc, transport = None, SerialTransport(port, info.baud)
-    else:
-        raise ConfigError(f"target kind '{info.kind}' is not supported")
-    running = RunningTarget(info, Device(transport, timeout=timeout), proc, elf)
+    elf = None
+    if info.kind != "board":
+        elf = build_firmware(info.pio_env) if build else built_firmware(info.pio_env)
+    proc, transport = _launch(info, elf, port, faults)
+    running = RunningTarget(info, Device(transport, timeout=timeout), proc, elf, port, faults)
     try:
         running.device.hello(wait=10.0)
     except Exception:

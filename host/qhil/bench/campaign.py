@@ -1,0 +1,174 @@
+"""A whole bench run: preflight checks, every (variant, noise, seed) episode, the report.
+
+Episodes are saved one by one (:class:`~qhil.bench.store.RunStore`) and the report in the
+run folder is rewritten after each, marked partial until the last one; a run that is
+interrupted or killed resumes where it stopped and ends with the same report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qhil.bench.energy import BoardProfile
+from qhil.bench.report import build_report, write_report
+from qhil.bench.runner import EpisodeResult, VariantResult, run_episode
+from qhil.bench.session import DeviceSession
+from qhil.bench.store import RunStore
+from qhil.bench.variants import Variant
+from qhil.common.envs import make_env
+from qhil.common.errors import DeviceError, QhilError
+from qhil.common.model_dir import ModelDir
+from qhil.link.faults import FaultyTransport
+from qhil.quant.golden import GoldenExecutor
+
+__all__ = ["Bench", "preflight"]
+
+LOG = logging.getLogger(__name__)
+
+
+def preflight(variants: list[Variant], session: DeviceSession | None, target: str) -> None:
+    """Everything the device can refuse, refused before the first episode: widths it does
+    not support, no float32 kernel, a model that does not fit its arena or payload.
+
+    :raises QhilError: naming the variant and the reason
+    """
+    if session is None:
+        return
+    info = session.device.info
+    assert info is not None
+    for v in variants:
+        if v.kind == "device-f32" and not info.float32:
+            raise QhilError(f"variant '{v.name}': {target} has no float32 kernel")
+        if v.qmodel is not None:
+            missing = sorted({w for w in v.qmodel.bits.w if w not in info.widths})
+            if missing:
+                raise QhilError(f"variant '{v.name}': {target} does not support "
+                                f"{', '.join(map(str, missing))}-bit weights "
+                                f"(it supports {', '.join(map(str, info.widths))})")
+        if v.on_device:
+            try:
+                session.device.load(v.blob)
+            except DeviceError as exc:
+                raise QhilError(f"variant '{v.name}' cannot run on {target}: {exc}") from None
+
+
+@dataclass
+class Bench:
+    """One run: what to run, where it is saved, and the device (None for host-only runs).
+
+    :param target_meta: the report's ``target`` section
+    :param period: the env's control period in seconds (deadline misses)
+    """
+
+    model: ModelDir
+    variants: list[Variant]
+    seeds: list[int]
+    noise: list[float]
+    store: RunStore
+    session: DeviceSession | None
+    target_meta: dict[str, Any]
+    period: float
+    faults: str = ""
+    profile: BoardProfile | None = None
+    _done: dict[str, EpisodeResult] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._done = self.store.done()
+
+    @property
+    def total(self) -> int:
+        return len(self.variants) * len(self.noise) * len(self.seeds)
+
+    def pending(self, variant: Variant) -> list[tuple[float, int]]:
+        return [(level, seed) for level in self.noise for seed in self.seeds
+                if RunStore.key(variant.name, level, seed) not in self._done]
+
+    def run(self, on_episode: Callable[[Variant, EpisodeResult], None] | None = None) -> None:
+        """Run every missing episode, saving each and refreshing the partial report."""
+        counters = self._link_snapshot()
+        for variant in self.variants:
+            todo = self.pending(variant)
+            if not todo:
+                continue
+            model_id = None
+            if variant.on_device:
+                assert self.session is not None
+                self.session.where = {"variant": variant.name}
+                model_id = self.session.load(variant.blob).model_id
+            golden = GoldenExecutor(variant.qmodel) if variant.qmodel is not None else None
+            info = self.session.device.info if self.session is not None else None
+            scale = info.cost_num / info.cost_den if info is not None else 1.0
+            env = make_env(self.model.env_id)
+            try:
+                for level, seed in todo:
+                    if self.session is not None:
+                        self.session.where = {"variant": variant.name, "seed": seed,
+                                              "noise": level}
+                        first_incident = len(self.session.incidents)
+                    ep = run_episode(variant, self.model.actor, env, seed, self.session,
+                                     noise=level, cost_scale=scale, golden=golden)
+                    ep.model_id = model_id
+                    if self.session is not None:
+                        ep.incidents = self.session.incidents[first_incident:]
+                    now = self._link_snapshot()
+                    ep.link = {k: now[k] - counters.get(k, 0) for k in now}
+                    counters = now
+                    self.store.save(ep)
+                    self._done[RunStore.key(ep.variant, ep.noise, ep.seed)] = ep
+                    self.write(final=False)
+                    if on_episode is not None:
+                        on_episode(variant, ep)
+            finally:
+                env.close()
+
+    def _link_snapshot(self) -> dict[str, int]:
+        if self.session is None:
+            return {}
+        c = self.session.device.counters
+        snap = {"requests": c.requests, "retries": c.retries, "corrupt_frames": c.corrupt_frames,
+                "stale_frames": c.stale_frames, "timeouts": c.timeouts}
+        transport = self.session.device.transport
+        if isinstance(transport, FaultyTransport):
+            snap |= {f"injected_{k}": v for k, v in transport.counts().items()}
+        return snap
+
+    def results(self) -> list[VariantResult]:
+        out = []
+        for v in self.variants:
+            eps = [self._done[k] for level in self.noise for seed in self.seeds
+                   if (k := RunStore.key(v.name, level, seed)) in self._done]
+            out.append(VariantResult(v, eps))
+        return out
+
+    @property
+    def complete(self) -> bool:
+        return all(not self.pending(v) for v in self.variants)
+
+    def report(self) -> dict[str, Any]:
+        results = [r for r in self.results() if any(e.noise == 0.0 for e in r.episodes)]
+        episodes = [e for r in self.results() for e in r.episodes]
+        link: dict[str, int] = {"requests": 0, "retries": 0, "corrupt_frames": 0,
+                                "stale_frames": 0, "timeouts": 0}
+        for e in episodes:
+            for k, v in e.link.items():
+                link[k] = link.get(k, 0) + v
+        incidents = [i for e in episodes for i in e.incidents]
+        report = build_report(results, env_id=self.model.env_id, model_path=str(self.model.path),
+                              model_meta=self.model.meta, target=self.target_meta,
+                              seeds=self.seeds, period=self.period,
+                              macs=self.model.actor.n_macs, link=link, profile=self.profile,
+                              layer_shapes=[w.shape for w in self.model.actor.weights])
+        report["link"]["faults_injected"] = self.faults or None
+        report["incidents"] = incidents
+        report["complete"] = self.complete
+        report["progress"] = {"episodes_done": len(episodes), "episodes_total": self.total}
+        return report
+
+    def write(self, final: bool) -> dict[str, Any]:
+        """The report into the run folder; HTML only when ``final`` (it is the slow part)."""
+        report = self.report()
+        write_report(report, self.store.out, html=final)
+        return report
