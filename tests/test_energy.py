@@ -24,7 +24,7 @@ from qhil.quant.random_model import random_quant_model
 
 def test_op_level_energy_matches_a_hand_count() -> None:
     model = random_quant_model(np.random.default_rng(0), [3, 2], parse_bits("int8", 1))
-    e = op_energy([(2, 3)], model)
+    e = op_energy([(2, 3)], model.bits)
     # 6 MACs x (0.2 pJ 8x8 mult + 0.1 pJ 32-bit add) + 2 outputs x (3.1 + 0.1) requant
     assert e["compute_pj"] == pytest.approx(6 * 0.3 + 2 * 3.2)
     # words: weights 48 bits -> 2, biases 2, inputs 3 x int16 -> 2, outputs 2 x int16 -> 1
@@ -36,8 +36,8 @@ def test_fewer_bits_cost_less_and_float_costs_most() -> None:
     rng = np.random.default_rng(1)
     shapes = [(64, 11), (64, 64), (1, 64)]
     sizes = [11, 64, 64, 1]
-    int8 = op_energy(shapes, random_quant_model(rng, sizes, parse_bits("int8", 3)))
-    w3a3 = op_energy(shapes, random_quant_model(rng, sizes, parse_bits("w3a3", 3)))
+    int8 = op_energy(shapes, random_quant_model(rng, sizes, parse_bits("int8", 3)).bits)
+    w3a3 = op_energy(shapes, parse_bits("w3a3", 3))
     f32 = op_energy(shapes, None)
     assert w3a3["compute_pj"] < int8["compute_pj"] < f32["compute_pj"]
     assert w3a3["memory_pj"] < int8["memory_pj"] < f32["memory_pj"]

@@ -286,3 +286,16 @@ def test_nan_from_the_env_stops_with_episodes_saved(tmp_path: Path) -> None:
     variants = resolve_variants(model, ["float"], [], Calibrator(model, PTQOptions(3)))
     with pytest.raises(QhilError, match="NaN/inf observation at seed 5 step 1"):
         run_episode(variants[0], model.actor, Broken(gym.make("Pendulum-v1")), 5, None)
+
+
+def test_preflight_refuses_widths_the_device_lacks() -> None:
+    from types import SimpleNamespace
+
+    from qhil.bench.campaign import preflight
+
+    model = load_model_dir(PENDULUM)
+    variants = resolve_variants(model, [], [W3A3], Calibrator(model, PTQOptions(3)))
+    info = SimpleNamespace(widths=(4, 8), float32=True)  # a firmware without 3-bit kernels
+    session = SimpleNamespace(device=SimpleNamespace(info=info))
+    with pytest.raises(QhilError, match="does not support 3-bit weights"):
+        preflight(variants, session, "board-x")  # type: ignore[arg-type]

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from qhil.common.errors import ConfigError
-from qhil.quant.qmodel import QuantModel
+from qhil.quant.config import BitConfig
 
 __all__ = ["BoardProfile", "BOARD_PROFILES", "profile_for", "load_profile", "device_energy",
            "op_energy", "HOROWITZ_PJ"]
@@ -127,22 +127,22 @@ def _words(bits: int) -> int:
     return math.ceil(bits / 32)
 
 
-def op_energy(layer_shapes: list[tuple[int, int]], qmodel: QuantModel | None) -> dict[str, float]:
+def op_energy(layer_shapes: list[tuple[int, int]], bits: BitConfig | None) -> dict[str, float]:
     """Op-level energy of one inference in pJ: compute, memory and total.
 
     :param layer_shapes: (n_out, n_in) of each linear layer
-    :param qmodel: the integer model (its widths), or None for a float32 policy
+    :param bits: the integer model's widths, or None for a float32 policy
     """
     t = HOROWITZ_PJ
     compute = memory = 0.0
     for i, (n_out, n_in) in enumerate(layer_shapes):
         macs = n_out * n_in
-        if qmodel is None:
+        if bits is None:
             compute += macs * (t["fp32_mult"] + t["fp32_add"])
             weight_bits, act_bits = 32 * macs, 32
         else:
-            w_bits = qmodel.bits.w[i]
-            a_bits = qmodel.in_bits if i == 0 else qmodel.bits.a[i - 1]
+            w_bits = bits.w[i]
+            a_bits = bits.in_bits if i == 0 else bits.a[i - 1]
             mult = t["int8_mult"] * (w_bits * a_bits) / 64.0
             compute += macs * (mult + t["int32_add"]) + n_out * (t["int32_mult"] + t["int32_add"])
             weight_bits, act_bits = w_bits * macs, 16

@@ -68,7 +68,7 @@ def _variant_entry(res: VariantResult, float_mean: float | None, period: float, 
         entry["latency_hist_ms"] = {"edges": [round(float(e), 5) for e in edges],
                                     "counts": [int(c) for c in counts]}
     energy: dict[str, Any] = {
-        "op_level": op_energy(layer_shapes, v.qmodel if v.kind == "device-int" else None)}
+        "op_level": op_energy(layer_shapes, v.qmodel.bits if v.qmodel is not None else None)}
     if costs:
         med = float(np.median(costs))
         entry["device_cost"] = {"median": med, "min": float(np.min(costs)),
@@ -77,6 +77,8 @@ def _variant_entry(res: VariantResult, float_mean: float | None, period: float, 
             energy["device"] = device_energy(med, cost_unit, profile)
     entry["energy"] = energy
     if v.kind == "device-int":
+        # observations beyond the input range saturate (as an ADC would): worth knowing
+        entry["input_saturations"] = int(sum(e.input_saturations for e in clean))
         entry["bit_exact"] = {"checked_steps": entry["steps"] + sum(
             e.steps for e in res.episodes if e.noise), "mismatches": res.mismatch_count,
             "examples": res.mismatches}

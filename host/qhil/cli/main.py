@@ -9,6 +9,7 @@ from types import ModuleType
 
 from qhil import __version__
 from qhil.cli import (
+    autoquant_cmd,
     bench_cmd,
     compare_cmd,
     devices_cmd,
@@ -20,6 +21,7 @@ from qhil.cli import (
     quantize_cmd,
     report_cmd,
     run_cmd,
+    sensitivity_cmd,
     sweep_bits_cmd,
     train_cmd,
 )
@@ -29,7 +31,8 @@ __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS: list[ModuleType] = [
     train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
-    flash_cmd, run_cmd, bench_cmd, report_cmd, compare_cmd, qat_cmd,
+    flash_cmd, run_cmd, bench_cmd, report_cmd, compare_cmd, qat_cmd, sensitivity_cmd,
+    autoquant_cmd,
 ]
 
 EPILOG = "Run 'qhil <command> --help' for the options of each command."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
@@ -41,13 +40,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.common.evaluation import percent_of_float
     from qhil.common.model_dir import load_model_dir
-    from qhil.common.provenance import package_versions
-    from qhil.quant.blob import blob_id, write_blob
     from qhil.quant.config import parse_bits
     from qhil.quant.pipeline import Calibrator
-    from qhil.train.qat import QATArgs, qat
+    from qhil.train.qat import QATArgs, qat, save_qat
 
     model = load_model_dir(args.model)
     bits = parse_bits(args.bits, len(model.actor.weights))
@@ -60,22 +56,8 @@ def run(args: argparse.Namespace) -> int:
             bar.set_postfix(loss=f"{loss:.4f}", val=f"{val:.0f}", best=f"{best:.0f}")
 
         result = qat(model, qargs, Calibrator(model, ptq_options(args)), progress)
-    data = write_blob(result.model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    float_mean = model.meta.get("eval", {}).get("mean")
-    pct = percent_of_float(result.test["mean"], float_mean) if float_mean is not None else None
-    sidecar = {"bits": str(bits), "method": "qat-dagger", "source": str(model.path),
-               "model_id": f"0x{blob_id(data):08x}", "blob_bytes": len(data),
-               "weight_bytes": result.model.weight_bytes, "args": {
-                   k: (str(v) if k == "bits" else v) for k, v in vars(qargs).items()},
-               "ptq_validation_return": result.ptq_val_return,
-               "best_validation_return": result.best_val_return,
-               "validation_curve": result.curve, "test": result.test,
-               "float_test_return": float_mean, "percent_of_float": pct,
-               "agreement_with_simulation": result.agreement,
-               "wall_time_s": round(result.wall_time_s, 1), "versions": package_versions()}
-    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    sidecar = save_qat(result, model, qargs, out)
+    pct = sidecar["percent_of_float"]
     print(f"wrote {out}: {bits}, test return {result.test['mean']:.1f} +- "
           f"{result.test['std']:.1f}" + (f" ({pct:.1f}% of float)" if pct is not None else "") +
           f", PTQ validation {result.ptq_val_return:.1f} -> QAT {result.best_val_return:.1f}, "

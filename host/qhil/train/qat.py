@@ -15,16 +15,20 @@ seeds (0..19) and checked against the simulation on every collected state.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from qhil.common.evaluation import evaluate_policy
+from qhil.common.evaluation import evaluate_policy, percent_of_float
 from qhil.common.model_dir import ModelDir
+from qhil.common.provenance import package_versions
+from qhil.quant.blob import blob_id, write_blob
 from qhil.quant.config import BitConfig
 from qhil.quant.fakequant import FakeQuantActor
 from qhil.quant.golden import GoldenExecutor
@@ -33,7 +37,7 @@ from qhil.quant.policy import QuantPolicy, quantize_obs
 from qhil.quant.qmodel import QuantModel
 from qhil.train.train import VALIDATION_SEED
 
-__all__ = ["QATArgs", "QATResult", "qat", "ROLLOUT_SEED"]
+__all__ = ["QATArgs", "QATResult", "qat", "save_qat", "ROLLOUT_SEED"]
 
 LOG = logging.getLogger(__name__)
 ROLLOUT_SEED = 30_000  # DAgger rollouts: disjoint from test, validation and calibration seeds
@@ -147,8 +151,8 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
                        ROLLOUT_SEED + 100 * it)
         states = np.concatenate([states, new])[-args.max_states:]
         if progress is not None:
-            progress(it, float(loss), val, best_val)
-        LOG.debug("iteration %d: loss %.5f, validation %.1f (best %.1f)", it, float(loss), val,
+            progress(it, float(loss.detach()), val, best_val)
+        LOG.debug("iteration %d: loss %.5f, validation %.1f (best %.1f)", it, float(loss.detach()), val,
                   best_val)
 
     test = evaluate_policy(QuantPolicy(best_model).act, model.env_id, args.test_episodes, 0)
@@ -166,3 +170,24 @@ def _agreement(q: QuantModel, sim: FakeQuantActor, states: np.ndarray) -> float:
     with torch.no_grad():
         codes = sim.action_codes(torch.tensor(states, dtype=torch.float64)).numpy()
     return float(np.mean(np.all(codes == golden, axis=-1)))
+
+
+def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path) -> dict[str, Any]:
+    """Write the export to ``out`` (.qhil) and its provenance beside it (.json)."""
+    data = write_blob(result.model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    float_mean = model.meta.get("eval", {}).get("mean")
+    pct = percent_of_float(result.test["mean"], float_mean) if float_mean is not None else None
+    sidecar = {"bits": str(args.bits), "method": "qat-dagger", "source": str(model.path),
+               "model_id": f"0x{blob_id(data):08x}", "blob_bytes": len(data),
+               "weight_bytes": result.model.weight_bytes, "args": {
+                   k: (str(v) if k == "bits" else v) for k, v in vars(args).items()},
+               "ptq_validation_return": result.ptq_val_return,
+               "best_validation_return": result.best_val_return,
+               "validation_curve": result.curve, "test": result.test,
+               "float_test_return": float_mean, "percent_of_float": pct,
+               "agreement_with_simulation": result.agreement,
+               "wall_time_s": round(result.wall_time_s, 1), "versions": package_versions()}
+    out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    return sidecar
