@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/host_overhead.py [--targets native,qemu-m4] [--steps 4000]
 
-Per step the bench does: env.step, quantize the observation, the device round trip
-(INFER), the golden check, dequantize. Host overhead = step time - env.step - round trip
+Runs the bench's own episode loop (qhil.bench.runner.run_episode): per step env.step,
+quantize the observation, the device round trip (INFER), dequantize; the golden check of
+every step at the end of each episode. Host overhead = wall time - env.step - round trips
 (targets of issue #5: <= 50 us per step; >= 10k steps/s native, >= 1.5k on qemu-m4).
 """
 
@@ -14,15 +15,14 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
+from qhil.bench.runner import run_episode
+from qhil.bench.session import DeviceSession
+from qhil.bench.variants import Variant
 from qhil.common.envs import make_env
 from qhil.common.model_dir import load_model_dir
 from qhil.quant.blob import write_blob
 from qhil.quant.config import parse_bits
-from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator, PTQOptions
-from qhil.quant.policy import dequantize_action, quantize_obs
 from qhil.targets import start_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,37 +30,32 @@ OUT = ROOT / "benchmarks" / "results" / "host_overhead.json"
 
 
 def measure(target_name: str, steps: int) -> dict[str, float | str]:
+    """The bench's own episode loop (run_episode, every answer checked), timed."""
     model = load_model_dir(ROOT / "models" / "Pendulum-v1")
     qmodel = Calibrator(model, PTQOptions(calib_episodes=5)).quantize(parse_bits("int8", 3))
-    golden = GoldenExecutor(qmodel)
+    blob = write_blob(qmodel)
+    variant = Variant("int8", "device-int", blob, qmodel, str(qmodel.bits))
     env = make_env(model.env_id)
-    t_env = t_link = 0.0
+    episodes = max(steps // 200, 1)  # Pendulum episodes are 200 steps
     with start_target(target_name, timeout=5.0) as target:
-        target.device.load(write_blob(qmodel))
-        obs, _ = env.reset(seed=0)
+        session = DeviceSession(target)
+        session.load(blob)
+        run_episode(variant, model.actor, env, 99, session)  # warm-up
         start = time.perf_counter()
-        for _ in range(steps):
-            x = quantize_obs(qmodel, obs)
-            t0 = time.perf_counter()
-            codes, _ = target.device.infer(x)
-            t1 = time.perf_counter()
-            if not np.array_equal(codes, golden.action_codes(x)):
-                raise SystemExit("device answer differs from the golden executor")
-            action = dequantize_action(qmodel, codes)
-            t2 = time.perf_counter()
-            obs, _, terminated, truncated, _ = env.step(action)
-            t3 = time.perf_counter()
-            if terminated or truncated:
-                obs, _ = env.reset()
-            t_link += t1 - t0
-            t_env += t3 - t2
+        results = [run_episode(variant, model.actor, env, seed, session)
+                   for seed in range(episodes)]
         total = time.perf_counter() - start
     env.close()
-    return {"target": target_name, "steps": steps,
-            "steps_per_s": round(steps / total, 1),
-            "env_step_us": round(1e6 * t_env / steps, 1),
-            "round_trip_us": round(1e6 * t_link / steps, 1),
-            "host_overhead_us": round(1e6 * (total - t_env - t_link) / steps, 1)}
+    if any(r.mismatch_count for r in results):
+        raise SystemExit("device answers differ from the golden executor")
+    n = sum(r.steps for r in results)
+    t_env = sum(r.env_s for r in results)
+    t_link = sum(sum(r.rtt_s) for r in results)
+    return {"target": target_name, "steps": n,
+            "steps_per_s": round(n / total, 1),
+            "env_step_us": round(1e6 * t_env / n, 1),
+            "round_trip_us": round(1e6 * t_link / n, 1),
+            "host_overhead_us": round(1e6 * (total - t_env - t_link) / n, 1)}
 
 
 def main() -> None:

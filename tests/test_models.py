@@ -51,3 +51,16 @@ def test_recorded_return_is_reproduced(env_id: str, tmp_path: Path) -> None:
     got = json.loads(out.read_text())["float"]["returns"]
     recorded = load_model_dir(MODELS / env_id).meta["eval"]["returns"][:3]
     np.testing.assert_allclose(got, recorded, rtol=1e-6, atol=1e-6)
+
+
+QAT_EXPORTS = sorted(MODELS.glob("*/qat_*.qhil"))
+
+
+@pytest.mark.parametrize("blob", QAT_EXPORTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_shipped_qat_export_reproduces_its_recorded_test_return(blob: Path,
+                                                                 tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    assert main(["-q", "eval", "--blob", str(blob), "--episodes", "2", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())["golden"]["returns"]
+    recorded = json.loads(blob.with_suffix(".json").read_text())["test"]["returns"][:2]
+    np.testing.assert_allclose(got, recorded, rtol=1e-9)

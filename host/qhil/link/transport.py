@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import select
 import time
 from abc import ABC, abstractmethod
@@ -49,7 +50,16 @@ class SerialTransport(Transport):
 
     def write(self, data: bytes) -> None:
         try:
-            self._port.write(data)
+            fd = getattr(self._port, "fd", None)
+            if isinstance(fd, int):
+                # a tty or pty: one write() call; pyserial's own loop costs ~15 us a frame
+                try:
+                    sent = os.write(fd, data)
+                except BlockingIOError:
+                    sent = 0
+                data = data[sent:]
+            if data:
+                self._port.write(data)
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"write to {self.url} failed: {exc}") from None
 
