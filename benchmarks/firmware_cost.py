@@ -5,8 +5,10 @@
 Cost is the device's own counter around the policy call (BENCH, median of 21 repeats):
 instructions under QEMU (-icount shift=7, exact up to the timer's tick phase), ns on
 native. Models are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes:
-instruction counts do not depend on weight values. Round trips are INFER requests timed
-on the host (Python client included), so they depend on the machine's load.
+instruction counts do not depend on weight values. A model too big for a target's RAM
+arena is measured compiled into flash where the target has a -builtin build (qemu-m0).
+Round trips are INFER requests timed on the host (Python client included), so they depend
+on the machine's load.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import numpy as np
 from qhil.common.actor import FloatActor
 from qhil.common.errors import DeviceError
 from qhil.quant.blob import write_blob
+from qhil.quant.cheader import blob_to_c_header
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_input_codes, random_quant_model
 from qhil.targets import TARGETS, start_target
-from qhil.targets.firmware import build_firmware, elf_memory
+from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, elf_memory
 
 OUT = Path(__file__).resolve().parent / "results"
 SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
@@ -67,6 +70,8 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                     dev.load(blob)
                 except DeviceError as exc:
                     costs[key] = {"error": str(exc), "blob_bytes": len(blob)}
+                    if f"{name}-builtin" in TARGETS:  # too big for RAM: compile it into flash
+                        costs[key] = from_flash(f"{name}-builtin", blob, x, macs, setting)
                     continue
                 _, med, _, _ = dev.bench(x, 21, float32=setting == "float32")
                 cost = info.cost(med)
@@ -104,6 +109,22 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
     return row
 
 
+def from_flash(target_name: str, blob: bytes, x: np.ndarray, macs: int,
+               setting: str) -> dict[str, object]:
+    """Cost of a model compiled into the firmware (export-c header, see platformio.ini)."""
+    header = FIRMWARE_DIR / ".pio" / "builtin" / "qhil_builtin_model.h"
+    header.parent.mkdir(parents=True, exist_ok=True)
+    header.write_text(blob_to_c_header(blob, "qhil_builtin"))
+    with start_target(target_name, timeout=5.0) as target:
+        dev = target.device
+        dev.ensure_loaded(blob)
+        _, med, _, _ = dev.bench(x, 21, float32=setting == "float32")
+        assert dev.info is not None
+        cost = dev.info.cost(med)
+    return {"cost": round(cost, 1), "per_mac": round(cost / macs, 3), "blob_bytes": len(blob),
+            "macs": macs, "where": "flash"}
+
+
 def markdown(rows: list[dict[str, object]]) -> str:
     lines = ["| target | unit | kernel | " + " | ".join(
         f"{s} {k}" for s in SIZES for k in SETTINGS) + " | RTT p50/p99 ms |",
@@ -113,7 +134,9 @@ def markdown(rows: list[dict[str, object]]) -> str:
         for s in SIZES:
             for k in SETTINGS:
                 c = r["costs"][f"{s}/{k}"]  # type: ignore[index]
-                cells.append(f"{c['cost']:.0f} ({c['per_mac']:.2f}/MAC)" if "cost" in c else "does not fit")
+                flash = " from flash" if c.get("where") == "flash" else ""
+                cells.append(f"{c['cost']:.0f} ({c['per_mac']:.2f}/MAC{flash})" if "cost" in c
+                             else "does not fit")
         rtt = r["rtt_ms"]
         lines.append(f"| {r['target']} | {r['unit']} | {r['kernel']} | " + " | ".join(cells) +
                      f" | {rtt['p50']:.2f} / {rtt['p99']:.2f} |")  # type: ignore[index]

@@ -224,3 +224,33 @@ def test_every_environment_builds_offline() -> None:
         elf = build_firmware(env)
         mem = elf_memory(elf)
         assert 0 < mem["flash"] < 64 * 1024 and 0 < mem["ram"] <= 128 * 1024
+
+
+def test_model_compiled_into_flash_runs_without_upload(tmp_path) -> None:
+    """qemu-m0-builtin: a float32 model bigger than the M0's RAM arena, from flash."""
+    from qhil.bench.runner import _host_f32
+    from qhil.cli.main import main
+    from qhil.quant.blob import blob_id
+    from qhil.targets import start_target
+    from qhil.targets.firmware import FIRMWARE_DIR
+    from tests_support import tiny_float_actor
+
+    actor = tiny_float_actor((3, 64, 64, 1))
+    blob = write_blob(actor)
+    (tmp_path / "m.qhil").write_bytes(blob)
+    header = FIRMWARE_DIR / ".pio" / "builtin" / "qhil_builtin_model.h"
+    header.parent.mkdir(parents=True, exist_ok=True)
+    assert main(["-q", "export-c", str(tmp_path / "m.qhil"), "--name", "qhil_builtin",
+                 "-o", str(header)]) == 0
+    with start_target("qemu-m0-builtin", timeout=5.0) as target:
+        dev = target.device
+        assert len(blob) > dev.info.arena_bytes  # could never be uploaded
+        info = dev.ensure_loaded(blob)  # already active: nothing sent
+        assert info.model_id == blob_id(blob) and info.kind == 1 and info.bytes_used == 0
+        z = np.random.default_rng(3).normal(size=(8, 3)).astype(np.float32)
+        for row in z:
+            y, cost = dev.infer_f32(row)
+            np.testing.assert_allclose(y, _host_f32(actor, row), atol=1e-4)
+            assert cost > 0
+        dev.reset()  # the compiled-in model comes back after RESET
+        assert dev.stats()["model_id"] == blob_id(blob)

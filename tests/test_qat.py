@@ -34,3 +34,34 @@ def test_qat_export_matches_simulation_and_runs_bit_exact(tmp_path: Path) -> Non
             x = quantize_obs(model, o)  # type: ignore[arg-type]
             np.testing.assert_array_equal(target.device.infer(x)[0],
                                           policy.executor.action_codes(x))
+
+
+def test_rl_finetuning_trains_the_quantized_actor_in_the_loop(tmp_path: Path) -> None:
+    """Mode (b): TD3 with the fake-quant actor; the export still equals its simulation."""
+    import torch
+
+    from qhil.common.model_dir import load_model_dir
+    from qhil.quant.config import parse_bits
+    from qhil.quant.fakequant import FakeQuantActor
+    from qhil.quant.pipeline import Calibrator, PTQOptions
+    from qhil.train.qat_rl import RLArgs, rl_finetune
+
+    model = load_model_dir(PENDULUM)
+    bits = parse_bits("w=3,3,3 a=3,3,8 in=12", 3)
+    student = FakeQuantActor(model.actor, Calibrator(model, PTQOptions(3)).params(bits), bits)
+    before = [w.detach().clone() for w in student.weights]
+    seen: list[int] = []
+    rl_finetune(model, student, RLArgs(steps=600, critic_warmup=300, eval_every=300),
+                on_eval=seen.append)
+    assert seen == [300, 600]
+    # frozen during the critic warm-up, trained after it
+    assert any(not torch.equal(a, b) for a, b in zip(before, student.weights, strict=True))
+
+    out = tmp_path / "rl.qhil"
+    assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3,3,3 a=3,3,8 in=12",
+                 "--iterations", "1", "--grad-steps", "50", "--calib-episodes", "3",
+                 "--rl-steps", "400", "--rl-warmup", "200", "--rl-eval-every", "200",
+                 "-o", str(out)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["args"]["rl_steps"] == 400 and len(side["validation_curve"]) == 2 + 2
+    assert side["agreement_with_simulation"] >= 0.999

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "qhil_status.h"
+
 #define QHIL_PROTO_VERSION 1u
 #ifndef QHIL_MAX_PAYLOAD
 #define QHIL_MAX_PAYLOAD 1024u /* boards with little RAM declare less in HELLO */
@@ -31,6 +33,12 @@ int32_t qhil_cobs_decode(const uint8_t *in, uint32_t len, uint8_t *out, uint32_t
 
 /** Use `arena` (4-byte aligned) for uploaded models. */
 void qhil_proto_init(uint8_t *arena, uint32_t arena_size);
+/**
+ * A model compiled into flash (4-byte aligned, alive forever): validated like an upload
+ * and active whenever no uploaded model is (at boot and after RESET). Returns the
+ * loader's verdict; a rejected blob leaves no model active.
+ */
+qhil_model_error qhil_proto_set_builtin(const uint8_t *blob, uint32_t size);
 /** Feed one received byte; complete frames are handled and answered at once. */
 void qhil_proto_rx_byte(uint8_t byte);
 /** Handle one decoded packet and answer it (for fuzzing and tests). */

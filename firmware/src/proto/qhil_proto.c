@@ -342,11 +342,34 @@ static void handle_stats(void)
     send(QHIL_MSG_STATS | 0x80u, 32);
 }
 
+static const uint8_t *builtin_blob;
+static uint32_t builtin_size;
+
+static qhil_model_error activate_builtin(void)
+{
+    qhil_model_error e = qhil_model_load(&st.model, builtin_blob, builtin_size);
+    if (e != QHIL_MODEL_OK) {
+        st.model.n_layers = 0;
+        return e;
+    }
+    qhil_model_prepare(&st.model, st.arena, st.arena_size);
+    return QHIL_MODEL_OK;
+}
+
 void qhil_proto_init(uint8_t *arena, uint32_t arena_size)
 {
     memset(&st, 0, sizeof st);
     st.arena = arena;
     st.arena_size = arena_size;
+    builtin_blob = NULL;
+    builtin_size = 0;
+}
+
+qhil_model_error qhil_proto_set_builtin(const uint8_t *blob, uint32_t size)
+{
+    builtin_blob = blob;
+    builtin_size = size;
+    return activate_builtin();
 }
 
 void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
@@ -401,6 +424,9 @@ void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
         st.model.n_layers = 0;
         st.load_size = 0;
         memset(&st.stats, 0, sizeof st.stats);
+        if (builtin_blob != NULL) {
+            activate_builtin();
+        }
         qhil_port_reset();
         break;
     case QHIL_MSG_STATS:

@@ -50,7 +50,7 @@ def preflight(variants: list[Variant], session: DeviceSession | None, target: st
                                 f"(it supports {', '.join(map(str, info.widths))})")
         if v.on_device:
             try:
-                session.device.load(v.blob)
+                session.device.ensure_loaded(v.blob)
             except DeviceError as exc:
                 raise QhilError(f"variant '{v.name}' cannot run on {target}: {exc}") from None
 

@@ -53,7 +53,7 @@ class DeviceSession:
 
     def load(self, blob: bytes) -> LoadInfo:
         self._blob = blob
-        return self._call(lambda dev: dev.load(blob), "LOAD")
+        return self._call(lambda dev: dev.ensure_loaded(blob), "LOAD")
 
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:
         return self._call(lambda dev: dev.infer(codes), "INFER")

@@ -18,6 +18,9 @@ Train an integer policy of the given widths to reproduce the float policy, on th
 the quantized policy itself visits (DAgger). The training graph rounds exactly where the
 device does, so the exported blob runs bit-exactly what was trained. The export with the
 best return on validation seeds (10000..) is kept, then evaluated on seeds 0..19.
+With --rl-steps N (mode b), the distilled student is then fine-tuned by TD3 on the
+env's reward for N steps, the fake-quant actor in the loop (a new critic learns alone
+for --rl-warmup steps first); exports are kept only if validation improves.
 Writes X.qhil and X.json (provenance, validation curve, test return, agreement).
 
 example: qhil qat --model models/Pendulum-v1 --bits w3a3 -o models/Pendulum-v1/w3a3.qhil
@@ -36,6 +39,17 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="gradient steps per iteration (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed (default: %(default)s)")
+    rl = parser.add_argument_group("RL fine-tuning (mode b)")
+    rl.add_argument("--rl-steps", type=non_negative_int, default=0,
+                    help="after distillation, fine-tune the quantized actor with TD3 for this "
+                         "many env steps (default: 0, off)")
+    rl.add_argument("--rl-warmup", type=non_negative_int, default=5000,
+                    help="first RL steps in which only the new critic learns "
+                         "(default: %(default)s)")
+    rl.add_argument("--rl-lr", type=float, default=3e-4,
+                    help="TD3 learning rate (default: %(default)s)")
+    rl.add_argument("--rl-eval-every", type=positive_int, default=2000,
+                    help="env steps between validations (default: %(default)s)")
     add_ptq_options(parser)
 
 
@@ -44,16 +58,21 @@ def run(args: argparse.Namespace) -> int:
     from qhil.quant.config import parse_bits
     from qhil.quant.pipeline import Calibrator
     from qhil.train.qat import QATArgs, qat, save_qat
+    from qhil.train.qat_rl import RLArgs
 
     model = load_model_dir(args.model)
     bits = parse_bits(args.bits, len(model.actor.weights))
     out = Path(args.out)
+    rl = RLArgs(critic_warmup=args.rl_warmup, learning_rate=args.rl_lr,
+                eval_every=args.rl_eval_every)
     qargs = QATArgs(bits=bits, iterations=args.iterations, grad_steps=args.grad_steps,
-                    lr=args.lr, seed=args.seed)
-    with tqdm(total=args.iterations, desc=f"qat {bits.short}", unit="iter") as bar:
+                    lr=args.lr, seed=args.seed, rl_steps=args.rl_steps, rl=rl)
+    total = args.iterations + args.rl_steps // args.rl_eval_every
+    with tqdm(total=total, desc=f"qat {bits.short}", unit="iter") as bar:
         def progress(it: int, loss: float, val: float, best: float) -> None:
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", val=f"{val:.0f}", best=f"{best:.0f}")
+            bar.set_postfix(loss=f"{loss:.4f}" if loss == loss else "rl", val=f"{val:.0f}",
+                            best=f"{best:.0f}")
 
         result = qat(model, qargs, Calibrator(model, ptq_options(args)), progress)
     sidecar = save_qat(result, model, qargs, out)

@@ -25,7 +25,8 @@ from qhil.link.framing import (
     encode_frame,
 )
 from qhil.link.transport import Transport
-from qhil.quant.blob import blob_id
+from qhil.quant.blob import blob_id, read_blob
+from qhil.quant.qmodel import QuantModel
 
 __all__ = ["Device", "HelloInfo", "LoadInfo", "LinkCounters", "COST_KINDS"]
 
@@ -200,6 +201,18 @@ class Device:
                 chunk = max(chunk // 2, 64)
                 LOG.warning("load interrupted; starting it again with %d-byte chunks", chunk)
         raise AssertionError("unreachable")
+
+    def ensure_loaded(self, blob: bytes) -> LoadInfo:
+        """:meth:`load`, unless the device already runs this very model (STATS reports its
+        id): a model compiled into the firmware, or one uploaded before a reconnect."""
+        if self.stats()["model_id"] == blob_id(blob):
+            m = read_blob(blob)
+            if isinstance(m, QuantModel):
+                shape = (0, len(m.layers), m.obs_dim, m.act_dim, m.n_macs)
+            else:
+                shape = (1, len(m.weights), m.obs_dim, m.action_dim, m.n_macs)
+            return LoadInfo(blob_id(blob), *shape, 0)
+        return self.load(blob)
 
     def _load_once(self, blob: bytes, chunk: int) -> LoadInfo:
         limit = self.info.max_payload if self.info is not None else MAX_PAYLOAD

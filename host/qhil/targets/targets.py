@@ -49,6 +49,9 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
     TargetInfo("native", "native", "native", description="host process behind a pty"),
     TargetInfo("qemu-m0", "qemu-m0", "qemu", "microbit", "cortex-m0",
                description="QEMU BBC micro:bit (nRF51822, 16 KB RAM)"),
+    TargetInfo("qemu-m0-builtin", "qemu-m0-builtin", "qemu", "microbit", "cortex-m0",
+               description="qemu-m0 with a model compiled into flash "
+                           "(firmware/.pio/builtin/qhil_builtin_model.h, see platformio.ini)"),
     TargetInfo("qemu-m3", "qemu-m3", "qemu", "mps2-an385", "cortex-m3", description="QEMU MPS2 AN385"),
     TargetInfo("qemu-m4", "qemu-m4", "qemu", "mps2-an386", "cortex-m4", description="QEMU MPS2 AN386"),
     TargetInfo("qemu-m7", "qemu-m7", "qemu", "mps2-an500", "cortex-m7", description="QEMU MPS2 AN500"),

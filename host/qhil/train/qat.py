@@ -1,4 +1,5 @@
-"""Quantization-aware training by distillation on the student's own states (DAgger).
+"""Quantization-aware training: distillation on the student's own states (DAgger), then
+optionally RL fine-tuning of the same student with TD3 (:mod:`qhil.train.qat_rl`).
 
 Docs: docs/quantization.md (what is simulated). Results: BENCHMARKS.md#quantization-aware-training.
 
@@ -15,6 +16,7 @@ seeds (0..19) and checked against the simulation on every collected state.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import time
@@ -35,6 +37,7 @@ from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator
 from qhil.quant.policy import QuantPolicy, quantize_obs
 from qhil.quant.qmodel import QuantModel
+from qhil.train.qat_rl import RLArgs, rl_finetune
 from qhil.train.train import VALIDATION_SEED
 
 __all__ = ["QATArgs", "QATResult", "qat", "save_qat", "ROLLOUT_SEED"]
@@ -65,6 +68,10 @@ class QATArgs:
     """cap on the aggregated dataset (oldest states dropped first)"""
     seed: int = 0
     """torch and sampling seed"""
+    rl_steps: int = 0
+    """mode (b): env steps of TD3 fine-tuning after distillation (0: distillation only)"""
+    rl: RLArgs = field(default_factory=RLArgs)
+    """TD3 fine-tuning settings (critic warm-up, learning rate, validation interval)"""
 
 
 @dataclass
@@ -152,8 +159,29 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
         states = np.concatenate([states, new])[-args.max_states:]
         if progress is not None:
             progress(it, float(loss.detach()), val, best_val)
-        LOG.debug("iteration %d: loss %.5f, validation %.1f (best %.1f)", it, float(loss.detach()), val,
-                  best_val)
+        LOG.debug("iteration %d: loss %.5f, validation %.1f (best %.1f)", it,
+                  float(loss.detach()), val, best_val)
+
+    if args.rl_steps:
+        # Mode (b): TD3 fine-tunes the best distilled student on the env's own reward.
+        student.load_state_dict(best_state)
+        student.train()
+
+        def on_eval(step: int) -> None:
+            nonlocal best_val, best_model, best_state
+            candidate = export()
+            candidate.meta.update(method="qat-dagger+rl")
+            val = validate(candidate)
+            curve.append((args.iterations + step, val))
+            if val > best_val:
+                best_val, best_model = val, candidate
+                best_state = copy.deepcopy(student.state_dict())
+            if progress is not None:
+                progress(args.iterations + step // args.rl.eval_every, float("nan"), val,
+                         best_val)
+
+        rl_finetune(model, student, dataclasses.replace(args.rl, steps=args.rl_steps,
+                                                        seed=args.seed), on_eval)
 
     test = evaluate_policy(QuantPolicy(best_model).act, model.env_id, args.test_episodes, 0)
     sim = FakeQuantActor(model.actor, params, args.bits, torch.float64)
@@ -179,10 +207,12 @@ def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path) -> di
     out.write_bytes(data)
     float_mean = model.meta.get("eval", {}).get("mean")
     pct = percent_of_float(result.test["mean"], float_mean) if float_mean is not None else None
-    sidecar = {"bits": str(args.bits), "method": "qat-dagger", "source": str(model.path),
+    recorded = dataclasses.asdict(args) | {"bits": str(args.bits)}
+    sidecar = {"bits": str(args.bits),
+               "method": "qat-dagger+rl" if args.rl_steps else "qat-dagger",
+               "source": str(model.path),
                "model_id": f"0x{blob_id(data):08x}", "blob_bytes": len(data),
-               "weight_bytes": result.model.weight_bytes, "args": {
-                   k: (str(v) if k == "bits" else v) for k, v in vars(args).items()},
+               "weight_bytes": result.model.weight_bytes, "args": recorded,
                "ptq_validation_return": result.ptq_val_return,
                "best_validation_return": result.best_val_return,
                "validation_curve": result.curve, "test": result.test,
