@@ -47,7 +47,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                     help="first RL steps in which only the new critic learns "
                          "(default: %(default)s)")
     rl.add_argument("--rl-lr", type=float, default=3e-4,
-                    help="TD3 learning rate (default: %(default)s)")
+                    help="TD3 critic learning rate (default: %(default)s)")
+    rl.add_argument("--rl-actor-lr", type=float, default=1e-5,
+                    help="TD3 actor learning rate (default: %(default)s)")
     rl.add_argument("--rl-eval-every", type=positive_int, default=2000,
                     help="env steps between validations (default: %(default)s)")
     add_ptq_options(parser)
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     bits = parse_bits(args.bits, len(model.actor.weights))
     out = Path(args.out)
     rl = RLArgs(critic_warmup=args.rl_warmup, learning_rate=args.rl_lr,
-                eval_every=args.rl_eval_every)
+                actor_learning_rate=args.rl_actor_lr, eval_every=args.rl_eval_every)
     qargs = QATArgs(bits=bits, iterations=args.iterations, grad_steps=args.grad_steps,
                     lr=args.lr, seed=args.seed, rl_steps=args.rl_steps, rl=rl)
     total = args.iterations + args.rl_steps // args.rl_eval_every

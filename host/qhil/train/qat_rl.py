@@ -39,7 +39,10 @@ class RLArgs:
     critic_warmup: int = 5_000
     """first steps in which only the critic learns"""
     learning_rate: float = 3e-4
-    """Adam learning rate (actor and critic)"""
+    """critic learning rate (Adam)"""
+    actor_learning_rate: float = 1e-5
+    """actor learning rate: small, the distilled actor is already good and a young critic's
+    gradients are noisy (at the critic's rate the policy was measured to collapse)"""
     eval_every: int = 2_000
     """env steps between validations of the exported policy"""
     action_noise: float = 0.1
@@ -56,6 +59,17 @@ class _QuantizedMu(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return self.student(obs)
+
+
+class _TD3(TD3):
+    """TD3 with its own actor learning rate (SB3 sets one rate on both optimizers)."""
+
+    actor_learning_rate = 1e-5
+
+    def _update_learning_rate(self, optimizers: Any) -> None:
+        super()._update_learning_rate(optimizers)
+        for group in self.actor.optimizer.param_groups:
+            group["lr"] = self.actor_learning_rate
 
 
 class _Validate(BaseCallback):
@@ -80,7 +94,7 @@ def rl_finetune(model: ModelDir, student: FakeQuantActor, args: RLArgs,
     critic = list(hp.get("critic_net", [256, 256]))
     env = make_env(model.env_id)
     n_act = int(np.prod(env.action_space.shape or (1,)))
-    td3 = TD3("MlpPolicy", env, learning_rate=args.learning_rate,
+    td3 = _TD3("MlpPolicy", env, learning_rate=args.learning_rate,
               buffer_size=max(args.steps, 1_000), learning_starts=256, batch_size=256,
               gamma=float(hp.get("gamma", 0.99)), tau=0.005, seed=args.seed, device="cpu",
               action_noise=NormalActionNoise(np.zeros(n_act),
@@ -90,7 +104,9 @@ def rl_finetune(model: ModelDir, student: FakeQuantActor, args: RLArgs,
     policy: Any = td3.policy
     policy.actor.mu = _QuantizedMu(student)
     policy.actor_target.mu = _QuantizedMu(copy.deepcopy(student))
-    policy.actor.optimizer = torch.optim.Adam(policy.actor.parameters(), lr=args.learning_rate)
+    td3.actor_learning_rate = args.actor_learning_rate
+    policy.actor.optimizer = torch.optim.Adam(policy.actor.parameters(),
+                                              lr=args.actor_learning_rate)
     # actor frozen while the new critic learns what the policy's actions are worth
     student.requires_grad_(False)
     callback = _Validate(args.eval_every, on_eval)
