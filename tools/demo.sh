@@ -10,6 +10,7 @@ for env in Pendulum-v1 InvertedPendulum-v5; do
   for blob in models/$env/*.qhil; do
     [ -f "$blob" ] && blobs+=(--blob "$blob")
   done
+  rm -rf "reports/demo/$env"  # a bench refuses a folder holding another run; the demo starts afresh
   $QHIL bench --model "models/$env" --target qemu-m4 --variants float,device-f32,int8 \
     "${blobs[@]}" --episodes 10 -o "reports/demo/$env"
 done
