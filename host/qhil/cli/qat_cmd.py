@@ -39,6 +39,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="gradient steps per iteration (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed (default: %(default)s)")
+    parser.add_argument("--val-episodes", type=positive_int, default=10,
+                        help="validation episodes that choose the export (seeds 10000..; more "
+                             "episodes choose less by luck) (default: %(default)s)")
     rl = parser.add_argument_group("RL fine-tuning (mode b)")
     rl.add_argument("--rl-steps", type=non_negative_int, default=0,
                     help="after distillation, fine-tune the quantized actor with TD3 for this "
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     rl = RLArgs(critic_warmup=args.rl_warmup, learning_rate=args.rl_lr,
                 actor_learning_rate=args.rl_actor_lr, eval_every=args.rl_eval_every)
     qargs = QATArgs(bits=bits, iterations=args.iterations, grad_steps=args.grad_steps,
-                    lr=args.lr, seed=args.seed, rl_steps=args.rl_steps, rl=rl)
+                    lr=args.lr, seed=args.seed, val_episodes=args.val_episodes,
+                    rl_steps=args.rl_steps, rl=rl)
     total = args.iterations + args.rl_steps // args.rl_eval_every
     with tqdm(total=total, desc=f"qat {bits.short}", unit="iter") as bar:
         def progress(it: int, loss: float, val: float, best: float) -> None:
