@@ -153,9 +153,10 @@ def firmware() -> str:
              "**instructions** under QEMU (`-icount shift=7`; timers tick 2.048x-128x per "
              "instruction, so readings of one count vary by at most 0.1 %), ns on native. Models "
              "are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes; counts "
-             "do not depend on weight values. float32 does not fit the 9 KB arena of the 16 KB "
-             "micro:bit. RTT is timed on the host through the Python client while training jobs "
-             "loaded both cores, so it is an upper bound.", ""]
+             "do not depend on weight values. float32 does not fit the 9 KB RAM arena of the "
+             "16 KB micro:bit: on qemu-m0 it runs compiled into flash (`qemu-m0-builtin`, "
+             "marked 'from flash'). RTT is timed on the host through the Python client on a "
+             "quiet machine.", ""]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
     return "\n".join(lines) + "\n" + path.read_text()
