@@ -130,3 +130,28 @@ def test_rerun_resumes_without_redoing_work(run_dir: Path) -> None:
     assert main(["-q", "autoquant", "--model", str(PENDULUM), "--budget", "weight_bytes=900",
                  "--probe-episodes", "1", "--widths", "3,4,8", "--in-widths", "8,16",
                  "-o", str(run_dir)]) == 2
+
+
+def test_cycles_budget_is_measured_on_the_device(tmp_path: Path) -> None:
+    from qhil.common.model_dir import load_model_dir
+    from qhil.quant.autoquant import Budget
+    from qhil.quant.config import parse_bits
+    from qhil.quant.pipeline import Calibrator, PTQOptions
+    from qhil.train.autoquant import _cost_fn, _DeviceCost
+
+    model = load_model_dir(PENDULUM)
+    calibrator = Calibrator(model, PTQOptions(3))
+    with pytest.raises(ConfigError, match="give --target"):
+        _cost_fn(Budget("cycles", 1e4), SHAPES, calibrator, None, tmp_path)
+    cost = _cost_fn(Budget("cycles", 1e4), SHAPES, calibrator, "qemu-m4", tmp_path)
+    assert isinstance(cost, _DeviceCost)
+    try:
+        int8, w2 = cost(parse_bits("int8", 3)), cost(parse_bits("w2a8", 3))
+    finally:
+        cost.close()
+    # instructions, measured: int8 runs the SIMD kernel, packed 2-bit rows unpack first
+    assert 10_000 < int8 < w2 < 40_000
+    cached = json.loads((tmp_path / "device_cost.json").read_text())
+    assert cached == {str(parse_bits("int8", 3)): int8, str(parse_bits("w2a8", 3)): w2}
+    again = _DeviceCost(calibrator, "qemu-m4", tmp_path / "device_cost.json")
+    assert again(parse_bits("int8", 3)) == int8 and again._target is None  # from the cache
