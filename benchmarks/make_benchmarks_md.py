@@ -286,7 +286,11 @@ def fuzzing() -> str:
              "without a crash or a hang. *Frames* counts every delimited frame fed to the "
              "parser (an input holds many); *blobs* counts loader calls (each input is loaded "
              "as is and once more with its size field and CRC repaired, so mutations reach "
-             "the field rules); an accepted blob is then run with both kernels.", ""]
+             "the field rules); an accepted blob is then run with both kernels. "
+             "`tests/test_fuzz.py` replays the kept corpus through the host's reader: every blob "
+             "the reader accepts, the loader accepts with the same shape, and the loader accepts "
+             "nothing the reader refuses except for host-only fields (metadata, host section).",
+             ""]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
     data = json.loads(path.read_text())

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
+import struct
+import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -49,3 +53,60 @@ def test_short_fuzz_campaigns() -> None:
         assert c.executions > 1000 and c.units > 1000, c.log_tail
     # the CRC-repairing modes must reach past the CRC: some fuzzed blobs are valid models
     assert results["model_load"].accepted and results["model_load"].accepted > 0
+
+
+# What only the host reads (docs/model-format.md: the host section and the metadata): the
+# device loader may accept a blob the host reader refuses for these, never the reverse.
+HOST_ONLY = re.compile(r"metadata|env_id|action bounds|input (steps|centre|center)|"
+                       r"output scale|out_scale|host section", re.I)
+
+
+def test_c_loader_and_python_reader_agree_on_the_fuzz_corpus(tmp_path: Path) -> None:
+    """Every blob the fuzzers kept (and the seeds), as is and with size and CRC repaired:
+    what the host reader accepts the firmware loader accepts with the same shape, and
+    the loader accepts nothing the reader refuses except for host-only fields."""
+    from qhil.common.errors import ModelFormatError
+    from qhil.quant.blob import read_blob
+    from qhil.quant.qmodel import QuantModel
+
+    fuzz = _fuzz_module()
+    exe = tmp_path / "loader_verdict"
+    sources = [fuzz.FIRMWARE / s for s in fuzz.TARGETS["model_load"]]
+    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror",
+                    f"-I{fuzz.FIRMWARE / 'include'}", "-DQHIL_MAX_WIDTH=256", "-o", str(exe),
+                    str(fuzz.FIRMWARE / "test/fuzz/loader_verdict.c"), *map(str, sources),
+                    "-lm"], check=True)
+    corpus = [*sorted((ROOT / "tests/fuzz/model_load").iterdir())]
+    found = fuzz.BUILD / "corpus-model_load"
+    if found.is_dir():
+        corpus += sorted(found.iterdir())
+    blobs = []
+    for path in corpus:
+        data = path.read_bytes()
+        blobs.append(data)
+        if len(data) >= 68:
+            fixed = bytearray(data)
+            fixed[8:12] = struct.pack("<I", len(data))
+            fixed[-4:] = struct.pack("<I", zlib.crc32(bytes(fixed[:-4])))
+            blobs.append(bytes(fixed))
+    paths = []
+    for i, data in enumerate(blobs):
+        paths.append(tmp_path / f"b{i}")
+        paths[-1].write_bytes(data)
+    lines = subprocess.run([str(exe), *map(str, paths)], capture_output=True, text=True,
+                           check=True).stdout.split("\n")
+    accepted_both = 0
+    for data, line in zip(blobs, lines, strict=False):
+        code, *shape = (int(v) for v in line.split())
+        try:
+            model = read_blob(data)
+        except ModelFormatError as exc:
+            assert code != 0 or HOST_ONLY.search(str(exc)), f"loader accepted: {exc}"
+            continue
+        assert code == 0, f"the reader accepts a blob the loader rejects (reason {code})"
+        dims = ((0, len(model.layers), model.obs_dim, model.act_dim)
+                if isinstance(model, QuantModel) else
+                (1, len(model.weights), model.obs_dim, model.action_dim))
+        assert tuple(shape) == dims
+        accepted_both += 1
+    assert accepted_both >= 20  # the seeds at least
