@@ -40,6 +40,7 @@ def test_html_renders_with_its_plots_in_chromium(bench_dir: Path, tmp_path: Path
     assert "qhil bench: Pendulum-v1 on native" in dom
     assert 'data-plots-loaded="4"' in dom, "the browser did not decode all four plots"
     assert dom.count("<tr>") == 4  # header + three variants
+    assert "Link: " in dom and "Energy: op-level only" in dom
 
 
 def test_report_command_rerenders(bench_dir: Path, tmp_path: Path) -> None:

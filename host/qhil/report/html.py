@@ -164,10 +164,14 @@ def write_html(report: dict[str, Any], path: Path) -> Path:
     plots = "".join(
         f"<figure><img class='plot' alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
         f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, data in figs.items())
-    meta = html.escape(markdown_summary(report).splitlines()[2])
+    summary = markdown_summary(report).splitlines()
+    meta = html.escape(summary[2])
+    # the summary's closing lines: link health, device incidents, how energy was estimated
+    notes = "".join(f"<p>{html.escape(line)}</p>" for line in summary
+                    if line.startswith(("Link:", "Incidents:", "Energy", "**PARTIAL**")))
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
             f"</title><style>{_CSS}</style><script>{_SCRIPT}</script></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>{meta}</p>{_table(report)}"
+            f"<h1>{html.escape(title)}</h1><p>{meta}</p>{_table(report)}{notes}"
             f"<div class='plots'>{plots}</div>"
             f"<p>Schema {html.escape(report['schema'])}; created {html.escape(report['created'])}."
             "</p></body></html>")
