@@ -12,7 +12,8 @@ from qhil.cli.base import non_negative_int, positive_int
 from qhil.cli.options import add_ptq_options, ptq_options
 
 NAMES = ("qat",)
-HELP = "quantization-aware training (distillation on the student's own states)"
+HELP = ("quantization-aware training: distillation on the student's own states, "
+        "optional TD3 fine-tuning")
 DESCRIPTION = """\
 Train an integer policy of the given widths to reproduce the float policy, on the states
 the quantized policy itself visits (DAgger). The training graph rounds exactly where the
