@@ -110,11 +110,14 @@ class RunningTarget:
         """Start the target afresh (an emulator or the native process is killed and
         started again; a board's port is reopened) and say HELLO. Link counters carry on."""
         counters = self.device.counters
+        old = self.device.transport
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
         self.device.close()
         self.process, transport = _launch(self.info, self.firmware, self.port, self.faults)
+        if isinstance(old, FaultyTransport) and isinstance(transport, FaultyTransport):
+            transport.injected = old.injected  # faults injected so far stay counted
         self.device = Device(transport, timeout=self.device.timeout, retries=self.device.retries)
         self.device.counters = counters
         self.device.hello(wait=10.0)
