@@ -207,13 +207,39 @@ def _wait_for_episodes(out: Path, count: int, proc: subprocess.Popen[str]) -> No
         time.sleep(0.02)
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_to_the_same_report(clean: dict, tmp_path: Path, how: int) -> None:
     out = tmp_path / "run"
     proc = _bench_process(*BENCH_ARGS, "-o", str(out))
     _wait_for_episodes(out, 4, proc)
+    firmware = _children(proc.pid)
+    assert firmware, "the bench runs the native firmware as its child"
     os.kill(proc.pid, how)
     _, err = proc.communicate(timeout=60)
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in firmware):  # even SIGKILL leaves nothing running
+        assert time.monotonic() < deadline, "the native firmware outlived the killed bench"
+        time.sleep(0.05)
     partial = json.loads((out / "report.json").read_text())  # valid JSON, whatever the moment
     assert partial["complete"] is False
     assert partial["progress"]["episodes_done"] < partial["progress"]["episodes_total"] == 9

@@ -1,7 +1,8 @@
 /*
  * Native port: the firmware as a host process behind a pseudo-terminal, so the host
  * talks to it through pyserial exactly as to a board. Prints "QHIL-PTY <path>" on stdout.
- * Exits when the pty is closed after a client has connected, or on SIGTERM.
+ * Runs until SIGTERM (qhil's native target also has the kernel send it when qhil dies);
+ * a client closing the pty only idles it.
  */
 #define _XOPEN_SOURCE 600
 #define _DEFAULT_SOURCE

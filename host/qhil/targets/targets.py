@@ -9,7 +9,9 @@ reached through a serial port given by the user.
 
 from __future__ import annotations
 
+import ctypes
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -129,8 +131,18 @@ class RunningTarget:
         self.stop()
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when qhil dies, even by SIGKILL, so a
+    killed bench leaves no emulator or native firmware behind (Linux prctl)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _start_native(elf: Path) -> tuple[subprocess.Popen[bytes], Transport]:
-    proc = subprocess.Popen([str(elf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([str(elf)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_die_with_parent)
     assert proc.stdout is not None
     line = proc.stdout.readline().decode().strip()
     if not line.startswith("QHIL-PTY "):
@@ -148,7 +160,8 @@ def _start_qemu(info: TargetInfo, elf: Path) -> tuple[subprocess.Popen[bytes], T
     cmd = [qemu, "-M", info.machine, "-nographic", "-monitor", "none", "-icount", "shift=7",
            "-chardev", f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=off,nodelay=on",
            "-serial", "chardev:s0", "-kernel", str(elf)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_die_with_parent)
     return proc, _connect_socket(proc, port, "QEMU", 10.0)
 
 
@@ -162,7 +175,8 @@ def _start_renode(info: TargetInfo, elf: Path) -> tuple[subprocess.Popen[bytes],
     cmd = [renode, "--disable-xwt", "--console", "--plain", "-e",
            f"$elf=@{elf}; $port={port}; include @{script}"]
     proc = subprocess.Popen(cmd, cwd=script.parent, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_die_with_parent)
     return proc, _connect_socket(proc, port, "Renode", 60.0)
 
 
