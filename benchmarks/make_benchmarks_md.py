@@ -129,6 +129,22 @@ def host_overhead() -> str:
     return "\n".join(lines) + "\n"
 
 
+def qemu_rtt() -> str:
+    path = RESULTS / "qemu_rtt.json"
+    lines = ["### What a QEMU round trip is made of", "",
+             "Command: `.venv/bin/python benchmarks/qemu_rtt.py` (INFER round trips, median of "
+             "100, of an int8 [n, 64, 64, 1] policy; instructions from the device's counter).",
+             ""]
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    lines += ["| target | -icount | inputs | request bytes | RTT p50 ms | instructions |",
+              "|---|---|---|---|---|---|"]
+    for r in json.loads(path.read_text()):
+        lines.append(f"| {r['target']} | `{r['icount']}` | {r['inputs']} | {r['request_bytes']} | "
+                     f"{r['rtt_ms_p50']:.2f} | {r['instructions']:,} |")
+    return "\n".join(lines) + "\n"
+
+
 def golden_speed() -> str:
     path = RESULTS / "golden_speed.json"
     lines = ["## Golden executor speed", "",
@@ -311,7 +327,7 @@ def main() -> None:
              "arm-none-eabi-gcc 12.2, Python 3.11, torch 2.13.0 CPU.", "",
              float_baselines(), ptq_tables(), qat_results(), qat_goal(), sensitivity(),
              autoquant(),
-             closed_loop(), host_overhead(),
+             closed_loop(), host_overhead(), qemu_rtt(),
              golden_speed(), firmware(), fuzzing()]
     extra = RESULTS / "notes.md"
     if extra.is_file():
