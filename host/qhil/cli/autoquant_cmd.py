@@ -11,8 +11,8 @@ from typing import Any
 from tqdm import tqdm
 
 from qhil.cli.base import positive_int
-from qhil.cli.options import add_ptq_options, ptq_options
-from qhil.cli.sensitivity_cmd import _widths, markdown
+from qhil.cli.options import add_ptq_options, add_width_options, ptq_options
+from qhil.cli.sensitivity_cmd import markdown
 
 NAMES = ("autoquant",)
 HELP = "choose per-layer bit widths under a budget from measured sensitivity, QAT, verify"
@@ -43,10 +43,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="configurations to train and verify (default: %(default)s)")
     parser.add_argument("--probe-episodes", type=positive_int, default=5,
                         help="validation episodes per sensitivity probe (default: %(default)s)")
-    parser.add_argument("--widths", default="2,3,4,6,8",
-                        help="weight/activation widths to consider (default: %(default)s)")
-    parser.add_argument("--in-widths", default="4,6,8,10,12,16",
-                        help="input widths to consider (default: %(default)s)")
+    add_width_options(parser, "consider")
     parser.add_argument("--iterations", type=positive_int, default=12,
                         help="DAgger iterations per candidate (default: %(default)s)")
     parser.add_argument("--grad-steps", type=positive_int, default=300,
@@ -73,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     tag = f"{budget.metric}{budget.limit:g}"
     work = Path(args.out or f"runs/autoquant/{model.env_id}-{tag}")
     aq = AutoquantArgs(budget=budget, candidates=args.candidates,
-                       probe_episodes=args.probe_episodes, widths=_widths(args.widths),
-                       in_widths=_widths(args.in_widths), qat_iterations=args.iterations,
+                       probe_episodes=args.probe_episodes, widths=args.widths,
+                       in_widths=args.in_widths, qat_iterations=args.iterations,
                        qat_grad_steps=args.grad_steps, target=args.target)
     bars: dict[str, tqdm] = {}
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from qhil.cli.base import positive_int
+from qhil.cli.base import int_list, positive_int
 from qhil.quant.pipeline import PTQOptions
 
-__all__ = ["add_ptq_options", "ptq_options"]
+__all__ = ["add_ptq_options", "ptq_options", "add_width_options", "width_list"]
 
 
 def add_ptq_options(parser: argparse.ArgumentParser) -> None:
@@ -31,3 +31,16 @@ def add_ptq_options(parser: argparse.ArgumentParser) -> None:
 def ptq_options(args: argparse.Namespace) -> PTQOptions:
     return PTQOptions(args.calib_episodes, args.input_range, args.act_range, args.weights,
                       args.input_scale)
+
+
+def width_list(text: str) -> tuple[int, ...]:
+    """``2,3,8`` -> ``(8, 3, 2)``: distinct bit widths, widest first."""
+    return tuple(sorted(set(int_list(text)), reverse=True))
+
+
+def add_width_options(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The widths a sensitivity profile probes (``qhil sensitivity``, ``qhil autoquant``)."""
+    parser.add_argument("--widths", type=width_list, default="2,3,4,6,8",
+                        help=f"weight/activation widths to {verb} (default: %(default)s)")
+    parser.add_argument("--in-widths", type=width_list, default="4,6,8,10,12,16",
+                        help=f"input widths to {verb} (default: %(default)s)")

@@ -10,8 +10,7 @@ from typing import Any
 from tqdm import tqdm
 
 from qhil.cli.base import positive_int
-from qhil.cli.options import add_ptq_options, ptq_options
-from qhil.common.errors import ConfigError
+from qhil.cli.options import add_ptq_options, add_width_options, ptq_options
 
 NAMES = ("sensitivity",)
 HELP = "per-layer sensitivity: return and action error when only one part is quantized"
@@ -27,24 +26,11 @@ example: qhil sensitivity --model models/Hopper-v5 -o reports/hopper-sens
 """
 
 
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}, reverse=True))
-    except ValueError:
-        raise ConfigError(f"'{text}' is not a list of bit widths") from None
-    if not values:
-        raise ConfigError("give at least one width")
-    return values
-
-
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model folder")
     parser.add_argument("--episodes", type=positive_int, default=5,
                         help="validation episodes per probe (default: %(default)s)")
-    parser.add_argument("--widths", default="2,3,4,6,8",
-                        help="weight/activation widths to probe (default: %(default)s)")
-    parser.add_argument("--in-widths", default="4,6,8,10,12,16",
-                        help="input widths to probe (default: %(default)s)")
+    add_width_options(parser, "probe")
     parser.add_argument("-o", "--out", default=None,
                         help="output folder (default: reports/<env>-sensitivity)")
     add_ptq_options(parser)
@@ -57,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from qhil.report.plots import sensitivity_heatmap
 
     model = load_model_dir(args.model)
-    probe_list = probes(len(model.actor.weights), _widths(args.widths), _widths(args.in_widths))
+    probe_list = probes(len(model.actor.weights), args.widths, args.in_widths)
     out = Path(args.out or f"reports/{model.env_id}-sensitivity")
     calibrator = Calibrator(model, ptq_options(args))
     with tqdm(total=len(probe_list), desc="sensitivity", unit="probe") as bar:

@@ -32,6 +32,20 @@ class ObservationQuantizer:
         self.step = model.in_step.astype(np.float64)
         self.limit = model.in_limit
 
+    def checked(self, obs: np.ndarray) -> np.ndarray:
+        """:meth:`__call__` after checking the size and that every value is finite.
+
+        :raises QhilError: on a wrong size or NaN/inf (a broken sensor, not a saturation)
+        """
+        obs = np.asarray(obs, dtype=np.float64)
+        if obs.shape[-1] != self.obs_dim:
+            raise QhilError(f"observation has {obs.shape[-1]} features, the model expects "
+                            f"{self.obs_dim}")
+        if not np.all(np.isfinite(obs)):
+            bad = np.argwhere(~np.isfinite(obs))[0]
+            raise QhilError(f"observation holds NaN/inf at index {tuple(int(i) for i in bad)}")
+        return self(obs)
+
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         r = round_half_away((obs - self.center) / self.step)
         # minimum/maximum: np.clip costs several times more on a few elements
@@ -61,14 +75,7 @@ def quantize_obs(model: QuantModel, obs: np.ndarray) -> np.ndarray:
 
     :raises QhilError: on NaN or infinite observations (a broken sensor, not a saturation)
     """
-    obs = np.asarray(obs, dtype=np.float64)
-    if obs.shape[-1] != model.obs_dim:
-        raise QhilError(f"observation has {obs.shape[-1]} features, the model expects "
-                        f"{model.obs_dim}")
-    if not np.all(np.isfinite(obs)):
-        bad = np.argwhere(~np.isfinite(obs))[0]
-        raise QhilError(f"observation holds NaN/inf at index {tuple(int(i) for i in bad)}")
-    return ObservationQuantizer(model)(obs)
+    return ObservationQuantizer(model).checked(obs)
 
 
 def dequantize_action(model: QuantModel, codes: np.ndarray) -> np.ndarray:
@@ -82,11 +89,12 @@ class QuantPolicy:
     def __init__(self, model: QuantModel) -> None:
         self.model = model
         self.executor = GoldenExecutor(model)
+        self._quantize = ObservationQuantizer(model)
         self._decode = ActionDecoder(model)
 
     def codes(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Input codes and action codes for observation(s)."""
-        x = quantize_obs(self.model, obs)
+        x = self._quantize.checked(obs)
         return x, self.executor.action_codes(x)
 
     def act(self, obs: np.ndarray) -> np.ndarray:

@@ -50,17 +50,6 @@ class RLArgs:
     seed: int = 0
 
 
-class _QuantizedMu(nn.Module):
-    """TD3's deterministic head replaced by the fake-quant actor (output in [-1, 1])."""
-
-    def __init__(self, student: FakeQuantActor) -> None:
-        super().__init__()
-        self.student = student
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.student(obs)
-
-
 class _TD3(TD3):
     """TD3 with its own actor learning rate (SB3 sets one rate on both optimizers)."""
 
@@ -102,8 +91,9 @@ def rl_finetune(model: ModelDir, student: FakeQuantActor, args: RLArgs,
               policy_kwargs={"net_arch": {"pi": model.actor.layer_sizes[1:-1], "qf": critic},
                              "activation_fn": nn.ReLU})
     policy: Any = td3.policy
-    policy.actor.mu = _QuantizedMu(student)
-    policy.actor_target.mu = _QuantizedMu(copy.deepcopy(student))
+    # TD3's deterministic head becomes the fake-quant actor (its output is in [-1, 1] too)
+    policy.actor.mu = student
+    policy.actor_target.mu = copy.deepcopy(student)
     td3.actor_learning_rate = args.actor_learning_rate
     policy.actor.optimizer = torch.optim.Adam(policy.actor.parameters(),
                                               lr=args.actor_learning_rate)
