@@ -14,6 +14,15 @@
 
 #include "qhil_status.h"
 
+/** Per-row requantization record made at load by the DSP kernel (qhil_fc_opt_dsp.c). */
+typedef struct {
+    int32_t bias;
+    int32_t mult;
+    int32_t round; /**< added to the high word of the product */
+    int32_t rsh;   /**< right shift of the high word */
+    int32_t lsl;   /**< left shift of the accumulator, for shifts below 33 */
+} qhil_fc_rq;
+
 /** One integer fully connected layer, pointing into a validated model blob. */
 typedef struct {
     uint16_t n_in;          /**< inputs, 1..1024 */
@@ -26,7 +35,8 @@ typedef struct {
     int32_t out_min;        /**< 0 for ReLU layers, -2^(A-1) for the output layer */
     int32_t out_max;        /**< 2^A - 1 for ReLU layers, 2^(A-1) - 1 for the output layer */
     int32_t in_max;         /**< largest |input code| this layer can receive */
-    const uint8_t *repacked; /**< kernel-private copy made by qhil_fc_opt_prepare, or NULL */
+    const uint8_t *repacked; /**< kernel-private weights made by qhil_fc_opt_prepare, or NULL */
+    const qhil_fc_rq *rq;    /**< kernel-private row records made by qhil_fc_opt_prepare, or NULL */
 } qhil_fc_params;
 
 /**
@@ -45,15 +55,20 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
 /** Scratch bytes qhil_fc_opt needs for this layer (the reference needs none). */
 uint32_t qhil_fc_scratch_size(const qhil_fc_params *p);
 
+/** Scratch words that cover qhil_fc_scratch_size for layers up to `w` wide. */
+#if defined(__ARM_FEATURE_DSP)
+#define QHIL_FC_SCRATCH_WORDS(w) (2u * (w) + 8u)
+#else
+#define QHIL_FC_SCRATCH_WORDS(w) (w)
+#endif
+
 /**
- * Load-time preparation of a validated layer for qhil_fc_opt (e.g. widening 3-bit codes):
- * may use up to `cap` bytes at `mem` (4-byte aligned, kept while the model is loaded).
- * @return bytes used; 0 when the layer needs nothing (p->repacked is then NULL)
+ * Load-time preparation of a validated layer for qhil_fc_opt (e.g. weights laid out in a
+ * kernel's order): may use up to `cap` bytes at `mem` (4-byte aligned, kept while the
+ * model is loaded).
+ * @return bytes used; 0 when the layer needs nothing (p->repacked and p->rq are then NULL)
  */
 uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap);
-
-/** Whether qhil_fc_opt handles this layer itself; otherwise it runs qhil_fc_ref. */
-int qhil_fc_opt_supports(const qhil_fc_params *p);
 
 /** Name of the optimized variant compiled in: "ref", "c", "dsp". */
 extern const char *const qhil_fc_opt_name;

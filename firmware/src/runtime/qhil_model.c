@@ -232,6 +232,7 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             p->out_max = last ? (1 << (a_bits - 1u)) - 1 : (1 << a_bits) - 1;
             p->in_max = in_max;
             p->repacked = NULL;
+            p->rq = NULL;
             qhil_model_error e = check_layer_values(p);
             if (e != QHIL_MODEL_OK) {
                 return e;
@@ -307,7 +308,7 @@ void qhil_model_force_reference(int enable)
 /* Ping-pong activation buffers and kernel scratch: the only RAM inference uses. */
 static int16_t act_a[QHIL_MAX_WIDTH];
 static int16_t act_b[QHIL_MAX_WIDTH];
-static uint32_t kernel_scratch[QHIL_MAX_WIDTH];
+static uint32_t kernel_scratch[QHIL_FC_SCRATCH_WORDS(QHIL_MAX_WIDTH)];
 
 qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out)
 {

@@ -18,11 +18,6 @@ uint32_t qhil_fc_scratch_size(const qhil_fc_params *p)
     return 0;
 }
 
-int qhil_fc_opt_supports(const qhil_fc_params *p)
-{
-    return p->w_bits == 8 || p->w_bits == 4 || p->w_bits == 2;
-}
-
 void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
     qhil_fc_opt_c(p, in, out, scratch);
@@ -33,6 +28,7 @@ uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
     (void)mem;
     (void)cap;
     p->repacked = NULL;
+    p->rq = NULL;
     return 0;
 }
 #endif
