@@ -37,6 +37,9 @@ def test_report_schema_and_provenance(report) -> None:
     assert report["target"]["board"] == "native" and report["target"]["cost_unit"] == "ns"
     assert {"torch", "gymnasium", "numpy"} <= set(report["versions"])
     assert [v["name"] for v in report["variants"]] == ["float", "device-f32", "int8", "w3a3"]
+    for v in report["variants"]:  # the native build's portable kernel copies nothing
+        blob = v["sizes"]["blob_bytes"]
+        assert v["sizes"]["arena_bytes"] == (None if blob is None else (blob + 3) // 4 * 4)
 
 
 def test_every_device_step_was_checked_bit_exact(report) -> None:
@@ -122,6 +125,9 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
         # cost x 3.3 V x 100 uA/MHz / 1 cycle per instruction = cost x 0.33 nJ
         assert device["uj"] == pytest.approx(v["device_cost"]["median"] * 3.3e-4, rel=1e-4)
         assert v["bit_exact"]["mismatches"] == 0
+        # the DSP kernel's int8 copy of the weights and its row records follow the blob
+        sizes = v["sizes"]
+        assert sizes["arena_bytes"] >= sizes["blob_bytes"] + 64 * 64 + 20 * (64 + 64 + 1)
     # 3-bit weights: less energy per action by both estimates
     assert by_name["qat_w3a3"]["energy"]["op_level"]["total_pj"] < \
         by_name["int8"]["energy"]["op_level"]["total_pj"]

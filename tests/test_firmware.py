@@ -180,45 +180,41 @@ def test_reference_and_optimized_kernels_agree(tmp_path) -> None:
 
 
 def test_dsp_kernel_copies_weights_and_falls_back_without_room() -> None:
-    """At load the DSP kernel lays weights out in its own order in spare arena RAM (LOAD's
-    bytes used count it); a layer the arena has no room left for runs the portable kernel.
-    Both must match the golden executor bit for bit."""
+    """At load the DSP kernel copies each layer's weights into its loops' order in spare
+    arena RAM (LOAD's bytes used count it): as int8 when there is room, else 2- to 4-bit
+    codes as nibbles, else the layer runs the portable kernel. Every case must match the
+    golden executor bit for bit."""
     from qhil.quant.golden import GoldenExecutor
     from qhil.quant.random_model import random_input_codes
 
-    rng = np.random.default_rng(11)
-    # int8 [8, 200, 200, 2]: the 40 KB middle layer's copy cannot fit next to its blob
-    # in qemu-stm32f4's 64 KB arena; the small first and last layers' copies can.
-    model = random_quant_model(rng, [8, 200, 200, 2], parse_bits("int8", 3))
-    blob = write_blob(model)
-    x = random_input_codes(rng, model, 16)
-    expected = GoldenExecutor(model).action_codes(x)
-    small = random_quant_model(rng, [8, 40, 40, 2], parse_bits("w3a3", 3))
-    with start_target("qemu-stm32f4") as target:
-        dev = target.device
-        assert len(blob) < dev.hello().arena_bytes < 2 * len(blob)
+    def copies(dev, model) -> int:  # arena bytes beyond the blob (padded to 4)
+        blob = write_blob(model)
         info = dev.load(blob)
-        copied = info.bytes_used - ((len(blob) + 3) // 4 * 4)
-        assert 0 < copied < 200 * 200, copied  # first and last layers only
+        x = random_input_codes(rng, model, 16)
         got = np.stack([dev.infer(row)[0] for row in x])
-        np.testing.assert_array_equal(got, expected)
-        # 3-bit weights are widened to nibbles: 40 x 8/2 + 40 x 40/2 + 2 x 40/2 bytes,
-        # padded to whole groups of 8 inputs and pairs of rows, plus 20 bytes a row
-        info = dev.load(write_blob(small))
-        assert info.bytes_used - ((len(write_blob(small)) + 3) // 4 * 4) == (
-            40 * 4 + 40 * 20 + 2 * 20) + 20 * (40 + 40 + 2)
+        np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x))
+        return info.bytes_used - (len(blob) + 3) // 4 * 4
+
+    rng = np.random.default_rng(11)
+    rec = 20  # bytes of requantization record per row
+    with start_target("qemu-stm32f4") as target:  # 64 KB arena
+        dev = target.device
+        # 3-bit [8, 40, 40, 2]: every layer widened to int8, padded to groups of 4
+        # inputs and blocks of 4 rows
+        small = random_quant_model(rng, [8, 40, 40, 2], parse_bits("w3a3", 3))
+        assert copies(dev, small) == 8 * 40 + 40 * 40 + 40 * 4 + rec * (40 + 40 + 2)
         # A layer whose accumulator, scaled up for a shift below 33, could overflow gets
-        # no requantization records (only its weight copy) and requantizes row by row.
-        hidden = small.layers[1]
-        hidden.bias[0] = 600_000_000
-        hidden.shift[1] = 31
-        blob_wide = write_blob(small)
-        info = dev.load(blob_wide)
-        assert info.bytes_used - ((len(blob_wide) + 3) // 4 * 4) == (
-            40 * 4 + 40 * 20 + 2 * 20) + 20 * (40 + 2)
-        x = random_input_codes(rng, small, 32)
-        got = np.stack([dev.infer(row)[0] for row in x])
-        np.testing.assert_array_equal(got, GoldenExecutor(small).action_codes(x))
+        # no records and requantizes row by row.
+        small.layers[1].bias[0] = 600_000_000
+        small.layers[1].shift[1] = 31
+        assert copies(dev, small) == 8 * 40 + 40 * 40 + 40 * 4 + rec * (40 + 2)
+        # 3-bit [8, 200, 200, 2]: the middle layer's int8 copy (40 KB) does not fit
+        # next to the blob, its nibble copy (20 KB) does
+        mid = random_quant_model(rng, [8, 200, 200, 2], parse_bits("w3a3", 3))
+        assert copies(dev, mid) == 8 * 200 + 200 * 200 // 2 + 200 * 4 + rec * 402
+        # int8 [8, 200, 200, 2]: no room for the middle layer's copy at all: portable
+        wide = random_quant_model(rng, [8, 200, 200, 2], parse_bits("int8", 3))
+        assert copies(dev, wide) == 8 * 200 + 200 * 4 + rec * 202
 
 
 EXPECTED_KERNEL = {"native": "optimized C", "qemu-m0": "optimized C", "qemu-m3": "optimized C",

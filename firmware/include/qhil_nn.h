@@ -37,6 +37,7 @@ typedef struct {
     int32_t in_max;         /**< largest |input code| this layer can receive */
     const uint8_t *repacked; /**< kernel-private weights made by qhil_fc_opt_prepare, or NULL */
     const qhil_fc_rq *rq;    /**< kernel-private row records made by qhil_fc_opt_prepare, or NULL */
+    uint8_t kernel_bits;     /**< code width of `repacked` (kernel-private) */
 } qhil_fc_params;
 
 /**

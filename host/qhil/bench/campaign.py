@@ -93,11 +93,13 @@ class Bench:
             todo = self.pending(variant)
             if not todo:
                 continue
-            model_id = None
+            model_id = arena_bytes = None
             if variant.on_device:
                 assert self.session is not None
                 self.session.where = {"variant": variant.name}
-                model_id = self.session.load(variant.blob).model_id
+                loaded = self.session.load(variant.blob)
+                # 0 when the model was already active and nothing was uploaded
+                model_id, arena_bytes = loaded.model_id, loaded.bytes_used or None
             golden = GoldenExecutor(variant.qmodel) if variant.qmodel is not None else None
             info = self.session.device.info if self.session is not None else None
             scale = info.cost_num / info.cost_den if info is not None else 1.0
@@ -111,6 +113,7 @@ class Bench:
                     ep = run_episode(variant, self.model.actor, env, seed, self.session,
                                      noise=level, cost_scale=scale, golden=golden)
                     ep.model_id = model_id
+                    ep.arena_bytes = arena_bytes
                     if self.session is not None:
                         ep.incidents = self.session.incidents[first_incident:]
                     now = self._link_snapshot()

@@ -4,7 +4,8 @@ Schema ``qhil-report/1`` (top level): ``schema``, ``created``, ``qhil``, ``git``
 ``versions``, ``env_id``, ``model``, ``target`` (name, kind, board, cpu, firmware,
 kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variants``
 (one object each: return, percent_of_float, latency_ms, device_cost, deadline_misses,
-bit_exact, sizes, energy {op_level, device}, noise), ``link`` (requests, retries,
+bit_exact, sizes {blob, weight and device arena bytes}, energy {op_level, device},
+noise), ``link`` (requests, retries,
 corrupt/stale frames, timeouts, injected faults), ``energy_model`` (the table and board
 profile behind the energy figures), ``incidents`` (device repairs), ``complete`` and
 ``progress`` (a run still going, or stopped, is partial).
@@ -59,7 +60,9 @@ def _variant_entry(res: VariantResult, float_mean: float | None, period: float, 
         "latency_ms": _percentiles_ms(rtts),
         "deadline_misses": int(sum(t > period for t in rtts)) if period > 0 else None,
         "sizes": {"blob_bytes": len(v.blob) if v.blob else None,
-                  "weight_bytes": v.qmodel.weight_bytes if v.qmodel is not None else 4 * macs},
+                  "weight_bytes": v.qmodel.weight_bytes if v.qmodel is not None else 4 * macs,
+                  "arena_bytes": next((e.arena_bytes for e in res.episodes if e.arena_bytes),
+                                      None)},
     }
     if rtts:
         ms = np.asarray(rtts) * 1e3
@@ -184,8 +187,8 @@ def markdown_summary(report: dict[str, Any]) -> str:
         lines += [f"**PARTIAL**: {progress['episodes_done']} of {progress['episodes_total']} "
                   "episodes (finish with `qhil bench --resume <dir>`).", ""]
     lines += [f"| variant | bits | return | % of float | RTT p50 / p99 ms | device cost ({unit}) "
-              "| per MAC | energy µJ | op-level nJ | bit-exact | blob B |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| per MAC | energy µJ | op-level nJ | bit-exact | blob B | arena B |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in report["variants"]:
         lat = v["latency_ms"]
         cost = v.get("device_cost", {})
@@ -201,7 +204,7 @@ def markdown_summary(report: dict[str, Any]) -> str:
             f"{_fmt(lat.get('p99'), '.3f')} | {_fmt(cost.get('median'), '.0f')} | "
             f"{_fmt(cost.get('per_mac'), '.2f')} | {_fmt(device_uj, '.3f')} | "
             f"{_fmt(op_nj / 1e3 if op_nj is not None else None, '.2f')} | {exact_txt} | "
-            f"{v['sizes']['blob_bytes'] or '-'} |")
+            f"{v['sizes']['blob_bytes'] or '-'} | {v['sizes'].get('arena_bytes') or '-'} |")
     link = report["link"]
     lines += ["", f"Link: {link['requests']} requests, {link['retries']} retries, "
               f"{link['corrupt_frames']} corrupt and {link['stale_frames']} stale frames, "

@@ -49,6 +49,7 @@ class EpisodeResult:
     input_saturations: int = 0
     env_s: float = 0.0  # time spent in env.step (host overhead = wall - env - round trips)
     model_id: int | None = None
+    arena_bytes: int | None = None  # device RAM the model took: blob plus kernel copies
     link: dict[str, int] = field(default_factory=dict)  # link counters during the episode
     incidents: list[dict[str, Any]] = field(default_factory=list)  # device repairs
 

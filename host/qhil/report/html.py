@@ -135,7 +135,7 @@ def _table(report: dict[str, Any]) -> str:
     unit = html.escape(report["target"].get("cost_unit", ""))
     head = ("<tr><th>variant</th><th>bits</th><th>return</th><th>% of float</th>"
             f"<th>RTT p50 ms</th><th>RTT p99 ms</th><th>cost ({unit})</th><th>per MAC</th>"
-            "<th>energy µJ</th><th>op-level nJ</th><th>bit-exact</th><th>blob B</th></tr>")
+            "<th>energy µJ</th><th>op-level nJ</th><th>bit-exact</th><th>blob B</th><th>arena B</th></tr>")
     rows = []
     for v in report["variants"]:
         exact = v.get("bit_exact")
@@ -152,7 +152,8 @@ def _table(report: dict[str, Any]) -> str:
                  "-" if not cost else f"{cost['per_mac']:.2f}",
                  "-" if (e := _energy_uj(v, True)) is None else f"{e:.3f}",
                  "-" if (e := _energy_uj(v, False)) is None else f"{e * 1e3:.2f}", exact_html,
-                 str(v["sizes"]["blob_bytes"] or "-")]
+                 str(v["sizes"]["blob_bytes"] or "-"),
+                 str(v["sizes"].get("arena_bytes") or "-")]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 

@@ -29,6 +29,7 @@ uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
     (void)cap;
     p->repacked = NULL;
     p->rq = NULL;
+    p->kernel_bits = 0;
     return 0;
 }
 #endif
