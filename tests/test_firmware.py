@@ -181,9 +181,9 @@ def test_reference_and_optimized_kernels_agree(tmp_path) -> None:
 
 def test_dsp_kernel_copies_weights_and_falls_back_without_room() -> None:
     """At load the DSP kernel copies each layer's weights into its loops' order in spare
-    arena RAM (LOAD's bytes used count it): as int8 when there is room, else 2- to 4-bit
-    codes as nibbles, else the layer runs the portable kernel. Every case must match the
-    golden executor bit for bit."""
+    arena RAM (LOAD's bytes used count it), in the widest form that fits: int16, int8,
+    then 2- to 4-bit codes as nibbles; else the layer runs the portable kernel. Every
+    case must match the golden executor bit for bit."""
     from qhil.quant.golden import GoldenExecutor
     from qhil.quant.random_model import random_input_codes
 
@@ -195,26 +195,44 @@ def test_dsp_kernel_copies_weights_and_falls_back_without_room() -> None:
         np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x))
         return info.bytes_used - (len(blob) + 3) // 4 * 4
 
+    def rec(model, layers) -> int:
+        """Record bytes for these layers: 20 a row, where scaling the accumulator up for
+        shifts below 33 cannot overflow it (qhil_fc_opt_dsp.c, make_records)."""
+        total = 0
+        for i in layers:
+            layer = model.layers[i]
+            in_max = model.in_limit if i == 0 else (1 << model.layers[i - 1].out_bits) - 1
+            bound = (layer.weights.shape[1] * (1 << (layer.w_bits - 1)) * in_max
+                     + int(np.abs(layer.bias.astype(np.int64)).max()))
+            lsl = np.maximum(33 - layer.shift.astype(np.int64), 0)
+            if np.all((lsl <= 30) & (bound < (1 << (31 - np.minimum(lsl, 30))))):
+                total += 20 * layer.weights.shape[0]
+        return total
+
     rng = np.random.default_rng(11)
-    rec = 20  # bytes of requantization record per row
     with start_target("qemu-stm32f4") as target:  # 64 KB arena
         dev = target.device
-        # 3-bit [8, 40, 40, 2]: every layer widened to int8, padded to groups of 4
-        # inputs and blocks of 4 rows
+        # 3-bit [8, 40, 40, 2]: every layer widened to int16, rows padded to blocks of 4
         small = random_quant_model(rng, [8, 40, 40, 2], parse_bits("w3a3", 3))
-        assert copies(dev, small) == 8 * 40 + 40 * 40 + 40 * 4 + rec * (40 + 40 + 2)
+        assert copies(dev, small) == 2 * (8 * 40 + 40 * 40 + 40 * 4) + rec(small, [0, 1, 2])
         # A layer whose accumulator, scaled up for a shift below 33, could overflow gets
         # no records and requantizes row by row.
+        assert rec(small, [1]) == 20 * 40
         small.layers[1].bias[0] = 600_000_000
         small.layers[1].shift[1] = 31
-        assert copies(dev, small) == 8 * 40 + 40 * 40 + 40 * 4 + rec * (40 + 2)
-        # 3-bit [8, 200, 200, 2]: the middle layer's int8 copy (40 KB) does not fit
-        # next to the blob, its nibble copy (20 KB) does
-        mid = random_quant_model(rng, [8, 200, 200, 2], parse_bits("w3a3", 3))
-        assert copies(dev, mid) == 8 * 200 + 200 * 200 // 2 + 200 * 4 + rec * 402
-        # int8 [8, 200, 200, 2]: no room for the middle layer's copy at all: portable
+        assert rec(small, [1]) == 0
+        assert copies(dev, small) == 2 * (8 * 40 + 40 * 40 + 40 * 4) + rec(small, [0, 2])
+        # int8 [8, 150, 150, 2]: the middle layer's int16 copy (46 KB) does not fit, its
+        # int8 copy (23 KB, inputs and rows padded to 152) does
+        mid8 = random_quant_model(rng, [8, 150, 150, 2], parse_bits("int8", 3))
+        assert copies(dev, mid8) == 2 * 8 * 152 + 152 * 152 + 2 * 152 * 4 + rec(mid8, [0, 1, 2])
+        # 3-bit [8, 200, 200, 2]: neither int16 nor int8 fits for the middle layer, a
+        # nibble copy (20 KB) does
+        mid3 = random_quant_model(rng, [8, 200, 200, 2], parse_bits("w3a3", 3))
+        assert copies(dev, mid3) == 2 * 8 * 200 + 200 * 200 // 2 + 2 * 200 * 4 + rec(mid3, [0, 1, 2])
+        # int8 [8, 200, 200, 2]: no room for any copy of the middle layer: portable
         wide = random_quant_model(rng, [8, 200, 200, 2], parse_bits("int8", 3))
-        assert copies(dev, wide) == 8 * 200 + 200 * 4 + rec * 202
+        assert copies(dev, wide) == 2 * 8 * 200 + 2 * 200 * 4 + rec(wide, [0, 2])
 
 
 EXPECTED_KERNEL = {"native": "optimized C", "qemu-m0": "optimized C", "qemu-m3": "optimized C",

@@ -1,21 +1,21 @@
 /*
  * DSP kernel for Cortex-M4/M7 (ARMv7E-M): SMLAD does two 16x16 MACs per instruction.
  *
- * SXTB16 sign-extends bytes 0 and 2 of a word into two halfwords (and, rotated by 8,
- * bytes 1 and 3), so the codes of a weight word come out in an interleaved order.
- * Instead of repacking every weight pair (PKHBT), the input vector is reordered once per
- * layer into that same order and reused by every row:
- *
- * 8-bit:  word = w0 w1 w2 w3         -> (w0,w2) (w1,w3)       inputs (x0,x2) (x1,x3)
- * 4-bit:  nibbles moved to the top of each byte (x16), then as for 8-bit: 8 codes a word
- *
  * Layers are prepared at load (qhil_fc_opt_prepare): the weights are copied into the
- * order the assembly loops stream them (qhil_mat_acc_*_dsp.S: four int8 rows or two
- * 4-bit rows per pass, zero-padded to whole groups and blocks), widened to int8 where the
- * arena has the room, else 2- to 4-bit codes to nibbles; each row gets a requantization
- * record for qhil_requant_s16_dsp.S. That costs the padded copy plus 20 bytes a row of
- * arena RAM, counted in LOAD's bytes used. Layers without the room, and nibble layers
- * whose sums scaled by 16 could overflow int32, run the portable C kernel.
+ * order an assembly loop streams them (qhil_mat_acc_*_dsp.S), zero-padded to whole
+ * groups of inputs and blocks of rows, in the widest form the arena has room for:
+ *
+ * int16:  two codes a word, SMLAD straight on them: 11 instructions per 16 MACs
+ * int8:   four codes a word; SXTB16 sign-extends bytes 0 and 2 (and, rotated by 8, bytes
+ *         1 and 3) into halfword pairs (w0,w2) (w1,w3), so the inputs are reordered once
+ *         per layer into (x0,x2) (x1,x3): 18 instructions per 16 MACs
+ * 4-bit:  eight codes a word, moved to the top of each byte (x16) and then as for int8,
+ *         for 2- to 4-bit layers: 22 instructions per 16 MACs, two rows per pass
+ *
+ * Each row also gets a requantization record for qhil_requant_s16_dsp.S. The copy and
+ * the records (20 bytes a row) live in the arena after the blob and count in LOAD's
+ * bytes used. Layers without room for any copy, and 4-bit copies whose sums scaled by
+ * 16 could overflow int32, run the portable C kernel.
  */
 #include <string.h>
 
@@ -29,20 +29,22 @@
 const char *const qhil_fc_opt_name = "dsp";
 const uint8_t qhil_fc_opt_variant = 2;
 
+void qhil_mat_acc4_s16(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
+                       int32_t *acc);
 void qhil_mat_acc4_s8(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
                       int32_t *acc);
 void qhil_mat_acc2_s4(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
                       int32_t *acc);
 
-/* Codes per weight word (a group) and rows per pass of the loops, by kernel width. */
+/* Codes per group and rows per pass of the loops, by the width of the copy. */
 static uint32_t group_of(uint32_t bits)
 {
-    return bits == 8u ? 4u : 8u;
+    return bits == 4u ? 8u : 4u;
 }
 
 static uint32_t rows_of(uint32_t bits)
 {
-    return bits == 8u ? 4u : 2u;
+    return bits == 4u ? 2u : 4u;
 }
 
 static uint32_t div_up(uint32_t a, uint32_t b)
@@ -96,7 +98,8 @@ static int make_records(const qhil_fc_params *p, qhil_fc_rq *rq)
     return 1;
 }
 
-/* Weights of one layer in the loops' order: per block of rows, per group, a word a row. */
+/* Weights of one layer in the loops' order: per block of rows, per group, per row, the
+ * group's codes (one word, two for int16). */
 static void lay_out(const qhil_fc_params *p, uint32_t bits, uint8_t *dst)
 {
     const uint32_t g = group_of(bits);
@@ -105,18 +108,19 @@ static void lay_out(const qhil_fc_params *p, uint32_t bits, uint8_t *dst)
     const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, p->w_bits);
     for (uint32_t b = 0; b < div_up(p->n_out, r); b++) {
         for (uint32_t grp = 0; grp < groups; grp++) {
-            for (uint32_t j = 0; j < r; j++, dst += 4) {
+            for (uint32_t j = 0; j < r; j++, dst += g * bits / 8u) {
                 const uint32_t row = b * r + j;
-                uint32_t word = 0;
+                uint32_t words[2] = {0, 0};
                 for (uint32_t c = 0; c < g && row < p->n_out; c++) {
                     const uint32_t col = grp * g + c;
                     if (col < p->n_in) {
                         uint32_t code = (uint32_t)qhil_nn_unpack_code(
                             p->weights + row * row_bytes, col, p->w_bits);
-                        word |= (code & ((1u << bits) - 1u)) << (c * bits);
+                        words[c * bits / 32u] |= (code & ((1u << bits) - 1u))
+                                                 << (c * bits % 32u);
                     }
                 }
-                memcpy(dst, &word, 4);
+                memcpy(dst, words, g * bits / 8u);
             }
         }
     }
@@ -124,28 +128,24 @@ static void lay_out(const qhil_fc_params *p, uint32_t bits, uint8_t *dst)
 
 static uint32_t copy_bytes(const qhil_fc_params *p, uint32_t bits)
 {
-    return 4u * div_up(p->n_in, group_of(bits)) * div_up(p->n_out, rows_of(bits)) *
-           rows_of(bits);
+    return div_up(p->n_in, group_of(bits)) * group_of(bits) * bits / 8u *
+           div_up(p->n_out, rows_of(bits)) * rows_of(bits);
 }
 
-/*
- * The int8 loop is the faster one for every width (18 instructions per 16 MACs against
- * 22, no x16 headroom needed), so 2- to 7-bit codes are widened to int8 when the arena
- * has the room; 2- to 4-bit layers fall back to nibbles (half the copy), then to the
- * portable kernel.
- */
+/* The fastest copy that fits: int16 (2 bytes a weight), int8, then nibbles for 2- to
+ * 4-bit codes; none, and the layer runs the portable kernel. */
 uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
 {
     p->repacked = NULL;
     p->rq = NULL;
     p->kernel_bits = 0;
     const uint32_t records = p->n_out * (uint32_t)sizeof(qhil_fc_rq);
-    uint32_t bits = 8u;
-    if (copy_bytes(p, 8u) + records > cap) {
-        bits = 4u;
-        if (p->w_bits > 4u || !fits_x16(p) || copy_bytes(p, 4u) + records > cap) {
+    uint32_t bits = 16u;
+    while (copy_bytes(p, bits) + records > cap || (bits == 4u && !fits_x16(p))) {
+        if (bits == 4u || (bits == 8u && p->w_bits > 4u)) {
             return 0;
         }
+        bits /= 2u;
     }
     const uint32_t weight_bytes = copy_bytes(p, bits);
     lay_out(p, bits, mem);
@@ -263,7 +263,14 @@ static void fc_prepared(const qhil_fc_params *p, const int16_t *in, int16_t *out
                         uint32_t *scratch)
 {
     const uint32_t n_in = p->n_in;
-    if (p->kernel_bits == 8u) {
+    if (p->kernel_bits == 16u) {
+        const uint32_t groups = div_up(n_in, 4u);
+        int32_t *acc = (int32_t *)(void *)(scratch + 2u * groups);
+        memcpy(scratch, in, n_in * sizeof(int16_t));
+        memset((int16_t *)(void *)scratch + n_in, 0, (groups * 4u - n_in) * sizeof(int16_t));
+        qhil_mat_acc4_s16(scratch, p->repacked, groups, div_up(p->n_out, 4u), acc);
+        requantize_rows(p, acc, out);
+    } else if (p->kernel_bits == 8u) {
         const uint32_t groups = div_up(n_in, 4u);
         int32_t *acc = (int32_t *)(void *)(scratch + 2u * groups);
         reorder_s8(in, n_in, scratch);
