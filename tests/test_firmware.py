@@ -235,6 +235,34 @@ def test_dsp_kernel_copies_weights_and_falls_back_without_room() -> None:
         assert copies(dev, wide) == 2 * 8 * 200 + 2 * 200 * 4 + rec(wide, [0, 2])
 
 
+def test_dsp_kernel_matches_reference_on_the_core() -> None:
+    """qemu-m4-kernels (firmware/test/dsp_selftest): random layers of every width, each at
+    every copy tier down to the portable kernel, DSP kernel vs qhil_fc_ref on the M4."""
+    import shutil
+    import time
+
+    from qhil.targets.firmware import build_firmware
+
+    elf = build_firmware("qemu-m4-kernels")
+    qemu = shutil.which("qemu-system-arm")
+    assert qemu is not None
+    proc = subprocess.Popen([qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none",
+                             "-serial", "stdio", "-kernel", str(elf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        line = b""
+        while not line.endswith(b"\n") and time.monotonic() < deadline:
+            line += proc.stdout.read(1)
+    finally:
+        proc.kill()
+        proc.wait()
+    fields = dict(kv.split("=") for kv in line.decode().split()[1:])
+    assert line.startswith(b"qhil-kernels") and fields["mismatches"] == "0", line
+    assert int(fields["runs"]) >= 3 * int(fields["cases"])  # most layers ran 3-4 tiers
+
+
 EXPECTED_KERNEL = {"native": "optimized C", "qemu-m0": "optimized C", "qemu-m3": "optimized C",
                    "qemu-m4": "DSP", "qemu-m7": "DSP", "qemu-stm32f4": "DSP"}
 

@@ -1,0 +1,153 @@
+/*
+ * Reference vs DSP kernel on the core itself (env qemu-m4-kernels): random layers of every
+ * width and shape, each prepared at every tier the DSP kernel has - the widest copy that
+ * fits, then with one byte less room each time until the layer runs the portable kernel -
+ * and compared bit for bit with qhil_fc_ref. Prints one line on the UART:
+ *   qhil-kernels cases=<n> runs=<n> mismatches=<n>
+ * and stops. Run by tests/test_firmware.py (test_dsp_kernel_matches_reference_on_the_core).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "qhil_nn.h"
+#include "qhil_nn_support.h"
+#include "qhil_port.h"
+
+#define MAX_IN 160u
+#define MAX_OUT 72u
+#define CASES 1000u
+
+static uint32_t rng_state = 2463534242u;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+static int32_t rnd_range(int32_t lo, int32_t hi)
+{
+    return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+static uint8_t weights[MAX_OUT * MAX_IN];
+static int32_t bias[MAX_OUT];
+static int32_t mult[MAX_OUT];
+static int32_t shift[MAX_OUT];
+static int16_t in[MAX_IN];
+static int16_t out_ref[MAX_OUT];
+static int16_t out_opt[MAX_OUT];
+/* room for the widest copy (int16, padded) and the row records */
+static uint32_t copy_mem[((MAX_IN + 8u) * (MAX_OUT + 4u) * 2u + MAX_OUT * 20u) / 4u];
+static uint32_t scratch[QHIL_FC_SCRATCH_WORDS(MAX_IN > MAX_OUT ? MAX_IN : MAX_OUT)];
+
+/* One layer in four is "tight": a few small inputs, small biases and scales near 1/2,
+ * so that outputs do not saturate and exact rounding ties of both signs are common. */
+static void random_layer(qhil_fc_params *p)
+{
+    const int tight = rnd() % 4u == 0u;
+    p->n_in = (uint16_t)rnd_range(1, tight ? 6 : (int32_t)MAX_IN);
+    p->n_out = (uint16_t)rnd_range(1, (int32_t)MAX_OUT);
+    p->w_bits = (uint8_t)rnd_range(2, 8);
+    const int32_t a_bits = tight ? 8 : rnd_range(2, 8);
+    const int relu = tight ? 0 : (int)(rnd() & 1u);
+    const int small_inputs = tight || (rnd() & 1u);
+    p->in_max = tight ? 7 : (small_inputs ? (1 << a_bits) - 1 : rnd_range(1, 32767));
+    const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, p->w_bits);
+    const int32_t lim = (1 << (p->w_bits - 1u)) - 1;
+    memset(weights, 0, sizeof weights);
+    for (uint32_t i = 0; i < p->n_out; i++) {
+        for (uint32_t k = 0; k < p->n_in; k++) {
+            uint32_t v = (uint32_t)rnd_range(-lim, lim) & ((1u << p->w_bits) - 1u);
+            uint32_t bit = k * p->w_bits;
+            uint8_t *r = weights + i * row_bytes;
+            r[bit / 8u] |= (uint8_t)(v << (bit % 8u));
+            if (bit % 8u + p->w_bits > 8u) {
+                r[bit / 8u + 1u] |= (uint8_t)(v >> (8u - bit % 8u));
+            }
+        }
+        /* a large bias now and then leaves no room to scale small-shift rows up */
+        bias[i] = tight ? rnd_range(-40, 40)
+                        : ((small_inputs && rnd() % 8u == 0u) ? 500000000
+                                                              : rnd_range(-100000, 100000));
+        /* mult = 2^30 makes exact ties frequent (odd accumulators at shift 31), where
+         * rounding away from zero tells the signs apart */
+        const uint32_t kind = tight ? 1u + rnd() % 2u : rnd() % 8u;
+        mult[i] = kind == 0u ? 0 : (kind < 3u ? (1 << 30) : (int32_t)((1u << 30) + (rnd() >> 2)));
+        shift[i] = kind < 3u ? rnd_range(30, 35) : rnd_range(12, 46);
+    }
+    for (uint32_t k = 0; k < p->n_in; k++) {
+        in[k] = (int16_t)(relu ? rnd_range(0, p->in_max) : rnd_range(-p->in_max, p->in_max));
+    }
+    p->weights = weights;
+    p->bias = bias;
+    p->mult = mult;
+    p->shift = shift;
+    p->out_min = relu ? 0 : -(1 << (a_bits - 1));
+    p->out_max = relu ? (1 << a_bits) - 1 : (1 << (a_bits - 1)) - 1;
+    p->repacked = NULL;
+    p->rq = NULL;
+    p->kernel_bits = 0;
+}
+
+static void put_u32(uint8_t **at, uint32_t v)
+{
+    uint8_t digits[10];
+    uint32_t n = 0;
+    do {
+        digits[n++] = (uint8_t)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u);
+    while (n > 0u) {
+        *(*at)++ = digits[--n];
+    }
+}
+
+static void put_str(uint8_t **at, const char *s)
+{
+    while (*s != '\0') {
+        *(*at)++ = (uint8_t)*s++;
+    }
+}
+
+int main(void)
+{
+    qhil_port_init();
+    uint32_t runs = 0;
+    uint32_t mismatches = 0;
+    for (uint32_t c = 0; c < CASES; c++) {
+        qhil_fc_params p;
+        random_layer(&p);
+        qhil_fc_ref(&p, in, out_ref, scratch);
+        uint32_t cap = sizeof copy_mem;
+        for (;;) {
+            qhil_fc_params q = p;
+            const uint32_t used = qhil_fc_opt_prepare(&q, (uint8_t *)copy_mem, cap);
+            memset(out_opt, 0x55, sizeof out_opt);
+            qhil_fc_opt(&q, in, out_opt, scratch);
+            runs++;
+            if (memcmp(out_ref, out_opt, p.n_out * sizeof(int16_t)) != 0) {
+                mismatches++;
+            }
+            if (used == 0u) {
+                break;
+            }
+            cap = used - 1u;
+        }
+    }
+    uint8_t line[80];
+    uint8_t *at = line;
+    put_str(&at, "qhil-kernels cases=");
+    put_u32(&at, CASES);
+    put_str(&at, " runs=");
+    put_u32(&at, runs);
+    put_str(&at, " mismatches=");
+    put_u32(&at, mismatches);
+    put_str(&at, "\n");
+    qhil_port_write(line, (uint32_t)(at - line));
+    for (;;) {
+        qhil_port_wait();
+    }
+}
