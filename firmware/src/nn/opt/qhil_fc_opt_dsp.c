@@ -54,8 +54,8 @@ static uint32_t div_up(uint32_t a, uint32_t b)
 
 uint32_t qhil_fc_scratch_size(const qhil_fc_params *p)
 {
-    /* reordered inputs, two a word, then one raw sum per padded row: the nibble loop's
-     * padding to 8 inputs is the larger for inputs, the int8 loop's to 4 rows for rows */
+    /* inputs (reordered or padded), two a word, then one raw sum per padded row: the
+     * nibble copy pads inputs the most (to 8), the int16 and int8 copies rows (to 4) */
     return 4u * (div_up(p->n_in, 8u) * 4u + div_up(p->n_out, 4u) * 4u);
 }
 
