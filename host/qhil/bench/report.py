@@ -226,5 +226,8 @@ def markdown_summary(report: dict[str, Any]) -> str:
     else:
         lines.append("Energy: op-level only (Horowitz 45 nm table); no board profile for this "
                      "target (give one with --board-profile).")
+    if any(v["sizes"].get("arena_bytes") for v in report["variants"]):
+        lines.append("Arena B: device RAM each model takes, the blob plus any weight copy the "
+                     "kernel makes at load (the M4/M7 kernel widens codes when there is room).")
     lines.append("")
     return "\n".join(lines)
