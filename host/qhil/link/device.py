@@ -253,7 +253,10 @@ class Device:
         return lo, med, hi, np.frombuffer(p, dtype=dtype, offset=12)
 
     def reset(self) -> None:
+        """RESET, then HELLO until the restarted device answers: bytes that arrive while it
+        reboots are lost, and a request sent into that window would only time out."""
         self.request(MsgType.RESET)
+        self.hello(wait=max(self.timeout, 1.0))
 
     def stats(self) -> dict[str, int]:
         names = ("frames_ok", "crc_errors", "framing_errors", "rejects", "inferences", "loads",
