@@ -8,21 +8,7 @@
 
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
-
-static uint32_t rng_state = 12345u;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
-
-static int32_t rnd_range(int32_t lo, int32_t hi)
-{
-    return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
-}
+#include "test_rng.h"
 
 int main(int argc, char **argv)
 {

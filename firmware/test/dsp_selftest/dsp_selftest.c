@@ -12,25 +12,11 @@
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
 #include "qhil_port.h"
+#include "../test_rng.h"
 
 #define MAX_IN 160u
 #define MAX_OUT 72u
 #define CASES 1000u
-
-static uint32_t rng_state = 2463534242u;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
-
-static int32_t rnd_range(int32_t lo, int32_t hi)
-{
-    return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
-}
 
 static uint8_t weights[MAX_OUT * MAX_IN];
 static int32_t bias[MAX_OUT];
@@ -115,6 +101,7 @@ static void put_str(uint8_t **at, const char *s)
 int main(void)
 {
     qhil_port_init();
+    rng_state = 2463534242u;
     uint32_t runs = 0;
     uint32_t mismatches = 0;
     for (uint32_t c = 0; c < CASES; c++) {

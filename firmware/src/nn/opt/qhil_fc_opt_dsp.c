@@ -77,6 +77,13 @@ static int fits_x16(const qhil_fc_params *p)
  */
 static int make_records(const qhil_fc_params *p, qhil_fc_rq *rq)
 {
+    /* qhil_requant_s16_dsp.S saturates to the loader's two ranges only: [0, 2^A - 1]
+     * (hidden layers) and A signed bits (output), A in 2..8 */
+    const int32_t span = p->out_max - p->out_min;
+    if (span < 3 || span > 255 || (span & (span + 1)) != 0 ||
+        (p->out_min != 0 && p->out_min != -(span + 1) / 2)) {
+        return 0;
+    }
     int64_t bias_max = 0;
     for (uint32_t i = 0; i < p->n_out; i++) {
         int64_t b = p->bias[i] < 0 ? -(int64_t)p->bias[i] : p->bias[i];
@@ -241,17 +248,10 @@ static void requantize_rows(const qhil_fc_params *p, const int32_t *acc, int16_t
     const int32_t lo = p->out_min;
     const int32_t hi = p->out_max;
     if (p->rq != NULL) {
-        /* the loader only makes [0, 2^A - 1] (hidden) and A signed bits (output) */
-        for (uint32_t a = 2; a <= 8u; a++) {
-            if (lo == 0 && hi == (1 << a) - 1) {
-                requant_relu[a](acc, p->rq, out, p->n_out);
-                return;
-            }
-            if (lo == -(1 << (a - 1u)) && hi == (1 << (a - 1u)) - 1) {
-                requant_sat[a](acc, p->rq, out, p->n_out);
-                return;
-            }
-        }
+        /* records exist only for the two ranges of make_records, both 2^A - 1 wide */
+        const uint32_t a = 32u - (uint32_t)__builtin_clz((uint32_t)(hi - lo));
+        (lo == 0 ? requant_relu : requant_sat)[a](acc, p->rq, out, p->n_out);
+        return;
     }
     for (uint32_t i = 0; i < p->n_out; i++) {
         out[i] = (int16_t)qhil_nn_requantize_fast(acc[i] + p->bias[i], p->mult[i], p->shift[i],

@@ -19,6 +19,8 @@
     .thumb
     .text
 
+#include "qhil_mat_acc_dsp.inc"
+
 /* Row word W (r3 or r12) of eight codes, inputs in r8-r11, mask in r6: acc A += 8 MACs. */
 .macro ROW w, a
     and     lr, r6, \w, lsl #4
@@ -40,36 +42,14 @@
     ROW     r12, r5
 .endm
 
-    .global qhil_mat_acc2_s4
-    .type   qhil_mat_acc2_s4, %function
-    .thumb_func
-qhil_mat_acc2_s4:
-    /* [sp] x, [sp+4] groups, [sp+8] blocks left; the fifth argument lands at [sp+48] */
-    push    {r0, r2, r3, r4-r11, lr}
+.macro SETUP
     mov     r6, #0xF0F0F0F0
-.Lblock:
-    ldrd    r0, r2, [sp]
-    movs    r4, #0
-    movs    r5, #0
-    lsrs    r2, r2, #1
-    bcc     .Lfirst
-    adds    r2, r2, #1
-    b       .Lsecond
-.Lfirst:
-    GROUP
-.Lsecond:
-    GROUP
-    subs    r2, r2, #1
-    bne     .Lfirst
+.endm
+
+/* undo the x16 of codes moved to the byte tops; exact, every product is a multiple of 16 */
+.macro FINISH
     asrs    r4, r4, #4
     asrs    r5, r5, #4
-    ldr     r3, [sp, #48]
-    stmia   r3!, {r4, r5}
-    str     r3, [sp, #48]
-    ldr     r3, [sp, #8]
-    subs    r3, r3, #1
-    str     r3, [sp, #8]
-    bne     .Lblock
-    add     sp, sp, #12
-    pop     {r4-r11, pc}
-    .size   qhil_mat_acc2_s4, . - qhil_mat_acc2_s4
+.endm
+
+    MAT_ACC qhil_mat_acc2_s4, 2

@@ -18,6 +18,8 @@
     .thumb
     .text
 
+#include "qhil_mat_acc_dsp.inc"
+
 /* Row word W of four codes against the pair registers: acc A += 4 MACs. */
 .macro ROW w, a
     sxtb16  lr, \w
@@ -35,36 +37,10 @@
     ROW     r11, r7
 .endm
 
-    .global qhil_mat_acc4_s8
-    .type   qhil_mat_acc4_s8, %function
-    .thumb_func
-qhil_mat_acc4_s8:
-    /* [sp] x, [sp+4] groups, [sp+8] blocks left; the fifth argument lands at [sp+48] */
-    push    {r0, r2, r3, r4-r11, lr}
-.Lblock:
-    ldrd    r0, r2, [sp]
-    movs    r4, #0
-    movs    r5, #0
-    movs    r6, #0
-    movs    r7, #0
-    /* two groups per turn; an odd count enters at the second */
-    lsrs    r2, r2, #1
-    bcc     .Lfirst
-    adds    r2, r2, #1
-    b       .Lsecond
-.Lfirst:
-    GROUP
-.Lsecond:
-    GROUP
-    subs    r2, r2, #1
-    bne     .Lfirst
-    ldr     r3, [sp, #48]
-    stmia   r3!, {r4-r7}
-    str     r3, [sp, #48]
-    ldr     r3, [sp, #8]
-    subs    r3, r3, #1
-    str     r3, [sp, #8]
-    bne     .Lblock
-    add     sp, sp, #12
-    pop     {r4-r11, pc}
-    .size   qhil_mat_acc4_s8, . - qhil_mat_acc4_s8
+.macro SETUP
+.endm
+
+.macro FINISH
+.endm
+
+    MAT_ACC qhil_mat_acc4_s8, 4
