@@ -5,24 +5,35 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from qhil.cli.base import non_negative_int, positive_int
+from qhil.cli.base import positive_int
 from qhil.common.errors import ConfigError
+
+if TYPE_CHECKING:
+    from qhil.quant.policy import QuantPolicy
 
 NAMES = ("eval",)
 HELP = "evaluate a float model or a quantized blob (golden integer executor) on fixed seeds"
 DESCRIPTION = """\
-Run deterministic episodes and print the return mean +- std. Episode i resets the env
-with seed SEED+i, so float and quantized policies see the same initial states.
+Run one deterministic episode per seed and print the return mean +- std and the episodes
+that ended early (terminated before the time limit). Float and quantized policies see the
+same initial states, so with both --model and --blob the %% of float is paired: the ratio
+of the mean returns with a 95%% bootstrap interval over seeds (docs/evaluation.md).
 
   --model DIR     the float actor of a model folder (numpy, float64)
-  --blob X.qhil   a quantized blob run by the golden integer executor on the host;
-                  with --model too, the %% of float is printed
+  --blob X.qhil   a quantized blob run by the golden integer executor on the host
 
-example: qhil eval --model models/Pendulum-v1 --episodes 20
+Seeds: by default the first --episodes seeds of the test split (100000..), where qhil's
+own results are reported. --seeds A..B re-measures on any range you choose (say 2000..2099:
+seeds no qhil decision or published result used).
+
+example: qhil eval --model models/Pendulum-v1 --blob models/Pendulum-v1/qat_w3.qhil
+         qhil eval --model models/Hopper-v5 --blob models/Hopper-v5/qat_w3.qhil --seeds 2000..2099
 """
 
 LOG = logging.getLogger(__name__)
@@ -32,55 +43,71 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model folder (actor.npz + meta.json)")
     parser.add_argument("--blob", default=None, help="quantized .qhil blob")
     parser.add_argument("--env", default=None, help="env id (default: from the model or blob)")
-    parser.add_argument("--episodes", type=positive_int, default=20,
-                        help="episodes (default: %(default)s)")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="base seed; episode i uses SEED+i (default: %(default)s)")
+    parser.add_argument("--episodes", type=positive_int, default=100,
+                        help="episodes on the test split, when --seeds is not given "
+                             "(default: %(default)s)")
+    parser.add_argument("--seeds", default=None, metavar="A..B",
+                        help="seed range to evaluate on instead, both ends included")
     parser.add_argument("--json", dest="json_out", default=None, help="write the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.common.evaluation import evaluate_policy, percent_of_float
+    from qhil.common.evaluation import compare_paired, evaluate_policy
     from qhil.common.model_dir import load_model_dir
+    from qhil.common.protocol import SeedRange, Split, split_seeds
 
     if args.model is None and args.blob is None:
         raise ConfigError("give --model DIR and/or --blob X.qhil")
-    result: dict[str, object] = {"seed": args.seed, "episodes": args.episodes}
-    float_mean = None
-    env_id = args.env
-    if args.model is not None:
-        model = load_model_dir(args.model)
-        env_id = env_id or model.env_id
-        res = evaluate_policy(model.actor.act, env_id, args.episodes, args.seed,
-                              progress=lambda it: tqdm(it, desc="float", unit="ep",
-                                                       total=args.episodes, leave=False))
-        float_mean = res.mean
-        result["float"] = res.as_dict()
-        print(f"float  {env_id}: {res.mean:9.2f} +- {res.std:7.2f}  ({args.episodes} episodes)")
-    if args.blob is not None:
-        from qhil.quant.blob import read_blob
-        from qhil.quant.policy import QuantPolicy
-        from qhil.quant.qmodel import QuantModel
+    if args.seeds is not None:
+        seeds, purpose = SeedRange.parse(args.seeds), None
+    else:
+        seeds, purpose = split_seeds(Split.TEST, args.episodes), Split.TEST
+    model = load_model_dir(args.model) if args.model is not None else None
+    qpolicy = _load_blob(args.blob) if args.blob is not None else None
+    env_id = args.env or (model.env_id if model else None) or (qpolicy.model.env_id
+                                                                if qpolicy else None)
+    for name, owner in ((args.model, model and model.env_id),
+                        (args.blob, qpolicy and qpolicy.model.env_id)):
+        if owner and env_id and owner != env_id:
+            raise ConfigError(f"{name} is for {owner}, not {env_id}")
+    assert env_id is not None
+    result: dict[str, object] = {"env_id": env_id, "seeds": str(seeds),
+                                 "episodes": len(seeds)}
 
-        if not Path(args.blob).is_file():
-            raise ConfigError(f"blob '{args.blob}' does not exist")
-        qmodel = read_blob(Path(args.blob).read_bytes(), source=args.blob)
-        if not isinstance(qmodel, QuantModel):
-            raise ConfigError(f"{args.blob} is a float32 blob (the on-device float baseline); "
-                              "evaluate the float policy with --model, or run it with qhil bench")
-        env_id = env_id or qmodel.env_id
-        policy = QuantPolicy(qmodel)
-        res = evaluate_policy(policy.act, env_id, args.episodes, args.seed,
-                              progress=lambda it: tqdm(it, desc="golden", unit="ep",
-                                                       total=args.episodes, leave=False))
+    def bar(desc: str) -> Callable[[Iterable[int]], Iterable[int]]:
+        return lambda it: tqdm(it, desc=desc, unit="ep", total=len(seeds), leave=False)
+
+    float_res = None
+    if model is not None:
+        float_res = evaluate_policy(model.actor.act, env_id, seeds, purpose, bar("float"))
+        result["float"] = float_res.as_dict()
+        print(f"float  {env_id}: {float_res.mean:9.2f} +- {float_res.std:7.2f}  "
+              f"({len(seeds)} episodes, seeds {seeds}, {float_res.early_terminations} ended early)")
+    if qpolicy is not None:
+        res = evaluate_policy(qpolicy.act, env_id, seeds, purpose, bar("golden"))
         result["golden"] = res.as_dict()
-        line = f"golden {env_id}: {res.mean:9.2f} +- {res.std:7.2f}  ({args.episodes} episodes)"
-        if float_mean is not None:
-            pct = percent_of_float(res.mean, float_mean)
-            result["percent_of_float"] = pct
-            line += f"  {pct:.1f}% of float"
-        print(line)
-    result["env_id"] = env_id
+        print(f"golden {env_id}: {res.mean:9.2f} +- {res.std:7.2f}  "
+              f"({len(seeds)} episodes, seeds {seeds}, {res.early_terminations} ended early)")
+        if float_res is not None:
+            comparison = compare_paired(res, float_res)
+            result["comparison"] = comparison.as_dict()
+            result["percent_of_float"] = comparison.percent
+            print(f"golden vs float: {comparison}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
     return 0
+
+
+def _load_blob(path: str) -> QuantPolicy:
+    """The golden policy of a quantized blob; float32 blobs are refused."""
+    from qhil.quant.blob import read_blob
+    from qhil.quant.policy import QuantPolicy
+    from qhil.quant.qmodel import QuantModel
+
+    if not Path(path).is_file():
+        raise ConfigError(f"blob '{path}' does not exist")
+    qmodel = read_blob(Path(path).read_bytes(), source=path)
+    if not isinstance(qmodel, QuantModel):
+        raise ConfigError(f"{path} is a float32 blob (the on-device float baseline); "
+                          "evaluate the float policy with --model, or run it with qhil bench")
+    return QuantPolicy(qmodel)

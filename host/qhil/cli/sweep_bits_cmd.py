@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qhil.cli.base import non_negative_int, positive_int
+from qhil.cli.base import positive_int
 from qhil.cli.options import add_ptq_options, ptq_options
 
 NAMES = ("sweep-bits",)
@@ -17,10 +17,12 @@ HELP = "post-training quantize at many bit settings and tabulate return vs float
 DESCRIPTION = """\
 Quantize one float model at each setting (post-training, one calibration for all),
 evaluate every setting with the golden integer executor on the same seeds as the
-float policy, and print: setting, return mean +- std, % of float, weight and blob bytes.
+float policy (the test split, 100000.., unless --seeds), and print: setting, return mean
++- std, %% of float with its 95%% paired bootstrap interval, episodes that ended early,
+weight and blob bytes.
 
-% of float is q/f for positive returns and f/q for negative ones (Pendulum): 100 is
-parity, lower is worse.
+%% of float is q/f for positive returns and f/q for negative ones (Pendulum): 100 is
+parity, lower is worse (docs/evaluation.md).
 
 example: qhil sweep-bits --model models/Pendulum-v1 --json sweep.json --plot sweep.png
 """
@@ -38,18 +40,19 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", default=";".join(DEFAULT_SETTINGS),
                         help="';'-separated bit settings (default: uniform 8..2 bits, "
                              "weight-only, and first/last-layer-8 mixes)")
-    parser.add_argument("--episodes", type=positive_int, default=20,
-                        help="episodes per setting (default: %(default)s)")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="base seed; episode i uses SEED+i (default: %(default)s)")
+    parser.add_argument("--episodes", type=positive_int, default=100,
+                        help="episodes per setting on the test split (default: %(default)s)")
+    parser.add_argument("--seeds", default=None, metavar="A..B",
+                        help="evaluate on this seed range instead (both ends included)")
     parser.add_argument("--json", dest="json_out", default=None, help="write rows as JSON")
     parser.add_argument("--plot", default=None, help="write a PNG of return per setting")
     add_ptq_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.common.evaluation import evaluate_policy, percent_of_float
+    from qhil.common.evaluation import compare_paired, evaluate_policy
     from qhil.common.model_dir import load_model_dir
+    from qhil.common.protocol import SeedRange, Split, split_seeds
     from qhil.quant.blob import write_blob
     from qhil.quant.config import parse_bits
     from qhil.quant.pipeline import Calibrator
@@ -59,30 +62,41 @@ def run(args: argparse.Namespace) -> int:
     n_layers = len(model.actor.weights)
     settings = [s.strip() for s in args.settings.split(";") if s.strip()]
     configs = [parse_bits(s, n_layers) for s in settings]  # fail before any work
+    if args.seeds is not None:
+        seeds, purpose = SeedRange.parse(args.seeds), None
+    else:
+        seeds, purpose = split_seeds(Split.TEST, args.episodes), Split.TEST
     calibrator = Calibrator(model, ptq_options(args))
-    float_res = evaluate_policy(model.actor.act, model.env_id, args.episodes, args.seed)
+    float_res = evaluate_policy(model.actor.act, model.env_id, seeds, purpose)
     rows: list[dict[str, object]] = [{
         "setting": "float", "bits": "float32", "mean": float_res.mean, "std": float_res.std,
-        "percent_of_float": 100.0, "weight_bytes": 4 * model.actor.n_macs,
+        "percent_of_float": 100.0, "interval95": [100.0, 100.0],
+        "early_terminations": float_res.early_terminations,
+        "weight_bytes": 4 * model.actor.n_macs,
         "blob_bytes": len(write_blob(model.actor, env_id=model.env_id)),
     }]
     for text, bits in tqdm(list(zip(settings, configs, strict=True)), desc="settings",
                            unit="setting"):
         qmodel = calibrator.quantize(bits)
-        res = evaluate_policy(QuantPolicy(qmodel).act, model.env_id, args.episodes, args.seed)
+        res = evaluate_policy(QuantPolicy(qmodel).act, model.env_id, seeds, purpose)
+        paired = compare_paired(res, float_res)
         rows.append({"setting": text, "bits": str(bits), "mean": res.mean, "std": res.std,
-                     "percent_of_float": percent_of_float(res.mean, float_res.mean),
+                     "percent_of_float": paired.percent, "interval95": list(paired.interval),
+                     "early_terminations": res.early_terminations,
                      "weight_bytes": qmodel.weight_bytes, "blob_bytes": len(write_blob(qmodel))})
     print(f"{model.env_id} ({model.meta.get('algo', '?')} {model.actor.layer_sizes}), "
-          f"{args.episodes} episodes from seed {args.seed}")
-    print(f"{'setting':26s} {'return':>20s} {'% float':>8s} {'weights B':>10s} {'blob B':>8s}")
+          f"{len(seeds)} episodes on seeds {seeds}")
+    print(f"{'setting':26s} {'return':>20s} {'% float (95% CI)':>22s} {'early':>6s} "
+          f"{'weights B':>10s} {'blob B':>8s}")
     for r in rows:
         ret = f"{r['mean']:.1f} +- {r['std']:.1f}"
-        print(f"{r['setting']!s:26s} {ret:>20s} {r['percent_of_float']:8.1f} "
+        ci: list[float] = r["interval95"]  # type: ignore[assignment]
+        pct = f"{r['percent_of_float']:.1f} ({ci[0]:.1f}-{ci[1]:.1f})"
+        print(f"{r['setting']!s:26s} {ret:>20s} {pct:>22s} {r['early_terminations']:>6} "
               f"{r['weight_bytes']:>10} {r['blob_bytes']:>8}")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(
-            {"env_id": model.env_id, "episodes": args.episodes, "seed": args.seed,
+            {"env_id": model.env_id, "episodes": len(seeds), "seeds": str(seeds),
              "options": vars(ptq_options(args)), "rows": rows}, indent=2) + "\n")
     if args.plot:
         from qhil.report.plots import sweep_plot

@@ -14,8 +14,8 @@ HELP = "train a float baseline actor with stable-baselines3"
 DESCRIPTION = """\
 Train a deterministic ReLU actor with stable-baselines3 (TD3, SAC or PPO) and save it
 as a model folder (actor.npz + meta.json). The actor with the best return on validation
-seeds (10000..) is kept, then evaluated on the test seeds 0..19 that every other qhil
-measurement uses. Hyperparameters come from per-task presets; --set overrides them.
+seeds (10000..) is kept, then evaluated on the test seeds (100000.., docs/evaluation.md).
+Hyperparameters come from per-task presets; --set overrides them.
 
 example: qhil train --env Pendulum-v1 --algo td3 --steps 20000 -o models/Pendulum-v1
 """
@@ -29,7 +29,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, default=100_000,
                         help="training environment steps (default: %(default)s)")
     parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="training seed (default: %(default)s)")
+                        help="training seed, 0..999 (default: %(default)s)")
     parser.add_argument("--net", type=int_list, default=(64, 64),
                         help="actor hidden widths, ReLU (default: 64,64)")
     parser.add_argument("--critic-net", type=int_list, default=None,
@@ -38,8 +38,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="steps between validation evaluations (default: %(default)s)")
     parser.add_argument("--eval-episodes", type=positive_int, default=5,
                         help="validation episodes per evaluation (default: %(default)s)")
-    parser.add_argument("--test-episodes", type=positive_int, default=20,
-                        help="final evaluation episodes on seeds 0.. (default: %(default)s)")
+    parser.add_argument("--test-episodes", type=positive_int, default=100,
+                        help="final evaluation episodes on the test seeds (default: %(default)s)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a hyperparameter, value as JSON (repeatable), "
                              "e.g. --set learning_rate=3e-4")

@@ -8,12 +8,16 @@
 - ``train``: ``steps``, ``seed``, ``hyperparameters``, ``wall_time_s``, ``curve``
   (``[[step, mean_return], ...]`` on validation seeds)
 - ``versions``: package versions used for training
-- ``eval``: ``{"episodes", "seed", "mean", "std", "returns"}`` -- deterministic actions,
-  episode ``i`` reset with seed ``seed + i``
+- ``eval``: the test return on the held-out protocol (docs/evaluation.md):
+  ``{"episodes", "seeds" ("A..B"), "mean", "std", "early_terminations", "returns",
+  "lengths", "terminated"}`` -- deterministic actions, one episode per seed
+- ``eval_before_protocol`` (older models): the return measured on seeds 0..19 before the
+  protocol existed, kept for provenance
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -43,6 +47,17 @@ class ModelDir:
     @property
     def env_id(self) -> str:
         return str(self.meta["env_id"])
+
+    @property
+    def identity(self) -> str:
+        """What the model is, independent of where it lies or how its path was typed:
+        ``<env_id> actor sha256:<first 16 hex digits of the actor's arrays>``. Blobs record
+        this, so a blob's bytes depend on the model and the settings only."""
+        digest = hashlib.sha256()
+        for name, array in sorted(self.actor.to_arrays().items()):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return f"{self.env_id} actor sha256:{digest.hexdigest()[:16]}"
 
 
 def save_model_dir(path: Path, actor: FloatActor, meta: dict[str, Any]) -> None:

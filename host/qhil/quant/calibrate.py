@@ -16,11 +16,12 @@ import numpy as np
 from qhil.common.actor import FloatActor
 from qhil.common.envs import make_env
 from qhil.common.errors import ConfigError
+from qhil.common.protocol import SeedRange, Split, check_seeds
 
 __all__ = ["CALIBRATION_SEED", "collect_observations", "feature_ranges", "activation_range",
            "RangeMethod"]
 
-CALIBRATION_SEED = 20_000
+CALIBRATION_SEED = 20_000  # the fit split's calibration seeds (docs/evaluation.md)
 RangeMethod = Literal["minmax", "percentile", "mse"]
 
 
@@ -40,6 +41,7 @@ def collect_observations(
     """
     if episodes <= 0:
         raise ConfigError("calibration needs at least one episode")
+    check_seeds(SeedRange.of(seed, episodes), Split.FIT)
     env = make_env(env_id)
     rng = np.random.default_rng(seed)
     half = 0.5 * (actor.action_high - actor.action_low)

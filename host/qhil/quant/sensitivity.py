@@ -20,6 +20,7 @@ import numpy as np
 
 from qhil.common.evaluation import evaluate_policy, percent_of_float
 from qhil.common.model_dir import ModelDir
+from qhil.common.protocol import Split, split_seeds
 from qhil.quant.config import BitConfig
 from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator
@@ -32,7 +33,6 @@ REFERENCE_A = 8
 REFERENCE_IN = 16
 WIDTHS = (2, 3, 4, 6, 8)
 IN_WIDTHS = (4, 6, 8, 10, 12, 16)
-EVAL_SEED = 10_000  # validation seeds: the test seeds (0..) stay unseen by selection
 
 
 def reference_bits(n_layers: int) -> BitConfig:
@@ -95,10 +95,12 @@ def profile(model: ModelDir, calibrator: Calibrator, probe_list: list[Probe],
     """
     n_layers = len(model.actor.weights)
     base = reference_bits(n_layers)
+    seeds = split_seeds(Split.VALIDATION, episodes)
     states = calibrator.observations
     teacher = model.actor.act(states)
     if float_return is None:
-        float_return = evaluate_policy(model.actor.act, model.env_id, episodes, EVAL_SEED).mean
+        float_return = evaluate_policy(model.actor.act, model.env_id, seeds,
+                                       Split.VALIDATION).mean
     rows = []
     for probe in probe_list:
         bits = with_part(base, probe.part, probe.bits)
@@ -107,7 +109,7 @@ def profile(model: ModelDir, calibrator: Calibrator, probe_list: list[Probe],
         err = dequantize_action(qmodel, codes) - teacher
         scale = np.maximum(model.actor.action_high - model.actor.action_low, 1e-9)
         rmse = float(np.sqrt(np.mean((err / scale) ** 2)))
-        result = evaluate_policy(QuantPolicy(qmodel).act, model.env_id, episodes, EVAL_SEED)
+        result = evaluate_policy(QuantPolicy(qmodel).act, model.env_id, seeds, Split.VALIDATION)
         row = SensitivityRow(probe.part, probe.bits, str(bits), float(result.mean),
                              float(result.std), percent_of_float(result.mean, float_return),
                              rmse)

@@ -32,6 +32,7 @@ import numpy as np
 from qhil.common.errors import ConfigError
 from qhil.common.evaluation import evaluate_policy, percent_of_float
 from qhil.common.model_dir import ModelDir
+from qhil.common.protocol import TEST_EPISODES, Split, split_seeds
 from qhil.quant.autoquant import (
     Budget,
     CostFn,
@@ -47,7 +48,6 @@ from qhil.quant.config import BitConfig, parse_bits
 from qhil.quant.pipeline import Calibrator
 from qhil.quant.qmodel import QuantModel
 from qhil.quant.sensitivity import (
-    EVAL_SEED,
     IN_WIDTHS,
     WIDTHS,
     SensitivityRow,
@@ -132,8 +132,9 @@ def autoquant(model: ModelDir, args: AutoquantArgs, work: Path, calibrator: Cali
     rows = from_json(json.loads(sens_path.read_text())) if sens_path.exists() else []
     todo = [p for p in probes(n_layers, args.widths, args.in_widths)
             if (p.part, p.bits) not in {(r.part, r.bits) for r in rows}]
-    float_val = evaluate_policy(model.actor.act, model.env_id, args.probe_episodes,
-                                EVAL_SEED).mean
+    float_val = evaluate_policy(model.actor.act, model.env_id,
+                                split_seeds(Split.VALIDATION, args.probe_episodes),
+                                Split.VALIDATION).mean
 
     total = len(rows) + len(todo)
 
@@ -192,7 +193,8 @@ def autoquant(model: ModelDir, args: AutoquantArgs, work: Path, calibrator: Cali
     points = [_point(c, i) for i, c in enumerate(candidates)]
     ref_bits = parse_bits("int8", n_layers)
     int8 = calibrator.quantize(ref_bits)
-    int8_test = evaluate_policy(_policy(int8), model.env_id, 20, 0).mean
+    int8_test = evaluate_policy(_policy(int8), model.env_id,
+                                split_seeds(Split.TEST, TEST_EPISODES), Split.TEST).mean
     points.append({"name": "int8 (PTQ)", "bits": str(ref_bits), "weight_bytes": size(ref_bits),
                    "energy_pj": energy(ref_bits), "test_return": int8_test,
                    "percent_of_float": percent_of_float(int8_test, float_test)
@@ -299,11 +301,12 @@ def _verify(model: ModelDir, blob_path: Path, target: str, work: Path) -> dict[s
         env = make_env(model.env_id)
         info = running.device.info
         scale = info.cost_num / info.cost_den if info else 1.0
+        seed = split_seeds(Split.VALIDATION, 1).start
         ep = run_episode(Variant(blob_path.stem, "device-int", data, q, str(q.bits)),
-                         model.actor, env, 0, running.device, cost_scale=scale)
+                         model.actor, env, seed, running.device, cost_scale=scale)
         env.close()
     result = {"target": target, "unit": info.cost_kind if info else "", "steps": ep.steps,
               "mismatches": ep.mismatch_count, "cost_median": float(np.median(ep.cost)),
-              "return_seed0": ep.ret, "blob_bytes": len(data)}
+              "seed": seed, "return": ep.ret, "blob_bytes": len(data)}
     _save_json(out, result)
     return result

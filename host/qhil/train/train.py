@@ -6,7 +6,7 @@ Reproduce the shipped actors with ``benchmarks/train_baselines.sh``.
 Read top to bottom: ``Args`` -> presets -> the evaluation callback -> ``train()``.
 The RL algorithms are stable-baselines3's own (no algorithm is written here); this file
 only chooses hyperparameters, keeps the best actor on validation seeds and evaluates it
-on the test seeds (0..19) that every other qhil measurement uses.
+on the test seeds of the held-out protocol (docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -34,17 +34,15 @@ from qhil.common.envs import check_env_id, make_env
 from qhil.common.errors import ConfigError
 from qhil.common.evaluation import evaluate_policy
 from qhil.common.model_dir import save_model_dir
+from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, check_seeds, split_seeds
 from qhil.common.provenance import package_versions
 from qhil.train.extract import extract_actor
 
-__all__ = ["Args", "train", "ALGOS", "VALIDATION_SEED"]
+__all__ = ["Args", "train", "ALGOS"]
 
 LOG = logging.getLogger(__name__)
 
 ALGOS = ("td3", "sac", "ppo")
-#: Checkpoint selection uses these seeds, never the test seeds 0..19.
-VALIDATION_SEED = 10_000
-
 
 @dataclass
 class Args:
@@ -55,7 +53,7 @@ class Args:
     steps: int = 100_000
     """environment steps of training"""
     seed: int = 0
-    """seed of the training run (torch, numpy, env)"""
+    """seed of the training run (torch, numpy, env); a fit seed, 0..999"""
     net: tuple[int, ...] = (64, 64)
     """hidden widths of the actor (ReLU); small enough for a microcontroller"""
     critic_net: tuple[int, ...] | None = None
@@ -63,9 +61,9 @@ class Args:
     eval_every: int = 10_000
     """steps between validation evaluations (best actor is kept)"""
     eval_episodes: int = 5
-    """validation episodes per evaluation, on seeds 10000.."""
-    test_episodes: int = 20
-    """final evaluation episodes on seeds 0..; recorded in meta.json"""
+    """validation episodes per evaluation (validation seeds)"""
+    test_episodes: int = TEST_EPISODES
+    """final evaluation episodes (test seeds); recorded in meta.json"""
     out: Path | None = None
     """model folder to write; default ``models/<env_id>``"""
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -158,8 +156,9 @@ class ValidationCallback(BaseCallback):
 
     def validate(self) -> None:
         actor = copy.deepcopy(extract_actor(self.model, self.vec_normalize))
-        result = evaluate_policy(actor.act, self.args.env_id, self.args.eval_episodes,
-                                 VALIDATION_SEED)
+        result = evaluate_policy(actor.act, self.args.env_id,
+                                 split_seeds(Split.VALIDATION, self.args.eval_episodes),
+                                 Split.VALIDATION)
         self.curve.append((int(self.num_timesteps), result.mean))
         if self.best is None or result.mean >= self.best[0]:
             self.best = (result.mean, actor)
@@ -184,6 +183,7 @@ def train(args: Args, show_progress: bool = True) -> Path:
         raise ConfigError("episodes must be positive")
     if not args.net or any(w <= 0 for w in args.net):
         raise ConfigError(f"hidden widths must be positive, got {args.net}")
+    check_seeds(SeedRange.of(args.seed, 1), Split.FIT)
     out = args.out or Path("models") / args.env_id
 
     # Seeding: SB3 seeds torch, numpy and the env from `seed`; one thread is fastest here.
@@ -201,7 +201,8 @@ def train(args: Args, show_progress: bool = True) -> Path:
     assert callback.best is not None
     best_val, actor = callback.best
 
-    test = evaluate_policy(actor.act, args.env_id, args.test_episodes, seed=0)
+    test = evaluate_policy(actor.act, args.env_id, split_seeds(Split.TEST, args.test_episodes),
+                           Split.TEST)
     LOG.info("test return over %d episodes: %.1f +- %.1f", args.test_episodes, test.mean, test.std)
     meta = {
         "env_id": args.env_id,
@@ -214,7 +215,7 @@ def train(args: Args, show_progress: bool = True) -> Path:
             "hyperparameters": hp,
             "wall_time_s": round(wall, 1),
             "best_validation_return": best_val,
-            "validation_seed": VALIDATION_SEED,
+            "validation_seeds": str(split_seeds(Split.VALIDATION, args.eval_episodes)),
             "curve": callback.curve,
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(args).items()},
         },
