@@ -25,6 +25,12 @@ def test_qat_export_matches_simulation_and_runs_bit_exact(tmp_path: Path) -> Non
     assert side["method"] == "qat-dagger" and len(side["validation_curve"]) == 4
     # three short iterations already beat post-training quantization on validation seeds
     assert side["best_validation_return"] > side["ptq_validation_return"]
+    # the held-out protocol: the seeds of every split, the paired test comparison
+    assert side["seeds"]["validation"] == "10000..10019"
+    assert side["seeds"]["test"] == "100000..100099" and side["test"]["episodes"] == 100
+    assert side["float_test"]["seeds"] == side["test"]["seeds"]
+    lo, hi = side["comparison"]["interval95"]
+    assert lo <= side["percent_of_float"] <= hi
     model = read_blob(out.read_bytes())
     policy = QuantPolicy(model)  # type: ignore[arg-type]
     obs = np.random.default_rng(0).uniform([-1, -1, -8], [1, 1, 8], size=(40, 3))
@@ -65,3 +71,17 @@ def test_rl_finetuning_trains_the_quantized_actor_in_the_loop(tmp_path: Path) ->
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["args"]["rl_steps"] == 400 and len(side["validation_curve"]) == 2 + 2
     assert side["agreement_with_simulation"] >= 0.999
+
+
+def test_recipe_chooses_the_input_width_on_validation(tmp_path: Path) -> None:
+    out = tmp_path / "auto.qhil"
+    assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3 a=3,3,8 in=auto",
+                 "--iterations", "1", "--grad-steps", "10", "--calib-episodes", "3",
+                 "--test-episodes", "2", "-o", str(out)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    tried = {int(k): v for k, v in side["input_width_validation"].items()}
+    assert sorted(tried) == [8, 10, 12, 16]
+    best = max(tried.values())
+    chosen = int(side["bits"].split("in=")[1].split()[0])
+    # the narrowest width within 1 % of the best (Pendulum's returns are negative)
+    assert chosen == min(w for w, r in tried.items() if best / r >= 0.99)

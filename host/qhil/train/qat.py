@@ -1,16 +1,19 @@
 """Quantization-aware training: distillation on the student's own states (DAgger), then
 optionally RL fine-tuning of the same student with TD3 (:mod:`qhil.train.qat_rl`).
 
-Docs: docs/quantization.md (what is simulated). Results: BENCHMARKS.md#quantization-aware-training.
+Docs: docs/quantization.md (what is simulated), docs/evaluation.md (the recipe and its
+seeds). Results: BENCHMARKS.md#quantization-aware-training.
 
-Read top to bottom: ``QATArgs`` -> ``qat()``. The student is a
+Read top to bottom: ``QATArgs`` -> ``choose_input_bits()`` -> ``qat()``. The student is a
 :class:`~qhil.quant.fakequant.FakeQuantActor`: its forward pass rounds exactly where the
 device does (same input codes, per-channel weight codes, int32 biases, the very m/2**n
 multipliers, tanh table), with straight-through gradients. It learns to reproduce the
 float teacher's output on the states it visits itself, which PTQ never sees: the
-quantized policy drifts, and DAgger puts those states into the training set. Candidates
-are chosen on validation seeds (10000..), then the exported blob is evaluated on the test
-seeds (0..19) and checked against the simulation on every collected state.
+quantized policy drifts, and DAgger puts those states into the training set; rollouts
+with action noise add the states it reaches after a mistake, from which it must learn to
+recover. Every choice (input width, iteration) is made on validation seeds; the chosen
+export is then evaluated once on the test seeds, paired with the float actor, and checked
+against the simulation on every collected state.
 """
 
 from __future__ import annotations
@@ -27,10 +30,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from qhil.common.evaluation import evaluate_policy, percent_of_float
+from qhil.common.evaluation import (
+    EvalResult,
+    compare_paired,
+    evaluate_policy,
+    float_test,
+    percent_of_float,
+)
 from qhil.common.model_dir import ModelDir
+from qhil.common.protocol import (
+    TEST_EPISODES,
+    VALIDATION_EPISODES,
+    SeedRange,
+    Split,
+    check_seeds,
+    split_seeds,
+)
 from qhil.common.provenance import package_versions
 from qhil.quant.blob import blob_id, write_blob
+from qhil.quant.calibrate import CALIBRATION_SEED
 from qhil.quant.config import BitConfig
 from qhil.quant.fakequant import FakeQuantActor
 from qhil.quant.golden import GoldenExecutor
@@ -38,32 +56,42 @@ from qhil.quant.pipeline import Calibrator
 from qhil.quant.policy import QuantPolicy, quantize_obs
 from qhil.quant.qmodel import QuantModel
 from qhil.train.qat_rl import RLArgs, rl_finetune
-from qhil.train.train import VALIDATION_SEED
 
-__all__ = ["QATArgs", "QATResult", "qat", "save_qat", "ROLLOUT_SEED"]
+__all__ = ["QATArgs", "QATResult", "qat", "save_qat", "choose_input_bits", "ROLLOUT_SEED",
+           "INPUT_WIDTHS"]
 
 LOG = logging.getLogger(__name__)
-ROLLOUT_SEED = 30_000  # DAgger rollouts: disjoint from test, validation and calibration seeds
+ROLLOUT_SEED = 30_000  # DAgger rollouts: in the fit split (docs/evaluation.md)
+#: Input widths the recipe chooses from, and the share of the best validation return the
+#: chosen (narrowest) one must reach.
+INPUT_WIDTHS = (8, 10, 12, 16)
+INPUT_TOLERANCE = 0.99
 
 
 @dataclass
 class QATArgs:
     bits: BitConfig
     """per-layer widths of the student"""
-    iterations: int = 12
+    iterations: int = 60
     """DAgger iterations (train, validate, collect)"""
     grad_steps: int = 300
     """gradient steps per iteration"""
     batch_size: int = 256
     """states per gradient step"""
     lr: float = 1e-3
-    """Adam learning rate"""
+    """Adam learning rate of the first iteration"""
+    lr_final: float = 0.1
+    """learning rate of the last iteration, as a fraction of ``lr`` (cosine decay between)"""
     rollouts: int = 4
-    """student episodes collected per iteration"""
-    val_episodes: int = 10
-    """validation episodes per iteration (seeds 10000..); few episodes select erratic policies"""
-    test_episodes: int = 20
-    """final evaluation of the chosen export (seeds 0..)"""
+    """student episodes collected per iteration, deterministic"""
+    perturbed_rollouts: int = 4
+    """student episodes collected per iteration with action noise (recovery states)"""
+    rollout_noise: float = 0.2
+    """action noise std of the perturbed rollouts, in units of the action half-range"""
+    val_episodes: int = VALIDATION_EPISODES
+    """validation episodes per iteration (validation seeds); few select erratic policies"""
+    test_episodes: int = TEST_EPISODES
+    """final evaluation of the chosen export (test seeds), paired with the float actor"""
     max_states: int = 200_000
     """cap on the aggregated dataset (oldest states dropped first)"""
     seed: int = 0
@@ -79,10 +107,12 @@ class QATResult:
     model: QuantModel
     ptq_val_return: float
     best_val_return: float
-    test: dict[str, Any]
+    test: EvalResult
+    float_test: EvalResult
     agreement: float
     curve: list[tuple[int, float]] = field(default_factory=list)
     wall_time_s: float = 0.0
+    calibration_seeds: str = ""
 
 
 def _teacher_targets(model: ModelDir, obs: np.ndarray) -> np.ndarray:
@@ -90,22 +120,54 @@ def _teacher_targets(model: ModelDir, obs: np.ndarray) -> np.ndarray:
     return model.actor.squashed(obs).astype(np.float32)
 
 
-def _collect(policy: QuantPolicy, env_id: str, episodes: int, seed: int) -> np.ndarray:
+def _collect(policy: QuantPolicy, env_id: str, seeds: SeedRange, noise: float,
+             rng: np.random.Generator) -> np.ndarray:
+    """States the student visits; with ``noise`` > 0 its actions are perturbed (Gaussian,
+    std ``noise`` x the action half-range), so it also visits states off its own path."""
     from qhil.common.envs import make_env
 
+    check_seeds(seeds, Split.FIT)
     env = make_env(env_id)
+    low, high = policy.model.action_low, policy.model.action_high
+    half = 0.5 * (high - low)
     states = []
     try:
-        for i in range(episodes):
-            obs, _ = env.reset(seed=seed + i)
+        for seed in seeds:
+            obs, _ = env.reset(seed=seed)
             done = False
             while not done:
                 states.append(np.asarray(obs, dtype=np.float64))
-                obs, _, terminated, truncated, _ = env.step(policy.act(obs))
+                action = policy.act(obs)
+                if noise > 0:
+                    action = np.clip(action + noise * half * rng.standard_normal(half.shape),
+                                     low, high)
+                obs, _, terminated, truncated, _ = env.step(action)
                 done = terminated or truncated
     finally:
         env.close()
     return np.stack(states)
+
+
+def choose_input_bits(model: ModelDir, calibrator: Calibrator, bits: BitConfig,
+                      episodes: int = VALIDATION_EPISODES,
+                      widths: tuple[int, ...] = INPUT_WIDTHS) -> tuple[BitConfig, dict[int, float]]:
+    """The recipe's input width: the narrowest of ``widths`` whose post-training policy
+    (8-bit weights and activations, only the input narrowed) reaches ``INPUT_TOLERANCE`` of
+    the best such policy's validation return.
+
+    :return: ``bits`` with that input width, and the validation return of each width
+    """
+    seeds = split_seeds(Split.VALIDATION, episodes)
+    n = bits.n_layers
+    returns: dict[int, float] = {}
+    for width in widths:
+        probe = BitConfig((8,) * n, (8,) * n, width, bits.out_bits)
+        policy = QuantPolicy(calibrator.quantize(probe))
+        returns[width] = evaluate_policy(policy.act, model.env_id, seeds, Split.VALIDATION).mean
+    best = max(returns.values())
+    chosen = next(w for w in widths
+                  if percent_of_float(returns[w], best) >= 100 * INPUT_TOLERANCE)
+    return dataclasses.replace(bits, in_bits=chosen), returns
 
 
 # --------------------------------------------------------------------------------------
@@ -122,6 +184,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     params = calibrator.params(args.bits)
     student = FakeQuantActor(model.actor, params, args.bits, torch.float32)
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
+    val_seeds = split_seeds(Split.VALIDATION, args.val_episodes)
 
     def export() -> QuantModel:
         q = student.export(model.env_id)
@@ -129,8 +192,8 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
         return q
 
     def validate(q: QuantModel) -> float:
-        return evaluate_policy(QuantPolicy(q).act, model.env_id, args.val_episodes,
-                               VALIDATION_SEED).mean
+        return evaluate_policy(QuantPolicy(q).act, model.env_id, val_seeds,
+                               Split.VALIDATION).mean
 
     states = calibrator.observations.copy()  # start from the teacher's noisy rollouts
     best_model = export()
@@ -138,6 +201,11 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     ptq_val = best_val = validate(best_model)
     curve = [(0, ptq_val)]
     for it in range(1, args.iterations + 1):
+        progress_frac = (it - 1) / max(args.iterations - 1, 1)
+        lr = args.lr * (args.lr_final + (1 - args.lr_final) * 0.5 *
+                        (1 + np.cos(np.pi * progress_frac)))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
         targets = _teacher_targets(model, states)
         obs_t = torch.tensor(states, dtype=torch.float32)
         tgt_t = torch.tensor(targets, dtype=torch.float32)
@@ -154,9 +222,17 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
             best_val, best_model = val, candidate
             best_state = copy.deepcopy(student.state_dict())
         # DAgger: label the states the current quantized student visits.
-        new = _collect(QuantPolicy(candidate), model.env_id, args.rollouts,
-                       ROLLOUT_SEED + 100 * it)
-        states = np.concatenate([states, new])[-args.max_states:]
+        base = ROLLOUT_SEED + 100 * it
+        policy = QuantPolicy(candidate)
+        new = [states]
+        if args.rollouts:
+            new.append(_collect(policy, model.env_id, SeedRange.of(base, args.rollouts), 0.0,
+                                rng))
+        if args.perturbed_rollouts:
+            new.append(_collect(policy, model.env_id,
+                                SeedRange.of(base + 50, args.perturbed_rollouts),
+                                args.rollout_noise, rng))
+        states = np.concatenate(new)[-args.max_states:]
         if progress is not None:
             progress(it, float(loss.detach()), val, best_val)
         LOG.debug("iteration %d: loss %.5f, validation %.1f (best %.1f)", it,
@@ -183,12 +259,15 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
         rl_finetune(model, student, dataclasses.replace(args.rl, steps=args.rl_steps,
                                                         seed=args.seed), on_eval)
 
-    test = evaluate_policy(QuantPolicy(best_model).act, model.env_id, args.test_episodes, 0)
+    test = evaluate_policy(QuantPolicy(best_model).act, model.env_id,
+                           split_seeds(Split.TEST, args.test_episodes), Split.TEST)
+    float_result = float_test(model, args.test_episodes)
     sim = FakeQuantActor(model.actor, params, args.bits, torch.float64)
     sim.load_state_dict({k: v.double() for k, v in best_state.items()})
     agreement = _agreement(best_model, sim, states)
-    return QATResult(best_model, ptq_val, best_val, test.as_dict(), agreement, curve,
-                     time.perf_counter() - start)
+    return QATResult(best_model, ptq_val, best_val, test, float_result, agreement, curve,
+                     time.perf_counter() - start,
+                     str(SeedRange.of(CALIBRATION_SEED, calibrator.options.calib_episodes)))
 
 
 def _agreement(q: QuantModel, sim: FakeQuantActor, states: np.ndarray) -> float:
@@ -200,13 +279,17 @@ def _agreement(q: QuantModel, sim: FakeQuantActor, states: np.ndarray) -> float:
     return float(np.mean(np.all(codes == golden, axis=-1)))
 
 
-def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path) -> dict[str, Any]:
-    """Write the export to ``out`` (.qhil) and its provenance beside it (.json)."""
+def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path,
+             input_choice: dict[int, float] | None = None) -> dict[str, Any]:
+    """Write the export to ``out`` (.qhil) and its provenance beside it (.json).
+
+    :param input_choice: validation return of each probed input width, when the recipe
+        chose the input width (:func:`choose_input_bits`)
+    """
     data = write_blob(result.model)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
-    float_mean = model.meta.get("eval", {}).get("mean")
-    pct = percent_of_float(result.test["mean"], float_mean) if float_mean is not None else None
+    comparison = compare_paired(result.test, result.float_test)
     recorded = dataclasses.asdict(args) | {"bits": str(args.bits)}
     sidecar = {"bits": str(args.bits),
                "method": "qat-dagger+rl" if args.rl_steps else "qat-dagger",
@@ -215,8 +298,17 @@ def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path) -> di
                "weight_bytes": result.model.weight_bytes, "args": recorded,
                "ptq_validation_return": result.ptq_val_return,
                "best_validation_return": result.best_val_return,
-               "validation_curve": result.curve, "test": result.test,
-               "float_test_return": float_mean, "percent_of_float": pct,
+               "seeds": {
+                   "calibration": result.calibration_seeds,
+                   "dagger": f"{ROLLOUT_SEED + 100}..{ROLLOUT_SEED + 100 * args.iterations + 99}",
+                   "rl_finetune": "env seed 0" if args.rl_steps else None,
+                   "validation": str(split_seeds(Split.VALIDATION, args.val_episodes)),
+                   "test": str(result.test.seeds)},
+               "input_width_validation": input_choice,
+               "validation_curve": result.curve, "test": result.test.as_dict(),
+               "float_test": result.float_test.as_dict(),
+               "float_test_return": result.float_test.mean,
+               "percent_of_float": comparison.percent, "comparison": comparison.as_dict(),
                "agreement_with_simulation": result.agreement,
                "wall_time_s": round(result.wall_time_s, 1), "versions": package_versions()}
     out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
