@@ -33,7 +33,8 @@ def report(tmp_path_factory) -> dict:
 
 def test_report_schema_and_provenance(report) -> None:
     assert report["schema"] == SCHEMA and report["env_id"] == "Pendulum-v1"
-    assert report["seeds"] == [0, 1] and report["control_period_s"] == pytest.approx(0.05)
+    assert report["seeds"] == [100_000, 100_001]  # the test split by default
+    assert report["control_period_s"] == pytest.approx(0.05)
     assert report["target"]["board"] == "native" and report["target"]["cost_unit"] == "ns"
     assert {"torch", "gymnasium", "numpy"} <= set(report["versions"])
     assert [v["name"] for v in report["variants"]] == ["float", "device-f32", "int8", "w3a3"]
@@ -59,6 +60,9 @@ def test_same_seeds_same_float_returns(report) -> None:
     assert by_name["device-f32"]["f32_max_abs_error"] < 1e-4
     assert by_name["float"]["percent_of_float"] == 100.0
     assert by_name["int8"]["percent_of_float"] > 90
+    lo, hi = by_name["int8"]["percent_of_float_interval95"]  # paired over the 2 seeds
+    assert lo <= by_name["int8"]["percent_of_float"] <= hi
+    assert all(v["early_terminations"] == 0 for v in report["variants"])  # Pendulum: time limit
     assert "0.1" in by_name["int8"]["noise"]
 
 
@@ -113,7 +117,7 @@ def test_nan_observation_is_a_clear_error() -> None:
 def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path) -> None:
     out = tmp_path / "q"
     assert main(["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4", "--variants",
-                 "int8", "--blob", str(PENDULUM / "qat_w3a3.qhil"), "--episodes", "1",
+                 "int8", "--blob", str(PENDULUM / "qat_w3.qhil"), "--episodes", "1",
                  "--calib-episodes", "3", "-o", str(out)]) == 0
     report = load_report(out / "report.json")
     assert report["target"]["cost_unit"] == "instructions" and report["complete"]
@@ -129,7 +133,7 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
         sizes = v["sizes"]
         assert sizes["arena_bytes"] >= sizes["blob_bytes"] + 64 * 64 + 20 * (64 + 64 + 1)
     # 3-bit weights: less energy per action by both estimates
-    assert by_name["qat_w3a3"]["energy"]["op_level"]["total_pj"] < \
+    assert by_name["qat_w3"]["energy"]["op_level"]["total_pj"] < \
         by_name["int8"]["energy"]["op_level"]["total_pj"]
     summary = (out / "summary.md").read_text()
     assert "Energy µJ: cost × STM32F411CE" in summary and "Arena B: device RAM" in summary

@@ -109,3 +109,11 @@ def test_quantize_inspect_eval_round_trip(tiny_model: Path, tmp_path: Path) -> N
     header = tmp_path / "m.h"
     assert main(["export-c", str(blob), "-o", str(header)]) == 0
     assert "qhil_model_blob[QHIL_MODEL_BLOB_LEN]" in header.read_text()
+
+
+def test_eval_refuses_a_blob_of_another_env_before_any_episode() -> None:
+    models = Path(__file__).resolve().parents[1] / "models"
+    blob = models / "HalfCheetah-v5" / "qat_w3.qhil"
+    proc = run_cli("eval", "--model", str(models / "Pendulum-v1"), "--blob", str(blob))
+    assert_clean_error(proc, f"{blob} is for HalfCheetah-v5, not Pendulum-v1")
+    assert "float" not in proc.stdout  # no float episode ran first

@@ -20,7 +20,7 @@ def test_devices_lists_targets(capsys) -> None:
     assert isinstance(data["ports"], list)
 
 
-@pytest.mark.parametrize("blob_name", ["qat_w3a3.qhil"])
+@pytest.mark.parametrize("blob_name", ["qat_w3.qhil"])
 def test_run_one_inference_bit_exact(blob_name: str, capsys) -> None:
     assert main(["run", "--target", "native", "--blob", str(PENDULUM / blob_name),
                  "--obs", "1,0,0.5", "--bench", "5", "--json"]) == 0
@@ -39,7 +39,7 @@ def test_run_float32_blob(tmp_path: Path, capsys) -> None:
 
 
 def test_run_rejects_bad_observation(capsys) -> None:
-    assert main(["run", "--target", "native", "--blob", str(PENDULUM / "qat_w3a3.qhil"),
+    assert main(["run", "--target", "native", "--blob", str(PENDULUM / "qat_w3.qhil"),
                  "--obs", "1,zero,0.5"]) == 2
     assert "is not a list of numbers" in capsys.readouterr().err
 

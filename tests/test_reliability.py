@@ -29,9 +29,9 @@ from qhil.targets import start_target
 
 ROOT = Path(__file__).resolve().parents[1]
 PENDULUM = ROOT / "models" / "Pendulum-v1"
-W3A3 = PENDULUM / "qat_w3a3.qhil"
+W3 = PENDULUM / "qat_w3.qhil"
 BENCH_ARGS = ["--model", str(PENDULUM), "--target", "native", "--variants", "float,int8",
-              "--blob", str(W3A3), "--episodes", "3", "--calib-episodes", "3"]
+              "--blob", str(W3), "--episodes", "3", "--seed", "0", "--calib-episodes", "3"]
 
 
 def returns(report: dict) -> dict[str, list[float]]:
@@ -142,7 +142,7 @@ class Saboteur(DeviceSession):
 def test_reset_kill_and_silence_mid_episode_are_survived(clean: dict, tmp_path: Path,
                                                          target_name: str) -> None:
     model = load_model_dir(PENDULUM)
-    variants = resolve_variants(model, ["int8"], [W3A3], Calibrator(model, PTQOptions(3)))
+    variants = resolve_variants(model, ["int8"], [W3], Calibrator(model, PTQOptions(3)))
     target = start_target(target_name, timeout=0.3)
     session = Saboteur(target, {57: "reset", 140: "kill", 290: "silence"})
     try:
@@ -165,7 +165,7 @@ def test_reset_kill_and_silence_mid_episode_are_survived(clean: dict, tmp_path: 
 
 def test_a_device_that_cannot_be_brought_back_stops_the_run_cleanly(tmp_path: Path) -> None:
     model = load_model_dir(PENDULUM)
-    variants = resolve_variants(model, [], [W3A3], Calibrator(model, PTQOptions(3)))
+    variants = resolve_variants(model, [], [W3], Calibrator(model, PTQOptions(3)))
     target = start_target("native", timeout=0.2)
     session = DeviceSession(target, max_repairs=1)
     target.restart = lambda: (_ for _ in ()).throw(QhilError("cannot start"))  # type: ignore
@@ -189,7 +189,7 @@ def test_a_device_that_cannot_be_brought_back_stops_the_run_cleanly(tmp_path: Pa
         target.stop()
     # the first episode is saved; the second is not, and will run again on --resume
     assert [p.name for p in (tmp_path / "run" / "episodes").glob("*.json")] == \
-        ["qat_w3a3~0~0.json"]
+        ["qat_w3~0~0.json"]
 
 
 # -- killed and resumed ----------------------------------------------------------------------
@@ -286,7 +286,7 @@ def test_model_too_large_for_the_arena_is_refused_before_any_episode(tmp_path: P
 
 
 def test_nan_observation_is_a_clear_error(tmp_path: Path) -> None:
-    blob = str(W3A3)
+    blob = str(W3)
     proc = subprocess.run([sys.executable, "-m", "qhil.cli.main", "run", "--target", "native",
                            "--blob", blob, "--obs", "1,nan,0"], capture_output=True, text=True,
                           timeout=60)
@@ -320,8 +320,41 @@ def test_preflight_refuses_widths_the_device_lacks() -> None:
     from qhil.bench.campaign import preflight
 
     model = load_model_dir(PENDULUM)
-    variants = resolve_variants(model, [], [W3A3], Calibrator(model, PTQOptions(3)))
+    variants = resolve_variants(model, [], [W3], Calibrator(model, PTQOptions(3)))
     info = SimpleNamespace(widths=(4, 8), float32=True)  # a firmware without 3-bit kernels
     session = SimpleNamespace(device=SimpleNamespace(info=info))
     with pytest.raises(QhilError, match="does not support 3-bit weights"):
         preflight(variants, session, "board-x")  # type: ignore[arg-type]
+
+
+def test_resume_after_a_relative_model_path_works_from_another_directory(clean: dict,
+                                                                       tmp_path: Path) -> None:
+    """Blob bytes depend on the model and settings only, never on how its path was typed."""
+    repo = PENDULUM.parents[1]
+    out = tmp_path / "run"
+    rel = [str(PENDULUM.relative_to(repo)) if a == str(PENDULUM) else
+           str(W3.relative_to(repo)) if a == str(W3) else a for a in BENCH_ARGS]
+    proc = subprocess.Popen([sys.executable, "-m", "qhil.cli.main", "-q", "bench", *rel,
+                             "-o", str(out)], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for_episodes(out, 2, proc)
+    os.kill(proc.pid, signal.SIGINT)
+    proc.communicate(timeout=60)
+    resumed = subprocess.run([sys.executable, "-m", "qhil.cli.main", "-q", "bench", "--resume",
+                              str(out)], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    final = load_report(out / "report.json")
+    assert final["complete"] and returns(final) == returns(clean)
+
+
+def test_a_refused_start_saves_no_run_and_resume_says_what_to_do(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    bad = subprocess.run([sys.executable, "-m", "qhil.cli.main", "bench", *BENCH_ARGS,
+                          "--target", "qemu-m5", "-o", str(out)], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and not (out / "run.json").exists()
+    again = subprocess.run([sys.executable, "-m", "qhil.cli.main", "bench", "--resume", str(out)],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "start it again with --model" in again.stderr
+    assert len(again.stderr.strip().splitlines()) == 1

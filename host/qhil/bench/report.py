@@ -3,7 +3,8 @@
 Schema ``qhil-report/1`` (top level): ``schema``, ``created``, ``qhil``, ``git``,
 ``versions``, ``env_id``, ``model``, ``target`` (name, kind, board, cpu, firmware,
 kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variants``
-(one object each: return, percent_of_float, latency_ms, device_cost, deadline_misses,
+(one object each: return, percent_of_float with its 95 % paired bootstrap
+interval ``percent_of_float_interval95``, early_terminations, latency_ms, device_cost, deadline_misses,
 bit_exact, sizes {blob, weight and device arena bytes}, energy {op_level, device},
 noise), ``link`` (requests, retries,
 corrupt/stale frames, timeouts, injected faults), ``energy_model`` (the table and board
@@ -26,7 +27,8 @@ from qhil import __version__
 from qhil.bench.energy import HOROWITZ_PJ, BoardProfile, describe, device_energy, op_energy
 from qhil.bench.runner import VariantResult
 from qhil.common.errors import ConfigError
-from qhil.common.evaluation import percent_of_float
+from qhil.common.evaluation import EvalResult, compare_paired, percent_of_float
+from qhil.common.protocol import SeedRange
 from qhil.common.provenance import git_sha, package_versions
 
 __all__ = ["SCHEMA", "build_report", "write_report", "load_report", "markdown_summary"]
@@ -42,11 +44,25 @@ def _percentiles_ms(values: list[float]) -> dict[str, float]:
             (("p50", 50), ("p95", 95), ("p99", 99))} | {"max": round(float(ms.max()), 4)}
 
 
-def _variant_entry(res: VariantResult, float_mean: float | None, period: float, macs: int,
+def _clean_result(res: VariantResult) -> EvalResult | None:
+    """The noise-free episodes as an evaluation on consecutive seeds (None if they are not)."""
+    clean = sorted((e for e in res.episodes if e.noise == 0.0), key=lambda e: e.seed)
+    if not clean or clean[-1].seed - clean[0].seed + 1 != len(clean):
+        return None
+    return EvalResult(np.asarray([e.ret for e in clean]), np.asarray([e.steps for e in clean]),
+                      np.asarray([e.terminated for e in clean], bool),
+                      SeedRange(clean[0].seed, clean[-1].seed + 1))
+
+
+def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: float, macs: int,
                    cost_unit: str, profile: BoardProfile | None,
                    layer_shapes: list[tuple[int, int]]) -> dict[str, Any]:
     clean = [e for e in res.episodes if e.noise == 0.0]
     returns = [e.ret for e in clean]
+    float_mean = float_res.mean if float_res is not None else None
+    mine = _clean_result(res)
+    paired = (compare_paired(mine, float_res) if mine is not None and float_res is not None
+              and mine.seeds == float_res.seeds else None)
     rtts = [t for e in clean for t in e.rtt_s]
     costs = [c for e in clean for c in e.cost]
     v = res.variant
@@ -56,6 +72,8 @@ def _variant_entry(res: VariantResult, float_mean: float | None, period: float, 
                    "per_episode": returns},
         "percent_of_float": (percent_of_float(float(np.mean(returns)), float_mean)
                              if float_mean is not None else None),
+        "percent_of_float_interval95": list(paired.interval) if paired is not None else None,
+        "early_terminations": int(sum(e.terminated for e in clean)),
         "steps": int(sum(e.steps for e in clean)),
         "latency_ms": _percentiles_ms(rtts),
         "deadline_misses": int(sum(t > period for t in rtts)) if period > 0 else None,
@@ -103,13 +121,14 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
                  period: float, macs: int, link: dict[str, int],
                  profile: BoardProfile | None = None,
                  layer_shapes: list[tuple[int, int]] | None = None) -> dict[str, Any]:
-    float_mean = None
+    float_res = None
     for res in results:
         if res.variant.kind == "host-float":
-            float_mean = float(np.mean([e.ret for e in res.episodes if e.noise == 0.0]))
+            float_res = _clean_result(res)
+    float_mean = float_res.mean if float_res is not None else None
     shapes = layer_shapes or []
     unit = str(target.get("cost_unit", ""))
-    variants = [_variant_entry(r, float_mean, period, macs, unit, profile, shapes)
+    variants = [_variant_entry(r, float_res, period, macs, unit, profile, shapes)
                 for r in results]
     if float_mean is not None:  # noise robustness as % of the clean float return
         for v in variants:
@@ -186,9 +205,10 @@ def markdown_summary(report: dict[str, Any]) -> str:
     if report.get("complete") is False and progress:
         lines += [f"**PARTIAL**: {progress['episodes_done']} of {progress['episodes_total']} "
                   "episodes (finish with `qhil bench --resume <dir>`).", ""]
-    lines += [f"| variant | bits | return | % of float | RTT p50 / p99 ms | device cost ({unit}) "
-              "| per MAC | energy µJ | op-level nJ | bit-exact | blob B | arena B |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| variant | bits | return | % of float (95% CI) | ended early | RTT p50 / p99 ms "
+              f"| device cost ({unit}) | per MAC | energy µJ | op-level nJ | bit-exact | blob B "
+              "| arena B |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for v in report["variants"]:
         lat = v["latency_ms"]
         cost = v.get("device_cost", {})
@@ -198,9 +218,11 @@ def markdown_summary(report: dict[str, Any]) -> str:
         exact = v.get("bit_exact")
         exact_txt = ("yes" if exact["mismatches"] == 0 else f"NO ({exact['mismatches']})") \
             if exact else ("tol" if v["kind"] == "device-f32" else "-")
+        ci = v.get("percent_of_float_interval95")
+        pct = _fmt(v["percent_of_float"]) + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
         lines.append(
             f"| {v['name']} | {v['bits']} | {v['return']['mean']:.1f} ± {v['return']['std']:.1f} | "
-            f"{_fmt(v['percent_of_float'])} | {_fmt(lat.get('p50'), '.3f')} / "
+            f"{pct} | {v.get('early_terminations', '-')} | {_fmt(lat.get('p50'), '.3f')} / "
             f"{_fmt(lat.get('p99'), '.3f')} | {_fmt(cost.get('median'), '.0f')} | "
             f"{_fmt(cost.get('per_mac'), '.2f')} | {_fmt(device_uj, '.3f')} | "
             f"{_fmt(op_nj / 1e3 if op_nj is not None else None, '.2f')} | {exact_txt} | "

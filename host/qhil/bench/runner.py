@@ -41,6 +41,7 @@ class EpisodeResult:
     noise: float
     ret: float = 0.0
     steps: int = 0
+    terminated: bool = False  # ended before the time limit (a fall): docs/evaluation.md
     rtt_s: list[float] = field(default_factory=list)
     cost: list[float] = field(default_factory=list)
     mismatch_count: int = 0
@@ -151,6 +152,7 @@ def run_episode(variant: Variant, actor: FloatActor, env: gym.Env[Any, Any], see
         ep.ret += float(reward)
         ep.steps += 1
         done = terminated or truncated
+    ep.terminated = bool(terminated)
     if inputs:
         assert golden is not None and qm is not None
         _check_bit_exact(ep, golden, np.stack(inputs), np.stack(answers))

@@ -43,12 +43,17 @@ class RunStore:
         self.plan = plan
         self.episode_dir = out / "episodes"
 
-    @classmethod
-    def create(cls, out: Path, plan: dict[str, Any]) -> RunStore:
-        """A new run; refuses a folder that holds another run (nothing is overwritten)."""
+    @staticmethod
+    def check_free(out: Path) -> None:
+        """Refuse a folder that holds another run (nothing is overwritten)."""
         if (out / "run.json").exists():
             raise ConfigError(f"'{out}' already holds a bench run: finish it with "
                               f"'qhil bench --resume {out}', or choose another -o")
+
+    @classmethod
+    def create(cls, out: Path, plan: dict[str, Any]) -> RunStore:
+        """A new run; refuses a folder that holds another run (nothing is overwritten)."""
+        cls.check_free(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "episodes").mkdir(exist_ok=True)
         atomic_write(out / "run.json", json.dumps({"schema": RUN_SCHEMA, **plan}, indent=2) + "\n")
@@ -60,7 +65,10 @@ class RunStore:
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
-            raise ConfigError(f"'{out}' holds no bench run to resume (no run.json)") from None
+            raise ConfigError(f"'{out}' holds no bench run to resume (no run.json: a run is "
+                              "saved only once every check has passed, so a refused start "
+                              "left nothing); start it again with --model ... -o "
+                              f"{out}") from None
         except (OSError, json.JSONDecodeError) as exc:
             raise ConfigError(f"cannot read '{path}': {exc}") from None
         if not isinstance(data, dict) or data.pop("schema", None) != RUN_SCHEMA:

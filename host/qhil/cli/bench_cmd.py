@@ -56,8 +56,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blob", action="append", default=[], help="a .qhil blob (repeatable)")
     parser.add_argument("--episodes", type=positive_int, default=20,
                         help="episodes per variant (default: %(default)s)")
-    parser.add_argument("--seed", type=non_negative_int, default=0,
-                        help="base seed; episode i uses SEED+i (default: %(default)s)")
+    parser.add_argument("--seed", type=non_negative_int, default=100_000,
+                        help="base seed; episode i uses SEED+i (default: %(default)s, the "
+                             "test split of docs/evaluation.md)")
     parser.add_argument("--noise", default="0",
                         help="observation noise levels, std relative to each feature's scale, "
                              "e.g. 0,0.05,0.1 (default: 0)")
@@ -134,12 +135,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = [args.seed + i for i in range(args.episodes)]
     out = Path(args.resume or args.out or f"reports/{model.env_id}-{args.target}")
     if store is None:
-        plan_args = {k: getattr(args, k) for k in _PLAN_ARGS}
-        plan_args["model"] = str(Path(args.model).resolve())
-        plan_args["blob"] = [str(Path(b).resolve()) for b in args.blob]
-        if args.board_profile:
-            plan_args["board_profile"] = str(Path(args.board_profile).resolve())
-        store = RunStore.create(out, {"args": plan_args, "model_ids": ids})
+        RunStore.check_free(out)
 
     needs_device = any(v.on_device for v in variants)
     target = connect(args, faults=faults) if needs_device else None
@@ -157,6 +153,13 @@ def run(args: argparse.Namespace) -> int:
             if target.firmware is not None and target.info.kind != "native":
                 target_meta["memory"] = elf_memory(target.firmware)
             preflight([v for v in variants if v.on_device], session, args.target)
+        if store is None:  # every check passed: only now is the run saved
+            plan_args = {k: getattr(args, k) for k in _PLAN_ARGS}
+            plan_args["model"] = str(Path(args.model).resolve())
+            plan_args["blob"] = [str(Path(b).resolve()) for b in args.blob]
+            if args.board_profile:
+                plan_args["board_profile"] = str(Path(args.board_profile).resolve())
+            store = RunStore.create(out, {"args": plan_args, "model_ids": ids})
         bench = Bench(model, variants, seeds, noise, store, session, target_meta, period,
                       faults=faults.describe() if faults.any else "", profile=profile)
         done = bench.total - sum(len(bench.pending(v)) for v in variants)

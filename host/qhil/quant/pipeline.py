@@ -60,6 +60,6 @@ class Calibrator:
 
     def quantize(self, bits: BitConfig) -> QuantModel:
         model = build_quant_model(self.model.actor, self.params(bits), bits, self.model.env_id)
-        model.meta["source"] = str(self.model.path)
+        model.meta["source"] = self.model.identity
         model.meta["method"] = "ptq"
         return model

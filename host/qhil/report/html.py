@@ -133,7 +133,8 @@ def _pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, 
 
 def _table(report: dict[str, Any]) -> str:
     unit = html.escape(report["target"].get("cost_unit", ""))
-    head = ("<tr><th>variant</th><th>bits</th><th>return</th><th>% of float</th>"
+    head = ("<tr><th>variant</th><th>bits</th><th>return</th><th>% of float (95% CI)</th>"
+            "<th>ended early</th>"
             f"<th>RTT p50 ms</th><th>RTT p99 ms</th><th>cost ({unit})</th><th>per MAC</th>"
             "<th>energy µJ</th><th>op-level nJ</th><th>bit-exact</th><th>blob B</th><th>arena B</th></tr>")
     rows = []
@@ -143,9 +144,12 @@ def _table(report: dict[str, Any]) -> str:
                       f"<span class='bad'>NO ({exact['mismatches']})</span>") if exact else "-"
         cost = v.get("device_cost", {})
         pct = v.get("percent_of_float")
+        ci = v.get("percent_of_float_interval95")
         cells = [html.escape(v["name"]), html.escape(v["bits"]),
                  f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}",
-                 "-" if pct is None else f"{pct:.1f}",
+                 ("-" if pct is None else f"{pct:.1f}") +
+                 (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else ""),
+                 str(v.get("early_terminations", "-")),
                  f"{v['latency_ms'].get('p50', float('nan')):.3f}",
                  f"{v['latency_ms'].get('p99', float('nan')):.3f}",
                  "-" if not cost else f"{cost['median']:.0f}",
