@@ -14,3 +14,9 @@ aq() {  # env budget
 }
 aq Pendulum-v1 weight_bytes=1800
 aq HalfCheetah-v5 weight_bytes=2400
+# The installed exports on the held-out protocol's test seeds (autoquant chose on
+# validation seeds only; this measures what it chose).
+for env in Pendulum-v1 HalfCheetah-v5; do
+  .venv/bin/qhil -q eval --model "models/$env" --blob models/$env/autoquant_*.qhil \
+    --json "benchmarks/results/autoquant_${env}_heldout.json" > /dev/null
+done

@@ -12,6 +12,7 @@ from stable_baselines3.common.evaluation import evaluate_policy as sb3_evaluate_
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from qhil.common.evaluation import evaluate_policy
+from qhil.common.protocol import SeedRange
 from qhil.train.extract import extract_actor
 
 ENV = "Pendulum-v1"
@@ -64,7 +65,7 @@ def test_ppo_with_vecnormalize_matches_predict() -> None:
 
 def test_evaluation_agrees_with_sb3_evaluate_policy(td3) -> None:
     actor = extract_actor(td3)
-    ours = evaluate_policy(actor.act, ENV, episodes=3, seed=5)
+    ours = evaluate_policy(actor.act, ENV, SeedRange.of(5, 3), None)
     for i in range(3):
         venv = DummyVecEnv([lambda: gym.make(ENV)])
         venv.seed(5 + i)
