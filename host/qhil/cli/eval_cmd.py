@@ -54,14 +54,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from qhil.common.evaluation import compare_paired, evaluate_policy
     from qhil.common.model_dir import load_model_dir
-    from qhil.common.protocol import SeedRange, Split, split_seeds
+    from qhil.common.protocol import reported_seeds
 
     if args.model is None and args.blob is None:
         raise ConfigError("give --model DIR and/or --blob X.qhil")
-    if args.seeds is not None:
-        seeds, purpose = SeedRange.parse(args.seeds), None
-    else:
-        seeds, purpose = split_seeds(Split.TEST, args.episodes), Split.TEST
+    seeds, purpose = reported_seeds(args.seeds, args.episodes)
     model = load_model_dir(args.model) if args.model is not None else None
     qpolicy = _load_blob(args.blob) if args.blob is not None else None
     env_id = args.env or (model.env_id if model else None) or (qpolicy.model.env_id

@@ -80,7 +80,6 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.common.evaluation import compare_paired
     from qhil.common.model_dir import load_model_dir
     from qhil.quant.config import parse_bits
     from qhil.quant.pipeline import Calibrator
@@ -115,9 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
         result = qat(model, qargs, calibrator, progress)
     save_qat(result, model, qargs, out, input_choice)
-    comparison = compare_paired(result.test, result.float_test)
     print(f"wrote {out}: {bits}, test return {result.test.mean:.1f} +- {result.test.std:.1f} "
-          f"on seeds {result.test.seeds}: {comparison}; PTQ validation "
+          f"on seeds {result.test.seeds}: {result.comparison}; PTQ validation "
           f"{result.ptq_val_return:.1f} -> QAT {result.best_val_return:.1f}, "
           f"agreement {100 * result.agreement:.2f}%, {result.wall_time_s:.0f} s")
     return 0

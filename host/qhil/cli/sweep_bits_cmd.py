@@ -52,7 +52,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from qhil.common.evaluation import compare_paired, evaluate_policy
     from qhil.common.model_dir import load_model_dir
-    from qhil.common.protocol import SeedRange, Split, split_seeds
+    from qhil.common.protocol import reported_seeds
     from qhil.quant.blob import write_blob
     from qhil.quant.config import parse_bits
     from qhil.quant.pipeline import Calibrator
@@ -62,10 +62,7 @@ def run(args: argparse.Namespace) -> int:
     n_layers = len(model.actor.weights)
     settings = [s.strip() for s in args.settings.split(";") if s.strip()]
     configs = [parse_bits(s, n_layers) for s in settings]  # fail before any work
-    if args.seeds is not None:
-        seeds, purpose = SeedRange.parse(args.seeds), None
-    else:
-        seeds, purpose = split_seeds(Split.TEST, args.episodes), Split.TEST
+    seeds, purpose = reported_seeds(args.seeds, args.episodes)
     calibrator = Calibrator(model, ptq_options(args))
     float_res = evaluate_policy(model.actor.act, model.env_id, seeds, purpose)
     rows: list[dict[str, object]] = [{

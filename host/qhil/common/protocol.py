@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from qhil.common.errors import ConfigError
 
 __all__ = ["Split", "SeedRange", "ProtocolError", "SPLITS", "PUBLISHED", "check_seeds",
-           "split_seeds", "TEST_EPISODES", "VALIDATION_EPISODES"]
+           "split_seeds", "reported_seeds", "TEST_EPISODES", "VALIDATION_EPISODES"]
 
 #: Episodes of a test evaluation: fewer cannot tell 94 % from 97 % of float.
 TEST_EPISODES = 100
@@ -137,3 +137,12 @@ def check_seeds(seeds: SeedRange, purpose: Split) -> None:
                             "before the protocol; no split uses them")
     raise ProtocolError(f"seeds {seeds} lie outside the {purpose.value} split "
                         f"({', '.join(str(r) for r in SPLITS[purpose])})")
+
+
+def reported_seeds(seeds_text: str | None, episodes: int) -> tuple[SeedRange, Split | None]:
+    """Seeds of a reported evaluation and the purpose to check them against: the user's
+    range (``"A..B"``, a re-measurement with no purpose), else the first ``episodes`` test
+    seeds."""
+    if seeds_text is not None:
+        return SeedRange.parse(seeds_text), None
+    return split_seeds(Split.TEST, episodes), Split.TEST

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from qhil.common.evaluation import (
+    Comparison,
     EvalResult,
     compare_paired,
     evaluate_policy,
@@ -113,6 +115,11 @@ class QATResult:
     curve: list[tuple[int, float]] = field(default_factory=list)
     wall_time_s: float = 0.0
     calibration_seeds: str = ""
+
+    @functools.cached_property
+    def comparison(self) -> Comparison:
+        """The export against the float actor on the test seeds (paired, with interval)."""
+        return compare_paired(self.test, self.float_test)
 
 
 def _teacher_targets(model: ModelDir, obs: np.ndarray) -> np.ndarray:
@@ -289,7 +296,7 @@ def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path,
     data = write_blob(result.model)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
-    comparison = compare_paired(result.test, result.float_test)
+    comparison = result.comparison
     recorded = dataclasses.asdict(args) | {"bits": str(args.bits)}
     sidecar = {"bits": str(args.bits),
                "method": "qat-dagger+rl" if args.rl_steps else "qat-dagger",
