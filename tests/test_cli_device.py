@@ -47,3 +47,33 @@ def test_run_rejects_bad_observation(capsys) -> None:
 def test_flash_builds_an_emulator_target(capsys) -> None:
     assert main(["flash", "--target", "qemu-m4"]) == 0
     assert "program.elf" in capsys.readouterr().out
+
+
+def test_flash_checks_the_upload_tool_before_building(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")  # neither openocd nor pyocd
+    for protocol in ("openocd", "pyocd"):
+        assert main(["flash", "--target", "nucleo-f446re", "--upload-protocol", protocol]) == 2
+        err = capsys.readouterr()
+        assert f"{protocol} is not installed" in err.err and "building" not in err.out
+
+
+def test_run_bench_outside_the_protocol_limit_is_a_usage_error(capsys) -> None:
+    for count in ("-5", "1001"):
+        with pytest.raises(SystemExit) as exc:
+            main(["run", "--target", "native", "--blob", str(PENDULUM / "qat_w3.qhil"), "--obs", "1,0,0.5",
+                  "--bench", count])
+        assert exc.value.code == 2 and "must be in 0..1000" in capsys.readouterr().err
+
+
+
+def test_bench_says_what_it_does_from_the_first_second(tmp_path, caplog) -> None:
+    """Calibration, firmware build and target start take seconds before the first
+    episode: each is announced as it begins."""
+    caplog.set_level("INFO", logger="qhil")
+    assert main(["bench", "--model", str(PENDULUM), "--target", "native", "--variants",
+                 "int8", "--episodes", "1", "--calib-episodes", "2", "-o",
+                 str(tmp_path / "b")]) == 0
+    said = [r.getMessage() for r in caplog.records if r.name.startswith("qhil")]
+    steps = ("loading ", "building firmware native", "starting native", "preflight")
+    positions = [next(i for i, m in enumerate(said) if m.startswith(s)) for s in steps]
+    assert positions == sorted(positions), said

@@ -85,3 +85,40 @@ def test_recipe_chooses_the_input_width_on_validation(tmp_path: Path) -> None:
     chosen = int(side["bits"].split("in=")[1].split()[0])
     # the narrowest width within 1 % of the best (Pendulum's returns are negative)
     assert chosen == min(w for w, r in tried.items() if best / r >= 0.99)
+
+
+def test_learned_activation_steps_are_exported_and_match_the_simulation(tmp_path: Path) -> None:
+    """--learn-scales trains each hidden layer's step (LSQ-style); the blob carries the
+    learned steps (its multipliers differ from calibration's) and equals its simulation."""
+    from qhil.common.model_dir import load_model_dir
+    from qhil.quant.config import parse_bits
+    from qhil.quant.pipeline import Calibrator, PTQOptions
+
+    out = tmp_path / "lsq.qhil"
+    assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3,3,3 a=3,3,8 in=12",
+                 "--iterations", "2", "--grad-steps", "100", "--calib-episodes", "3",
+                 "--test-episodes", "2", "--learn-scales", "-o", str(out)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["args"]["learn_scales"] is True
+    assert side["agreement_with_simulation"] >= 0.999
+    import torch
+
+    from qhil.quant.fakequant import FakeQuantActor
+
+    model = load_model_dir(PENDULUM)
+    bits = parse_bits("w=3,3,3 a=3,3,8 in=12", 3)
+    calibrator = Calibrator(model, PTQOptions(3))
+    params = calibrator.params(bits)
+    student = FakeQuantActor(model.actor, params, bits, learn_scales=True)
+    obs = torch.tensor(calibrator.observations[:256], dtype=torch.float32)
+    loss = torch.mean((student(obs) - torch.tensor(model.actor.squashed(obs.numpy()))) ** 2)
+    loss.backward()
+    assert student.log_act_scales.grad is not None
+    assert torch.all(student.log_act_scales.grad != 0)  # every step gets a gradient
+    with torch.no_grad():
+        student.log_act_scales -= 0.1  # finer steps: the export must follow them
+    assert student.quant_params().act_scales != params.act_scales
+    exported = student.export()
+    calibration_scales = FakeQuantActor(model.actor, params, bits).export()
+    assert any(not np.array_equal(a.mult, b.mult) or not np.array_equal(a.shift, b.shift)
+               for a, b in zip(exported.layers, calibration_scales.layers, strict=True))

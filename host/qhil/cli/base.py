@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Subcommand", "positive_int", "non_negative_int", "int_list", "existing_dir"]
+__all__ = ["Subcommand", "positive_int", "non_negative_int", "int_list", "existing_dir",
+           "int_in_range"]
 
 
 class Subcommand(Protocol):
@@ -39,6 +41,19 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
+
+
+def int_in_range(low: int, high: int) -> Callable[[str], int]:
+    """An option type for integers in ``[low, high]``: out of range is a usage error."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.replace("_", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {low}..{high}, got {value}")
+        return value
+    return parse
 
 
 def int_list(text: str) -> tuple[int, ...]:

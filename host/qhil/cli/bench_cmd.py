@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give --model (or --resume DIR to finish a saved run)")
 
     # Everything that can be wrong with the input fails here, before any episode runs.
+    LOG.info("loading %s and preparing variants (calibration: %d episodes) ...", args.model,
+             args.calib_episodes)
     model = load_model_dir(args.model)
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     noise = _noise_levels(args.noise)
@@ -152,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
                                clock_hz=info.clock_hz, arena_bytes=info.arena_bytes)
             if target.firmware is not None and target.info.kind != "native":
                 target_meta["memory"] = elf_memory(target.firmware)
+            LOG.info("preflight: loading each variant on %s and checking it ...", args.target)
             preflight([v for v in variants if v.on_device], session, args.target)
         if store is None:  # every check passed: only now is the run saved
             plan_args = {k: getattr(args, k) for k in _PLAN_ARGS}

@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s")
+    # -v is qhil's debug log; dependencies (matplotlib's font search...) stay at warnings.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("qhil").setLevel(level)
     try:
         return int(args._module.run(args))
     except QhilError as exc:

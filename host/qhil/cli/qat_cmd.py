@@ -56,6 +56,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rollout-noise", type=float, default=0.2,
                         help="their action noise std, fraction of the action half-range "
                              "(default: %(default)s)")
+    parser.add_argument("--learn-scales", action="store_true",
+                        help="learn the hidden activation steps with the weights (LSQ-style)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="seed (default: %(default)s)")
     parser.add_argument("--val-episodes", type=positive_int, default=20,
                         help="validation episodes that choose the export (seeds 10000..; more "
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     qargs = QATArgs(bits=bits, iterations=args.iterations, grad_steps=args.grad_steps,
                     lr=args.lr, lr_final=args.lr_final,
                     perturbed_rollouts=args.perturbed_rollouts, rollout_noise=args.rollout_noise,
-                    seed=args.seed, val_episodes=args.val_episodes,
+                    learn_scales=args.learn_scales, seed=args.seed, val_episodes=args.val_episodes,
                     test_episodes=args.test_episodes, rl_steps=args.rl_steps, rl=rl)
     total = args.iterations + args.rl_steps // args.rl_eval_every
     with tqdm(total=total, desc=f"qat {bits.short}", unit="iter") as bar:

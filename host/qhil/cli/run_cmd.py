@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from qhil.cli.base import int_in_range
 from qhil.cli.targets_opts import add_target_options, connect
 from qhil.common.errors import ConfigError
 
@@ -22,9 +23,13 @@ example: qhil run --target qemu-m4 --blob p.qhil --obs 1,0,0.5 --bench 100
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
+    from qhil.link.device import BENCH_MAX_REPEATS
+
     parser.add_argument("--blob", required=True, help=".qhil model blob")
     parser.add_argument("--obs", required=True, help="comma-separated raw observation")
-    parser.add_argument("--bench", type=int, default=0, help="repeat N times on the device")
+    parser.add_argument("--bench", type=int_in_range(0, BENCH_MAX_REPEATS), default=0,
+                        help=f"repeat N times on the device, N in 1..{BENCH_MAX_REPEATS} "
+                             "(docs/protocol.md; default: 0, off)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_target_options(parser)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qhil.common.errors import DeviceError, LinkError
+from qhil.common.errors import ConfigError, DeviceError, LinkError
 from qhil.link.framing import (
     MAX_PAYLOAD,
     MODEL_ERRORS,
@@ -32,6 +32,8 @@ __all__ = ["Device", "HelloInfo", "LoadInfo", "LinkCounters", "COST_KINDS"]
 
 LOG = logging.getLogger(__name__)
 COST_KINDS = {0: "none", 1: "cycles", 2: "instructions", 3: "ns"}
+#: Largest repeat count a BENCH request may ask for (docs/protocol.md).
+BENCH_MAX_REPEATS = 1000
 KERNELS = {0: "reference", 1: "optimized C", 2: "DSP"}
 _DAMAGE = {bytes([c]) for c in (ErrorCode.BAD_CRC, ErrorCode.BAD_FRAME, ErrorCode.BAD_LENGTH,
                                 ErrorCode.OVERFLOW)}
@@ -246,6 +248,8 @@ class Device:
     def bench(self, inputs: np.ndarray, repeats: int, float32: bool = False
               ) -> tuple[int, int, int, np.ndarray]:
         """Repeat one inference on the device: ``(min, median, max raw cost, outputs)``."""
+        if not 1 <= repeats <= BENCH_MAX_REPEATS:
+            raise ConfigError(f"BENCH repeats must be in 1..{BENCH_MAX_REPEATS}, got {repeats}")
         dtype = "<f4" if float32 else "<i2"
         payload = struct.pack("<H", repeats) + np.asarray(inputs, dtype=dtype).tobytes()
         p = self.request(MsgType.BENCH, payload, timeout=max(self.timeout, 30.0)).payload

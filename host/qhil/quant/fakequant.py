@@ -8,13 +8,18 @@ float64 the only difference from the golden executor is the float rounding of
 ``acc * m / 2**n`` (a 62-bit product), which can flip a code by one step when the value
 sits within ~1e-13 of a rounding tie.
 
-Weight scales follow the current weights (recomputed, not learned, each forward);
-activation and input scales are the fixed :class:`~qhil.quant.ptq.QuantParams`.
+Weight scales follow the current weights (recomputed, not learned, each forward); input
+scales are the fixed :class:`~qhil.quant.ptq.QuantParams`. Hidden activation scales are
+fixed too, or learned (``learn_scales``, LSQ-style: the step of each hidden layer is a
+parameter, and the straight-through gradient tells it whether clipping more or rounding
+more coarsely costs less); :meth:`FakeQuantActor.quant_params` gives the scales to export.
 :meth:`FakeQuantActor.export` goes through :func:`~qhil.quant.ptq.build_quant_model`, so an
 exported blob holds exactly the weights that were trained.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import torch
@@ -47,22 +52,24 @@ class FakeQuantActor(nn.Module):
     """A float actor whose forward pass reproduces the integer policy's rounding.
 
     Buffers: ``in_center``, ``in_step`` (input quantizer), ``obs_mean``, ``obs_std``
-    (normalization folded into layer 0), ``act_scales`` (hidden activation steps).
+    (normalization folded into layer 0), ``fixed_act_scales`` (hidden activation steps) or,
+    when ``learn_scales``, the parameter ``log_act_scales`` instead.
 
     :param actor: the float actor (initial weights, normalization, action bounds)
     :param params: input/activation/output scales from calibration
     :param bits: widths per layer
     :param dtype: ``torch.float64`` for checking against the golden model, ``float32`` to train
+    :param learn_scales: train the hidden activation steps with the weights
     """
 
     def __init__(self, actor: FloatActor, params: QuantParams, bits: BitConfig,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, learn_scales: bool = False) -> None:
         super().__init__()
         self.in_center: torch.Tensor
         self.in_step: torch.Tensor
         self.obs_mean: torch.Tensor
         self.obs_std: torch.Tensor
-        self.act_scales: torch.Tensor
+        self.fixed_act_scales: torch.Tensor
         self.actor = actor
         self.params = params
         self.bits = bits
@@ -75,30 +82,48 @@ class FakeQuantActor(nn.Module):
         self.register_buffer("in_step", f(params.in_step))
         self.register_buffer("obs_mean", f(actor.obs_mean))
         self.register_buffer("obs_std", f(actor.obs_std))
-        self.register_buffer("act_scales", f(params.act_scales))
+        self.learn_scales = learn_scales
+        if learn_scales:
+            # Learned in log space: Adam's steps are then relative, and a step stays positive.
+            self.log_act_scales = nn.Parameter(torch.log(f(params.act_scales)))
+        else:
+            self.register_buffer("fixed_act_scales", f(params.act_scales))
         self.out_scale = float(params.out_scale)
         self.in_limit = float((1 << (bits.in_bits - 1)) - 1)
         self.out_limit = float((1 << (bits.out_bits - 1)) - 1)
+
+    @property
+    def act_scales(self) -> torch.Tensor:
+        return torch.exp(self.log_act_scales) if self.learn_scales else self.fixed_act_scales
+
+    def quant_params(self) -> QuantParams:
+        """The scales to export: calibration's, with the learned hidden activation steps
+        (computed in float64, as :meth:`layer_codes` sees them in a float64 actor)."""
+        if not self.learn_scales:
+            return self.params
+        scales = torch.exp(self.log_act_scales.detach().cpu().double()).tolist()
+        return dataclasses.replace(self.params, act_scales=scales)
 
     def input_codes(self, obs: torch.Tensor) -> torch.Tensor:
         x = (obs - self.in_center) / self.in_step
         return _clamp_ste(round_ste(x), -self.in_limit, self.in_limit)
 
-    def _folded(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _folded(self, i: int, act_scales: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         w, b = self.weights[i], self.biases[i]
         if i == 0:
             step = self.in_step / self.obs_std
             offset = (self.in_center - self.obs_mean) / self.obs_std
             return w * step[None, :], b + w @ offset
-        return w * self.act_scales[i - 1], b
+        return w * act_scales[i - 1], b
 
     def layer_codes(self, obs: torch.Tensor) -> list[torch.Tensor]:
         """Every layer's output codes (float tensors holding integers)."""
         h = self.input_codes(obs)
         outs = []
         n = len(self.weights)
+        act_scales = self.act_scales
         for i in range(n):
-            w, b = self._folded(i)
+            w, b = self._folded(i, act_scales)
             _, scale_np = quantize_weights(w.detach().cpu().double().numpy(), self.bits.w[i],
                                            self.params.weight_method)
             scale = torch.tensor(scale_np, dtype=w.dtype, device=w.device)
@@ -106,9 +131,13 @@ class FakeQuantActor(nn.Module):
             w_codes = _clamp_ste(round_ste(w / scale[:, None]), -q, q)
             acc = h @ w_codes.T + round_ste(b / scale)  # accumulator units, int32 bias
             last = i == n - 1
-            out_scale = self.out_scale if last else float(self.act_scales[i])
-            m, sh = quantize_multipliers(scale_np / out_scale)
+            out_scale = self.out_scale if last else act_scales[i]
+            m, sh = quantize_multipliers(scale_np / float(out_scale))
             mult = torch.tensor(m / np.exp2(sh), dtype=w.dtype, device=w.device)
+            if not last and self.learn_scales:
+                # The device's multiplier forward, d(scale / step) / d(step) backward.
+                ratio = scale / out_scale
+                mult = mult + (ratio - ratio.detach())
             lo, hi = code_range(self.bits.a[i], relu=not last)
             h = _clamp_ste(round_ste(acc * mult), lo, hi)
             outs.append(h)
@@ -132,4 +161,4 @@ class FakeQuantActor(nn.Module):
         """The integer model of the current weights (what the device will run)."""
         ws = [w.detach().cpu().double().numpy() for w in self.weights]
         bs = [b.detach().cpu().double().numpy() for b in self.biases]
-        return build_quant_model(self.actor, self.params, self.bits, env_id, ws, bs)
+        return build_quant_model(self.actor, self.quant_params(), self.bits, env_id, ws, bs)

@@ -38,15 +38,23 @@ def built_firmware(pio_environment: str) -> Path:
     return path
 
 
-def build_firmware(pio_environment: str, target: str | None = None) -> Path:
-    """``pio run -e ENV`` (incremental; a no-op build takes about a second)."""
+def build_firmware(pio_environment: str, target: str | None = None,
+                   options: list[str] | None = None) -> Path:
+    """``pio run -e ENV`` (incremental; a no-op build takes about a second).
+
+    :param target: a PlatformIO target such as ``upload``
+    :param options: project options overriding platformio.ini (``-O key=value``)
+    """
     pio = Path(sys.executable).with_name("pio")  # the venv's platformio
     cmd = [str(pio), "run", "-e", pio_environment] + (["-t", target] if target else [])
+    for option in options or []:
+        cmd += ["-O", option]
     proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, env=pio_env(), capture_output=True, text=True,
                           timeout=600)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
-        raise QhilError(f"firmware build for '{pio_environment}' failed:\n{tail}")
+        what = f"'pio run -t {target}'" if target else "firmware build"
+        raise QhilError(f"{what} for '{pio_environment}' failed:\n{tail}")
     return firmware_path(pio_environment)
 
 

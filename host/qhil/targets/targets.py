@@ -10,6 +10,7 @@ reached through a serial port given by the user.
 from __future__ import annotations
 
 import ctypes
+import logging
 import shutil
 import signal
 import socket
@@ -25,6 +26,8 @@ from qhil.link.transport import SerialTransport, Transport
 from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, built_firmware
 
 __all__ = ["TargetInfo", "TARGETS", "RunningTarget", "start_target", "target_info"]
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,10 @@ def start_target(name: str, port: str | None = None, build: bool = True,
     info = target_info(name)
     elf = None
     if info.kind != "board":
+        if build:
+            LOG.info("building firmware %s (incremental) ...", info.pio_env)
         elf = build_firmware(info.pio_env) if build else built_firmware(info.pio_env)
+    LOG.info("starting %s%s ...", name, f" on {port}" if port else "")
     proc, transport = _launch(info, elf, port, faults)
     running = RunningTarget(info, Device(transport, timeout=timeout), proc, elf, port, faults)
     try:

@@ -94,6 +94,9 @@ class QATArgs:
     """validation episodes per iteration (validation seeds); few select erratic policies"""
     test_episodes: int = TEST_EPISODES
     """final evaluation of the chosen export (test seeds), paired with the float actor"""
+    learn_scales: bool = False
+    """learn the hidden activation steps with the weights (LSQ-style) instead of keeping
+    calibration's"""
     max_states: int = 200_000
     """cap on the aggregated dataset (oldest states dropped first)"""
     seed: int = 0
@@ -189,7 +192,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     torch.set_num_threads(1)
     calibrator = calibrator or Calibrator(model)
     params = calibrator.params(args.bits)
-    student = FakeQuantActor(model.actor, params, args.bits, torch.float32)
+    student = FakeQuantActor(model.actor, params, args.bits, torch.float32, args.learn_scales)
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
     val_seeds = split_seeds(Split.VALIDATION, args.val_episodes)
 
@@ -269,7 +272,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     test = evaluate_policy(QuantPolicy(best_model).act, model.env_id,
                            split_seeds(Split.TEST, args.test_episodes), Split.TEST)
     float_result = float_test(model, args.test_episodes)
-    sim = FakeQuantActor(model.actor, params, args.bits, torch.float64)
+    sim = FakeQuantActor(model.actor, params, args.bits, torch.float64, args.learn_scales)
     sim.load_state_dict({k: v.double() for k, v in best_state.items()})
     agreement = _agreement(best_model, sim, states)
     return QATResult(best_model, ptq_val, best_val, test, float_result, agreement, curve,
