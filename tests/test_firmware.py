@@ -13,6 +13,7 @@ import zlib
 import numpy as np
 import pytest
 
+from edge_models import edge_cases
 from firmware_fixtures import check_random_models
 from qhil.common.errors import DeviceError
 from qhil.link.framing import ErrorCode, MsgType, Packet, cobs_encode, decode_frame, encode_frame
@@ -57,6 +58,16 @@ def test_shared_vectors_bit_exact(target) -> None:
 def test_random_models_every_width_bit_exact(target) -> None:
     seeds = range(49 if target.info.name == "native" else 21)
     assert check_random_models(target, seeds, max_width=64 if target.info.name == "qemu-m0" else 72)
+
+
+def test_edge_case_ties_match_the_exact_reference(target) -> None:
+    """Exact rounding ties of both signs and biases at their limits (edge_models): the
+    device against the exact-fraction reference, on every target and kernel."""
+    for case in edge_cases():
+        target.device.load(write_blob(case.model))
+        got = np.stack([target.device.infer(x)[0] for x in case.inputs])
+        np.testing.assert_array_equal(got, case.expected,
+                                      err_msg=f"{target.info.name} {case.name}")
 
 
 def test_bench_reports_costs(target) -> None:

@@ -65,7 +65,7 @@ def test_blob_round_trip_is_exact(spec) -> None:
 def test_golden_equals_naive_integer_implementation(spec) -> None:
     sizes, bits, output, seed = spec
     rng = np.random.default_rng(seed)
-    model = random_quant_model(rng, sizes, bits, output)
+    model = random_quant_model(rng, sizes, bits, output, tie_share=0.2)
     x = random_input_codes(rng, model, 12)
     golden = GoldenExecutor(model).action_codes(x)
     layers = _naive_layers(model)
@@ -160,3 +160,16 @@ def test_fake_quant_export_is_the_built_model(bits) -> None:
     exported = FakeQuantActor(actor, params, cfg).export()
     built = build_quant_model(actor, params, cfg)
     assert write_blob(exported) == write_blob(built)
+
+
+def test_edge_case_ties_golden_equals_the_exact_reference() -> None:
+    """The tie-heavy models of edge_models: ties of both signs are really met, and the
+    golden executor rounds each as the exact-fraction reference does."""
+    from edge_models import edge_cases
+
+    cases = edge_cases()
+    assert sum(c.ties[0] for c in cases) > 100 and sum(c.ties[1] for c in cases) > 20
+    for case in cases:
+        assert case.ties[0] > 0, case.name
+        np.testing.assert_array_equal(GoldenExecutor(case.model).action_codes(case.inputs),
+                                      case.expected, err_msg=case.name)

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,69 @@ def test_verbose_logs_qhil_not_its_dependencies(bench_dir: Path, tmp_path: Path)
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "findfont" not in proc.stderr and "matplotlib" not in proc.stderr
+
+
+class _Cells(HTMLParser):
+    """Text of every <td> of the page's table, row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: object) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_html_and_summary_show_what_report_json_says(bench_dir: Path, tmp_path: Path) -> None:
+    """Every table value of report.html and summary.md, read back and checked against
+    report.json, on a report with device mismatches (rendered as such)."""
+    report = _load(bench_dir)
+    for v in report["variants"]:
+        if v["name"] == "int8":
+            v["bit_exact"]["mismatches"] = 3
+            v["return"]["std"] = 12.25  # mean and std differ: a swap cannot hide
+    path = tmp_path / "in" / "report.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(report))
+    assert main(["report", str(path), "--out", str(tmp_path)]) == 0
+    parser = _Cells()
+    parser.feed((tmp_path / "report.html").read_text())
+    html_rows = {r[0]: r for r in parser.rows if r}
+    md_rows = {cells[0]: cells for line in (tmp_path / "summary.md").read_text().splitlines()
+               if line.startswith("| ") and not line.startswith("| variant")
+               for cells in [[c.strip() for c in line.strip("|").split("|")]]}
+    assert set(html_rows) == set(md_rows) == {v["name"] for v in report["variants"]}
+    for v in report["variants"]:
+        h, m = html_rows[v["name"]], md_rows[v["name"]]
+        assert h == m, v["name"]
+        assert h[1] == v["bits"]
+        assert h[2] == f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}"
+        assert h[3].startswith(f"{v['percent_of_float']:.1f}")
+        assert h[4] == str(v["early_terminations"])
+        assert h[5] == f"{v['latency_ms']['p50']:.3f}" and h[6] == f"{v['latency_ms']['p99']:.3f}"
+        if "device_cost" in v:
+            assert h[7] == f"{v['device_cost']['median']:.0f}"
+        assert h[10] == f"{v['energy']['op_level']['total_pj'] / 1e3:.2f}"
+        exact = v.get("bit_exact")
+        want = "-" if not exact else "yes" if exact["mismatches"] == 0 else \
+            f"NO ({exact['mismatches']})"
+        assert h[11] == want, v["name"]
+        assert h[12] == str(v["sizes"]["blob_bytes"] or "-")
+    assert html_rows["int8"][11] == "NO (3)"
+    assert "<span class='bad'>NO (3)</span>" in (tmp_path / "report.html").read_text()
 
 
 def _load(bench_dir: Path) -> dict:

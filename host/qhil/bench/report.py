@@ -31,7 +31,8 @@ from qhil.common.evaluation import EvalResult, compare_paired, percent_of_float
 from qhil.common.protocol import SeedRange
 from qhil.common.provenance import git_sha, package_versions
 
-__all__ = ["SCHEMA", "build_report", "write_report", "load_report", "markdown_summary"]
+__all__ = ["SCHEMA", "build_report", "write_report", "load_report", "markdown_summary",
+           "table_head", "variant_cells"]
 
 SCHEMA = "qhil-report/1"
 
@@ -193,6 +194,33 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return format(value, spec)
 
 
+def table_head(cost_unit: str) -> list[str]:
+    """Column titles of the variant table (Markdown and HTML show the same table)."""
+    return ["variant", "bits", "return", "% of float (95% CI)", "ended early", "RTT p50 ms",
+            "RTT p99 ms", f"device cost ({cost_unit})", "per MAC", "energy µJ",
+            "op-level nJ", "bit-exact", "blob B", "arena B"]
+
+
+def variant_cells(v: dict[str, Any]) -> list[str]:
+    """One variant's row of the table, as plain text, from its report.json entry."""
+    lat = v["latency_ms"]
+    cost = v.get("device_cost", {})
+    energy = v.get("energy", {})
+    device_uj = (energy.get("device") or {}).get("uj")
+    op_pj = energy.get("op_level", {}).get("total_pj")
+    exact = v.get("bit_exact")
+    exact_txt = ("yes" if exact["mismatches"] == 0 else f"NO ({exact['mismatches']})") \
+        if exact else ("tol" if v["kind"] == "device-f32" else "-")
+    ci = v.get("percent_of_float_interval95")
+    pct = _fmt(v.get("percent_of_float")) + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
+    return [v["name"], v["bits"], f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}", pct,
+            str(v.get("early_terminations", "-")), _fmt(lat.get("p50"), ".3f"),
+            _fmt(lat.get("p99"), ".3f"), _fmt(cost.get("median"), ".0f"),
+            _fmt(cost.get("per_mac"), ".2f"), _fmt(device_uj, ".3f"),
+            _fmt(op_pj / 1e3 if op_pj is not None else None, ".2f"), exact_txt,
+            str(v["sizes"]["blob_bytes"] or "-"), str(v["sizes"].get("arena_bytes") or "-")]
+
+
 def markdown_summary(report: dict[str, Any]) -> str:
     t = report["target"]
     unit = t.get("cost_unit", "")
@@ -205,28 +233,9 @@ def markdown_summary(report: dict[str, Any]) -> str:
     if report.get("complete") is False and progress:
         lines += [f"**PARTIAL**: {progress['episodes_done']} of {progress['episodes_total']} "
                   "episodes (finish with `qhil bench --resume <dir>`).", ""]
-    lines += [f"| variant | bits | return | % of float (95% CI) | ended early | RTT p50 / p99 ms "
-              f"| device cost ({unit}) | per MAC | energy µJ | op-level nJ | bit-exact | blob B "
-              "| arena B |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for v in report["variants"]:
-        lat = v["latency_ms"]
-        cost = v.get("device_cost", {})
-        energy = v.get("energy", {})
-        device_uj = (energy.get("device") or {}).get("uj")
-        op_nj = energy.get("op_level", {}).get("total_pj")
-        exact = v.get("bit_exact")
-        exact_txt = ("yes" if exact["mismatches"] == 0 else f"NO ({exact['mismatches']})") \
-            if exact else ("tol" if v["kind"] == "device-f32" else "-")
-        ci = v.get("percent_of_float_interval95")
-        pct = _fmt(v["percent_of_float"]) + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
-        lines.append(
-            f"| {v['name']} | {v['bits']} | {v['return']['mean']:.1f} ± {v['return']['std']:.1f} | "
-            f"{pct} | {v.get('early_terminations', '-')} | {_fmt(lat.get('p50'), '.3f')} / "
-            f"{_fmt(lat.get('p99'), '.3f')} | {_fmt(cost.get('median'), '.0f')} | "
-            f"{_fmt(cost.get('per_mac'), '.2f')} | {_fmt(device_uj, '.3f')} | "
-            f"{_fmt(op_nj / 1e3 if op_nj is not None else None, '.2f')} | {exact_txt} | "
-            f"{v['sizes']['blob_bytes'] or '-'} | {v['sizes'].get('arena_bytes') or '-'} |")
+    lines += ["| " + " | ".join(table_head(unit)) + " |",
+              "|" + "---|" * len(table_head(unit))]
+    lines += ["| " + " | ".join(variant_cells(v)) + " |" for v in report["variants"]]
     link = report["link"]
     lines += ["", f"Link: {link['requests']} requests, {link['retries']} retries, "
               f"{link['corrupt_frames']} corrupt and {link['stale_frames']} stale frames, "

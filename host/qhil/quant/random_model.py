@@ -2,7 +2,9 @@
 
 Parameters are drawn directly in the integer domain (not through PTQ), so they exercise
 corners PTQ rarely reaches: odd row lengths, zero rows, saturating outputs, multipliers
-near both ends of their range, extreme biases within the proven int32 bound.
+near both ends of their range, extreme biases within the proven int32 bound; and, on
+request, tie-prone channels (multiplier exactly 2**30, shift 31..35: ``acc / 2**(n-30)`` is
+an exact rounding tie for many accumulators, which continuous multipliers never give).
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ __all__ = ["random_quant_model", "random_input_codes"]
 
 
 def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConfig,
-                       output: str = "tanh") -> QuantModel:
+                       output: str = "tanh", tie_share: float = 0.0) -> QuantModel:
     """A valid :class:`QuantModel` with layer widths ``sizes`` (input first, action last).
 
     Each layer's multipliers are set from the accumulators of random inputs pushed
     through the layers before it, so outputs spread over the code range (with a few
     channels pushed into saturation or to zero on purpose).
+
+    :param tie_share: share of channels given the tie-prone multiplier 2**30 (0: none, and
+        the random stream is the same as without the parameter)
     """
     layers = []
     in_max = (1 << (bits.in_bits - 1)) - 1
@@ -44,6 +49,10 @@ def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConf
         real = target / spread
         real[rng.random(n_out) < 0.05] = 2.0**-40  # channel that always outputs 0
         mult, shift = quantize_multipliers(np.minimum(real, 2.0**29))
+        if tie_share > 0:
+            ties = rng.random(n_out) < tie_share
+            mult[ties] = 1 << 30
+            shift[ties] = rng.integers(31, 36, size=int(ties.sum()))
         layer = QuantLayer(w, bits.w[i], bias, mult.astype(np.int32), shift.astype(np.int32),
                            bits.a[i], relu=not last)
         layers.append(layer)

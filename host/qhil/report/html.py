@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from qhil.bench.report import markdown_summary  # noqa: E402
+from qhil.bench.report import markdown_summary, table_head, variant_cells  # noqa: E402
 
 __all__ = ["write_html", "report_figures"]
 
@@ -132,34 +132,17 @@ def _pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, 
 
 
 def _table(report: dict[str, Any]) -> str:
-    unit = html.escape(report["target"].get("cost_unit", ""))
-    head = ("<tr><th>variant</th><th>bits</th><th>return</th><th>% of float (95% CI)</th>"
-            "<th>ended early</th>"
-            f"<th>RTT p50 ms</th><th>RTT p99 ms</th><th>cost ({unit})</th><th>per MAC</th>"
-            "<th>energy µJ</th><th>op-level nJ</th><th>bit-exact</th><th>blob B</th><th>arena B</th></tr>")
+    """The summary.md table, cell for cell; a failed bit-exact check is marked."""
+    titles = table_head(report["target"].get("cost_unit", ""))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in titles)
+    exact = titles.index("bit-exact")
     rows = []
     for v in report["variants"]:
-        exact = v.get("bit_exact")
-        exact_html = ("yes" if exact["mismatches"] == 0 else
-                      f"<span class='bad'>NO ({exact['mismatches']})</span>") if exact else "-"
-        cost = v.get("device_cost", {})
-        pct = v.get("percent_of_float")
-        ci = v.get("percent_of_float_interval95")
-        cells = [html.escape(v["name"]), html.escape(v["bits"]),
-                 f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}",
-                 ("-" if pct is None else f"{pct:.1f}") +
-                 (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else ""),
-                 str(v.get("early_terminations", "-")),
-                 f"{v['latency_ms'].get('p50', float('nan')):.3f}",
-                 f"{v['latency_ms'].get('p99', float('nan')):.3f}",
-                 "-" if not cost else f"{cost['median']:.0f}",
-                 "-" if not cost else f"{cost['per_mac']:.2f}",
-                 "-" if (e := _energy_uj(v, True)) is None else f"{e:.3f}",
-                 "-" if (e := _energy_uj(v, False)) is None else f"{e * 1e3:.2f}", exact_html,
-                 str(v["sizes"]["blob_bytes"] or "-"),
-                 str(v["sizes"].get("arena_bytes") or "-")]
+        cells = [html.escape(c) for c in variant_cells(v)]
+        if cells[exact].startswith("NO"):
+            cells[exact] = f"<span class='bad'>{cells[exact]}</span>"
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def write_html(report: dict[str, Any], path: Path) -> Path:
