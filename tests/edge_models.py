@@ -33,13 +33,13 @@ class EdgeCase:
     ties: tuple[int, int]  # exact ties met inside the code range: (positive, negative)
 
 
-def _naive_layers(model: QuantModel) -> list[dict]:
+def naive_layers(model: QuantModel) -> list[dict]:
     return [{"weights": layer.weights.astype(int).tolist(), "bias": layer.bias.astype(int).tolist(),
              "mult": layer.mult.astype(int).tolist(), "shift": layer.shift.astype(int).tolist(),
              "out_bits": layer.out_bits, "relu": layer.relu} for layer in model.layers]
 
 
-def _count_ties(model: QuantModel, inputs: np.ndarray) -> tuple[int, int]:
+def count_ties(model: QuantModel, inputs: np.ndarray) -> tuple[int, int]:
     """Exact ties (fraction 1/2) whose rounded code is inside the layer's range."""
     pos = neg = 0
     for x in inputs:
@@ -107,11 +107,11 @@ def edge_cases() -> list[EdgeCase]:
         wide = rng.integers(-q, q + 1, size=(8, n_in))
         extremes = np.array([[q] * n_in, [-q] * n_in])
         inputs = np.concatenate([small, wide, extremes]).astype(np.int64)
-        layers_spec = _naive_layers(model)
+        layers_spec = naive_layers(model)
         table = lut.astype(int).tolist() if lut is not None else None
         expected = np.array([naive_policy([int(v) for v in x], layers_spec, table)
                              for x in inputs], dtype=np.int64)
         cases.append(EdgeCase(f"ties_in{n_in}_w{'-'.join(map(str, widths))}_"
                               f"a{'-'.join(map(str, acts))}", model, inputs, expected,
-                              _count_ties(model, inputs)))
+                              count_ties(model, inputs)))
     return cases

@@ -40,3 +40,25 @@ def test_generation_is_deterministic(tmp_path: Path) -> None:
         assert new.name == old.name
         assert blob_id(new.blob) == blob_id(old.blob), new.name
         np.testing.assert_array_equal(new.outputs, old.outputs)
+
+
+def test_shared_vectors_pin_the_tie_rule() -> None:
+    """The ties_* vectors meet exact rounding ties of both signs in range, and their
+    expected outputs equal the exact-fraction reference: an executor that rounds ties
+    half up, half to even or in float32 fails them."""
+    from edge_models import count_ties, naive_layers
+    from naive_integer import naive_policy
+
+    ties = [0, 0]
+    for case in load_cases():
+        if not case.name.startswith("ties_"):
+            continue
+        model = read_blob(case.blob)
+        pos, neg = count_ties(model, case.inputs)  # type: ignore[arg-type]
+        ties[0] += pos
+        ties[1] += neg
+        layers = naive_layers(model)  # type: ignore[arg-type]
+        lut = None if model.lut is None else model.lut.astype(int).tolist()  # type: ignore[union-attr]
+        for x, y in zip(case.inputs.tolist(), case.outputs.tolist(), strict=True):
+            assert naive_policy(x, layers, lut) == y, case.name
+    assert ties[0] >= 50 and ties[1] >= 20, ties

@@ -32,16 +32,23 @@ VECTOR_VERSION = 1
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "vectors" / f"v{VECTOR_VERSION}"
 COUNT = 64
 
-# name: (layer sizes, bits, output kind)
-_CASES: dict[str, tuple[list[int], str, str]] = {
-    **{f"w{b}a{b}": ([5, 13, 9, 2], f"w{b}a{b}i8", "tanh") for b in range(2, 9)},
-    "mixed_cheetah": ([17, 64, 64, 6], "w=8,3,8 a=8,3,8 in=10", "tanh"),
-    "in16_linear": ([11, 32, 32, 3], "w=8 a=8 in=16", "clip"),
-    "in2_w2a2": ([3, 8, 8, 1], "w=2 a=2 in=2 out=4", "tanh"),
-    "deep_mixed": ([6, 20, 20, 20, 20, 4], "w=4,5,6,7,8 a=3,4,5,6,7 in=12 out=12", "tanh"),
-    "single_layer": ([4, 2], "w=8 a=8 in=8", "tanh"),
-    "wide_w4": ([64, 256, 1], "w=4 a=4 in=12", "tanh"),
-    "pendulum_size_w3": ([3, 64, 64, 1], "w3a3i10", "tanh"),
+# name: (layer sizes, bits, output kind, share of tie-prone channels)
+_CASES: dict[str, tuple[list[int], str, str, float]] = {
+    **{f"w{b}a{b}": ([5, 13, 9, 2], f"w{b}a{b}i8", "tanh", 0.0) for b in range(2, 9)},
+    "mixed_cheetah": ([17, 64, 64, 6], "w=8,3,8 a=8,3,8 in=10", "tanh", 0.0),
+    "in16_linear": ([11, 32, 32, 3], "w=8 a=8 in=16", "clip", 0.0),
+    "in2_w2a2": ([3, 8, 8, 1], "w=2 a=2 in=2 out=4", "tanh", 0.0),
+    "deep_mixed": ([6, 20, 20, 20, 20, 4], "w=4,5,6,7,8 a=3,4,5,6,7 in=12 out=12", "tanh",
+                   0.0),
+    "single_layer": ([4, 2], "w=8 a=8 in=8", "tanh", 0.0),
+    "wide_w4": ([64, 256, 1], "w=4 a=4 in=12", "tanh", 0.0),
+    "pendulum_size_w3": ([3, 64, 64, 1], "w3a3i10", "tanh", 0.0),
+    # Multipliers of exactly 2**30 with shifts 31..35 in half the channels, and small
+    # accumulators (narrow inputs and weights) that stay in range after the shift: exact
+    # rounding ties of both signs, which continuous multipliers never produce.
+    "ties_w3a8": ([5, 16, 3, 6], "w=3 a=8 in=4", "clip", 0.5),
+    "ties_w2a6": ([4, 12, 2, 6], "w=2 a=6 in=3", "clip", 0.5),
+    "ties_w4a8_tanh": ([6, 16, 12, 2], "w=4 a=8 in=4", "tanh", 0.5),
 }
 
 
@@ -58,10 +65,10 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
     entries: list[dict[str, object]] = []
     manifest: dict[str, object] = {"version": VECTOR_VERSION, "seed": seed, "cases": entries}
     cases = []
-    for index, (name, (sizes, bits_text, output)) in enumerate(_CASES.items()):
+    for index, (name, (sizes, bits_text, output, ties)) in enumerate(_CASES.items()):
         rng = np.random.default_rng([seed, index])
         bits: BitConfig = parse_bits(bits_text, len(sizes) - 1)
-        model = random_quant_model(rng, sizes, bits, output)
+        model = random_quant_model(rng, sizes, bits, output, tie_share=ties)
         data = write_blob(model, meta={"case": name})
         x = random_input_codes(rng, model, COUNT)
         y = GoldenExecutor(model).action_codes(x)
