@@ -118,6 +118,12 @@ def _pkt(type_: int, payload: bytes = b"", seq: int = 7, version: int = 1) -> by
     return Packet(type_, seq, payload, version).encode()
 
 
+def _oversized_frame(type_: int, seq: int, payload: bytes) -> bytes:
+    """A well-formed frame the host codec refuses to build (payload over 1024 bytes)."""
+    body = struct.pack("<BBHH", 1, type_, seq, len(payload)) + payload
+    return cobs_encode(body + struct.pack("<I", zlib.crc32(body))) + b"\0"
+
+
 @pytest.mark.parametrize(("name", "frame", "code"), [
     ("bad crc", lambda: cobs_encode(_pkt(1)[:-1] + b"\x00") + b"\0", ErrorCode.BAD_CRC),
     ("short", lambda: cobs_encode(b"\x01\x01\x00") + b"\0", ErrorCode.BAD_LENGTH),
@@ -131,6 +137,11 @@ def _pkt(type_: int, payload: bytes = b"", seq: int = 7, version: int = 1) -> by
     ("oversized load", lambda: encode_frame(Packet(2, 5, struct.pack("<I", 1 << 30))),
      ErrorCode.TOO_LARGE),
     ("infer payload", lambda: encode_frame(Packet(5, 5, b"\x01")), None),
+    ("hello with a payload", lambda: encode_frame(Packet(1, 5, b"x")), ErrorCode.BAD_PAYLOAD),
+    ("stats with a payload", lambda: encode_frame(Packet(8, 5, b"x")), ErrorCode.BAD_PAYLOAD),
+    ("reset with a payload", lambda: encode_frame(Packet(7, 5, b"x")), ErrorCode.BAD_PAYLOAD),
+    ("load of size 0", lambda: encode_frame(Packet(2, 5, b"\0\0\0\0")), ErrorCode.TOO_LARGE),
+    ("bench repeats 0", lambda: encode_frame(Packet(6, 5, b"\0\0")), ErrorCode.BAD_PAYLOAD),
 ])
 def test_malformed_frames_get_an_error_and_device_survives(target, name, frame, code) -> None:
     target.device._rx.clear()
@@ -139,6 +150,47 @@ def test_malformed_frames_get_an_error_and_device_survives(target, name, frame, 
     if code is not None:
         assert got == code, f"{name}: error {got}"
     assert target.device.hello().protocol == 1
+
+
+def test_payload_limit_is_the_declared_maximum(target) -> None:
+    """HELLO's maximum payload is the largest accepted, for every type; one byte more is
+    OVERFLOW (detail: the maximum), a LOAD_CHUNK's data included."""
+    limit = target.device.hello().max_payload
+    target.device._rx.clear()
+    answer = _raw(target, _oversized_frame(MsgType.INFER, 21, b"\1" * (limit + 1)))
+    assert _error_code(answer) == ErrorCode.OVERFLOW and answer.seq == 21
+    assert struct.unpack_from("<H", answer.payload, 2)[0] == limit
+    target.device.request(MsgType.LOAD_BEGIN, struct.pack("<I", limit))
+    answer = _raw(target, _oversized_frame(MsgType.LOAD_CHUNK, 22,
+                                           struct.pack("<I", 0) + b"\1" * (limit - 3)))
+    assert _error_code(answer) == ErrorCode.OVERFLOW
+    received = target.device.request(MsgType.LOAD_CHUNK,
+                                     struct.pack("<I", 0) + b"\1" * (limit - 4)).payload
+    assert struct.unpack("<I", received)[0] == limit - 4
+    target.device.reset()
+
+
+def test_refused_load_keeps_the_loaded_model(target) -> None:
+    model = random_quant_model(np.random.default_rng(2), [4, 8, 2], parse_bits("w4a4", 2))
+    target.device.load(write_blob(model))
+    x = np.array([1, -2, 3, 0])
+    before = target.device.infer(x)[0]
+    with pytest.raises(DeviceError, match="TOO_LARGE"):
+        target.device.request(MsgType.LOAD_BEGIN, struct.pack("<I", 1 << 30))
+    np.testing.assert_array_equal(target.device.infer(x)[0], before)
+
+
+def test_reset_announces_when_the_device_is_ready(target) -> None:
+    """RESET is answered, then the device (a board or QEMU reboots) sends an unsolicited
+    HELLO answer with sequence 0 once it listens again; the host waits for it."""
+    model = random_quant_model(np.random.default_rng(3), [4, 8, 2], parse_bits("w4a4", 2))
+    target.device.load(write_blob(model))
+    seen = target.device.counters.announcements
+    target.device.reset()
+    assert target.device.counters.announcements == seen + 1
+    with pytest.raises(DeviceError, match="NO_MODEL"):
+        target.device.infer(np.zeros(4))
+    assert target.device.stats()["loads"] == 0
 
 
 def test_truncated_and_garbage_then_resync(target) -> None:

@@ -41,6 +41,12 @@ void qhil_proto_init(uint8_t *arena, uint32_t arena_size);
 qhil_model_error qhil_proto_set_builtin(const uint8_t *blob, uint32_t size);
 /** Feed one received byte; complete frames are handled and answered at once. */
 void qhil_proto_rx_byte(uint8_t byte);
+/**
+ * Say "ready": an unsolicited HELLO answer with sequence 0. Sent at boot (from main, once
+ * the port and the protocol are initialized) and after RESET, so that a host knows when
+ * requests will be heard again (docs/protocol.md#sessions).
+ */
+void qhil_proto_announce(void);
 /** Handle one decoded packet and answer it (for fuzzing and tests). */
 void qhil_proto_handle_packet(const uint8_t *packet, uint32_t len);
 

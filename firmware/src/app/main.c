@@ -24,6 +24,7 @@ int main(void)
 #ifdef QHIL_BUILTIN_MODEL
     qhil_proto_set_builtin(qhil_builtin_blob, QHIL_BUILTIN_BLOB_LEN);
 #endif
+    qhil_proto_announce();
     for (;;) {
         uint8_t byte;
         while (qhil_port_getc(&byte)) {

@@ -94,7 +94,8 @@ static void send_error(qhil_status code, uint32_t detail)
     send(QHIL_MSG_ERROR, 4);
 }
 
-static void handle_hello(void)
+/* The HELLO answer; also sent unsolicited, with sequence 0, when the device is ready. */
+static void send_hello(void)
 {
     uint8_t *out = payload_out();
     const qhil_port_info_t *info = &qhil_port_info;
@@ -126,6 +127,13 @@ static void handle_hello(void)
     send(QHIL_MSG_HELLO | 0x80u, n);
 }
 
+void qhil_proto_announce(void)
+{
+    st.seq = 0;
+    st.type = QHIL_MSG_HELLO;
+    send_hello();
+}
+
 static void handle_load_begin(const uint8_t *in, uint32_t len)
 {
     if (len != 4u) {
@@ -133,12 +141,12 @@ static void handle_load_begin(const uint8_t *in, uint32_t len)
         return;
     }
     uint32_t size = rd32(in);
-    st.model.n_layers = 0; /* any previous model is gone once its bytes are overwritten */
-    st.load_size = 0;
     if (size == 0u || size > st.arena_size) {
+        /* nothing is overwritten: the loaded model (and any upload in progress) stays */
         send_error(QHIL_ERR_TOO_LARGE, size / 256u);
         return;
     }
+    st.model.n_layers = 0; /* its bytes are about to be overwritten */
     st.load_size = size;
     st.load_received = 0;
     wr32(payload_out(), st.arena_size);
@@ -167,12 +175,8 @@ static void handle_load_chunk(const uint8_t *in, uint32_t len)
     send(QHIL_MSG_LOAD_CHUNK | 0x80u, 4);
 }
 
-static void handle_load_end(uint32_t len)
+static void handle_load_end(void)
 {
-    if (len != 0u) {
-        send_error(QHIL_ERR_PAYLOAD, 0);
-        return;
-    }
     if (st.load_size == 0u) {
         send_error(QHIL_ERR_STATE, 0);
         return;
@@ -393,6 +397,12 @@ void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
         send_error(QHIL_ERR_CRC, 0);
         return;
     }
+    if (n > QHIL_MAX_PAYLOAD) {
+        /* readable, but larger than HELLO's maximum: refused whatever its type */
+        st.stats.framing_errors++;
+        send_error(QHIL_ERR_OVERFLOW, QHIL_MAX_PAYLOAD);
+        return;
+    }
     st.type = pkt[1];
     if (pkt[0] != QHIL_PROTO_VERSION) {
         send_error(QHIL_ERR_VERSION, pkt[0]);
@@ -400,9 +410,14 @@ void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
     }
     st.stats.frames_ok++;
     const uint8_t *in = pkt + 6;
+    if (n != 0u && (st.type == QHIL_MSG_HELLO || st.type == QHIL_MSG_RESET ||
+                    st.type == QHIL_MSG_STATS || st.type == QHIL_MSG_LOAD_END)) {
+        send_error(QHIL_ERR_PAYLOAD, 0); /* these requests carry no payload */
+        return;
+    }
     switch (st.type) {
     case QHIL_MSG_HELLO:
-        handle_hello();
+        send_hello();
         break;
     case QHIL_MSG_LOAD_BEGIN:
         handle_load_begin(in, n);
@@ -411,7 +426,7 @@ void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
         handle_load_chunk(in, n);
         break;
     case QHIL_MSG_LOAD_END:
-        handle_load_end(n);
+        handle_load_end();
         break;
     case QHIL_MSG_INFER:
         handle_infer(in, n, 0);
@@ -427,7 +442,8 @@ void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
         if (builtin_blob != NULL) {
             activate_builtin();
         }
-        qhil_port_reset();
+        qhil_port_reset(); /* a board reboots here and announces itself from main() */
+        qhil_proto_announce();
         break;
     case QHIL_MSG_STATS:
         handle_stats();

@@ -5,7 +5,7 @@
  *    sets the length field and appends the right CRC, so mutations reach the request
  *    handlers (LOAD sequences, INFER on a fuzzed model) instead of dying at the CRC.
  * Every delimited, non-empty frame must get exactly one well-formed answer (fuzz_port.c
- * checks the form); the device state starts fresh for every input, so a finding
+ * checks the form), and every RESET one "ready" announcement more; the device state starts fresh for every input, so a finding
  * reproduces from its file alone.
  */
 #include <stdio.h>
@@ -58,11 +58,12 @@ static void feed_packets(const uint8_t *data, size_t size)
         }
         uint32_t len = qhil_cobs_encode(packet, (uint32_t)n + 4u, frame);
         uint32_t before = fuzz_answers;
+        uint32_t resets = fuzz_resets;
         for (uint32_t i = 0; i < len; i++) {
             qhil_proto_rx_byte(frame[i]);
         }
         qhil_proto_rx_byte(0);
-        if (fuzz_answers - before != 1u) {
+        if (fuzz_answers - before != 1u + (fuzz_resets - resets)) {
             abort();
         }
         frames_total++;
@@ -79,6 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t frames = 0;
     uint32_t pending = 0; /* bytes since the last delimiter */
     uint32_t before = fuzz_answers;
+    uint32_t resets = fuzz_resets;
     for (size_t i = 0; i < size; i++) {
         qhil_proto_rx_byte(data[i]);
         if (data[i] != 0u) {
@@ -88,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pending = 0;
         }
     }
-    if (fuzz_answers - before != frames) {
+    if (fuzz_answers - before != frames + (fuzz_resets - resets)) {
         abort(); /* a frame went unanswered, or one frame got two answers */
     }
     frames_total += frames;

@@ -20,6 +20,7 @@ const qhil_port_info_t qhil_port_info = {
 };
 
 uint32_t fuzz_answers;
+uint32_t fuzz_resets;
 static uint32_t ticks;
 
 void qhil_port_init(void)
@@ -64,4 +65,9 @@ void qhil_port_write(const uint8_t *data, uint32_t len)
         abort();
     }
     fuzz_answers++;
+}
+
+void qhil_port_reset(void)
+{
+    fuzz_resets++; /* the device then announces itself: one frame more than requests */
 }

@@ -4,7 +4,9 @@
 
 #include <stdint.h>
 
-/** Well-formed answer frames sent so far (malformed ones abort). */
+/** Well-formed frames sent so far (malformed ones abort): answers and announcements. */
 extern uint32_t fuzz_answers;
+/** RESETs carried out; each is followed by one "ready" announcement frame. */
+extern uint32_t fuzz_resets;
 
 #endif

@@ -44,7 +44,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", required=True, help="output .qhil (a .json goes beside it)")
     parser.add_argument("--iterations", type=positive_int, default=60,
                         help="DAgger iterations (default: %(default)s)")
-    parser.add_argument("--grad-steps", type=positive_int, default=300,
+    parser.add_argument("--grad-steps", type=positive_int, default=1000,
                         help="gradient steps per iteration (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=1e-3,
                         help="Adam learning rate of the first iteration (default: %(default)s)")

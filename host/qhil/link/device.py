@@ -80,6 +80,7 @@ class LinkCounters:
     corrupt_frames: int = 0
     stale_frames: int = 0
     timeouts: int = 0
+    announcements: int = 0  # unsolicited "ready" HELLO answers (boot, RESET)
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -125,7 +126,7 @@ class Device:
         retries = self.retries if retries is None else retries
         self.counters.requests += 1
         for attempt in range(retries + 1):
-            self._seq = (self._seq + 1) & 0xFFFF
+            self._seq = self._seq % 0xFFFF + 1  # 1..65535: 0 marks unsolicited answers
             seq = self._seq
             wire = encode_frame(Packet(int(type_), seq, payload))
             if attempt:
@@ -143,6 +144,9 @@ class Device:
                     # Most likely our answer, damaged: ask again now rather than time out.
                     self.counters.corrupt_frames += 1
                     break
+                if _is_announcement(answer):
+                    self.counters.announcements += 1  # the device (re)started: not stale
+                    continue
                 damaged_request = answer.type == MsgType.ERROR and answer.payload[:1] in _DAMAGE
                 if damaged_request and answer.seq in (seq, 0):
                     # The device saw our request damaged (seq 0: it could not even read
@@ -178,7 +182,9 @@ class Device:
             except LinkError:
                 if time.monotonic() >= deadline:
                     raise
-        p = answer.payload
+        return self._parse_hello(answer.payload)
+
+    def _parse_hello(self, p: bytes) -> HelloInfo:
         (proto, kind, num, den, clock, arena, max_payload, widths, kernel,
          f32) = struct.unpack_from("<BBHHIIHHBB", p)
         strings = p[20:].split(b"\0")
@@ -256,10 +262,23 @@ class Device:
         lo, med, hi = struct.unpack_from("<III", p)
         return lo, med, hi, np.frombuffer(p, dtype=dtype, offset=12)
 
-    def reset(self) -> None:
-        """RESET, then HELLO until the restarted device answers: bytes that arrive while it
-        reboots are lost, and a request sent into that window would only time out."""
+    def reset(self, wait: float = 10.0) -> None:
+        """RESET, then wait for the device's ready announcement (docs/protocol.md): a
+        request sent while it reboots would be lost. Without an announcement within
+        ``wait`` seconds (a lost frame), HELLO is resent until the device answers."""
         self.request(MsgType.RESET)
+        deadline = time.monotonic() + wait
+        while (frame := self._next_frame(deadline)) is not None:
+            try:
+                answer = decode_frame(frame)
+            except LinkError:
+                self.counters.corrupt_frames += 1
+                continue
+            if _is_announcement(answer):
+                self.counters.announcements += 1
+                self._parse_hello(answer.payload)
+                return
+            self.counters.stale_frames += 1
         self.hello(wait=max(self.timeout, 1.0))
 
     def stats(self) -> dict[str, int]:
@@ -270,6 +289,11 @@ class Device:
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _is_announcement(answer: Packet) -> bool:
+    """The device's unsolicited "ready": a HELLO answer with sequence 0."""
+    return answer.seq == 0 and answer.type == (MsgType.HELLO | 0x80)
 
 
 def _device_error(type_: MsgType, code: int, detail: int) -> DeviceError:

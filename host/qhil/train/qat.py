@@ -76,7 +76,7 @@ class QATArgs:
     """per-layer widths of the student"""
     iterations: int = 60
     """DAgger iterations (train, validate, collect)"""
-    grad_steps: int = 300
+    grad_steps: int = 1000
     """gradient steps per iteration"""
     batch_size: int = 256
     """states per gradient step"""
