@@ -96,6 +96,18 @@ def test_float32_model_matches_numpy(target) -> None:
         np.testing.assert_allclose(y, expected, atol=2e-5)
 
 
+def test_float32_vector_within_its_tolerance(target) -> None:
+    """The shared float32 case (tests/vectors/v1/f32_tiny.*), as an outsider would run it."""
+    from qhil.quant.vectors import F32_TOLERANCE, load_f32
+
+    if not target.device.hello().float32:
+        pytest.skip(f"{target.info.name} is built without float32 models")
+    case = load_f32()
+    target.device.load(case.blob)
+    got = np.stack([target.device.infer_f32(z)[0] for z in case.inputs])
+    assert np.abs(got - case.outputs).max() <= F32_TOLERANCE
+
+
 def _raw(target, frame: bytes) -> Packet:
     """Send raw bytes and return the next answer."""
     dev = target.device

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +64,50 @@ def test_shared_vectors_pin_the_tie_rule() -> None:
         for x, y in zip(case.inputs.tolist(), case.outputs.tolist(), strict=True):
             assert naive_policy(x, layers, lut) == y, case.name
     assert ties[0] >= 50 and ties[1] >= 20, ties
+
+
+def _round_half_away(v: float) -> int:
+    return int(math.copysign(math.floor(abs(v) + 0.5), v))
+
+
+def test_converter_vectors_follow_the_spec_formulas(tmp_path: Path) -> None:
+    """converters.json is current, and the formulas of docs/quantization.md, written here
+    in plain float64 Python, reproduce every code and action in it."""
+    from qhil.quant.vectors import generate_converters
+
+    shipped = json.loads((DEFAULT_DIR / "converters.json").read_text())
+    for case in shipped["cases"]:
+        shutil.copy(DEFAULT_DIR / case["blob"], tmp_path / case["blob"])
+    assert generate_converters(tmp_path) == shipped
+    outputs = set()
+    for case in shipped["cases"]:
+        model = read_blob((DEFAULT_DIR / case["blob"]).read_bytes())
+        outputs.add(case["output"])
+        centre = [float(np.float32(c)) for c in model.in_center]  # type: ignore[union-attr]
+        step = [float(np.float32(s)) for s in model.in_step]  # type: ignore[union-attr]
+        q_in = (1 << (model.in_bits - 1)) - 1  # type: ignore[union-attr]
+        for obs, codes in zip(case["observations"], case["input_codes"], strict=True):
+            assert codes == [max(-q_in, min(q_in, _round_half_away((o - c) / s)))
+                             for o, c, s in zip(obs, centre, step, strict=True)]
+        low = [float(v) for v in model.action_low]
+        high = [float(v) for v in model.action_high]
+        for codes, actions in zip(case["action_codes"], case["actions"], strict=True):
+            if case["output"] == "tanh":
+                q_out = (1 << (model.out_bits - 1)) - 1  # type: ignore[union-attr]
+                want = [lo + (c / q_out + 1) / 2 * (hi - lo)
+                        for c, lo, hi in zip(codes, low, high, strict=True)]
+            else:
+                sigma = float(np.float32(model.out_scale))  # type: ignore[union-attr]
+                want = [min(max(c * sigma, lo), hi) for c, lo, hi in zip(codes, low, high,
+                                                                         strict=True)]
+            np.testing.assert_allclose(actions, want, rtol=0, atol=1e-12)
+    assert outputs == {"tanh", "clip"}
+
+
+def test_float32_vector_is_current(tmp_path: Path) -> None:
+    from qhil.quant.vectors import generate_f32, load_f32
+
+    fresh, shipped = generate_f32(tmp_path), load_f32()
+    assert fresh.blob == shipped.blob
+    np.testing.assert_array_equal(fresh.outputs, shipped.outputs)
+    assert np.abs(shipped.outputs).max() < 1.0 and len(shipped.inputs) == 64

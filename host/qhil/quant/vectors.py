@@ -10,6 +10,11 @@ and ``manifest.json`` lists the cases with their sizes and model ids. Python tes
 them with numpy; firmware tests read the same files (native) or receive them over the
 link (emulators and boards). The golden executor produced the outputs; a test checks
 that it still does, so a change of semantics cannot slip through as a silent rewrite.
+
+Two more files pin what is not integer arithmetic (docs/quantization.md#shared-test-vectors):
+``converters.json`` (raw observations -> input codes, action codes -> env actions, for
+some of the blobs above) and the float32 case ``f32_tiny`` (``.qhil``, ``.in.bin`` and
+``.out.bin`` of little-endian float32, compared within ``F32_TOLERANCE``).
 """
 
 from __future__ import annotations
@@ -21,16 +26,23 @@ from pathlib import Path
 
 import numpy as np
 
-from qhil.quant.blob import blob_id, write_blob
+from qhil.quant.blob import blob_id, read_blob, write_blob
 from qhil.quant.config import BitConfig, parse_bits
 from qhil.quant.golden import GoldenExecutor
+from qhil.quant.qmodel import QuantModel
 from qhil.quant.random_model import random_input_codes, random_quant_model
 
-__all__ = ["VECTOR_VERSION", "VectorCase", "generate", "load_cases", "DEFAULT_DIR"]
+__all__ = ["VECTOR_VERSION", "VectorCase", "generate", "load_cases", "DEFAULT_DIR",
+           "F32_TOLERANCE", "generate_converters", "generate_f32", "load_f32"]
 
 VECTOR_VERSION = 1
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "tests" / "vectors" / f"v{VECTOR_VERSION}"
 COUNT = 64
+#: Largest absolute difference allowed between a float32 executor's outputs and f32_tiny's
+#: (the order of float32 additions and libm's tanhf may differ between implementations).
+F32_TOLERANCE = 2e-5
+#: Vector cases whose converters converters.json pins (tanh and linear outputs).
+_CONVERTER_CASES = ("w3a3", "mixed_cheetah", "in16_linear", "in2_w2a2")
 
 # name: (layer sizes, bits, output kind, share of tie-prone channels)
 _CASES: dict[str, tuple[list[int], str, str, float]] = {
@@ -82,7 +94,82 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
         })
         cases.append(VectorCase(name, data, x, y))
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    generate_converters(out_dir, seed)
+    generate_f32(out_dir, seed)
     return cases
+
+
+def generate_converters(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> dict[str, object]:
+    """``converters.json``: per case, float64 observations (some far outside the input
+    range, to saturate) with their input codes, and action codes (every extreme) with the
+    env actions they decode to. JSON floats are shortest round-trip reprs: exact float64."""
+    from qhil.quant.policy import dequantize_action, quantize_obs
+
+    out: dict[str, object] = {"version": VECTOR_VERSION, "cases": []}
+    for name in _CONVERTER_CASES:
+        model = read_blob((out_dir / f"{name}.qhil").read_bytes())
+        assert isinstance(model, QuantModel)
+        rng = np.random.default_rng([seed, 1000, _CONVERTER_CASES.index(name)])
+        span = model.in_step.astype(np.float64) * model.in_limit
+        centre = model.in_center.astype(np.float64)
+        obs = centre + span * rng.uniform(-1.3, 1.3, size=(16, model.obs_dim))
+        obs[0] = centre  # code 0
+        # halfway between two codes, as float64 computes it: the tie rule of the converter
+        obs[1] = centre + (np.arange(model.obs_dim) % 5 + 0.5) * model.in_step.astype(np.float64)
+        if model.output == "tanh":  # table codes: symmetric, +-(2^(O-1) - 1)
+            lo = -(hi := (1 << (model.out_bits - 1)) - 1)
+        else:  # the last layer's signed codes
+            lo, hi = model.layers[-1].out_range
+        codes = rng.integers(lo, hi + 1, size=(8, model.act_dim))
+        codes[0], codes[1] = lo, hi
+        out["cases"].append({  # type: ignore[attr-defined]
+            "blob": f"{name}.qhil", "output": model.output,
+            "observations": obs.tolist(), "input_codes": quantize_obs(model, obs).tolist(),
+            "action_codes": codes.tolist(), "actions": dequantize_action(model, codes).tolist()})
+    (out_dir / "converters.json").write_text(json.dumps(out, indent=1) + "\n")
+    return out
+
+
+def generate_f32(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> VectorCase:
+    """``f32_tiny``: a float32 blob (kind 1) of a small random actor, float32 normalized
+    inputs and the outputs a float32 forward pass gives (tanh applied in float64, then
+    rounded to float32)."""
+    from qhil.common.actor import FloatActor
+
+    rng = np.random.default_rng([seed, 2000])
+    sizes = [5, 12, 8, 2]
+    weights = tuple(rng.normal(scale=0.5, size=(sizes[i + 1], sizes[i])).astype(np.float32)
+                    for i in range(3))
+    biases = tuple(rng.normal(scale=0.1, size=n).astype(np.float32) for n in sizes[1:])
+    actor = FloatActor(weights, biases, rng.normal(size=5), rng.uniform(0.5, 2, size=5),
+                       5.0, -np.ones(2), np.ones(2), "tanh")
+    data = write_blob(actor, env_id="f32_tiny")
+    z = rng.normal(size=(COUNT, 5)).astype(np.float32)
+    z[0] = 0.0
+    y = np.stack([_f32_forward(weights, biases, row) for row in z])
+    (out_dir / "f32_tiny.qhil").write_bytes(data)
+    (out_dir / "f32_tiny.in.bin").write_bytes(z.astype("<f4").tobytes())
+    (out_dir / "f32_tiny.out.bin").write_bytes(y.astype("<f4").tobytes())
+    return VectorCase("f32_tiny", data, z.astype(np.float64), y.astype(np.float64))
+
+
+def _f32_forward(weights: tuple[np.ndarray, ...], biases: tuple[np.ndarray, ...],
+                 z: np.ndarray) -> np.ndarray:
+    h = z.astype(np.float32)
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        acc = b.copy()
+        for k in range(w.shape[1]):  # float32, in k order: what the spec's loop does
+            acc = (acc + w[:, k] * h[k]).astype(np.float32)
+        h = np.maximum(acc, np.float32(0)) if i < len(weights) - 1 else acc
+    return np.tanh(h.astype(np.float64)).astype(np.float32)
+
+
+def load_f32(directory: Path = DEFAULT_DIR) -> VectorCase:
+    """The float32 case (inputs and outputs as float64 arrays of float32 values)."""
+    data = (directory / "f32_tiny.qhil").read_bytes()
+    z = np.frombuffer((directory / "f32_tiny.in.bin").read_bytes(), "<f4").reshape(-1, 5)
+    y = np.frombuffer((directory / "f32_tiny.out.bin").read_bytes(), "<f4").reshape(-1, 2)
+    return VectorCase("f32_tiny", data, z.astype(np.float64), y.astype(np.float64))
 
 
 def load_cases(directory: Path = DEFAULT_DIR) -> list[VectorCase]:
