@@ -156,3 +156,24 @@ def test_eval_on_seeds_of_ones_choosing(tmp_path: Path, capsys: pytest.CaptureFi
     lo, hi = data["comparison"]["interval95"]
     assert lo <= data["comparison"]["percent_of_float"] <= hi
     assert "% of float (95% CI" in capsys.readouterr().out
+
+
+def test_eval_observation_noise_is_the_bench_noise(tmp_path: Path) -> None:
+    """qhil eval --obs-noise draws what qhil bench --noise draws: the same noisy returns
+    for the float policy and a quantized blob on the same seeds (native device)."""
+    blob = PENDULUM / "qat_w3.qhil"
+    assert main(["-q", "bench", "--model", str(PENDULUM), "--target", "native",
+                 "--variants", "float", "--blob", str(blob), "--episodes", "2",
+                 "--noise", "0.1", "--calib-episodes", "2", "-o", str(tmp_path / "b")]) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    bench = {v["name"]: v["noise"]["0.1"]["mean"] for v in report["variants"]}
+    out = tmp_path / "e.json"
+    assert main(["-q", "eval", "--model", str(PENDULUM), "--blob", str(blob), "--episodes", "2",
+                 "--obs-noise", "0.1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["float"]["mean"] == pytest.approx(bench["float"], abs=1e-9)
+    assert result["golden"]["mean"] == pytest.approx(bench["qat_w3"], abs=1e-9)
+    clean = evaluate_policy(load_model_dir(PENDULUM).actor.act, "Pendulum-v1",
+                            SeedRange.of(100_000, 2), Split.TEST)
+    assert clean.mean != result["float"]["mean"]  # the noise did something
+    assert main(["eval", "--blob", str(blob), "--obs-noise", "0.1"]) == 2  # no model: no scale

@@ -48,16 +48,26 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                              "(default: %(default)s)")
     parser.add_argument("--seeds", default=None, metavar="A..B",
                         help="seed range to evaluate on instead, both ends included")
+    parser.add_argument("--obs-noise", type=float, default=0.0, metavar="STD",
+                        help="Gaussian noise on what the policies see, STD x each feature's "
+                             "std from the model (needs --model; the draws qhil bench --noise "
+                             "uses; default: 0)")
     parser.add_argument("--json", dest="json_out", default=None, help="write the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from qhil.common.evaluation import compare_paired, evaluate_policy
     from qhil.common.model_dir import load_model_dir
     from qhil.common.protocol import reported_seeds
 
     if args.model is None and args.blob is None:
         raise ConfigError("give --model DIR and/or --blob X.qhil")
+    if not (args.obs_noise >= 0 and args.obs_noise == args.obs_noise):
+        raise ConfigError(f"--obs-noise must be >= 0, got {args.obs_noise}")
+    if args.obs_noise and args.model is None:
+        raise ConfigError("--obs-noise is relative to the model's observation std: give --model")
     seeds, purpose = reported_seeds(args.seeds, args.episodes)
     model = load_model_dir(args.model) if args.model is not None else None
     qpolicy = _load_blob(args.blob) if args.blob is not None else None
@@ -69,19 +79,22 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{name} is for {owner}, not {env_id}")
     assert env_id is not None
     result: dict[str, object] = {"env_id": env_id, "seeds": str(seeds),
-                                 "episodes": len(seeds)}
+                                 "episodes": len(seeds), "obs_noise": args.obs_noise}
+    obs_scale = np.maximum(np.abs(model.actor.obs_std), 1e-6) if model else None
 
     def bar(desc: str) -> Callable[[Iterable[int]], Iterable[int]]:
         return lambda it: tqdm(it, desc=desc, unit="ep", total=len(seeds), leave=False)
 
     float_res = None
     if model is not None:
-        float_res = evaluate_policy(model.actor.act, env_id, seeds, purpose, bar("float"))
+        float_res = evaluate_policy(model.actor.act, env_id, seeds, purpose, bar("float"),
+                                    args.obs_noise, obs_scale)
         result["float"] = float_res.as_dict()
         print(f"float  {env_id}: {float_res.mean:9.2f} +- {float_res.std:7.2f}  "
               f"({len(seeds)} episodes, seeds {seeds}, {float_res.early_terminations} ended early)")
     if qpolicy is not None:
-        res = evaluate_policy(qpolicy.act, env_id, seeds, purpose, bar("golden"))
+        res = evaluate_policy(qpolicy.act, env_id, seeds, purpose, bar("golden"),
+                              args.obs_noise, obs_scale)
         result["golden"] = res.as_dict()
         print(f"golden {env_id}: {res.mean:9.2f} +- {res.std:7.2f}  "
               f"({len(seeds)} episodes, seeds {seeds}, {res.early_terminations} ended early)")

@@ -73,6 +73,8 @@ def evaluate_policy(
     seeds: SeedRange,
     purpose: Split | None,
     progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
+    obs_noise: float = 0.0,
+    obs_scale: np.ndarray | None = None,
 ) -> EvalResult:
     """Run one deterministic episode of ``policy`` (obs -> action) per seed of ``seeds``.
 
@@ -82,9 +84,17 @@ def evaluate_policy(
         (:class:`~qhil.common.protocol.ProtocolError`). ``None`` only for a re-measurement
         on seeds the user chose (``qhil eval --seeds``), which decides nothing.
     :param progress: optional wrapper around the episode iterator (e.g. ``tqdm``)
+    :param obs_noise: Gaussian noise on what the policy sees (not the env's state), std
+        ``obs_noise * obs_scale`` per feature; drawn from ``default_rng([seed, 7919])`` per
+        episode, the very sequence ``qhil bench --noise`` uses, so policies compared on the
+        same seeds get the same draws
+    :param obs_scale: per-feature noise scale (the actor's observation std)
     """
     if purpose is not None:
         check_seeds(seeds, purpose)
+    if obs_noise and obs_scale is None:
+        raise ValueError("observation noise needs a per-feature scale")
+    noise_std = obs_noise * obs_scale if obs_noise and obs_scale is not None else None
     env = make_env(env_id)
     returns, lengths, terminated = [], [], []
     it: Iterable[int] = seeds
@@ -93,9 +103,12 @@ def evaluate_policy(
     try:
         for seed in it:
             obs, _ = env.reset(seed=seed)
+            rng = np.random.default_rng([seed, 7919])
             total, n, term, trunc = 0.0, 0, False, False
             while not (term or trunc):
-                obs, reward, term, trunc, _ = env.step(policy(obs))
+                seen = obs if noise_std is None else \
+                    obs + noise_std * rng.standard_normal(obs.shape)
+                obs, reward, term, trunc, _ = env.step(policy(seen))
                 total += float(reward)
                 n += 1
             returns.append(total)
