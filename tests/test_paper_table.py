@@ -1,0 +1,95 @@
+"""benchmarks/paper_table.py: the table and claims from a results folder, and jobs that
+survive a kill."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "paper_table.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("paper_table", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["paper_table"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _comparison(pct: float, early: int = 0) -> dict:
+    return {"comparison": {"percent_of_float": pct, "interval95": [pct - 2, pct + 1],
+                           "episodes": 100, "early_terminations": early,
+                           "float_early_terminations": 0}}
+
+
+def _write(folder: Path, task: str, cell: str, result: dict) -> None:
+    (folder / task).mkdir(parents=True, exist_ok=True)
+    (folder / task / f"{cell}.json").write_text(json.dumps({"result": result}))
+
+
+def test_table_and_claims_from_a_fake_results_folder(tmp_path: Path) -> None:
+    pt = _module()
+    for task, w8, w2, q3, q2 in (("Pendulum-v1", 99.0, 10.0, 97.0, 92.0),
+                                 ("Hopper-v5", 96.0, 40.0, 80.0, 96.0)):
+        _write(tmp_path, task, "float", {"float": {"mean": 1000.0}})
+        _write(tmp_path, task, "ptq_w8", _comparison(w8))
+        _write(tmp_path, task, "ptq_w2", _comparison(w2))
+        _write(tmp_path, task, "qat_w3", _comparison(q3, early=3) | {"weight_bytes": 2100})
+        _write(tmp_path, task, "qat_w2", _comparison(q2))
+        for i, w in enumerate(pt.INPUT_WIDTHS):
+            step = 8 if task == "Hopper-v5" else 2  # spans 32 and 8 points
+            _write(tmp_path, task, f"in{w}", _comparison(70.0 + step * i))
+        for x in pt.NOISE:
+            _write(tmp_path, task, f"noise_{x}",
+                   {"float": {"mean": 900.0}, "golden": {"mean": 950.0 if task == "Hopper-v5"
+                                                         else 850.0}})
+    _write(tmp_path, "Hopper-v5", "device_qemu-m4",
+           {"cost_per_action": 12345.0, "bit_exact": {"checked_steps": 1000, "mismatches": 0}})
+    text = pt.markdown(pt.load(tmp_path))
+    assert "| Pendulum-v1 | 1000.0 | 99.0 (97.0-100.0) | … | … | 10.0 (8.0-11.0) |" in text
+    assert "97.0 (95.0-98.0), early 3/0" in text
+    assert "| Hopper-v5 | 2100 | 12,345 | … | 1000 of 1000 |" in text
+    assert "90.0 / 95.0" in text  # Hopper under noise: float / qat_w3 as % of clean float
+    claims = {line.split(":")[0]: line for line in text.splitlines() if line.startswith("- ")}
+    assert len(claims) == 4
+    ptq, qat, inputs, noise = claims.values()
+    assert "**held** (2 of 2 tasks)" in ptq
+    assert "**held** (2 of 2 tasks)" in qat  # Hopper through qat_w2
+    assert "**held with caveats** (1 of 2 tasks)" in inputs
+    assert "**held with caveats** (1 of 2 tasks)" in noise
+
+
+def test_a_killed_run_loses_only_the_cell_in_progress(tmp_path: Path) -> None:
+    cmd = [sys.executable, str(SCRIPT), "run", "--tasks", "Pendulum-v1", "--cells",
+           "float,ptq_w8", "--episodes", "3", "--results", str(tmp_path)]
+    first = tmp_path / "Pendulum-v1" / "float.json"
+    second = tmp_path / "Pendulum-v1" / "ptq_w8.json"
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not first.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "first cell never landed"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)  # the second cell is in progress
+    finally:
+        proc.wait()
+    assert not second.exists()
+    done = json.loads(first.read_text())
+    assert done["result"]["float"]["episodes"] == 3 and done["commands"] and done["versions"]
+    stamp = first.stat().st_mtime_ns
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "float            done before, skipped" in out.stdout
+    assert first.stat().st_mtime_ns == stamp and second.exists()
+    assert json.loads(second.read_text())["result"]["comparison"]["episodes"] == 3
+    assert not list(tmp_path.glob("Pendulum-v1/.*"))  # no scratch left behind
