@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -29,20 +30,80 @@ def bench_dir(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make setup installs it)")
-def test_html_renders_with_its_plots_in_chromium(bench_dir: Path, tmp_path: Path) -> None:
-    page = bench_dir / "report.html"
-    proc = subprocess.run(
+def _chromium(tmp_path: Path, page: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    assert CHROMIUM is not None
+    return subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
+         "--window-size=900,2400", "--virtual-time-budget=5000", *flags, page.as_uri()],
         capture_output=True, text=True, timeout=120)
-    dom = proc.stdout
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make setup installs it)")
+def test_html_renders_and_decides_in_chromium_at_900px(bench_dir: Path, tmp_path: Path) -> None:
+    """At a 900 px window: all four plots decode, the page is no wider than the window
+    (wide tables scroll in their own box), and the decision, noise table and notes are
+    there. A screenshot is kept in build/test-artifacts/ for a human look."""
+    page = bench_dir / "report.html"
+    dom = _chromium(tmp_path, page, "--dump-dom").stdout
     assert "qhil bench: Pendulum-v1 on native" in dom
     assert 'data-plots-loaded="4"' in dom, "the browser did not decode all four plots"
-    assert dom.count("<tr>") == 4  # header + three variants
+    width = int(re.search(r'data-page-width="(\d+)"', dom).group(1))  # type: ignore[union-attr]
+    assert width <= 900, f"the page is {width} px wide in a 900 px window"
+    first_table = dom.split("</table>")[0]
+    assert first_table.count("<tr>") == 4  # header + three variants
+    assert "Best (no budget given): <strong>" in dom and "Pareto front, return vs" in dom
+    assert "Robustness to observation noise" in dom
     assert "Link: " in dom and "Energy: op-level only" in dom
+    artifacts = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "report-900px.png"
+    shot.unlink(missing_ok=True)
+    _chromium(tmp_path, page, f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
+
+
+def test_plots_are_svg_with_readable_text_and_one_colour_per_variant(bench_dir: Path) -> None:
+    import base64
+
+    from qhil.report.html import PALETTE, report_figures
+
+    report = _load(bench_dir)
+    figs = report_figures(report)
+    assert len(figs) == 4
+    for name, data in figs.items():
+        svg = base64.b64decode(data).decode()
+        sizes = [float(px) for px in re.findall(r"font(?:-size)?:\s*([\d.]+)px", svg)]
+        assert sizes and min(sizes) >= 11, f"{name}: text of {min(sizes or [0]):.1f} px"
+    names = [v["name"] for v in report["variants"]]
+    ret = base64.b64decode(figs["Return per variant"]).decode()
+    noise = base64.b64decode(figs["Noise robustness"]).decode()
+    for i, _ in enumerate(names):  # the variant's colour is in both plots
+        assert PALETTE[i] in ret and PALETTE[i] in noise
+
+
+def test_budget_decides_the_best_variant(bench_dir: Path, tmp_path: Path) -> None:
+    report = _load(bench_dir)
+    sizes = {v["name"]: v["sizes"]["weight_bytes"] for v in report["variants"]}
+    assert main(["report", str(bench_dir / "report.json"), "--out", str(tmp_path / "a"),
+                 "--budget", f"weight_bytes={sizes['w4a4']}"]) == 0
+    text = (tmp_path / "a" / "summary.md").read_text()
+    assert f"Best under the budget weight_bytes <= {sizes['w4a4']}: **w4a4**" in text
+    assert "int8 (weight_bytes" in text  # over budget, and said so
+    assert main(["report", str(bench_dir / "report.json"), "--out", str(tmp_path / "b"),
+                 "--budget", "latency_p99=3"]) == 2  # not a ceiling a report can decide on
+
+
+def test_partial_report_is_rendered_as_such(bench_dir: Path, tmp_path: Path) -> None:
+    report = _load(bench_dir) | {"complete": False,
+                                 "progress": {"episodes_done": 3, "episodes_total": 8}}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    assert main(["report", str(path)]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "<p class='partial'><strong>PARTIAL</strong>: 3 of 8 episodes" in page
+    assert "**" not in page
 
 
 def test_report_command_rerenders(bench_dir: Path, tmp_path: Path) -> None:
@@ -67,14 +128,19 @@ class _Cells(HTMLParser):
         super().__init__()
         self.rows: list[list[str]] = []
         self._cell: list[str] | None = None
+        self.done = False
 
     def handle_starttag(self, tag: str, attrs: object) -> None:
+        if self.done:
+            return
         if tag == "tr":
             self.rows.append([])
         elif tag == "td":
             self._cell = []
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self.done = True  # the variant table is the first; the noise table follows
         if tag == "td" and self._cell is not None:
             self.rows[-1].append("".join(self._cell))
             self._cell = None
@@ -99,8 +165,9 @@ def test_html_and_summary_show_what_report_json_says(bench_dir: Path, tmp_path: 
     parser = _Cells()
     parser.feed((tmp_path / "report.html").read_text())
     html_rows = {r[0]: r for r in parser.rows if r}
-    md_rows = {cells[0]: cells for line in (tmp_path / "summary.md").read_text().splitlines()
-               if line.startswith("| ") and not line.startswith("| variant")
+    summary = (tmp_path / "summary.md").read_text()
+    variant_table = summary.split("| variant |", 1)[1].split("\n\n", 1)[0]
+    md_rows = {cells[0]: cells for line in variant_table.splitlines()[2:]
                for cells in [[c.strip() for c in line.strip("|").split("|")]]}
     assert set(html_rows) == set(md_rows) == {v["name"] for v in report["variants"]}
     for v in report["variants"]:
@@ -111,15 +178,16 @@ def test_html_and_summary_show_what_report_json_says(bench_dir: Path, tmp_path: 
         assert h[3].startswith(f"{v['percent_of_float']:.1f}")
         assert h[4] == str(v["early_terminations"])
         assert h[5] == f"{v['latency_ms']['p50']:.3f}" and h[6] == f"{v['latency_ms']['p99']:.3f}"
+        assert h[7] == str(v["deadline_misses"])
         if "device_cost" in v:
-            assert h[7] == f"{v['device_cost']['median']:.0f}"
-        assert h[10] == f"{v['energy']['op_level']['total_pj'] / 1e3:.2f}"
+            assert h[8] == f"{v['device_cost']['median']:.0f}"
+        assert h[11] == f"{v['energy']['op_level']['total_pj'] / 1e3:.2f}"
         exact = v.get("bit_exact")
         want = "-" if not exact else "yes" if exact["mismatches"] == 0 else \
             f"NO ({exact['mismatches']})"
-        assert h[11] == want, v["name"]
-        assert h[12] == str(v["sizes"]["blob_bytes"] or "-")
-    assert html_rows["int8"][11] == "NO (3)"
+        assert h[12] == want, v["name"]
+        assert h[13] == str(v["sizes"]["blob_bytes"] or "-")
+    assert html_rows["int8"][12] == "NO (3)"
     assert "<span class='bad'>NO (3)</span>" in (tmp_path / "report.html").read_text()
 
 

@@ -73,6 +73,7 @@ class Bench:
     period: float
     faults: str = ""
     profile: BoardProfile | None = None
+    budget: str | None = None  # ceilings the report decides under (qhil.bench.decide)
     _done: dict[str, EpisodeResult] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -166,6 +167,7 @@ class Bench:
                               layer_shapes=[w.shape for w in self.model.actor.weights])
         report["link"]["faults_injected"] = self.faults or None
         report["incidents"] = incidents
+        report["budget"] = self.budget
         report["complete"] = self.complete
         report["progress"] = {"episodes_done": len(episodes), "episodes_total": self.total}
         return report

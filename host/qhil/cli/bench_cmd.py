@@ -46,7 +46,7 @@ LOG = logging.getLogger(__name__)
 # Arguments saved in run.json and restored by --resume (the run's definition).
 _PLAN_ARGS = ("model", "variants", "blob", "episodes", "seed", "noise", "target", "port",
               "timeout", "link_faults", "board_profile", "calib_episodes", "input_range",
-              "act_range", "weights", "input_scale")
+              "act_range", "weights", "input_scale", "budget")
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -75,6 +75,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="the board's power figures for device energy (fields: name, mcu, "
                              "clock_hz, vdd_v, run_ua_per_mhz, source, verified); default: the "
                              "built-in profile of the target, if it has one")
+    parser.add_argument("--budget", default=None, metavar="METRIC=N,...",
+                        help="ceilings the report picks the best variant under, e.g. "
+                             "weight_bytes=2000,cost=30000 (metrics of qhil compare that are "
+                             "better lower; default: none, the best device variant)")
     add_target_options(parser)
     add_ptq_options(parser)
 
@@ -91,6 +95,7 @@ def _noise_levels(text: str) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     from qhil.bench.campaign import Bench, preflight
+    from qhil.bench.decide import parse_budget
     from qhil.bench.energy import load_profile, profile_for
     from qhil.bench.report import markdown_summary
     from qhil.bench.runner import EpisodeResult
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     noise = _noise_levels(args.noise)
     faults = parse_link_faults(args.link_faults)
+    parse_budget(args.budget)  # a typo fails here, not after the run
     profile = load_profile(Path(args.board_profile)) if args.board_profile else \
         profile_for(args.target)
     variants = resolve_variants(model, names, [Path(b) for b in args.blob],
@@ -164,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
                 plan_args["board_profile"] = str(Path(args.board_profile).resolve())
             store = RunStore.create(out, {"args": plan_args, "model_ids": ids})
         bench = Bench(model, variants, seeds, noise, store, session, target_meta, period,
-                      faults=faults.describe() if faults.any else "", profile=profile)
+                      faults=faults.describe() if faults.any else "", profile=profile,
+                      budget=args.budget)
         done = bench.total - sum(len(bench.pending(v)) for v in variants)
         with tqdm(total=bench.total, initial=done, desc="bench", unit="ep") as bar:
             def advance(variant: Variant, _: EpisodeResult) -> None:

@@ -9,8 +9,10 @@ NAMES = ("report",)
 HELP = "re-render a bench report.json as Markdown and a self-contained HTML page"
 DESCRIPTION = """\
 Read a report.json (schema qhil-report/1) and write summary.md and report.html next to
-it (or into --out): tables plus plots of return per variant, latency histogram, energy vs
-return and noise robustness, embedded so the page works offline.
+it (or into --out): the variant table, the best variant under the budget (--budget, or
+the run's) and the Pareto fronts of return against device cost, energy and weight bytes,
+noise robustness, and plots of return per variant, latency, energy vs return and noise,
+embedded (SVG) so the page works offline.
 
 example: qhil report reports/Pendulum-v1-qemu-m4/report.json
 """
@@ -19,6 +21,9 @@ example: qhil report reports/Pendulum-v1-qemu-m4/report.json
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", help="report.json")
     parser.add_argument("--out", default=None, help="folder to write into (default: beside it)")
+    parser.add_argument("--budget", default=None, metavar="METRIC=N,...",
+                        help="decide under these ceilings instead of the run's own "
+                             "(e.g. weight_bytes=2000,cost=30000)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +32,11 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.report)
     report = load_report(path)
+    if args.budget is not None:
+        from qhil.bench.decide import parse_budget
+
+        parse_budget(args.budget)
+        report["budget"] = args.budget
     out = Path(args.out) if args.out else path.parent
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(markdown_summary(report))

@@ -1,4 +1,10 @@
-"""A self-contained HTML page for a bench report: tables and embedded PNG plots."""
+"""A self-contained HTML page for a bench report: the summary.md facts, and SVG plots.
+
+The page says what summary.md says (the same functions of :mod:`qhil.bench.report` build
+both), then shows four plots in which each variant keeps one colour. Text in the plots is
+at least 11 px at the plots' natural size, and nothing makes the page wider than a 900 px
+window: wide tables scroll inside their own box.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import base64
 import html
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +21,43 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from qhil.bench.report import markdown_summary, table_head, variant_cells  # noqa: E402
+from qhil.bench.report import (  # noqa: E402
+    decision_lines,
+    header_line,
+    noise_table,
+    note_lines,
+    partial_line,
+    table_head,
+    variant_cells,
+)
 
 __all__ = ["write_html", "report_figures"]
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222;
+       padding: 0 1rem; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
-th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
-.plots { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 1rem; }
 .plots img { width: 100%; border: 1px solid #eee; }
 .bad { color: #b00; font-weight: bold; }
+.partial { background: #fff3cd; border: 1px solid #e0c060; padding: 0.5rem; }
+.decision { background: #eef6ee; border: 1px solid #9c9; padding: 0.5rem 1rem; }
+.swatch { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em; }
 """
+
+#: One colour per variant, in report order, for every plot and the table's swatches.
+PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
+           "#8c8c8c", "#ccb974", "#64b5cd")
+#: Plot text size: matplotlib's SVG has 72 user units per inch, one per point, so 11 pt is
+#: 11 px at the plot's natural size (about the width it gets in a 900 px window).
+FONT_PT = 11.0
+
+
+def colours(report: dict[str, Any]) -> dict[str, str]:
+    return {v["name"]: PALETTE[i % len(PALETTE)] for i, v in enumerate(report["variants"])}
 
 _SCRIPT = """
 window.addEventListener('load', function () {
@@ -34,50 +65,76 @@ window.addEventListener('load', function () {
   var ok = 0;
   imgs.forEach(function (im) { if (im.complete && im.naturalWidth > 0) ok++; });
   document.body.setAttribute('data-plots-loaded', String(ok));
+  document.body.setAttribute('data-page-width', String(document.documentElement.scrollWidth));
 });
 """
 
 
-def _png(fig: plt.Figure) -> str:
+def _plain_log_axis(axis: Any) -> None:
+    """Log-axis ticks as plain numbers: mathtext exponents are drawn at 70 % size."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _svg(fig: plt.Figure) -> str:
+    """Base64 SVG (text kept as text, so it stays sharp and searchable)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    with plt.rc_context({"svg.fonttype": "none"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
 
 def report_figures(report: dict[str, Any]) -> dict[str, str]:
-    """Base64 PNGs: return per variant, latency histogram, energy vs return (with its
-    Pareto front), noise robustness."""
+    """Base64 SVGs: return per variant, latency histogram, energy vs return (with its
+    Pareto front), noise robustness; each variant in its colour of :func:`colours`."""
+    with plt.rc_context({"font.size": FONT_PT, "axes.titlesize": FONT_PT + 1,
+                         "axes.labelsize": FONT_PT, "xtick.labelsize": FONT_PT,
+                         "ytick.labelsize": FONT_PT, "legend.fontsize": FONT_PT}):
+        return _figures(report)
+
+
+def _figures(report: dict[str, Any]) -> dict[str, str]:
     variants = report["variants"]
     names = [v["name"] for v in variants]
+    colour = colours(report)
     figs: dict[str, str] = {}
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     means = [v["return"]["mean"] for v in variants]
     stds = [v["return"]["std"] for v in variants]
-    ax.bar(range(len(names)), means, yerr=stds, color="#4c72b0", capsize=3)
-    for i, v in enumerate(variants):
-        pct = v.get("percent_of_float")
-        if pct is not None:
-            ax.annotate(f"{pct:.0f}%", (i, means[i]), ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(range(len(names)), [f"{v['name']}\n{v['bits'][:18]}" for v in variants],
-                  fontsize=7)
-    ax.set_ylabel("return (mean ± std)")
+    # Returns may be negative (Pendulum): % of float tells the bars apart, so plot that
+    # when every variant has it, with the return itself written on each bar.
+    pcts = [v.get("percent_of_float") for v in variants]
+    use_pct = all(p is not None for p in pcts)
+    heights = pcts if use_pct else means
+    ax.bar(range(len(names)), heights, yerr=None if use_pct else stds,
+           color=[colour[n] for n in names], capsize=3)
+    for i in range(len(variants)):
+        ax.annotate(f"{means[i]:.0f}", (i, heights[i]), ha="center", va="bottom")
+    if use_pct:
+        ax.axhline(100, color="black", lw=0.8, ls="--")
+        ax.set_ylim(0, max(110.0, max(p for p in pcts if p is not None) + 10))
+    ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    ax.set_ylabel("% of float (label: mean return)" if use_pct else "return (mean ± std)")
     ax.set_title("Return per variant (same seeds)")
-    figs["Return per variant"] = _png(fig)
+    figs["Return per variant"] = _svg(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for v in variants:
         hist = v.get("latency_hist_ms")
         if hist:
-            ax.stairs(hist["counts"], hist["edges"], label=v["name"])
+            ax.stairs(hist["counts"], hist["edges"], label=v["name"], color=colour[v["name"]])
     ax.set_xscale("log")
+    _plain_log_axis(ax.xaxis)
     ax.set_xlabel("round trip per step (ms)")
     ax.set_ylabel("steps")
     ax.set_title("Control latency (host round trip)")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    figs["Latency histogram"] = _png(fig)
+        ax.legend()
+    figs["Latency histogram"] = _svg(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     # one kind of estimate per plot: device energy where the target has a board profile
@@ -85,31 +142,32 @@ def report_figures(report: dict[str, Any]) -> dict[str, str]:
     points = [(e, v["return"]["mean"], v["name"]) for v in variants
               if (e := _energy_uj(v, device)) is not None]
     for e, r, n in points:
-        ax.scatter(e, r, s=40)
-        ax.annotate(n, (e, r), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        ax.scatter(e, r, s=40, color=colour[n])
+        ax.annotate(n, (e, r), xytext=(4, 4), textcoords="offset points")
     front = _pareto(points)
     if len(front) > 1:
         ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#888",
                 linestyle="--", linewidth=1, label="Pareto front")
-        ax.legend(fontsize=7)
+        ax.legend()
     ax.set_xscale("log")
+    _plain_log_axis(ax.xaxis)
     ax.set_xlabel("energy per action (µJ, device)" if device else
                   "energy per action (µJ, op-level estimate)")
     ax.set_ylabel("return")
     ax.set_title("Energy vs return (upper-left is better)")
-    figs["Energy vs return"] = _png(fig)
+    figs["Energy vs return"] = _svg(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for v in variants:
         levels = [0.0] + [float(k) for k in v.get("noise", {})]
         rets = [v["return"]["mean"]] + [s["mean"] for s in v.get("noise", {}).values()]
-        ax.plot(levels, rets, marker="o", label=v["name"])
+        ax.plot(levels, rets, marker="o", label=v["name"], color=colour[v["name"]])
     ax.set_xlabel("observation noise (std / feature scale)")
     ax.set_ylabel("return")
     ax.set_title("Robustness to observation noise")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    figs["Noise robustness"] = _png(fig)
+        ax.legend()
+    figs["Noise robustness"] = _svg(fig)
     return figs
 
 
@@ -132,17 +190,25 @@ def _pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, 
 
 
 def _table(report: dict[str, Any]) -> str:
-    """The summary.md table, cell for cell; a failed bit-exact check is marked."""
+    """The summary.md table, cell for cell; a failed bit-exact check is marked, and each
+    variant carries its plot colour."""
     titles = table_head(report["target"].get("cost_unit", ""))
     head = "".join(f"<th>{html.escape(h)}</th>" for h in titles)
     exact = titles.index("bit-exact")
+    colour = colours(report)
     rows = []
     for v in report["variants"]:
         cells = [html.escape(c) for c in variant_cells(v)]
+        cells[0] = f"<span class='swatch' style='background:{colour[v['name']]}'></span>" + cells[0]
         if cells[exact].startswith("NO"):
             cells[exact] = f"<span class='bad'>{cells[exact]}</span>"
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(rows)}</table></div>"
+
+
+def _inline(text: str) -> str:
+    """Escape, then the one Markdown the facts use: **bold**."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
 
 
 def write_html(report: dict[str, Any], path: Path) -> Path:
@@ -150,16 +216,28 @@ def write_html(report: dict[str, Any], path: Path) -> Path:
     t = report["target"]
     title = f"qhil bench: {report['env_id']} on {t['name']}"
     plots = "".join(
-        f"<figure><img class='plot' alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
-        f"<figcaption>{html.escape(name)}</figcaption></figure>" for name, data in figs.items())
-    summary = markdown_summary(report).splitlines()
-    meta = html.escape(summary[2])
-    # the summary's closing lines: link health, device incidents, how energy was estimated
-    notes = "".join(f"<p>{html.escape(line)}</p>" for line in summary
-                    if line.startswith(("Link:", "Incidents:", "Energy", "**PARTIAL**")))
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        f"<figure><img class='plot' alt='{html.escape(name)}' src='data:image/svg+xml;base64,"
+        f"{data}'><figcaption>{html.escape(name)}</figcaption></figure>"
+        for name, data in figs.items())
+    meta = header_line(report)
+    partial = partial_line(report)
+    partial_html = ("<p class='partial'><strong>PARTIAL</strong>:"
+                    f"{html.escape(partial.split(':', 1)[1])}</p>") if partial else ""
+    decision = "".join(f"<p>{_inline(line)}</p>" for line in decision_lines(report))
+    head, rows = noise_table(report)
+    noise = ""
+    if rows:
+        noise = ("<h2>Robustness to observation noise</h2><p>Return; % of the clean float "
+                 "return.</p><div class='scroll'><table><tr>" +
+                 "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" +
+                 "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                         for r in rows) + "</table></div>")
+    notes = "".join(f"<p>{_inline(line)}</p>" for line in note_lines(report))
+    page = (f"<!doctype html><html><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width'><title>{html.escape(title)}"
             f"</title><style>{_CSS}</style><script>{_SCRIPT}</script></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>{meta}</p>{_table(report)}{notes}"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(meta)}</p>{partial_html}"
+            f"{_table(report)}<div class='decision'>{decision}</div>{noise}{notes}"
             f"<div class='plots'>{plots}</div>"
             f"<p>Schema {html.escape(report['schema'])}; created {html.escape(report['created'])}."
             "</p></body></html>")
