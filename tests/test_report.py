@@ -83,6 +83,21 @@ def test_plots_are_svg_with_readable_text_and_one_colour_per_variant(bench_dir: 
         assert PALETTE[i] in ret and PALETTE[i] in noise
 
 
+def test_action_error_vs_float_is_measured_and_shown(bench_dir: Path) -> None:
+    """On the states each integer variant visited: int8 stays close to float, 4 bits less
+    so; both files show the same figures."""
+    report = _load(bench_dir)
+    errors = {v["name"]: v.get("action_error_vs_float") for v in report["variants"]}
+    assert errors["float"] is None
+    assert errors["int8"]["components"] == 2 * 200  # 2 clean episodes x 200 steps x 1 action
+    assert 0 < errors["int8"]["rmse"] < errors["w4a4"]["rmse"] <= errors["w4a4"]["max"] <= 2
+    summary = (bench_dir / "summary.md").read_text()
+    page = (bench_dir / "report.html").read_text()
+    for name in ("int8", "w4a4"):
+        cell = f"{errors[name]['rmse']:.4f}"
+        assert f"| {name} | {cell} |" in summary and f"<td>{cell}</td>" in page
+
+
 def test_budget_decides_the_best_variant(bench_dir: Path, tmp_path: Path) -> None:
     report = _load(bench_dir)
     sizes = {v["name"]: v["sizes"]["weight_bytes"] for v in report["variants"]}

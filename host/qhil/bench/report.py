@@ -6,7 +6,8 @@ kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variant
 (one object each: return, percent_of_float with its 95 % paired bootstrap
 interval ``percent_of_float_interval95``, early_terminations, latency_ms, device_cost, deadline_misses,
 bit_exact, sizes {blob, weight and device arena bytes}, energy {op_level, device},
-noise), ``link`` (requests, retries,
+noise, action_error_vs_float {rmse, max, sign_flips, components}), ``budget`` (the ceilings
+the report decides under, or null), ``link`` (requests, retries,
 corrupt/stale frames, timeouts, injected faults), ``energy_model`` (the table and board
 profile behind the energy figures), ``incidents`` (device repairs), ``complete`` and
 ``progress`` (a run still going, or stopped, is partial).
@@ -33,9 +34,12 @@ from qhil.common.provenance import git_sha, package_versions
 
 __all__ = ["SCHEMA", "build_report", "write_report", "load_report", "markdown_summary",
            "table_head", "variant_cells", "decision_lines", "noise_table", "note_lines",
-           "partial_line", "header_line"]
+           "partial_line", "header_line", "action_error_table", "ACTION_ERROR_TITLE"]
 
 SCHEMA = "qhil-report/1"
+ACTION_ERROR_TITLE = ("Action error vs float on the states each quantized variant visited "
+                      "(clean episodes; units of the action half-range; a sign flip is an "
+                      "action component the float policy pushes the other way):")
 
 
 def _percentiles_ms(values: list[float]) -> dict[str, float]:
@@ -107,6 +111,14 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
             "examples": res.mismatches}
     if v.kind == "device-f32":
         entry["f32_max_abs_error"] = res.f32_max_error
+    errors = [e.action_error for e in clean if e.action_error]
+    if errors:
+        count = sum(e["count"] for e in errors)
+        entry["action_error_vs_float"] = {
+            "rmse": math.sqrt(sum(e["sum_sq"] for e in errors) / max(count, 1)),
+            "max": max(e["max"] for e in errors),
+            "sign_flips": int(sum(e["sign_flips"] for e in errors)), "components": count,
+            "unit": "action half-range"}
     if res.model_id is not None:
         entry["model_id"] = f"0x{res.model_id:08x}"
     noisy: dict[str, dict[str, float]] = {}
@@ -258,6 +270,19 @@ def noise_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return head, rows if levels else []
 
 
+def action_error_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Quantized vs float action on the states each quantized variant visited."""
+    head = ["variant", "RMSE", "max", "sign flips", "action components"]
+    rows = []
+    for v in report["variants"]:
+        e = v.get("action_error_vs_float")
+        if e:
+            rows.append([v["name"], f"{e['rmse']:.4f}", f"{e['max']:.4f}",
+                         f"{e['sign_flips']} ({100 * e['sign_flips'] / max(e['components'], 1):.1f} %)",
+                         str(e["components"])])
+    return head, rows
+
+
 def note_lines(report: dict[str, Any]) -> list[str]:
     """The closing facts: link health, incidents, firmware memory, energy model, arena."""
     lines = []
@@ -327,6 +352,11 @@ def markdown_summary(report: dict[str, Any]) -> str:
     if rows:
         lines += ["", "Robustness to observation noise (return; % of the clean float return):",
                   "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    head, rows = action_error_table(report)
+    if rows:
+        lines += ["", ACTION_ERROR_TITLE, "", "| " + " | ".join(head) + " |",
+                  "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += ["", *note_lines(report)]
     lines.append("")

@@ -51,6 +51,9 @@ class EpisodeResult:
     env_s: float = 0.0  # time spent in env.step (host overhead = wall - env - round trips)
     model_id: int | None = None
     arena_bytes: int | None = None  # device RAM the model took: blob plus kernel copies
+    # quantized vs float action on the states the quantized policy visited, in units of
+    # the action half-range: squared-error sum, max abs error, components of opposite sign
+    action_error: dict[str, float] = field(default_factory=dict)
     link: dict[str, int] = field(default_factory=dict)  # link counters during the episode
     incidents: list[dict[str, Any]] = field(default_factory=list)  # device repairs
 
@@ -112,6 +115,7 @@ def run_episode(variant: Variant, actor: FloatActor, env: gym.Env[Any, Any], see
     dac = ActionDecoder(qm) if qm is not None else None
     inputs: list[np.ndarray] = []  # integer variants: every step's codes, checked in a batch
     answers: list[np.ndarray] = []
+    seen_obs: list[np.ndarray] = []  # what the integer policy saw, for its float counterpart
     obs_scale = np.maximum(np.abs(actor.obs_std), 1e-6)
     rng = np.random.default_rng([seed, 7919])
     obs, _ = env.reset(seed=seed)
@@ -145,6 +149,7 @@ def run_episode(variant: Variant, actor: FloatActor, env: gym.Env[Any, Any], see
             ep.cost.append(raw * cost_scale)
             inputs.append(x)
             answers.append(codes)
+            seen_obs.append(seen)
             action = dac(codes)
         t0 = time.perf_counter()
         obs, reward, terminated, truncated, _ = env.step(action)
@@ -157,7 +162,22 @@ def run_episode(variant: Variant, actor: FloatActor, env: gym.Env[Any, Any], see
         assert golden is not None and qm is not None
         _check_bit_exact(ep, golden, np.stack(inputs), np.stack(answers))
         ep.input_saturations = int(np.count_nonzero(np.abs(np.stack(inputs)) == qm.in_limit))
+        assert dac is not None
+        ep.action_error = _action_error(actor, np.stack(seen_obs), dac(np.stack(answers)))
     return ep
+
+
+def _action_error(actor: FloatActor, obs: np.ndarray, actions: np.ndarray) -> dict[str, float]:
+    """The float policy's actions on the same observations against ``actions``, both in
+    units of the action half-range around its centre."""
+    mid = 0.5 * (actor.action_high + actor.action_low)
+    half = np.maximum(0.5 * (actor.action_high - actor.action_low), 1e-12)
+    f = (actor.act(obs) - mid) / half
+    q = (actions - mid) / half
+    err = q - f
+    return {"sum_sq": float(np.sum(err ** 2)), "count": int(err.size),
+            "max": float(np.max(np.abs(err))) if err.size else 0.0,
+            "sign_flips": int(np.count_nonzero(np.sign(f) * np.sign(q) < 0))}
 
 
 def _check_bit_exact(ep: EpisodeResult, golden: GoldenExecutor, x: np.ndarray,

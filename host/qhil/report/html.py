@@ -22,6 +22,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from qhil.bench.report import (  # noqa: E402
+    ACTION_ERROR_TITLE,
+    action_error_table,
     decision_lines,
     header_line,
     noise_table,
@@ -206,6 +208,12 @@ def _table(report: dict[str, Any]) -> str:
     return f"<div class='scroll'><table><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
+def _plain_table(head: list[str], rows: list[list[str]]) -> str:
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" +
+            "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                    for r in rows) + "</table>")
+
+
 def _inline(text: str) -> str:
     """Escape, then the one Markdown the facts use: **bold**."""
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
@@ -224,20 +232,20 @@ def write_html(report: dict[str, Any], path: Path) -> Path:
     partial_html = ("<p class='partial'><strong>PARTIAL</strong>:"
                     f"{html.escape(partial.split(':', 1)[1])}</p>") if partial else ""
     decision = "".join(f"<p>{_inline(line)}</p>" for line in decision_lines(report))
-    head, rows = noise_table(report)
-    noise = ""
-    if rows:
-        noise = ("<h2>Robustness to observation noise</h2><p>Return; % of the clean float "
-                 "return.</p><div class='scroll'><table><tr>" +
-                 "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" +
-                 "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
-                         for r in rows) + "</table></div>")
+    sections = ""
+    for heading, caption, (head, rows) in (
+            ("Robustness to observation noise", "Return; % of the clean float return.",
+             noise_table(report)),
+            ("Action error vs float", ACTION_ERROR_TITLE, action_error_table(report))):
+        if rows:
+            sections += (f"<h2>{heading}</h2><p>{html.escape(caption)}</p>"
+                         f"<div class='scroll'>{_plain_table(head, rows)}</div>")
     notes = "".join(f"<p>{_inline(line)}</p>" for line in note_lines(report))
     page = (f"<!doctype html><html><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width'><title>{html.escape(title)}"
             f"</title><style>{_CSS}</style><script>{_SCRIPT}</script></head><body>"
             f"<h1>{html.escape(title)}</h1><p>{html.escape(meta)}</p>{partial_html}"
-            f"{_table(report)}<div class='decision'>{decision}</div>{noise}{notes}"
+            f"{_table(report)}<div class='decision'>{decision}</div>{sections}{notes}"
             f"<div class='plots'>{plots}</div>"
             f"<p>Schema {html.escape(report['schema'])}; created {html.escape(report['created'])}."
             "</p></body></html>")
