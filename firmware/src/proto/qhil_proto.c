@@ -397,13 +397,13 @@ void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
         send_error(QHIL_ERR_CRC, 0);
         return;
     }
+    st.type = pkt[1];
     if (n > QHIL_MAX_PAYLOAD) {
         /* readable, but larger than HELLO's maximum: refused whatever its type */
         st.stats.framing_errors++;
         send_error(QHIL_ERR_OVERFLOW, QHIL_MAX_PAYLOAD);
         return;
     }
-    st.type = pkt[1];
     if (pkt[0] != QHIL_PROTO_VERSION) {
         send_error(QHIL_ERR_VERSION, pkt[0]);
         return;

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 from qhil.link.framing import ErrorCode, MsgType, Packet, encode_frame
@@ -38,6 +39,8 @@ def _error(seq: int, code: int, request_type: int, detail: int) -> Packet:
 
 
 def _exchanges() -> list[tuple[Packet | bytes, Packet]]:
+    """Requests (packets, or raw frames) and the answer every device gives to them. RESET's
+    answer is followed by the device's "ready" announcement (board-dependent payload)."""
     return [
         (Packet(0x42, 9), _error(9, ErrorCode.UNKNOWN_TYPE, 0x42, 0x42)),
         (Packet(MsgType.LOAD_CHUNK, 10, b"\0\0\0\0ab"), _error(10, ErrorCode.BAD_STATE, 3, 0)),
@@ -45,7 +48,23 @@ def _exchanges() -> list[tuple[Packet | bytes, Packet]]:
         (Packet(MsgType.HELLO, 12, version=2), _error(12, ErrorCode.BAD_VERSION, 1, 2)),
         (Packet(MsgType.RESET, 13), Packet(MsgType.RESET | 0x80, 13)),
         (Packet(MsgType.INFER, 14, b"\0\0"), _error(14, ErrorCode.NO_MODEL, 5, 0)),
+        (Packet(MsgType.HELLO, 15, b"x"), _error(15, ErrorCode.BAD_PAYLOAD, 1, 0)),
+        (Packet(MsgType.STATS, 16, b"x"), _error(16, ErrorCode.BAD_PAYLOAD, 8, 0)),
+        (Packet(MsgType.LOAD_BEGIN, 17, b"\0\0\0\0"), _error(17, ErrorCode.TOO_LARGE, 2, 0)),
+        (Packet(MsgType.BENCH, 18, b"\0\0"), _error(18, ErrorCode.BAD_PAYLOAD, 6, 1000)),
+        (Packet(MsgType.LOAD_END, 19), _error(19, ErrorCode.BAD_STATE, 4, 0)),
+        # a payload one byte over the maximum (1024 on these targets): OVERFLOW, detail 1024
+        (_oversized(20, 1025), _error(20, ErrorCode.OVERFLOW, 5, 1024)),
     ]
+
+
+def _oversized(seq: int, length: int) -> bytes:
+    """An INFER frame with a payload longer than any device accepts (the codec refuses to
+    build it, so it is assembled by hand)."""
+    from qhil.link.framing import cobs_encode
+
+    body = struct.pack("<BBHH", 1, MsgType.INFER, seq, length) + bytes([1]) * length
+    return cobs_encode(body + struct.pack("<I", zlib.crc32(body))) + b"\0"
 
 
 def generate(out: Path = VECTOR_DIR) -> dict[str, object]:
