@@ -416,3 +416,17 @@ def test_model_compiled_into_flash_runs_without_upload(tmp_path) -> None:
             assert cost > 0
         dev.reset()  # the compiled-in model comes back after RESET
         assert dev.stats()["model_id"] == blob_id(blob)
+
+
+def test_layer_costs_add_up_to_the_inference(target) -> None:
+    """LAYERS times each layer of one inference: the same answer as INFER, one cost per
+    layer, and together no more than the whole inference costs."""
+    model = random_quant_model(np.random.default_rng(4), [6, 40, 24, 3], parse_bits("w4a4", 3))
+    target.device.load(write_blob(model))
+    x = np.array([3, -2, 1, 0, 5, -7])
+    codes, total = target.device.infer(x)
+    costs, layer_codes = target.device.layer_costs(x)
+    np.testing.assert_array_equal(layer_codes, codes)
+    assert len(costs) == 3 and all(c >= 0 for c in costs)
+    if target.info.kind == "qemu":  # deterministic counts: the big layer costs the most
+        assert costs[1] > costs[2] and sum(costs) <= total * 1.05

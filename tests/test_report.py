@@ -98,6 +98,16 @@ def test_action_error_vs_float_is_measured_and_shown(bench_dir: Path) -> None:
         assert f"| {name} | {cell} |" in summary and f"<td>{cell}</td>" in page
 
 
+def test_per_layer_device_cost_is_reported(bench_dir: Path) -> None:
+    report = _load(bench_dir)
+    per_layer = {v["name"]: v.get("layer_costs") for v in report["variants"]}
+    assert per_layer["float"] is None and len(per_layer["int8"]) == 3
+    assert all(c > 0 for c in per_layer["int8"])
+    summary = (bench_dir / "summary.md").read_text()
+    assert "On-device cost per layer (ns" in summary
+    assert "On-device cost per layer" in (bench_dir / "report.html").read_text()
+
+
 def test_budget_decides_the_best_variant(bench_dir: Path, tmp_path: Path) -> None:
     report = _load(bench_dir)
     sizes = {v["name"]: v["sizes"]["weight_bytes"] for v in report["variants"]}

@@ -46,6 +46,17 @@ uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap);
 /** Integer inference: `in` [obs_dim] codes -> `out` [act_dim] action codes. */
 qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out);
 
+/** A free-running cost counter (the port's), read around each layer. */
+typedef uint32_t (*qhil_clock_fn)(void);
+
+/**
+ * qhil_model_infer, and each layer's cost: `layer_costs[l]` = `clock()` after layer `l`
+ * minus before it (the kernel alone; the output table lookup is in no layer). With a NULL
+ * clock nothing is timed and `layer_costs` is not touched.
+ */
+qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int16_t *out,
+                                    qhil_clock_fn clock, uint32_t *layer_costs);
+
 /** Float32 inference (float32 models): normalized observation -> policy output. */
 qhil_status qhil_model_infer_f32(const qhil_model *m, const float *in, float *out);
 

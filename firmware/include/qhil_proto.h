@@ -23,6 +23,7 @@ enum {
     QHIL_MSG_BENCH = 0x06,
     QHIL_MSG_RESET = 0x07,
     QHIL_MSG_STATS = 0x08,
+    QHIL_MSG_LAYERS = 0x09,
     QHIL_MSG_ERROR = 0xFF
 };
 

@@ -318,6 +318,49 @@ static void handle_infer(const uint8_t *in, uint32_t len, uint32_t repeats)
     send((uint8_t)(st.type | 0x80u), header + elem * st.model.act_dim);
 }
 
+/* One inference with each layer timed: which layer the cost goes to (integer models). */
+static void handle_layers(const uint8_t *in, uint32_t len)
+{
+    if (st.model.n_layers == 0u) {
+        send_error(QHIL_ERR_NO_MODEL, 0);
+        return;
+    }
+    if (st.model.kind != QHIL_KIND_INT) {
+        send_error(QHIL_ERR_STATE, 0);
+        return;
+    }
+    uint32_t header = 4u + 4u * st.model.n_layers;
+    if (header + 2u * st.model.act_dim > QHIL_MAX_PAYLOAD) {
+        send_error(QHIL_ERR_OVERFLOW, QHIL_MAX_PAYLOAD); /* the answer would not fit */
+        return;
+    }
+    if (!check_input(in, len)) {
+        return;
+    }
+    uint32_t costs[QHIL_MAX_LAYERS];
+    qhil_status status = qhil_model_infer_layers(&st.model, (const int16_t *)input_words,
+                                                 (int16_t *)result_words, qhil_port_cost_now,
+                                                 costs);
+    if (status != QHIL_OK) {
+        const int16_t *x = (const int16_t *)input_words;
+        uint32_t k = 0;
+        while (k < st.model.obs_dim && x[k] <= st.model.in_max && x[k] >= -st.model.in_max) {
+            k++;
+        }
+        send_error(status, status == QHIL_ERR_INPUT ? k : 0u);
+        return;
+    }
+    st.stats.inferences++;
+    uint8_t *out = payload_out();
+    out[0] = st.model.n_layers;
+    out[1] = out[2] = out[3] = 0;
+    for (uint32_t l = 0; l < st.model.n_layers; l++) {
+        wr32(out + 4u + 4u * l, costs[l]);
+    }
+    memcpy(out + header, result_words, 2u * st.model.act_dim);
+    send(QHIL_MSG_LAYERS | 0x80u, header + 2u * st.model.act_dim);
+}
+
 static void handle_bench(const uint8_t *in, uint32_t len)
 {
     if (len < 2u) {
@@ -447,6 +490,9 @@ void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
         break;
     case QHIL_MSG_STATS:
         handle_stats();
+        break;
+    case QHIL_MSG_LAYERS:
+        handle_layers(in, n);
         break;
     default:
         send_error(QHIL_ERR_UNKNOWN_TYPE, st.type);

@@ -311,7 +311,8 @@ static int16_t act_a[QHIL_MAX_WIDTH];
 static int16_t act_b[QHIL_MAX_WIDTH];
 static uint32_t kernel_scratch[QHIL_FC_SCRATCH_WORDS(QHIL_MAX_WIDTH)];
 
-qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out)
+qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int16_t *out,
+                                    qhil_clock_fn clock, uint32_t *layer_costs)
 {
     if (m->n_layers == 0u) {
         return QHIL_ERR_NO_MODEL;
@@ -329,10 +330,14 @@ qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *ou
     for (uint32_t l = 0; l < m->n_layers; l++) {
         int16_t *y = bufs[l & 1u];
         const qhil_fc_params *p = &m->layers[l];
+        const uint32_t t0 = clock != NULL ? clock() : 0u;
         if (force_reference) {
             qhil_fc_ref(p, x, y, kernel_scratch);
         } else {
             qhil_fc_opt(p, x, y, kernel_scratch);
+        }
+        if (clock != NULL) {
+            layer_costs[l] = clock() - t0;
         }
         x = y;
     }
@@ -340,6 +345,11 @@ qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *ou
         out[i] = m->lut != NULL ? m->lut[x[i] + m->lut_offset] : x[i];
     }
     return QHIL_OK;
+}
+
+qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out)
+{
+    return qhil_model_infer_layers(m, in, out, NULL, NULL);
 }
 
 #ifndef QHIL_NO_F32

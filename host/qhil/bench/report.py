@@ -6,7 +6,7 @@ kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variant
 (one object each: return, percent_of_float with its 95 % paired bootstrap
 interval ``percent_of_float_interval95``, early_terminations, latency_ms, device_cost, deadline_misses,
 bit_exact, sizes {blob, weight and device arena bytes}, energy {op_level, device},
-noise, action_error_vs_float {rmse, max, sign_flips, components}), ``budget`` (the ceilings
+noise, action_error_vs_float {rmse, max, sign_flips, components}, layer_costs), ``budget`` (the ceilings
 the report decides under, or null), ``link`` (requests, retries,
 corrupt/stale frames, timeouts, injected faults), ``energy_model`` (the table and board
 profile behind the energy figures), ``incidents`` (device repairs), ``complete`` and
@@ -34,7 +34,8 @@ from qhil.common.provenance import git_sha, package_versions
 
 __all__ = ["SCHEMA", "build_report", "write_report", "load_report", "markdown_summary",
            "table_head", "variant_cells", "decision_lines", "noise_table", "note_lines",
-           "partial_line", "header_line", "action_error_table", "ACTION_ERROR_TITLE"]
+           "partial_line", "header_line", "action_error_table", "ACTION_ERROR_TITLE",
+           "layer_cost_table"]
 
 SCHEMA = "qhil-report/1"
 ACTION_ERROR_TITLE = ("Action error vs float on the states each quantized variant visited "
@@ -111,6 +112,9 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
             "examples": res.mismatches}
     if v.kind == "device-f32":
         entry["f32_max_abs_error"] = res.f32_max_error
+    per_layer = [e.layer_costs for e in clean if e.layer_costs]
+    if per_layer:
+        entry["layer_costs"] = [float(np.median(c)) for c in zip(*per_layer, strict=True)]
     errors = [e.action_error for e in clean if e.action_error]
     if errors:
         count = sum(e["count"] for e in errors)
@@ -283,6 +287,18 @@ def action_error_table(report: dict[str, Any]) -> tuple[list[str], list[list[str
     return head, rows
 
 
+def layer_cost_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Each integer variant's on-device cost per layer (median over episodes)."""
+    entries = [v for v in report["variants"] if v.get("layer_costs")]
+    if not entries:
+        return [], []
+    n = max(len(v["layer_costs"]) for v in entries)
+    head = ["variant", "bits"] + [f"layer {i}" for i in range(n)]
+    rows = [[v["name"], v["bits"]] + [f"{c:,.0f}" for c in v["layer_costs"]] +
+            ["-"] * (n - len(v["layer_costs"])) for v in entries]
+    return head, rows
+
+
 def note_lines(report: dict[str, Any]) -> list[str]:
     """The closing facts: link health, incidents, firmware memory, energy model, arena."""
     lines = []
@@ -351,6 +367,11 @@ def markdown_summary(report: dict[str, Any]) -> str:
     head, rows = noise_table(report)
     if rows:
         lines += ["", "Robustness to observation noise (return; % of the clean float return):",
+                  "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    head, rows = layer_cost_table(report)
+    if rows:
+        lines += ["", f"On-device cost per layer ({unit}, one inference per episode, median):",
                   "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in rows]
     head, rows = action_error_table(report)

@@ -54,6 +54,8 @@ class EpisodeResult:
     # quantized vs float action on the states the quantized policy visited, in units of
     # the action half-range: squared-error sum, max abs error, components of opposite sign
     action_error: dict[str, float] = field(default_factory=dict)
+    # each layer's on-device cost for the episode's first observation (integer variants)
+    layer_costs: list[float] = field(default_factory=list)
     link: dict[str, int] = field(default_factory=dict)  # link counters during the episode
     incidents: list[dict[str, Any]] = field(default_factory=list)  # device repairs
 
@@ -95,6 +97,8 @@ class Device(Protocol):
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]: ...
 
     def infer_f32(self, z: np.ndarray) -> tuple[np.ndarray, int]: ...
+
+    def layer_costs(self, codes: np.ndarray) -> tuple[list[int], np.ndarray]: ...
 
 
 def run_episode(variant: Variant, actor: FloatActor, env: gym.Env[Any, Any], seed: int,
@@ -143,6 +147,8 @@ def run_episode(variant: Variant, actor: FloatActor, env: gym.Env[Any, Any], see
         else:
             assert device is not None and adc is not None and dac is not None
             x = adc(seen)
+            if not ep.layer_costs:  # outside the timed request: a LAYERS request of its own
+                ep.layer_costs = [c * cost_scale for c in device.layer_costs(x)[0]]
             t0 = time.perf_counter()
             codes, raw = device.infer(x)
             ep.rtt_s.append(time.perf_counter() - t0)

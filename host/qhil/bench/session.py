@@ -61,6 +61,9 @@ class DeviceSession:
     def infer_f32(self, z: np.ndarray) -> tuple[np.ndarray, int]:
         return self._call(lambda dev: dev.infer_f32(z), "INFER")
 
+    def layer_costs(self, codes: np.ndarray) -> tuple[list[int], np.ndarray]:
+        return self._call(lambda dev: dev.layer_costs(codes), "LAYERS")
+
     def _call(self, fn: Callable[[Device], T], what: str) -> T:
         for repair in range(self.max_repairs + 1):
             try:

@@ -245,6 +245,14 @@ class Device:
         (cost,) = struct.unpack_from("<I", p)
         return np.frombuffer(p, dtype="<i2", offset=4).astype(np.int64), cost
 
+    def layer_costs(self, codes: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """One integer inference with each layer timed: ``(raw cost per layer, action codes)``."""
+        payload = np.asarray(codes, dtype="<i2").tobytes()
+        p = self.request(MsgType.LAYERS, payload).payload
+        n = p[0]
+        costs = list(struct.unpack_from(f"<{n}I", p, 4))
+        return costs, np.frombuffer(p, dtype="<i2", offset=4 + 4 * n).astype(np.int64)
+
     def infer_f32(self, z: np.ndarray) -> tuple[np.ndarray, int]:
         """Float32 inference of a float32 model: ``(outputs, raw cost)``."""
         p = self.request(MsgType.INFER, np.asarray(z, dtype="<f4").tobytes()).payload

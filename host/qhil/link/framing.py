@@ -26,6 +26,7 @@ class MsgType(IntEnum):
     BENCH = 0x06
     RESET = 0x07
     STATS = 0x08
+    LAYERS = 0x09
     ERROR = 0xFF
 
 

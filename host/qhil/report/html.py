@@ -26,6 +26,7 @@ from qhil.bench.report import (  # noqa: E402
     action_error_table,
     decision_lines,
     header_line,
+    layer_cost_table,
     noise_table,
     note_lines,
     partial_line,
@@ -236,6 +237,9 @@ def write_html(report: dict[str, Any], path: Path) -> Path:
     for heading, caption, (head, rows) in (
             ("Robustness to observation noise", "Return; % of the clean float return.",
              noise_table(report)),
+            ("On-device cost per layer",
+             f"{report['target'].get('cost_unit', '')}, one inference per episode, median.",
+             layer_cost_table(report)),
             ("Action error vs float", ACTION_ERROR_TITLE, action_error_table(report))):
         if rows:
             sections += (f"<h2>{heading}</h2><p>{html.escape(caption)}</p>"
