@@ -4,7 +4,7 @@
 # Pareto front; the chosen blob is installed in models/<env>/autoquant_*.qhil.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p benchmarks/results
+mkdir -p benchmarks/results runs/autoquant
 aq() {  # env budget
   rm -rf "runs/autoquant/$1"
   /usr/bin/time -f "%e" -o "runs/autoquant-$1.wall" .venv/bin/qhil -q autoquant \
