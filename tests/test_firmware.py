@@ -312,7 +312,8 @@ def test_dsp_kernel_copies_weights_and_falls_back_without_room() -> None:
 
 def test_dsp_kernel_matches_reference_on_the_core() -> None:
     """qemu-m4-kernels (firmware/test/dsp_selftest): random layers of every width, each at
-    every copy tier down to the portable kernel, DSP kernel vs qhil_fc_ref on the M4."""
+    every copy tier down to the portable kernel, DSP kernel vs qhil_fc_ref on the M4; and
+    random float32 layers, the VFMA kernel vs qhil_fc_f32."""
     import os
     import select
     import shutil
@@ -339,6 +340,8 @@ def test_dsp_kernel_matches_reference_on_the_core() -> None:
     fields = dict(kv.split("=") for kv in line.decode().split()[1:])
     assert line.startswith(b"qhil-kernels") and fields["mismatches"] == "0", line
     assert int(fields["runs"]) >= 3 * int(fields["cases"])  # most layers ran 3-4 tiers
+    # the FPU float32 kernel against the reference, within float rounding
+    assert int(fields["f32_cases"]) >= 300 and fields["f32_mismatches"] == "0", line
 
 
 EXPECTED_KERNEL = {"native": "optimized C", "qemu-m0": "optimized C", "qemu-m3": "optimized C",

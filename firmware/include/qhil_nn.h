@@ -86,5 +86,7 @@ typedef struct {
 } qhil_fc_f32_params;
 
 void qhil_fc_f32(const qhil_fc_f32_params *p, const float *in, float *out);
+/** qhil_fc_f32 with fused multiply-adds (cores with an FPU; QHIL_F32_FPU builds). */
+void qhil_fc_f32_opt(const qhil_fc_f32_params *p, const float *in, float *out);
 
 #endif

@@ -353,6 +353,14 @@ qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *ou
 }
 
 #ifndef QHIL_NO_F32
+#ifdef QHIL_F32_FPU
+/* qhil_fc_f32_fpu.S reads the parameters at these offsets (C99: no static_assert). */
+typedef char qhil_f32_layout_check[(offsetof(qhil_fc_f32_params, n_in) == 0 &&
+                                    offsetof(qhil_fc_f32_params, n_out) == 2 &&
+                                    offsetof(qhil_fc_f32_params, weights) == 4 &&
+                                    offsetof(qhil_fc_f32_params, bias) == 8 &&
+                                    offsetof(qhil_fc_f32_params, relu) == 12) ? 1 : -1];
+#endif
 static float fact_a[QHIL_MAX_WIDTH];
 static float fact_b[QHIL_MAX_WIDTH];
 
@@ -368,7 +376,15 @@ qhil_status qhil_model_infer_f32(const qhil_model *m, const float *in, float *ou
     float *bufs[2] = {fact_a, fact_b};
     for (uint32_t l = 0; l < m->n_layers; l++) {
         float *y = bufs[l & 1u];
+#ifdef QHIL_F32_FPU
+        if (!force_reference) {
+            qhil_fc_f32_opt(&m->f32_layers[l], x, y);
+        } else {
+            qhil_fc_f32(&m->f32_layers[l], x, y);
+        }
+#else
         qhil_fc_f32(&m->f32_layers[l], x, y);
+#endif
         x = y;
     }
     for (uint32_t i = 0; i < m->act_dim; i++) {

@@ -2,10 +2,12 @@
  * Reference vs DSP kernel on the core itself (env qemu-m4-kernels): random layers of every
  * width and shape, each prepared at every tier the DSP kernel has - the widest copy that
  * fits, then with one byte less room each time until the layer runs the portable kernel -
- * and compared bit for bit with qhil_fc_ref. Prints one line on the UART:
- *   qhil-kernels cases=<n> runs=<n> mismatches=<n>
+ * and compared bit for bit with qhil_fc_ref; then random float32 layers, the FPU kernel
+ * (qhil_fc_f32_opt) against qhil_fc_f32 within float rounding. Prints one line on the UART:
+ *   qhil-kernels cases=<n> runs=<n> mismatches=<n> f32_cases=<n> f32_mismatches=<n>
  * and stops. Run by tests/test_firmware.py (test_dsp_kernel_matches_reference_on_the_core).
  */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -78,6 +80,52 @@ static void random_layer(qhil_fc_params *p)
     p->kernel_bits = 0;
 }
 
+#define F32_CASES 300u
+static float f_weights[MAX_OUT * MAX_IN];
+static float f_bias[MAX_OUT];
+static float f_in[MAX_IN];
+static float f_ref[MAX_OUT];
+static float f_opt[MAX_OUT];
+
+static float rnd_float(void)
+{
+    return (float)rnd_range(-1000, 1000) / 1000.0f;
+}
+
+/* A random float32 layer through both kernels: outputs agree within float rounding of
+ * the sum (fused vs separate multiply-adds, another order), scaled by its magnitude. */
+static int f32_case_agrees(void)
+{
+    qhil_fc_f32_params p;
+    p.n_in = (uint16_t)rnd_range(1, (int32_t)MAX_IN);
+    p.n_out = (uint16_t)rnd_range(1, (int32_t)MAX_OUT);
+    p.relu = (uint8_t)(rnd() & 1u);
+    for (uint32_t i = 0; i < (uint32_t)p.n_out * p.n_in; i++) {
+        f_weights[i] = rnd_float();
+    }
+    for (uint32_t i = 0; i < p.n_out; i++) {
+        f_bias[i] = rnd_float();
+    }
+    for (uint32_t k = 0; k < p.n_in; k++) {
+        f_in[k] = 4.0f * rnd_float();
+    }
+    p.weights = f_weights;
+    p.bias = f_bias;
+    qhil_fc_f32(&p, f_in, f_ref);
+    memset(f_opt, 0x55, sizeof f_opt);
+    qhil_fc_f32_opt(&p, f_in, f_opt);
+    for (uint32_t i = 0; i < p.n_out; i++) {
+        float magnitude = fabsf(f_bias[i]);
+        for (uint32_t k = 0; k < p.n_in; k++) {
+            magnitude += fabsf(f_weights[i * p.n_in + k] * f_in[k]);
+        }
+        if (!(fabsf(f_ref[i] - f_opt[i]) <= 4e-6f * magnitude + 1e-30f)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void put_u32(uint8_t **at, uint32_t v)
 {
     uint8_t digits[10];
@@ -124,7 +172,11 @@ int main(void)
             cap = used - 1u;
         }
     }
-    uint8_t line[80];
+    uint32_t f32_mismatches = 0;
+    for (uint32_t c = 0; c < F32_CASES; c++) {
+        f32_mismatches += f32_case_agrees() ? 0u : 1u;
+    }
+    uint8_t line[120];
     uint8_t *at = line;
     put_str(&at, "qhil-kernels cases=");
     put_u32(&at, CASES);
@@ -132,6 +184,10 @@ int main(void)
     put_u32(&at, runs);
     put_str(&at, " mismatches=");
     put_u32(&at, mismatches);
+    put_str(&at, " f32_cases=");
+    put_u32(&at, F32_CASES);
+    put_str(&at, " f32_mismatches=");
+    put_u32(&at, f32_mismatches);
     put_str(&at, "\n");
     qhil_port_write(line, (uint32_t)(at - line));
     for (;;) {
