@@ -32,7 +32,8 @@ from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, elf_memory
 OUT = Path(__file__).resolve().parent / "results"
 SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
 SETTINGS = ["int8", "w4a4", "w3a3", "w2a2", "float32"]
-DEFAULT_TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-stm32f4"]
+DEFAULT_TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33",
+                   "qemu-stm32f4"]
 
 
 def float_actor(sizes: list[int]) -> FloatActor:

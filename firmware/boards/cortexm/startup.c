@@ -13,6 +13,7 @@ void Default_Handler(void);
 void Irq0_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq1_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq2_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void Irq32_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq37_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq38_Handler(void) __attribute__((weak, alias("Default_Handler")));
 
@@ -56,6 +57,7 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[64])(void
     [16 + 0] = Irq0_Handler,
     [16 + 1] = Irq1_Handler,
     [16 + 2] = Irq2_Handler,
+    [16 + 32] = Irq32_Handler,
     [16 + 37] = Irq37_Handler,
     [16 + 38] = Irq38_Handler,
 };

@@ -3,17 +3,39 @@
  * CMSDK TIMER0 at 0x40000000 clocked at 25 MHz. Under `-icount shift=7` every
  * instruction takes 128 ns of virtual time, so TIMER0 ticks 3.2 times per instruction:
  * instructions = ticks * 5 / 16. QEMU has no DWT CYCCNT, so instructions it is.
+ *
+ * The AN505 (Cortex-M33, QEMU mps2-an505, QHIL_MPS2_AN505) has the same CMSDK parts at
+ * other addresses. It boots in the Secure state, and its IDAU makes every odd 256 MB
+ * region Secure, so the firmware uses the Secure aliases: UART0 at 0x50200000 (RX on
+ * expansion IRQ 0, NVIC line 32), the IoT Kit's TIMER0 at 0x50000000, code at
+ * 0x10000000 and data at 0x38000000 (mps2_an505.ld). Its clock is 20 MHz: 2.56 ticks
+ * per instruction, instructions = ticks * 25 / 64.
  */
 #include "../cortexm/cortexm.h"
 #include "qhil_port.h"
 
+#ifdef QHIL_MPS2_AN505
+#define UART0_BASE 0x50200000u
+#define TIMER0_BASE 0x50000000u
+#define UART_RX_IRQ 32u
+#define UART_RX_HANDLER Irq32_Handler
+#define MPS2_CLOCK_HZ 20000000u
+#define COST_NUM 25u
+#define COST_DEN 64u
+#else
 #define UART0_BASE 0x40004000u
+#define TIMER0_BASE 0x40000000u
+#define UART_RX_IRQ 0u
+#define UART_RX_HANDLER Irq0_Handler
+#define MPS2_CLOCK_HZ 25000000u
+#define COST_NUM 5u
+#define COST_DEN 16u
+#endif
 #define UART_DATA (*(volatile uint32_t *)(UART0_BASE + 0x00u))
 #define UART_STATE (*(volatile uint32_t *)(UART0_BASE + 0x04u))
 #define UART_CTRL (*(volatile uint32_t *)(UART0_BASE + 0x08u))
 #define UART_INTCLEAR (*(volatile uint32_t *)(UART0_BASE + 0x0Cu))
 #define UART_BAUDDIV (*(volatile uint32_t *)(UART0_BASE + 0x10u))
-#define TIMER0_BASE 0x40000000u
 #define TIMER_CTRL (*(volatile uint32_t *)(TIMER0_BASE + 0x00u))
 #define TIMER_VALUE (*(volatile uint32_t *)(TIMER0_BASE + 0x04u))
 #define TIMER_RELOAD (*(volatile uint32_t *)(TIMER0_BASE + 0x08u))
@@ -25,13 +47,13 @@
 const qhil_port_info_t qhil_port_info = {
     .board = QHIL_BOARD,
     .cpu = QHIL_CPU_NAME,
-    .clock_hz = 25000000u,
+    .clock_hz = MPS2_CLOCK_HZ,
     .cost_kind = QHIL_COST_INSTRUCTIONS,
-    .cost_num = 5,
-    .cost_den = 16,
+    .cost_num = COST_NUM,
+    .cost_den = COST_DEN,
 };
 
-void Irq0_Handler(void) /* UART0 RX: only move bytes into the ring */
+void UART_RX_HANDLER(void) /* UART0 RX: only move bytes into the ring */
 {
     /* Clear before draining: a byte that lands after the drain raises the flag again.
      * The other order loses that byte's interrupt and the 1-byte buffer stays full. */
@@ -48,7 +70,7 @@ void qhil_port_init(void)
     TIMER_RELOAD = 0xFFFFFFFFu;
     TIMER_VALUE = 0xFFFFFFFFu;
     TIMER_CTRL = 1u;
-    qhil_irq_enable(0);
+    qhil_irq_enable(UART_RX_IRQ);
 }
 
 void qhil_port_write(const uint8_t *data, uint32_t len)

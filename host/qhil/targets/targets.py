@@ -60,6 +60,8 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
     TargetInfo("qemu-m3", "qemu-m3", "qemu", "mps2-an385", "cortex-m3", description="QEMU MPS2 AN385"),
     TargetInfo("qemu-m4", "qemu-m4", "qemu", "mps2-an386", "cortex-m4", description="QEMU MPS2 AN386"),
     TargetInfo("qemu-m7", "qemu-m7", "qemu", "mps2-an500", "cortex-m7", description="QEMU MPS2 AN500"),
+    TargetInfo("qemu-m33", "qemu-m33", "qemu", "mps2-an505", "cortex-m33",
+               description="QEMU MPS2 AN505 (Cortex-M33, DSP and FPU; Secure state)"),
     TargetInfo("qemu-stm32f4", "qemu-stm32f4", "qemu", "netduinoplus2", "cortex-m4",
                description="QEMU netduinoplus2 (STM32F405, USART1)"),
     TargetInfo("renode-stm32f4", "blackpill-f411", "renode", "qhil-stm32f4.resc", "cortex-m4",
