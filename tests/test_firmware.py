@@ -433,3 +433,21 @@ def test_layer_costs_add_up_to_the_inference(target) -> None:
     assert len(costs) == 3 and all(c >= 0 for c in costs)
     if target.info.kind == "qemu":  # deterministic counts: the big layer costs the most
         assert costs[1] > costs[2] and sum(costs) <= total * 1.05
+
+
+def test_float32_blob_with_a_nan_weight_is_refused(target) -> None:
+    """Found by the model_load fuzzer: the loader took non-finite float32 parameters the
+    host reader refuses; a NaN weight would poison every answer."""
+    from qhil.quant.blob import read_blob
+    from qhil.quant.vectors import load_f32
+
+    if not target.device.hello().float32:
+        pytest.skip(f"{target.info.name} is built without float32 models")
+    blob = bytearray(load_f32().blob)
+    (w_off,) = struct.unpack_from("<I", blob, 64 + 8)  # layer 0's weights
+    struct.pack_into("<f", blob, w_off, float("nan"))
+    struct.pack_into("<I", blob, len(blob) - 4, zlib.crc32(bytes(blob[:-4])))
+    with pytest.raises(DeviceError, match="BAD_MODEL: weight code"):
+        target.device.load(bytes(blob))
+    with pytest.raises(Exception, match="NaN or inf"):
+        read_blob(bytes(blob))

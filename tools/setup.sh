@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium clang
-              libclang-rt-14-dev openocd
+              libclang-rt-14-dev openocd ser2net
               python3-venv)
 
 missing=()

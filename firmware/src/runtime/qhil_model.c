@@ -72,6 +72,18 @@ static int sections_disjoint(section_check *c)
     return 1;
 }
 
+/* The float32 values at p (4-byte aligned, inside the checked body) are all finite. */
+static int all_finite(const uint8_t *p, uint32_t count)
+{
+    const float *x = (const float *)(const void *)p;
+    for (uint32_t i = 0; i < count; i++) {
+        if (!isfinite(x[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int all_zero(const uint8_t *p, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
@@ -204,6 +216,9 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             if (w_size != 4u * n_in * n_out || !section_ok(&sc, w_off, w_size) ||
                 !section_ok(&sc, b_off, 4u * n_out)) {
                 return QHIL_MODEL_ERR_SECTION;
+            }
+            if (!all_finite(blob + w_off, n_in * n_out) || !all_finite(blob + b_off, n_out)) {
+                return QHIL_MODEL_ERR_WEIGHT; /* a NaN or inf parameter poisons every answer */
             }
             qhil_fc_f32_params *f = &m->f32_layers[l];
             f->n_in = n_in;

@@ -347,8 +347,9 @@ def partial_line(report: dict[str, Any]) -> str | None:
 
 def header_line(report: dict[str, Any]) -> str:
     t = report["target"]
+    where = f" at {t['url']}" if t.get("url") else ""
     return (f"{len(report['seeds'])} episodes per variant (seeds {report['seeds'][0]}.."
-            f"{report['seeds'][-1]}), board {t.get('board', '-')}, {t.get('cpu', '-')}, "
+            f"{report['seeds'][-1]}), board {t.get('board', '-')}{where}, {t.get('cpu', '-')}, "
             f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}; "
             f"qhil {report['qhil']} ({report['git'][:12]}).")
 

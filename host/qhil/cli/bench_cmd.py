@@ -46,7 +46,7 @@ LOG = logging.getLogger(__name__)
 # Arguments saved in run.json and restored by --resume (the run's definition).
 _PLAN_ARGS = ("model", "variants", "blob", "episodes", "seed", "noise", "target", "port",
               "timeout", "link_faults", "board_profile", "calib_episodes", "input_range",
-              "act_range", "weights", "input_scale", "budget")
+              "act_range", "weights", "input_scale", "budget", "allow_mismatch")
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             info = target.device.info
             assert info is not None
             target_meta.update(kind=target.info.kind, machine=target.info.machine,
+                               url=args.port, expected_board=target.info.board,
                                board=info.board, cpu=info.cpu, firmware=info.firmware,
                                kernel=info.kernel, cost_unit=info.cost_kind,
                                clock_hz=info.clock_hz, arena_bytes=info.arena_bytes)

@@ -48,7 +48,7 @@ class ErrorCode(IntEnum):
 
 MODEL_ERRORS = {1: "magic", 2: "version", 3: "size", 4: "CRC", 5: "header field",
                 6: "layer shape", 7: "layer widths", 8: "section bounds or alignment",
-                9: "weight code", 10: "padding", 11: "multiplier or shift",
+                9: "weight code (or a NaN/inf float32 parameter)", 10: "padding", 11: "multiplier or shift",
                 12: "accumulator bound", 13: "tanh table", 14: "unsupported kind"}
 
 

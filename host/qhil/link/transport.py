@@ -64,12 +64,16 @@ class SerialTransport(Transport):
             raise LinkError(f"write to {self.url} failed: {exc}") from None
 
     def _waitable(self) -> int | None:
-        """The descriptor select() can wait on: the tty/pty's, or the socket's (QEMU)."""
+        """The descriptor select() can wait on: the tty/pty's, or the socket's of a plain
+        ``socket://`` URL (QEMU). Not an ``rfc2217://`` port's: its reader thread drains the
+        socket into a queue, so select() on the socket would miss what it took."""
         fd = getattr(self._port, "fd", None)
         if isinstance(fd, int):
             return fd
-        sock = getattr(self._port, "_socket", None)
-        return sock.fileno() if sock is not None else None
+        if type(self._port).__module__.endswith("protocol_socket"):
+            sock = getattr(self._port, "_socket", None)
+            return sock.fileno() if sock is not None else None
+        return None
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
         # The port stays non-blocking (timeout=0): changing pyserial's timeout costs a
@@ -82,13 +86,16 @@ class SerialTransport(Transport):
                     if not ready:
                         return b""
                 return self._port.read(min(max(self._port.in_waiting, 1), max_bytes))
-            self._port.timeout = timeout
-            first = self._port.read(1)
-            self._port.timeout = 0
-            if not first:
-                return b""
-            waiting = self._port.in_waiting
-            return first + (self._port.read(min(waiting, max_bytes - 1)) if waiting else b"")
+            # Nothing to select() on (rfc2217: a reader thread fills a queue). Poll the
+            # queue: setting the port's timeout would renegotiate the port each time.
+            deadline = time.monotonic() + max(timeout, 0.0)
+            while True:
+                waiting = self._port.in_waiting
+                if waiting:
+                    return self._port.read(min(waiting, max_bytes))
+                if time.monotonic() >= deadline:
+                    return b""
+                time.sleep(0.0002)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise LinkError(f"read from {self.url} failed: {exc}") from None
 

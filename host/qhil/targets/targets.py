@@ -38,7 +38,8 @@ class TargetInfo:
     :param kind: ``native``, ``qemu``, ``renode`` or ``board``
     :param machine: QEMU machine (``-M``) or Renode script name
     :param baud: serial baud rate for boards
-    :param profile: board power profile name (energy proxies)
+    :param board: what its firmware says in HELLO (the PlatformIO board id), so that a
+        device reached by URL can be checked to be this target
     """
 
     name: str
@@ -48,28 +49,35 @@ class TargetInfo:
     cpu: str = ""
     baud: int = 115200
     description: str = ""
+    board: str = ""
 
 
 TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
-    TargetInfo("native", "native", "native", description="host process behind a pty"),
+    TargetInfo("native", "native", "native", description="host process behind a pty",
+               board="native"),
     TargetInfo("qemu-m0", "qemu-m0", "qemu", "microbit", "cortex-m0",
-               description="QEMU BBC micro:bit (nRF51822, 16 KB RAM)"),
+               description="QEMU BBC micro:bit (nRF51822, 16 KB RAM)", board="microbit_qemu"),
     TargetInfo("qemu-m0-builtin", "qemu-m0-builtin", "qemu", "microbit", "cortex-m0",
                description="qemu-m0 with a model compiled into flash "
-                           "(firmware/.pio/builtin/qhil_builtin_model.h, see platformio.ini)"),
-    TargetInfo("qemu-m3", "qemu-m3", "qemu", "mps2-an385", "cortex-m3", description="QEMU MPS2 AN385"),
-    TargetInfo("qemu-m4", "qemu-m4", "qemu", "mps2-an386", "cortex-m4", description="QEMU MPS2 AN386"),
-    TargetInfo("qemu-m7", "qemu-m7", "qemu", "mps2-an500", "cortex-m7", description="QEMU MPS2 AN500"),
+                           "(firmware/.pio/builtin/qhil_builtin_model.h, see platformio.ini)",
+               board="microbit_qemu"),
+    TargetInfo("qemu-m3", "qemu-m3", "qemu", "mps2-an385", "cortex-m3", description="QEMU MPS2 AN385",
+               board="mps2_an385"),
+    TargetInfo("qemu-m4", "qemu-m4", "qemu", "mps2-an386", "cortex-m4", description="QEMU MPS2 AN386",
+               board="mps2_an386"),
+    TargetInfo("qemu-m7", "qemu-m7", "qemu", "mps2-an500", "cortex-m7", description="QEMU MPS2 AN500",
+               board="mps2_an500"),
     TargetInfo("qemu-m33", "qemu-m33", "qemu", "mps2-an505", "cortex-m33",
-               description="QEMU MPS2 AN505 (Cortex-M33, DSP and FPU; Secure state)"),
+               description="QEMU MPS2 AN505 (Cortex-M33, DSP and FPU; Secure state)",
+               board="mps2_an505"),
     TargetInfo("qemu-stm32f4", "qemu-stm32f4", "qemu", "netduinoplus2", "cortex-m4",
-               description="QEMU netduinoplus2 (STM32F405, USART1)"),
+               description="QEMU netduinoplus2 (STM32F405, USART1)", board="netduinoplus2"),
     TargetInfo("renode-stm32f4", "blackpill-f411", "renode", "qhil-stm32f4.resc", "cortex-m4",
-               description="Renode STM32F4 (needs renode on PATH)"),
+               description="Renode STM32F4 (needs renode on PATH)", board="blackpill_f411"),
     TargetInfo("nucleo-f446re", "nucleo-f446re", "board", cpu="cortex-m4",
-               description="ST Nucleo-F446RE, USART2 via ST-LINK VCP"),
+               description="ST Nucleo-F446RE, USART2 via ST-LINK VCP", board="nucleo_f446re"),
     TargetInfo("blackpill-f411", "blackpill-f411", "board", cpu="cortex-m4",
-               description="WeAct Black Pill F411, USART1 on PA9/PA10"),
+               description="WeAct Black Pill F411, USART1 on PA9/PA10", board="blackpill_f411"),
 ]}
 
 
@@ -208,10 +216,10 @@ def _launch(info: TargetInfo, elf: Path | None, port: str | None,
             faults: LinkFaults | None) -> tuple[subprocess.Popen[bytes] | None, Transport]:
     proc: subprocess.Popen[bytes] | None
     transport: Transport
-    if info.kind == "board":
-        if not port:
-            raise ConfigError(f"target '{info.name}' is a real board: give its serial port (--port)")
+    if port:  # a board, or any target's firmware served elsewhere (ser2net, a lab PC)
         proc, transport = None, SerialTransport(port, info.baud)
+    elif info.kind == "board":
+        raise ConfigError(f"target '{info.name}' is a real board: give its serial port (--port)")
     elif elf is None:
         raise ConfigError(f"target '{info.name}' needs its firmware built (drop --no-build?)")
     elif info.kind == "native":
@@ -228,16 +236,21 @@ def _launch(info: TargetInfo, elf: Path | None, port: str | None,
 
 
 def start_target(name: str, port: str | None = None, build: bool = True,
-                 timeout: float = 2.0, faults: LinkFaults | None = None) -> RunningTarget:
+                 timeout: float = 2.0, faults: LinkFaults | None = None,
+                 allow_mismatch: bool = False) -> RunningTarget:
     """Start (or connect to) a target and say HELLO.
 
-    :param port: serial device of a real board
+    :param port: where the device is: a board's serial device, or a pyserial URL
+        (``rfc2217://host:port``, ``socket://host:port``) for any target, whose firmware
+        then runs elsewhere and is neither built nor started here
     :param build: build the firmware first (incremental)
     :param faults: damage the link on purpose (see :mod:`qhil.link.faults`)
+    :param allow_mismatch: run on a device whose HELLO names another board than the
+        target's (a warning instead of a refusal)
     """
     info = target_info(name)
     elf = None
-    if info.kind != "board":
+    if info.kind != "board" and not port:
         if build:
             LOG.info("building firmware %s (incremental) ...", info.pio_env)
         elf = build_firmware(info.pio_env) if build else built_firmware(info.pio_env)
@@ -245,7 +258,13 @@ def start_target(name: str, port: str | None = None, build: bool = True,
     proc, transport = _launch(info, elf, port, faults)
     running = RunningTarget(info, Device(transport, timeout=timeout), proc, elf, port, faults)
     try:
-        running.device.hello(wait=10.0)
+        hello = running.device.hello(wait=10.0)
+        if info.board and hello.board != info.board:
+            problem = (f"the device at {port or 'the started target'} says it is "
+                       f"'{hello.board}' ({hello.cpu}), not {info.name}'s '{info.board}'")
+            if not allow_mismatch:
+                raise ConfigError(problem + "; name its target, or pass --allow-mismatch")
+            LOG.warning("%s: running anyway (--allow-mismatch)", problem)
     except Exception:
         running.stop()
         raise
