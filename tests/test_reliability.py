@@ -358,3 +358,47 @@ def test_a_refused_start_saves_no_run_and_resume_says_what_to_do(tmp_path: Path)
                            capture_output=True, text=True, timeout=60)
     assert again.returncode == 2 and "start it again with --model" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
+
+
+class _LoseFirstLoadEndAnswer(Transport):
+    """Passes bytes through, but swallows the device's answer to the first LOAD_END."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+        self.armed = False
+        self.done = False
+        self.url = "lossy"
+
+    def write(self, data: bytes) -> None:
+        from qhil.link.framing import MsgType, decode_frame
+
+        for frame in filter(None, data.split(b"\0")):
+            if not self.done and decode_frame(frame).type == MsgType.LOAD_END:
+                self.armed = True
+        self.inner.write(data)
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        data = self.inner.read(max_bytes, timeout)
+        if self.armed and b"\0" in data:
+            self.armed, self.done = False, True
+            return data[data.index(b"\0") + 1:]
+        return b"" if self.armed else data
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_lost_load_end_answer_is_recovered_through_stats() -> None:
+    """The device activated the model but its LOAD_END answer was lost: the resent
+    LOAD_END finds no load in progress (BAD_STATE), and STATS confirms the model id."""
+    from qhil.link.device import Device
+    from qhil.quant.blob import blob_id
+
+    with start_target("native") as target:
+        lossy = _LoseFirstLoadEndAnswer(target.device.transport)
+        device = Device(lossy, timeout=0.5)
+        device.hello()
+        blob = (PENDULUM / "qat_w3.qhil").read_bytes()
+        info = device.load(blob)
+        assert lossy.done and info.model_id == blob_id(blob)
+        assert device.counters.retries >= 1 and device.stats()["model_id"] == blob_id(blob)

@@ -214,13 +214,18 @@ class Device:
         """:meth:`load`, unless the device already runs this very model (STATS reports its
         id): a model compiled into the firmware, or one uploaded before a reconnect."""
         if self.stats()["model_id"] == blob_id(blob):
-            m = read_blob(blob)
-            if isinstance(m, QuantModel):
-                shape = (0, len(m.layers), m.obs_dim, m.act_dim, m.n_macs)
-            else:
-                shape = (1, len(m.weights), m.obs_dim, m.action_dim, m.n_macs)
-            return LoadInfo(blob_id(blob), *shape, 0)
+            return self._described(blob)
         return self.load(blob)
+
+    @staticmethod
+    def _described(blob: bytes) -> LoadInfo:
+        """What LOAD_END would have said of an active ``blob`` (arena bytes unknown: 0)."""
+        m = read_blob(blob)
+        if isinstance(m, QuantModel):
+            shape = (0, len(m.layers), m.obs_dim, m.act_dim, m.n_macs)
+        else:
+            shape = (1, len(m.weights), m.obs_dim, m.action_dim, m.n_macs)
+        return LoadInfo(blob_id(blob), *shape, 0)
 
     def _load_once(self, blob: bytes, chunk: int) -> LoadInfo:
         limit = self.info.max_payload if self.info is not None else MAX_PAYLOAD
@@ -231,8 +236,15 @@ class Device:
             # device is exactly one chunk ahead); LOAD_END checks length and model id anyway.
             self.request(MsgType.LOAD_CHUNK, struct.pack("<I", off) + blob[off : off + chunk],
                          resent_ok=ErrorCode.BAD_OFFSET)
-        p = self.request(MsgType.LOAD_END, timeout=max(self.timeout, 5.0)).payload
-        info = LoadInfo(*struct.unpack_from("<IBBHHII", p))
+        answer = self.request(MsgType.LOAD_END, timeout=max(self.timeout, 5.0),
+                              resent_ok=ErrorCode.BAD_STATE)
+        if answer.type == MsgType.ERROR:
+            # A resent LOAD_END found no load in progress: the first one landed and only its
+            # answer was lost. STATS says whether that load made this model active.
+            if self.stats()["model_id"] != blob_id(blob):
+                raise LinkError("LOAD_END's answer was lost and the model is not active")
+            return self._described(blob)
+        info = LoadInfo(*struct.unpack_from("<IBBHHII", answer.payload))
         if info.model_id != blob_id(blob):
             raise LinkError(f"device reports model id 0x{info.model_id:08x}, "
                             f"expected 0x{blob_id(blob):08x}")
