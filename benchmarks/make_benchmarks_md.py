@@ -243,8 +243,10 @@ def firmware() -> str:
              "are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes; counts "
              "do not depend on weight values. float32 does not fit the 9 KB RAM arena of the "
              "16 KB micro:bit: on qemu-m0 it runs compiled into flash (`qemu-m0-builtin`, "
-             "marked 'from flash'). RTT is timed on the host through the Python client on a "
-             "quiet machine.", ""]
+             "marked 'from flash'). float32 on FPU cores is the VFMA kernel "
+             "(`qhil_fc_f32_fpu.S`). RTT is timed on the host through the Python client, this "
+             "time with other benchmark jobs running (round trips vary run to run; instruction "
+             "counts do not).", ""]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
     return "\n".join(lines) + "\n" + path.read_text()
