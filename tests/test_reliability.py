@@ -230,7 +230,10 @@ def _gone(pid: int) -> bool:
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_to_the_same_report(clean: dict, tmp_path: Path, how: int) -> None:
     out = tmp_path / "run"
-    proc = _bench_process(*BENCH_ARGS, "-o", str(out))
+    # Every frame held back 2 ms: a device episode takes ~1 s, so the signal lands mid-run
+    # even on an idle machine (the float episodes alone finish in milliseconds).
+    slow = ["--link-faults", "delay=1,delay_ms=2"]
+    proc = _bench_process(*BENCH_ARGS, *slow, "-o", str(out))
     _wait_for_episodes(out, 4, proc)
     firmware = _children(proc.pid)
     assert firmware, "the bench runs the native firmware as its child"
@@ -247,7 +250,7 @@ def test_killed_run_resumes_to_the_same_report(clean: dict, tmp_path: Path, how:
         assert proc.returncode == 130 and f"qhil bench --resume {out}" in err
         assert (out / "report.html").exists()
     # a second run into the same folder is refused: nothing is overwritten
-    assert main(["-q", "bench", *BENCH_ARGS, "-o", str(out)]) == 2
+    assert main(["-q", "bench", *BENCH_ARGS, *slow, "-o", str(out)]) == 2
     assert main(["-q", "bench", "--resume", str(out)]) == 0
     final = load_report(out / "report.json")
     assert final["complete"] and returns(final) == returns(clean)
