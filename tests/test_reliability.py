@@ -194,9 +194,17 @@ def test_a_device_that_cannot_be_brought_back_stops_the_run_cleanly(tmp_path: Pa
 
 # -- killed and resumed ----------------------------------------------------------------------
 
+def _default_sigint() -> None:
+    # A CI job started in the background of a non-interactive shell inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: Ctrl-C must work
+    # in the bench under test whatever the runner did.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _bench_process(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "qhil.cli.main", "-q", "bench", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def _wait_for_episodes(out: Path, count: int, proc: subprocess.Popen[str]) -> None:
@@ -231,7 +239,7 @@ def _gone(pid: int) -> bool:
 def test_killed_run_resumes_to_the_same_report(clean: dict, tmp_path: Path, how: int) -> None:
     out = tmp_path / "run"
     # Every frame held back 2 ms: a device episode takes ~1 s, so the signal lands mid-run
-    # even on an idle machine (the float episodes alone finish in milliseconds).
+    # however idle the machine (the float episodes alone finish in milliseconds).
     slow = ["--link-faults", "delay=1,delay_ms=2"]
     proc = _bench_process(*BENCH_ARGS, *slow, "-o", str(out))
     _wait_for_episodes(out, 4, proc)
