@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from naive_integer import naive_policy
+from naive_integer import naive_policy, round_half_away_exact
 from qhil.quant.qmodel import ACC_LIMIT, QuantLayer, QuantModel, weight_limit
 
 INPUT_COUNTS = (1, 3, 5, 7, 9, 13)
@@ -53,8 +53,7 @@ def count_ties(model: QuantModel, inputs: np.ndarray) -> tuple[int, int]:
                 value = Fraction(acc * m, 2**n)
                 if value.denominator == 2 and lo <= value <= hi:
                     pos, neg = (pos + 1, neg) if value > 0 else (pos, neg + 1)
-                code = int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
-                out.append(min(max(code, lo), hi))
+                out.append(min(max(round_half_away_exact(value), lo), hi))
             h = out
     return pos, neg
 

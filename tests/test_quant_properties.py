@@ -10,6 +10,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from edge_models import naive_layers
 from naive_integer import naive_policy, round_half_away_exact
 from qhil.common.actor import FloatActor
 from qhil.quant.blob import read_blob, write_blob
@@ -37,12 +38,6 @@ def model_specs(draw: st.DrawFn) -> tuple[list[int], BitConfig, str, int]:
     return sizes, bits, draw(st.sampled_from(["tanh", "clip"])), draw(st.integers(0, 2**32 - 1))
 
 
-def _naive_layers(model) -> list[dict]:
-    return [{"weights": layer.weights.astype(int).tolist(), "bias": layer.bias.astype(int).tolist(),
-             "mult": layer.mult.astype(int).tolist(), "shift": layer.shift.astype(int).tolist(),
-             "out_bits": layer.out_bits, "relu": layer.relu} for layer in model.layers]
-
-
 @SETTINGS
 @given(model_specs())
 def test_blob_round_trip_is_exact(spec) -> None:
@@ -68,7 +63,7 @@ def test_golden_equals_naive_integer_implementation(spec) -> None:
     model = random_quant_model(rng, sizes, bits, output, tie_share=0.2)
     x = random_input_codes(rng, model, 12)
     golden = GoldenExecutor(model).action_codes(x)
-    layers = _naive_layers(model)
+    layers = naive_layers(model)
     lut = None if model.lut is None else model.lut.astype(int).tolist()
     for row, expected in zip(x.tolist(), golden.tolist(), strict=True):
         assert naive_policy(row, layers, lut) == expected

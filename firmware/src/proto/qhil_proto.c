@@ -264,6 +264,17 @@ static int check_input(const uint8_t *in, uint32_t len)
     return 1;
 }
 
+/* BAD_INPUT's detail: the first input code outside the model's range. */
+static uint32_t bad_input_index(void)
+{
+    const int16_t *x = (const int16_t *)input_words;
+    uint32_t k = 0;
+    while (k < st.model.obs_dim && x[k] <= st.model.in_max && x[k] >= -st.model.in_max) {
+        k++;
+    }
+    return k;
+}
+
 static void handle_infer(const uint8_t *in, uint32_t len, uint32_t repeats)
 {
     if (st.model.n_layers == 0u) {
@@ -279,16 +290,7 @@ static void handle_infer(const uint8_t *in, uint32_t len, uint32_t repeats)
     qhil_status status = QHIL_OK;
     uint32_t cost = timed_run(input_words, result_words, &status);
     if (status != QHIL_OK) {
-        if (status == QHIL_ERR_INPUT) {
-            const int16_t *x = (const int16_t *)input_words;
-            uint32_t k = 0;
-            while (k < st.model.obs_dim && x[k] <= st.model.in_max && x[k] >= -st.model.in_max) {
-                k++;
-            }
-            send_error(status, k);
-        } else {
-            send_error(status, 0);
-        }
+        send_error(status, status == QHIL_ERR_INPUT ? bad_input_index() : 0u);
         return;
     }
     st.stats.inferences++;
@@ -342,12 +344,7 @@ static void handle_layers(const uint8_t *in, uint32_t len)
                                                  (int16_t *)result_words, qhil_port_cost_now,
                                                  costs);
     if (status != QHIL_OK) {
-        const int16_t *x = (const int16_t *)input_words;
-        uint32_t k = 0;
-        while (k < st.model.obs_dim && x[k] <= st.model.in_max && x[k] >= -st.model.in_max) {
-            k++;
-        }
-        send_error(status, status == QHIL_ERR_INPUT ? k : 0u);
+        send_error(status, status == QHIL_ERR_INPUT ? bad_input_index() : 0u);
         return;
     }
     st.stats.inferences++;

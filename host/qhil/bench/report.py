@@ -338,9 +338,10 @@ def note_lines(report: dict[str, Any]) -> list[str]:
 
 
 def partial_line(report: dict[str, Any]) -> str | None:
+    """What a partial run has done (shown after a bold PARTIAL label), or None."""
     progress = report.get("progress")
     if report.get("complete") is False and progress:
-        return (f"PARTIAL: {progress['episodes_done']} of {progress['episodes_total']} "
+        return (f"{progress['episodes_done']} of {progress['episodes_total']} "
                 "episodes (finish with qhil bench --resume <dir>).")
     return None
 
@@ -360,7 +361,7 @@ def markdown_summary(report: dict[str, Any]) -> str:
     lines = [f"# qhil bench: {report['env_id']} on {t['name']}", "", header_line(report), ""]
     partial = partial_line(report)
     if partial:
-        lines += [f"**{partial.split(':', 1)[0]}**:{partial.split(':', 1)[1]}", ""]
+        lines += [f"**PARTIAL**: {partial}", ""]
     lines += ["| " + " | ".join(table_head(unit)) + " |",
               "|" + "---|" * len(table_head(unit))]
     lines += ["| " + " | ".join(variant_cells(v)) + " |" for v in report["variants"]]

@@ -132,7 +132,8 @@ class FakeQuantActor(nn.Module):
             acc = h @ w_codes.T + round_ste(b / scale)  # accumulator units, int32 bias
             last = i == n - 1
             out_scale = self.out_scale if last else act_scales[i]
-            m, sh = quantize_multipliers(scale_np / float(out_scale))
+            step = self.out_scale if last else float(act_scales[i].detach())
+            m, sh = quantize_multipliers(scale_np / step)
             mult = torch.tensor(m / np.exp2(sh), dtype=w.dtype, device=w.device)
             if not last and self.learn_scales:
                 # The device's multiplier forward, d(scale / step) / d(step) backward.

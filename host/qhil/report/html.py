@@ -230,8 +230,8 @@ def write_html(report: dict[str, Any], path: Path) -> Path:
         for name, data in figs.items())
     meta = header_line(report)
     partial = partial_line(report)
-    partial_html = ("<p class='partial'><strong>PARTIAL</strong>:"
-                    f"{html.escape(partial.split(':', 1)[1])}</p>") if partial else ""
+    partial_html = (f"<p class='partial'><strong>PARTIAL</strong>: {html.escape(partial)}</p>"
+                    if partial else "")
     decision = "".join(f"<p>{_inline(line)}</p>" for line in decision_lines(report))
     sections = ""
     for heading, caption, (head, rows) in (

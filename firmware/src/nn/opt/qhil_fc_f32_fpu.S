@@ -20,6 +20,20 @@
     .thumb
     .text
 
+/* \acc += the 8 inputs in s4-s11 times the next 8 weights at \w (advanced). */
+.macro DOT8 acc, w
+    vldmia  \w!, {s12-s15}
+    vfma.f32 \acc, s4, s12
+    vfma.f32 \acc, s5, s13
+    vfma.f32 \acc, s6, s14
+    vfma.f32 \acc, s7, s15
+    vldmia  \w!, {s12-s15}
+    vfma.f32 \acc, s8, s12
+    vfma.f32 \acc, s9, s13
+    vfma.f32 \acc, s10, s14
+    vfma.f32 \acc, s11, s15
+.endm
+
 /* ReLU of \reg when r8 != 0; r12 must hold 0. */
 .macro RELU reg
     vcmp.f32 \reg, #0
@@ -49,26 +63,8 @@ qhil_fc_f32_opt:
     beq     3f
 2:
     vldmia  r0!, {s4-s11}
-    vldmia  r6!, {s12-s15}
-    vfma.f32 s0, s4, s12
-    vfma.f32 s0, s5, s13
-    vfma.f32 s0, s6, s14
-    vfma.f32 s0, s7, s15
-    vldmia  r6!, {s12-s15}
-    vfma.f32 s0, s8, s12
-    vfma.f32 s0, s9, s13
-    vfma.f32 s0, s10, s14
-    vfma.f32 s0, s11, s15
-    vldmia  r9!, {s12-s15}
-    vfma.f32 s1, s4, s12
-    vfma.f32 s1, s5, s13
-    vfma.f32 s1, s6, s14
-    vfma.f32 s1, s7, s15
-    vldmia  r9!, {s12-s15}
-    vfma.f32 s1, s8, s12
-    vfma.f32 s1, s9, s13
-    vfma.f32 s1, s10, s14
-    vfma.f32 s1, s11, s15
+    DOT8    s0, r6
+    DOT8    s1, r9
     subs    r3, r3, #1
     bne     2b
 3:
@@ -103,16 +99,7 @@ qhil_fc_f32_opt:
     beq     9f
 8:
     vldmia  r0!, {s4-s11}
-    vldmia  r6!, {s12-s15}
-    vfma.f32 s0, s4, s12
-    vfma.f32 s0, s5, s13
-    vfma.f32 s0, s6, s14
-    vfma.f32 s0, s7, s15
-    vldmia  r6!, {s12-s15}
-    vfma.f32 s0, s8, s12
-    vfma.f32 s0, s9, s13
-    vfma.f32 s0, s10, s14
-    vfma.f32 s0, s11, s15
+    DOT8    s0, r6
     subs    r3, r3, #1
     bne     8b
 9:
