@@ -26,7 +26,7 @@ from qhil.quant.blob import write_blob
 from qhil.quant.cheader import blob_to_c_header
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_input_codes, random_quant_model
-from qhil.targets import TARGETS, start_target
+from qhil.targets import TARGETS, TargetKind, start_target
 from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, elf_memory
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -52,7 +52,7 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
         info = dev.info
         assert info is not None
         row.update(board=info.board, cpu=info.cpu, unit=info.cost_kind, kernel=info.kernel)
-        if target.firmware is not None and target.info.kind != "native":
+        if target.firmware is not None and target.info.kind is not TargetKind.NATIVE:
             row["memory"] = elf_memory(target.firmware)
         costs: dict[str, dict[str, object]] = {}
         for size_name, sizes in SIZES.items():

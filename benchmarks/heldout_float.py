@@ -22,7 +22,7 @@ def main(paths: list[str]) -> None:
     for path in dirs:
         model = load_model_dir(path)
         seeds = split_seeds(Split.TEST, TEST_EPISODES)
-        result = evaluate_policy(model.actor.act, model.env_id, seeds, Split.TEST)
+        result = evaluate_policy(model.actor, model.env_id, seeds, Split.TEST)
         meta = json.loads((path / "meta.json").read_text())
         if meta["eval"].get("seeds") != str(seeds):
             meta.setdefault("eval_before_protocol", meta["eval"])

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/host_overhead.py [--targets native,qemu-m4] [--steps 4000]
 
-Runs the bench's own episode loop (qhil.bench.runner.run_episode): per step env.step,
+Runs the bench's own episode loop (qhil.bench.runner.run_bench_episode): per step env.step,
 quantize the observation, the device round trip (INFER), dequantize; the golden check of
 every step at the end of each episode. Host overhead = wall time - env.step - round trips
 (targets of issue #5: <= 50 us per step; >= 10k steps/s native, >= 1.5k on qemu-m4).
@@ -15,9 +15,9 @@ import json
 import time
 from pathlib import Path
 
-from qhil.bench.runner import run_episode
+from qhil.bench.policies import DeviceInteger
+from qhil.bench.runner import run_bench_episode
 from qhil.bench.session import DeviceSession
-from qhil.bench.variants import Variant
 from qhil.common.envs import make_env
 from qhil.common.model_dir import load_model_dir
 from qhil.quant.blob import write_blob
@@ -30,19 +30,19 @@ OUT = ROOT / "benchmarks" / "results" / "host_overhead.json"
 
 
 def measure(target_name: str, steps: int) -> dict[str, float | str]:
-    """The bench's own episode loop (run_episode, every answer checked), timed."""
+    """The bench's own episode loop (run_bench_episode, every answer checked), timed."""
     model = load_model_dir(ROOT / "models" / "Pendulum-v1")
     qmodel = Calibrator(model, PTQOptions(calib_episodes=5)).quantize(parse_bits("int8", 3))
     blob = write_blob(qmodel)
-    variant = Variant("int8", "device-int", blob, qmodel, str(qmodel.bits))
+    variant = DeviceInteger.of("int8", qmodel, blob)
     env = make_env(model.env_id)
     episodes = max(steps // 200, 1)  # Pendulum episodes are 200 steps
     with start_target(target_name, timeout=5.0) as target:
         session = DeviceSession(target)
         session.load(blob)
-        run_episode(variant, model.actor, env, 99, session)  # warm-up
+        run_bench_episode(variant, model.actor, env, 99, session)  # warm-up
         start = time.perf_counter()
-        results = [run_episode(variant, model.actor, env, seed, session)
+        results = [run_bench_episode(variant, model.actor, env, seed, session)
                    for seed in range(episodes)]
         total = time.perf_counter() - start
     env.close()

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qhil.cli.main import main
-from qhil.common.errors import ConfigError
-from qhil.quant.autoquant import (
+from qhil.autoquant.search import (
     energy_pj,
     greedy,
     loss_table,
@@ -20,7 +18,9 @@ from qhil.quant.autoquant import (
     predicted_loss,
     weight_bytes,
 )
-from qhil.quant.sensitivity import part_names, reference_bits, width_of
+from qhil.autoquant.sensitivity import part_names, reference_bits, width_of
+from qhil.cli.main import main
+from qhil.common.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 PENDULUM = ROOT / "models" / "Pendulum-v1"
@@ -110,6 +110,9 @@ def test_pipeline_writes_profile_candidates_front_and_verification(run_dir: Path
     assert chosen["within_budget"] and chosen["weight_bytes"] <= 2400
     for c in summary["candidates"]:
         assert c["device"]["mismatches"] == 0 and c["device"]["steps"] == 200
+        # the device check is a bench run of its own: its link counters and incidents
+        assert c["device"]["link"]["requests"] >= 200 and c["device"]["incidents"] == []
+        assert Path(c["device"]["report"]).is_file()
         assert c["test_return"] is not None
     assert summary["pareto"] and all(isinstance(n, str) for n in summary["pareto"])
     for name in ("pareto.png", "sensitivity.png", "summary.md", "candidate0.qhil"):
@@ -133,11 +136,11 @@ def test_rerun_resumes_without_redoing_work(run_dir: Path) -> None:
 
 
 def test_cycles_budget_is_measured_on_the_device(tmp_path: Path) -> None:
+    from qhil.autoquant.pipeline import _cost_fn, _DeviceCost
+    from qhil.autoquant.search import Budget
     from qhil.common.model_dir import load_model_dir
-    from qhil.quant.autoquant import Budget
     from qhil.quant.config import parse_bits
     from qhil.quant.pipeline import Calibrator, PTQOptions
-    from qhil.train.autoquant import _cost_fn, _DeviceCost
 
     model = load_model_dir(PENDULUM)
     calibrator = Calibrator(model, PTQOptions(3))

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qhil.bench.report import SCHEMA, load_report
 from qhil.cli.main import main
 from qhil.common.errors import ConfigError
 from qhil.quant.blob import write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_quant_model
+from qhil.report.build import SCHEMA, load_report
 
 PENDULUM = Path(__file__).resolve().parents[1] / "models" / "Pendulum-v1"
 

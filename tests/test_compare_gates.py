@@ -12,10 +12,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from qhil.bench.compare import METRICS, compare_reports, parse_gates
-from qhil.bench.report import SCHEMA
 from qhil.cli.main import main
 from qhil.common.errors import ConfigError
+from qhil.report.build import SCHEMA
+from qhil.report.compare import METRICS, compare_reports, parse_gates
 
 ROOT = Path(__file__).resolve().parents[1]
 PENDULUM = ROOT / "models" / "Pendulum-v1"

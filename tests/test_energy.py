@@ -9,17 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qhil.bench.energy import (
-    BOARD_PROFILES,
-    BoardProfile,
-    device_energy,
-    load_profile,
-    op_energy,
-    profile_for,
-)
 from qhil.common.errors import ConfigError
 from qhil.quant.config import parse_bits
+from qhil.quant.energy import op_energy
 from qhil.quant.random_model import random_quant_model
+from qhil.targets import target_info
+from qhil.targets.power import BOARD_PROFILES, BoardProfile, device_energy, load_profile
 
 
 def test_op_level_energy_matches_a_hand_count() -> None:
@@ -58,8 +53,8 @@ def test_profiles_name_their_source_and_whether_it_was_checked() -> None:
     for p in BOARD_PROFILES.values():
         assert "datasheet" in p.source
         assert p.verified or "not checked" in p.source
-    assert profile_for("qemu-m4") is not None and profile_for("native") is None
-    assert profile_for("nucleo-f446re") is None  # no figure we could stand behind
+    assert target_info("qemu-m4").profile is not None and target_info("native").profile is None
+    assert target_info("nucleo-f446re").profile is None  # no figure we could stand behind
 
 
 def test_user_profiles_are_validated(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from qhil.cli.main import main
+from qhil.common.episode import FunctionPolicy
 from qhil.common.errors import ConfigError
 from qhil.common.evaluation import EvalResult, compare_paired, evaluate_policy, percent_of_float
 from qhil.common.model_dir import load_model_dir
@@ -25,7 +26,8 @@ from qhil.common.protocol import (
 )
 from qhil.quant.config import parse_bits
 from qhil.quant.pipeline import Calibrator, PTQOptions
-from qhil.train.qat import QATArgs, choose_input_bits, qat
+from qhil.train.qat import choose_input_bits, qat
+from qhil.train.settings import QATArgs
 
 PENDULUM = Path(__file__).resolve().parents[1] / "models" / "Pendulum-v1"
 
@@ -62,7 +64,8 @@ def test_selection_refuses_test_seeds_before_running_an_episode() -> None:
         return model.actor.act(obs)
 
     with pytest.raises(ProtocolError, match="test split"):
-        evaluate_policy(policy, model.env_id, SeedRange.of(100_000, 3), Split.VALIDATION)
+        evaluate_policy(FunctionPolicy(policy), model.env_id, SeedRange.of(100_000, 3),
+                        Split.VALIDATION)
     assert not calls
     # QAT's validation cannot run past its split either (20000.. is calibration's)
     bits = parse_bits("w3a3", 3)
@@ -137,10 +140,11 @@ def test_paired_comparison_needs_the_same_seeds() -> None:
 
 def test_early_terminations_are_counted_from_the_env() -> None:
     """InvertedPendulum with a constant full push falls long before its time limit."""
-    res = evaluate_policy(lambda obs: np.array([3.0]), "InvertedPendulum-v5",
+    res = evaluate_policy(FunctionPolicy(lambda obs: np.array([3.0])), "InvertedPendulum-v5",
                           SeedRange.of(2000, 3), None)
     assert res.early_terminations == 3 and (res.lengths < 1000).all()
-    ok = evaluate_policy(lambda obs: np.array([0.0]), "Pendulum-v1", SeedRange.of(2000, 2), None)
+    ok = evaluate_policy(FunctionPolicy(lambda obs: np.array([0.0])), "Pendulum-v1",
+                         SeedRange.of(2000, 2), None)
     assert ok.early_terminations == 0 and (ok.lengths == 200).all()  # truncated, not ended
     c = compare_paired(_result([1.0] * 3, 2000, [True] * 3), _result([2.0] * 3, 2000))
     assert (c.early_terminations, c.float_early_terminations) == (3, 0)
@@ -173,7 +177,7 @@ def test_eval_observation_noise_is_the_bench_noise(tmp_path: Path) -> None:
     result = json.loads(out.read_text())
     assert result["float"]["mean"] == pytest.approx(bench["float"], abs=1e-9)
     assert result["golden"]["mean"] == pytest.approx(bench["qat_w3"], abs=1e-9)
-    clean = evaluate_policy(load_model_dir(PENDULUM).actor.act, "Pendulum-v1",
+    clean = evaluate_policy(load_model_dir(PENDULUM).actor, "Pendulum-v1",
                             SeedRange.of(100_000, 2), Split.TEST)
     assert clean.mean != result["float"]["mean"]  # the noise did something
     assert main(["eval", "--blob", str(blob), "--obs-noise", "0.1"]) == 2  # no model: no scale

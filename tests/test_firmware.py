@@ -21,7 +21,7 @@ from qhil.quant.blob import write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_quant_model
 from qhil.quant.vectors import load_cases
-from qhil.targets import start_target
+from qhil.targets import TargetKind, start_target
 from qhil.targets.firmware import FIRMWARE_DIR
 
 TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-stm32f4"]
@@ -36,7 +36,7 @@ def target(request):
 def test_hello_describes_the_target(target) -> None:
     info = target.device.hello()
     assert info.protocol == 1 and info.widths == (2, 3, 4, 5, 6, 7, 8)
-    if target.info.kind == "qemu":
+    if target.info.kind is TargetKind.QEMU:
         assert info.cost_kind == "instructions" and info.cpu == target.info.cpu
     else:
         assert info.cost_kind == "ns"
@@ -76,7 +76,7 @@ def test_bench_reports_costs(target) -> None:
     lo, med, hi, out = target.device.bench(case.inputs[0], 9)
     assert 0 < lo <= med <= hi
     np.testing.assert_array_equal(out.astype(np.int64), case.outputs[0])
-    if target.info.kind == "qemu":
+    if target.info.kind is TargetKind.QEMU:
         # -icount makes execution deterministic; the timers tick 2.048x (nRF51) to 128x
         # (STM32 TIM2) per instruction, so readings of one count vary by tick phase only.
         info = target.device.info
@@ -393,7 +393,7 @@ def test_every_environment_builds_offline() -> None:
 
 def test_model_compiled_into_flash_runs_without_upload(tmp_path) -> None:
     """qemu-m0-builtin: a float32 model bigger than the M0's RAM arena, from flash."""
-    from qhil.bench.runner import _host_f32
+    from qhil.bench.policies import host_f32
     from qhil.cli.main import main
     from qhil.quant.blob import blob_id
     from qhil.targets import start_target
@@ -415,7 +415,7 @@ def test_model_compiled_into_flash_runs_without_upload(tmp_path) -> None:
         z = np.random.default_rng(3).normal(size=(8, 3)).astype(np.float32)
         for row in z:
             y, cost = dev.infer_f32(row)
-            np.testing.assert_allclose(y, _host_f32(actor, row), atol=1e-4)
+            np.testing.assert_allclose(y, host_f32(actor, row), atol=1e-4)
             assert cost > 0
         dev.reset()  # the compiled-in model comes back after RESET
         assert dev.stats()["model_id"] == blob_id(blob)
@@ -431,7 +431,7 @@ def test_layer_costs_add_up_to_the_inference(target) -> None:
     costs, layer_codes = target.device.layer_costs(x)
     np.testing.assert_array_equal(layer_codes, codes)
     assert len(costs) == 3 and all(c >= 0 for c in costs)
-    if target.info.kind == "qemu":  # deterministic counts: the big layer costs the most
+    if target.info.kind is TargetKind.QEMU:  # deterministic counts: the big layer costs the most
         assert costs[1] > costs[2] and sum(costs) <= total * 1.05
 
 

@@ -106,7 +106,7 @@ def test_c_loader_and_python_reader_agree_on_the_fuzz_corpus(tmp_path: Path) -> 
             assert code != 0 or HOST_ONLY.search(str(exc)), f"loader accepted: {exc}"
             continue
         assert code == 0, f"the reader accepts a blob the loader rejects (reason {code})"
-        dims = ((0, len(model.layers), model.obs_dim, model.act_dim)
+        dims = ((0, len(model.layers), model.obs_dim, model.action_dim)
                 if isinstance(model, QuantModel) else
                 (1, len(model.weights), model.obs_dim, model.action_dim))
         assert tuple(shape) == dims

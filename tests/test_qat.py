@@ -50,7 +50,8 @@ def test_rl_finetuning_trains_the_quantized_actor_in_the_loop(tmp_path: Path) ->
     from qhil.quant.config import parse_bits
     from qhil.quant.fakequant import FakeQuantActor
     from qhil.quant.pipeline import Calibrator, PTQOptions
-    from qhil.train.qat_rl import RLArgs, rl_finetune
+    from qhil.train.qat_rl import rl_finetune
+    from qhil.train.settings import RLArgs
 
     model = load_model_dir(PENDULUM)
     bits = parse_bits("w=3,3,3 a=3,3,8 in=12", 3)

@@ -14,18 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qhil.bench.campaign import Bench
-from qhil.bench.report import load_report
+from qhil.bench.policies import resolve_policies
 from qhil.bench.session import DeviceSession
 from qhil.bench.store import RunStore
-from qhil.bench.variants import resolve_variants
 from qhil.cli.main import main
 from qhil.common.errors import ConfigError, QhilError
 from qhil.common.model_dir import load_model_dir
+from qhil.harness.campaign import Bench
+from qhil.harness.settings import BenchSettings
 from qhil.link.faults import FaultyTransport, LinkFaults, parse_link_faults
 from qhil.link.transport import Transport
 from qhil.quant.pipeline import Calibrator, PTQOptions
-from qhil.targets import start_target
+from qhil.report.build import load_report
+from qhil.targets import TargetSettings, start_target
 
 ROOT = Path(__file__).resolve().parents[1]
 PENDULUM = ROOT / "models" / "Pendulum-v1"
@@ -142,11 +143,11 @@ class Saboteur(DeviceSession):
 def test_reset_kill_and_silence_mid_episode_are_survived(clean: dict, tmp_path: Path,
                                                          target_name: str) -> None:
     model = load_model_dir(PENDULUM)
-    variants = resolve_variants(model, ["int8"], [W3], Calibrator(model, PTQOptions(3)))
+    variants = resolve_policies(model, ["int8"], [W3], Calibrator(model, PTQOptions(3)))
     target = start_target(target_name, timeout=0.3)
     session = Saboteur(target, {57: "reset", 140: "kill", 290: "silence"})
     try:
-        store = RunStore.create(tmp_path / "run", {"args": {}})
+        store = RunStore.create(tmp_path / "run", {"settings": {}})
         bench = Bench(model, variants, [0, 1, 2], [0.0], store, session, {"name": target_name},
                       0.05)
         bench.run()
@@ -165,12 +166,12 @@ def test_reset_kill_and_silence_mid_episode_are_survived(clean: dict, tmp_path: 
 
 def test_a_device_that_cannot_be_brought_back_stops_the_run_cleanly(tmp_path: Path) -> None:
     model = load_model_dir(PENDULUM)
-    variants = resolve_variants(model, [], [W3], Calibrator(model, PTQOptions(3)))
+    variants = resolve_policies(model, [], [W3], Calibrator(model, PTQOptions(3)))
     target = start_target("native", timeout=0.2)
     session = DeviceSession(target, max_repairs=1)
     target.restart = lambda: (_ for _ in ()).throw(QhilError("cannot start"))  # type: ignore
     try:
-        store = RunStore.create(tmp_path / "run", {"args": {}})
+        store = RunStore.create(tmp_path / "run", {"settings": {}})
         bench = Bench(model, variants, [0, 1], [0.0], store, session, {"name": "native"}, 0.05)
         original = session.infer
         calls = {"n": 0}
@@ -268,13 +269,10 @@ def test_killed_run_resumes_to_the_same_report(clean: dict, tmp_path: Path, how:
 
 def test_resume_refuses_a_changed_model(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    store = RunStore.create(out, {"args": {"model": str(PENDULUM), "variants": "int8",
-                                           "blob": [], "episodes": 1, "seed": 0, "noise": "0",
-                                           "target": "native", "port": None, "timeout": 2.0,
-                                           "link_faults": "", "calib_episodes": 3,
-                                           "input_range": "percentile", "act_range": "percentile",
-                                           "weights": "mse", "input_scale": "feature"},
-                              "model_ids": {"int8": "0x00000000"}})
+    settings = BenchSettings(model=str(PENDULUM), variants=("int8",), episodes=1, seed=0,
+                             device=TargetSettings("native"), ptq=PTQOptions(3))
+    store = RunStore.create(out, {"settings": settings.to_plan(),
+                                  "model_ids": {"int8": "0x00000000"}})
     assert store.done() == {}
     proc = subprocess.run([sys.executable, "-m", "qhil.cli.main", "bench", "--resume", str(out)],
                           capture_output=True, text=True, timeout=120)
@@ -311,7 +309,7 @@ def test_nan_observation_is_a_clear_error(tmp_path: Path) -> None:
 def test_nan_from_the_env_stops_with_episodes_saved(tmp_path: Path) -> None:
     import gymnasium as gym
 
-    from qhil.bench.runner import run_episode
+    from qhil.bench.runner import run_bench_episode
 
     model = load_model_dir(PENDULUM)
 
@@ -320,18 +318,18 @@ def test_nan_from_the_env_stops_with_episodes_saved(tmp_path: Path) -> None:
             obs, r, term, trunc, info = self.env.step(action)
             return obs * np.nan, r, term, trunc, info
 
-    variants = resolve_variants(model, ["float"], [], Calibrator(model, PTQOptions(3)))
+    variants = resolve_policies(model, ["float"], [], Calibrator(model, PTQOptions(3)))
     with pytest.raises(QhilError, match="NaN/inf observation at seed 5 step 1"):
-        run_episode(variants[0], model.actor, Broken(gym.make("Pendulum-v1")), 5, None)
+        run_bench_episode(variants[0], model.actor, Broken(gym.make("Pendulum-v1")), 5, None)
 
 
 def test_preflight_refuses_widths_the_device_lacks() -> None:
     from types import SimpleNamespace
 
-    from qhil.bench.campaign import preflight
+    from qhil.harness.campaign import preflight
 
     model = load_model_dir(PENDULUM)
-    variants = resolve_variants(model, [], [W3], Calibrator(model, PTQOptions(3)))
+    variants = resolve_policies(model, [], [W3], Calibrator(model, PTQOptions(3)))
     info = SimpleNamespace(widths=(4, 8), float32=True)  # a firmware without 3-bit kernels
     session = SimpleNamespace(device=SimpleNamespace(info=info))
     with pytest.raises(QhilError, match="does not support 3-bit weights"):

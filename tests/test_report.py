@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from qhil.bench.compare import compare_reports, parse_gates
 from qhil.cli.main import main
 from qhil.common.errors import ConfigError
+from qhil.report.compare import compare_reports, parse_gates
 
 PENDULUM = Path(__file__).resolve().parents[1] / "models" / "Pendulum-v1"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -65,7 +65,7 @@ def test_ppo_with_vecnormalize_matches_predict() -> None:
 
 def test_evaluation_agrees_with_sb3_evaluate_policy(td3) -> None:
     actor = extract_actor(td3)
-    ours = evaluate_policy(actor.act, ENV, SeedRange.of(5, 3), None)
+    ours = evaluate_policy(actor, ENV, SeedRange.of(5, 3), None)
     for i in range(3):
         venv = DummyVecEnv([lambda: gym.make(ENV)])
         venv.seed(5 + i)

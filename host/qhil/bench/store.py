@@ -1,6 +1,6 @@
 """A bench run on disk: what was asked for, and every episode finished so far.
 
-    <out>/run.json                  the plan: arguments, variants and their model ids
+    <out>/run.json                  the plan: the settings, variants and their model ids
     <out>/episodes/<v>~<noise>~<seed>.json   one file per finished episode
 
 Every file is written to a temporary name and renamed, so a kill at any moment leaves
@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from qhil.bench.runner import EpisodeResult
+from qhil.bench.results import EpisodeResult
 from qhil.common.errors import ConfigError
 
 __all__ = ["RunStore", "RUN_SCHEMA", "atomic_write"]

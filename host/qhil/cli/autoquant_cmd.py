@@ -10,9 +10,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from qhil.cli.base import positive_int
-from qhil.cli.options import add_ptq_options, add_width_options, ptq_options
+from qhil.cli.options import add_ptq_options, ptq_options
 from qhil.cli.sensitivity_cmd import markdown
+from qhil.cli.settings_options import add_settings, settings_from
 
 NAMES = ("autoquant",)
 HELP = "choose per-layer bit widths under a budget from measured sensitivity, QAT, verify"
@@ -36,21 +36,10 @@ example: qhil autoquant --model models/Pendulum-v1 --budget weight_bytes=1000 --
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
+    from qhil.autoquant.settings import AutoquantArgs
+
     parser.add_argument("--model", required=True, help="model folder")
-    parser.add_argument("--budget", required=True,
-                        help="weight_bytes=N, energy=PJ or cycles=N (cycles need --target)")
-    parser.add_argument("--candidates", type=positive_int, default=3,
-                        help="configurations to train and verify (default: %(default)s)")
-    parser.add_argument("--probe-episodes", type=positive_int, default=5,
-                        help="validation episodes per sensitivity probe (default: %(default)s)")
-    add_width_options(parser, "consider")
-    parser.add_argument("--iterations", type=positive_int, default=12,
-                        help="DAgger iterations per candidate (default: %(default)s)")
-    parser.add_argument("--grad-steps", type=positive_int, default=300,
-                        help="gradient steps per iteration (default: %(default)s)")
-    parser.add_argument("--target", default=None,
-                        help="verify candidates (and measure cycles budgets) on this target, "
-                             "e.g. qemu-m4")
+    add_settings(parser, AutoquantArgs)
     parser.add_argument("--no-install", action="store_true",
                         help="leave models/<env>/ untouched (the result stays in -o)")
     parser.add_argument("-o", "--out", default=None,
@@ -59,20 +48,17 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qhil.autoquant.pipeline import autoquant
+    from qhil.autoquant.settings import AutoquantArgs
     from qhil.common.model_dir import load_model_dir
-    from qhil.quant.autoquant import parse_budget
     from qhil.quant.pipeline import Calibrator
     from qhil.report.plots import pareto_plot, sensitivity_heatmap
-    from qhil.train.autoquant import AutoquantArgs, autoquant
 
     model = load_model_dir(args.model)
-    budget = parse_budget(args.budget)
+    aq = settings_from(AutoquantArgs, args)
+    budget = aq.budget
     tag = f"{budget.metric}{budget.limit:g}"
     work = Path(args.out or f"runs/autoquant/{model.env_id}-{tag}")
-    aq = AutoquantArgs(budget=budget, candidates=args.candidates,
-                       probe_episodes=args.probe_episodes, widths=args.widths,
-                       in_widths=args.in_widths, qat_iterations=args.iterations,
-                       qat_grad_steps=args.grad_steps, target=args.target)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:

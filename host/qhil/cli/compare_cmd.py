@@ -48,8 +48,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.bench.compare import compare_reports, junit_xml, parse_gates
-    from qhil.bench.report import load_report
+    from qhil.report.build import load_report
+    from qhil.report.compare import compare_reports, junit_xml, parse_gates
 
     gates = parse_gates(args.fail_on)
     reports = [load_report(Path(p)) for p in args.reports]

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     ports = [{"device": p.device, "description": p.description,
               "vid_pid": f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else ""}
              for p in sorted(list_ports.comports(), key=lambda p: p.device)]
-    targets = [{"name": t.name, "kind": t.kind, "pio_env": t.pio_env, "machine": t.machine,
+    targets = [{"name": t.name, "kind": t.kind.value, "pio_env": t.pio_env, "machine": t.machine,
                 "description": t.description} for t in TARGETS.values()]
     if args.json:
         print(json.dumps({"ports": ports, "targets": targets}, indent=2))

@@ -87,13 +87,13 @@ def run(args: argparse.Namespace) -> int:
 
     float_res = None
     if model is not None:
-        float_res = evaluate_policy(model.actor.act, env_id, seeds, purpose, bar("float"),
+        float_res = evaluate_policy(model.actor, env_id, seeds, purpose, bar("float"),
                                     args.obs_noise, obs_scale)
         result["float"] = float_res.as_dict()
         print(f"float  {env_id}: {float_res.mean:9.2f} +- {float_res.std:7.2f}  "
               f"({len(seeds)} episodes, seeds {seeds}, {float_res.early_terminations} ended early)")
     if qpolicy is not None:
-        res = evaluate_policy(qpolicy.act, env_id, seeds, purpose, bar("golden"),
+        res = evaluate_policy(qpolicy, env_id, seeds, purpose, bar("golden"),
                               args.obs_noise, obs_scale)
         result["golden"] = res.as_dict()
         print(f"golden {env_id}: {res.mean:9.2f} +- {res.std:7.2f}  "
@@ -110,13 +110,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _load_blob(path: str) -> QuantPolicy:
     """The golden policy of a quantized blob; float32 blobs are refused."""
-    from qhil.quant.blob import read_blob
+    from qhil.quant.blob import load_blob
     from qhil.quant.policy import QuantPolicy
     from qhil.quant.qmodel import QuantModel
 
-    if not Path(path).is_file():
-        raise ConfigError(f"blob '{path}' does not exist")
-    qmodel = read_blob(Path(path).read_bytes(), source=path)
+    _, qmodel = load_blob(path)
     if not isinstance(qmodel, QuantModel):
         raise ConfigError(f"{path} is a float32 blob (the on-device float baseline); "
                           "evaluate the float policy with --model, or run it with qhil bench")

@@ -22,15 +22,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.common.errors import ConfigError, ModelFormatError
-    from qhil.quant.blob import read_blob
+    from qhil.common.errors import ConfigError
+    from qhil.quant.blob import load_blob
     from qhil.quant.cheader import blob_to_c_header
 
     path = Path(args.blob)
-    if not path.is_file():
-        raise ModelFormatError(f"'{path}' does not exist")
-    data = path.read_bytes()
-    read_blob(data, source=str(path))
+    data, _ = load_blob(path)  # a malformed blob is refused here, not compiled in
     try:
         text = blob_to_c_header(data, args.name, source=path.name)
     except ValueError as exc:

@@ -32,11 +32,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qhil.common.errors import QhilError
-    from qhil.targets import target_info
+    from qhil.targets import TargetKind, target_info
     from qhil.targets.firmware import build_firmware
 
     info = target_info(args.target)
-    upload = info.kind == "board"
+    upload = info.kind is TargetKind.BOARD
     if upload:
         program, how = UPLOADERS[args.upload_protocol]
         if shutil.which(program) is None:

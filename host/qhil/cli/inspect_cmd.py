@@ -22,15 +22,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.common.errors import ModelFormatError
-    from qhil.quant.blob import blob_id, read_blob
+    from qhil.quant.blob import blob_id, load_blob
     from qhil.quant.qmodel import QuantModel
 
     path = Path(args.blob)
-    if not path.is_file():
-        raise ModelFormatError(f"'{path}' does not exist")
-    data = path.read_bytes()
-    model = read_blob(data, source=str(path))
+    data, model = load_blob(path)
     info: dict[str, object] = {"file": str(path), "bytes": len(data),
                                "model_id": f"0x{blob_id(data):08x}"}
     if isinstance(model, QuantModel):

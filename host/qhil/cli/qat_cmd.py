@@ -8,8 +8,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qhil.cli.base import non_negative_int, positive_int
 from qhil.cli.options import add_ptq_options, ptq_options
+from qhil.cli.settings_options import add_settings, settings_from
+from qhil.train.settings import QATArgs
 
 NAMES = ("qat",)
 HELP = ("quantization-aware training: distillation on the student's own states, "
@@ -42,42 +43,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="widths, e.g. w3a3 or 'w=8,3,8 a=8,3,8'; in=auto lets the recipe "
                              "choose the input width on validation")
     parser.add_argument("-o", "--out", required=True, help="output .qhil (a .json goes beside it)")
-    parser.add_argument("--iterations", type=positive_int, default=60,
-                        help="DAgger iterations (default: %(default)s)")
-    parser.add_argument("--grad-steps", type=positive_int, default=1000,
-                        help="gradient steps per iteration (default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=1e-3,
-                        help="Adam learning rate of the first iteration (default: %(default)s)")
-    parser.add_argument("--lr-final", type=float, default=0.1,
-                        help="last iteration's learning rate as a fraction of --lr "
-                             "(default: %(default)s)")
-    parser.add_argument("--perturbed-rollouts", type=non_negative_int, default=4,
-                        help="rollouts with action noise added per iteration (default: %(default)s)")
-    parser.add_argument("--rollout-noise", type=float, default=0.2,
-                        help="their action noise std, fraction of the action half-range "
-                             "(default: %(default)s)")
-    parser.add_argument("--learn-scales", action="store_true",
-                        help="learn the hidden activation steps with the weights (LSQ-style)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed (default: %(default)s)")
-    parser.add_argument("--val-episodes", type=positive_int, default=20,
-                        help="validation episodes that choose the export (seeds 10000..; more "
-                             "episodes choose less by luck) (default: %(default)s)")
-    parser.add_argument("--test-episodes", type=positive_int, default=100,
-                        help="test episodes (seeds 100000..) of the chosen export, paired with "
-                             "the float actor (default: %(default)s)")
-    rl = parser.add_argument_group("RL fine-tuning (mode b)")
-    rl.add_argument("--rl-steps", type=non_negative_int, default=0,
-                    help="after distillation, fine-tune the quantized actor with TD3 for this "
-                         "many env steps (default: 0, off)")
-    rl.add_argument("--rl-warmup", type=non_negative_int, default=5000,
-                    help="first RL steps in which only the new critic learns "
-                         "(default: %(default)s)")
-    rl.add_argument("--rl-lr", type=float, default=3e-4,
-                    help="TD3 critic learning rate (default: %(default)s)")
-    rl.add_argument("--rl-actor-lr", type=float, default=1e-5,
-                    help="TD3 actor learning rate (default: %(default)s)")
-    rl.add_argument("--rl-eval-every", type=positive_int, default=2000,
-                    help="env steps between validations (default: %(default)s)")
+    add_settings(parser, QATArgs, skip=("bits",))
     add_ptq_options(parser)
 
 
@@ -85,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from qhil.common.model_dir import load_model_dir
     from qhil.quant.config import parse_bits
     from qhil.quant.pipeline import Calibrator
-    from qhil.train.qat import QATArgs, choose_input_bits, qat, save_qat
-    from qhil.train.qat_rl import RLArgs
+    from qhil.train.qat import choose_input_bits, qat, save_qat
 
     model = load_model_dir(args.model)
     auto_input = "in=auto" in args.bits.split()
@@ -100,14 +65,8 @@ def run(args: argparse.Namespace) -> int:
         bits, input_choice = choose_input_bits(model, calibrator, bits, args.val_episodes)
         tried = ", ".join(f"{w}: {r:.1f}" for w, r in input_choice.items())
         print(f"input width {bits.in_bits} bits (validation returns: {tried})", flush=True)
-    rl = RLArgs(critic_warmup=args.rl_warmup, learning_rate=args.rl_lr,
-                actor_learning_rate=args.rl_actor_lr, eval_every=args.rl_eval_every)
-    qargs = QATArgs(bits=bits, iterations=args.iterations, grad_steps=args.grad_steps,
-                    lr=args.lr, lr_final=args.lr_final,
-                    perturbed_rollouts=args.perturbed_rollouts, rollout_noise=args.rollout_noise,
-                    learn_scales=args.learn_scales, seed=args.seed, val_episodes=args.val_episodes,
-                    test_episodes=args.test_episodes, rl_steps=args.rl_steps, rl=rl)
-    total = args.iterations + args.rl_steps // args.rl_eval_every
+    qargs = settings_from(QATArgs, args, bits=bits)
+    total = qargs.iterations + qargs.rl_steps // qargs.rl.eval_every
     with tqdm(total=total, desc=f"qat {bits.short}", unit="iter") as bar:
         def progress(it: int, loss: float, val: float, best: float) -> None:
             bar.update(1)

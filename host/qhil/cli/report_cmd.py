@@ -27,13 +27,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.bench.report import load_report, markdown_summary
+    from qhil.report.build import load_report
     from qhil.report.html import write_html
+    from qhil.report.markdown import markdown_summary
 
     path = Path(args.report)
     report = load_report(path)
     if args.budget is not None:
-        from qhil.bench.decide import parse_budget
+        from qhil.report.decide import parse_budget
 
         parse_budget(args.budget)
         report["budget"] = args.budget

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from qhil.cli.base import int_in_range
-from qhil.cli.targets_opts import add_target_options, connect
+from qhil.cli.targets_opts import add_target_options, target_settings
 from qhil.common.errors import ConfigError
 
 NAMES = ("run",)
@@ -37,50 +36,28 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from qhil.quant.blob import read_blob
-    from qhil.quant.policy import QuantPolicy, dequantize_action, quantize_obs
-    from qhil.quant.qmodel import QuantModel
+    from qhil.api import infer
 
-    data = Path(args.blob).read_bytes() if Path(args.blob).is_file() else None
-    if data is None:
-        raise ConfigError(f"blob '{args.blob}' does not exist")
-    model = read_blob(data, source=args.blob)
     try:
         obs = np.array([float(v) for v in args.obs.split(",")])
     except ValueError:
         raise ConfigError(f"--obs '{args.obs}' is not a list of numbers") from None
     # checked before the target starts: a bad observation is the user's, not the device's
-    if len(obs) != model.obs_dim:
-        raise ConfigError(f"--obs has {len(obs)} values, the blob expects {model.obs_dim}")
-    if not np.all(np.isfinite(obs)):
-        raise ConfigError(f"--obs holds NaN/inf at index {int(np.argmin(np.isfinite(obs)))}")
-    with connect(args) as target:
-        dev = target.device
-        dev.load(data)
-        result: dict[str, object] = {"target": target.info.name, "board": dev.info.board if dev.info else ""}
-        if isinstance(model, QuantModel):
-            policy = QuantPolicy(model)
-            x = quantize_obs(model, obs)
-            got, cost = dev.infer(x)
-            expected = policy.executor.action_codes(x)
-            result.update(input_codes=x.tolist(), device_codes=got.tolist(),
-                          golden_codes=expected.tolist(), bit_exact=bool((got == expected).all()),
-                          action=dequantize_action(model, got).tolist())
-        else:
-            z = model.normalize(obs).astype(np.float32)
-            got, cost = dev.infer_f32(z)
-            result.update(device_output=got.tolist(), action=model.unsquash(got).tolist())
-        assert dev.info is not None
-        result["cost"] = dev.info.cost(cost)
-        result["cost_unit"] = dev.info.cost_kind
-        if args.bench:
-            lo, med, hi, _ = dev.bench(x if isinstance(model, QuantModel) else z, args.bench,
-                                       float32=not isinstance(model, QuantModel))
-            result["bench"] = {"repeats": args.bench, "min": dev.info.cost(lo),
-                               "median": dev.info.cost(med), "max": dev.info.cost(hi)}
+    out = infer(args.blob, obs, target_settings(args), repeats=args.bench)
+    integer = out.input.dtype.kind == "i"
+    result: dict[str, object] = {"target": out.target, "board": out.board}
+    if integer:
+        result.update(input_codes=out.input.tolist(), device_codes=out.device_output.tolist(),
+                      golden_codes=out.expected.tolist(), bit_exact=out.exact)
+    else:
+        result.update(device_output=out.device_output.tolist(),
+                      f32_within_tolerance=out.exact)
+    result.update(action=out.action.tolist(), cost=out.cost, cost_unit=out.cost_unit)
+    if out.repeats is not None:
+        result["bench"] = out.repeats
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
             print(f"{key:14s} {value}")
-    return 0 if result.get("bit_exact", True) else 1
+    return 0 if out.exact else 1

@@ -37,9 +37,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qhil.autoquant.sensitivity import SensitivityRow, probes, profile, to_json
     from qhil.common.model_dir import load_model_dir
     from qhil.quant.pipeline import Calibrator
-    from qhil.quant.sensitivity import SensitivityRow, probes, profile, to_json
     from qhil.report.plots import sensitivity_heatmap
 
     model = load_model_dir(args.model)

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     configs = [parse_bits(s, n_layers) for s in settings]  # fail before any work
     seeds, purpose = reported_seeds(args.seeds, args.episodes)
     calibrator = Calibrator(model, ptq_options(args))
-    float_res = evaluate_policy(model.actor.act, model.env_id, seeds, purpose)
+    float_res = evaluate_policy(model.actor, model.env_id, seeds, purpose)
     rows: list[dict[str, object]] = [{
         "setting": "float", "bits": "float32", "mean": float_res.mean, "std": float_res.std,
         "percent_of_float": 100.0, "interval95": [100.0, 100.0],
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     for text, bits in tqdm(list(zip(settings, configs, strict=True)), desc="settings",
                            unit="setting"):
         qmodel = calibrator.quantize(bits)
-        res = evaluate_policy(QuantPolicy(qmodel).act, model.env_id, seeds, purpose)
+        res = evaluate_policy(QuantPolicy(qmodel), model.env_id, seeds, purpose)
         paired = compare_paired(res, float_res)
         rows.append({"setting": text, "bits": str(bits), "mean": res.mean, "std": res.std,
                      "percent_of_float": paired.percent, "interval95": list(paired.interval),

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from qhil.common.envs import make_env
+from qhil.common.episode import Policy, run_episode
 from qhil.common.errors import ConfigError
 from qhil.common.model_dir import ModelDir
 from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, check_seeds, split_seeds
@@ -21,7 +22,6 @@ from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, check_seeds, s
 __all__ = ["EvalResult", "Comparison", "evaluate_policy", "percent_of_float", "compare_paired",
            "float_test", "BOOTSTRAP_RESAMPLES"]
 
-Policy = Callable[[np.ndarray], np.ndarray]
 #: Resamples of the paired bootstrap; its generator is seeded, so intervals repeat exactly.
 BOOTSTRAP_RESAMPLES = 10_000
 
@@ -76,48 +76,37 @@ def evaluate_policy(
     obs_noise: float = 0.0,
     obs_scale: np.ndarray | None = None,
 ) -> EvalResult:
-    """Run one deterministic episode of ``policy`` (obs -> action) per seed of ``seeds``.
+    """Run one deterministic episode of ``policy`` per seed of ``seeds``.
 
-    :param policy: maps one observation ``[obs_dim]`` to one action ``[act_dim]``
+    :param policy: anything with ``act(obs) -> action`` (:class:`~qhil.common.episode.Policy`)
     :param seeds: the episodes' reset seeds
     :param purpose: the split the episodes serve; seeds outside it are refused
         (:class:`~qhil.common.protocol.ProtocolError`). ``None`` only for a re-measurement
         on seeds the user chose (``qhil eval --seeds``), which decides nothing.
     :param progress: optional wrapper around the episode iterator (e.g. ``tqdm``)
     :param obs_noise: Gaussian noise on what the policy sees (not the env's state), std
-        ``obs_noise * obs_scale`` per feature; drawn from ``default_rng([seed, 7919])`` per
-        episode, the very sequence ``qhil bench --noise`` uses, so policies compared on the
-        same seeds get the same draws
+        ``obs_noise * obs_scale`` per feature; the draws of :func:`~qhil.common.episode.
+        run_episode`, the very sequence ``qhil bench --noise`` uses, so policies compared on
+        the same seeds get the same draws
     :param obs_scale: per-feature noise scale (the actor's observation std)
     """
     if purpose is not None:
         check_seeds(seeds, purpose)
     if obs_noise and obs_scale is None:
         raise ValueError("observation noise needs a per-feature scale")
-    noise_std = obs_noise * obs_scale if obs_noise and obs_scale is not None else None
     env = make_env(env_id)
-    returns, lengths, terminated = [], [], []
+    episodes = []
     it: Iterable[int] = seeds
     if progress is not None:
         it = progress(it)
     try:
         for seed in it:
-            obs, _ = env.reset(seed=seed)
-            rng = np.random.default_rng([seed, 7919])
-            total, n, term, trunc = 0.0, 0, False, False
-            while not (term or trunc):
-                seen = obs if noise_std is None else \
-                    obs + noise_std * rng.standard_normal(obs.shape)
-                obs, reward, term, trunc, _ = env.step(policy(seen))
-                total += float(reward)
-                n += 1
-            returns.append(total)
-            lengths.append(n)
-            terminated.append(bool(term))
+            episodes.append(run_episode(policy, env, seed, noise=obs_noise, noise_scale=obs_scale))
     finally:
         env.close()
-    return EvalResult(np.asarray(returns), np.asarray(lengths), np.asarray(terminated, bool),
-                      seeds)
+    return EvalResult(np.asarray([e.ret for e in episodes]),
+                      np.asarray([e.steps for e in episodes]),
+                      np.asarray([e.terminated for e in episodes], bool), seeds)
 
 
 def percent_of_float(quantized: float, float_: float) -> float:
@@ -191,4 +180,4 @@ def float_test(model: ModelDir, episodes: int = TEST_EPISODES) -> EvalResult:
     recorded = model.meta.get("eval", {})
     if recorded.get("seeds") == str(seeds) and "terminated" in recorded:
         return EvalResult.from_dict(recorded)
-    return evaluate_policy(model.actor.act, model.env_id, seeds, Split.TEST)
+    return evaluate_policy(model.actor, model.env_id, seeds, Split.TEST)

@@ -222,7 +222,7 @@ class Device:
         """What LOAD_END would have said of an active ``blob`` (arena bytes unknown: 0)."""
         m = read_blob(blob)
         if isinstance(m, QuantModel):
-            shape = (0, len(m.layers), m.obs_dim, m.act_dim, m.n_macs)
+            shape = (0, len(m.layers), m.obs_dim, m.action_dim, m.n_macs)
         else:
             shape = (1, len(m.weights), m.obs_dim, m.action_dim, m.n_macs)
         return LoadInfo(blob_id(blob), *shape, 0)

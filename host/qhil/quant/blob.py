@@ -14,6 +14,7 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from qhil.common.errors import ModelFormatError
 from qhil.quant.packing import pack_rows, row_bytes, unpack_rows
 from qhil.quant.qmodel import QuantLayer, QuantModel
 
-__all__ = ["write_blob", "read_blob", "blob_id", "BlobInfo", "FORMAT_VERSION", "MAGIC",
+__all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "BlobInfo", "FORMAT_VERSION", "MAGIC",
            "HEADER_SIZE", "LAYER_RECORD_SIZE", "MAX_BLOB_SIZE", "KIND_INT", "KIND_F32"]
 
 MAGIC = b"QHIL"
@@ -88,7 +89,7 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
     is_int = isinstance(model, QuantModel)
     if isinstance(model, QuantModel):
         model.validate()
-        n_layers, obs_dim, act_dim = len(model.layers), model.obs_dim, model.act_dim
+        n_layers, obs_dim, act_dim = len(model.layers), model.obs_dim, model.action_dim
     else:
         n_layers, obs_dim, act_dim = len(model.weights), model.obs_dim, model.action_dim
     output = OUT_TANH if model.output == "tanh" else OUT_LINEAR
@@ -176,6 +177,20 @@ class _Reader:
 
 def _arr(data: bytes, dtype: str, count: int) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, count=count)
+
+
+def load_blob(path: str | Path) -> tuple[bytes, QuantModel | FloatActor]:
+    """A blob file's bytes and the model they hold.
+
+    :raises ModelFormatError: a missing, unreadable or malformed file (one clear line)
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ModelFormatError(f"blob '{path}' does not exist") from None
+    except OSError as exc:
+        raise ModelFormatError(f"cannot read blob '{path}': {exc.strerror}") from None
+    return data, read_blob(data, source=str(path))
 
 
 def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # noqa: C901

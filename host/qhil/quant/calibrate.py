@@ -15,6 +15,7 @@ import numpy as np
 
 from qhil.common.actor import FloatActor
 from qhil.common.envs import make_env
+from qhil.common.episode import FunctionPolicy, Step, run_episode
 from qhil.common.errors import ConfigError
 from qhil.common.protocol import SeedRange, Split, check_seeds
 
@@ -46,17 +47,18 @@ def collect_observations(
     rng = np.random.default_rng(seed)
     half = 0.5 * (actor.action_high - actor.action_low)
     observations: list[np.ndarray] = []
-    per_episode = max(1, max_steps // episodes)
+
+    def noisy(obs: np.ndarray) -> np.ndarray:
+        action = actor.act(obs) + action_noise * half * rng.standard_normal(half.shape)
+        return np.clip(action, actor.action_low, actor.action_high)
+
+    def keep(step: Step) -> None:
+        observations.append(np.asarray(step.seen, dtype=np.float64))
+
     try:
         for i in range(episodes):
-            obs, _ = env.reset(seed=seed + i)
-            for _ in range(per_episode):
-                observations.append(np.asarray(obs, dtype=np.float64))
-                action = actor.act(obs) + action_noise * half * rng.standard_normal(half.shape)
-                obs, _, terminated, truncated, _ = env.step(
-                    np.clip(action, actor.action_low, actor.action_high))
-                if terminated or truncated:
-                    break
+            run_episode(FunctionPolicy(noisy), env, seed + i, on_step=keep,
+                        max_steps=max(1, max_steps // episodes))
     finally:
         env.close()
     return np.stack(observations)

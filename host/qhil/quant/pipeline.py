@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from qhil.common.envs import box_bounds, make_env
 from qhil.common.model_dir import ModelDir
+from qhil.common.settings import positive_int, setting
 from qhil.quant.calibrate import RangeMethod, collect_observations
 from qhil.quant.config import BitConfig
 from qhil.quant.ptq import InputScale, QuantParams, WeightMethod, build_quant_model, choose_params
@@ -15,23 +17,21 @@ from qhil.quant.qmodel import QuantModel
 
 __all__ = ["PTQOptions", "Calibrator"]
 
+InputRange = Literal["minmax", "percentile"]
+
 
 @dataclass(frozen=True)
 class PTQOptions:
-    """Post-training quantization choices (defaults are what the shipped exports use).
+    """Post-training quantization choices (defaults are what the shipped exports use)."""
 
-    :param calib_episodes: noisy float-policy rollouts for calibration (seeds 20000..)
-    :param input_range: per-feature input range: ``minmax`` or ``percentile``
-    :param act_range: activation range: ``percentile`` (99.99) or ``minmax``
-    :param weights: per-channel weight clipping: ``mse`` (searched) or ``minmax``
-    :param input_scale: ``feature`` (one step per observation feature) or ``tensor``
-    """
-
-    calib_episodes: int = 20
-    input_range: RangeMethod = "minmax"
-    act_range: RangeMethod = "percentile"
-    weights: WeightMethod = "mse"
-    input_scale: InputScale = "feature"
+    calib_episodes: int = setting(20, parse=positive_int, help=(
+        "noisy float-policy rollouts for calibration, seeds 20000.."))
+    input_range: InputRange = setting("minmax", help="per-feature input range")
+    act_range: RangeMethod = setting("percentile", help=(
+        "activation range; percentile is 99.99 and switches to mse for widths <= 4 bits"))
+    weights: WeightMethod = setting("mse", help="per-channel weight clipping")
+    input_scale: InputScale = setting("feature", help=(
+        "one input step per observation feature, or one for all"))
 
 
 @dataclass

@@ -95,7 +95,7 @@ class QuantModel:
         return self.layers[0].n_in
 
     @property
-    def act_dim(self) -> int:
+    def action_dim(self) -> int:
         return self.layers[-1].n_out
 
     @property
@@ -157,7 +157,7 @@ class QuantModel:
         if not (np.all(np.isfinite(self.in_center)) and np.all(np.isfinite(self.in_step))
                 and np.all(self.in_step > 0)):
             raise ModelFormatError("input steps must be finite and positive")
-        if self.action_low.shape != (self.act_dim,) or self.action_high.shape != (self.act_dim,):
+        if self.action_low.shape != (self.action_dim,) or self.action_high.shape != (self.action_dim,):
             raise ModelFormatError("action bounds must have one entry per action")
         if self.output == "tanh":
             size = 1 << self.layers[-1].out_bits

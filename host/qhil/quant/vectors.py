@@ -120,7 +120,7 @@ def generate_converters(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> dict[s
             lo = -(hi := (1 << (model.out_bits - 1)) - 1)
         else:  # the last layer's signed codes
             lo, hi = model.layers[-1].out_range
-        codes = rng.integers(lo, hi + 1, size=(8, model.act_dim))
+        codes = rng.integers(lo, hi + 1, size=(8, model.action_dim))
         codes[0], codes[1] = lo, hi
         out["cases"].append({  # type: ignore[attr-defined]
             "blob": f"{name}.qhil", "output": model.output,

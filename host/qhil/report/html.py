@@ -1,6 +1,6 @@
 """A self-contained HTML page for a bench report: the summary.md facts, and SVG plots.
 
-The page says what summary.md says (the same functions of :mod:`qhil.bench.report` build
+The page says what summary.md says (the same functions of :mod:`qhil.report.markdown` build
 both), then shows four plots in which each variant keeps one colour. Text in the plots is
 at least 11 px at the plots' natural size, and nothing makes the page wider than a 900 px
 window: wide tables scroll inside their own box.
@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from qhil.bench.report import (  # noqa: E402
+from qhil.report.markdown import (  # noqa: E402
     ACTION_ERROR_TITLE,
     action_error_table,
     decision_lines,

@@ -17,17 +17,30 @@ import socket
 import subprocess
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from qhil.common.errors import ConfigError, QhilError
+from qhil.common.settings import setting
 from qhil.link.device import Device
 from qhil.link.faults import FaultyTransport, LinkFaults
 from qhil.link.transport import SerialTransport, Transport
 from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, built_firmware
+from qhil.targets.power import BOARD_PROFILES, BoardProfile
 
-__all__ = ["TargetInfo", "TARGETS", "RunningTarget", "start_target", "target_info"]
+__all__ = ["TargetInfo", "TargetKind", "TARGETS", "RunningTarget", "start_target", "target_info",
+           "TargetSettings"]
 
 LOG = logging.getLogger(__name__)
+
+
+class TargetKind(Enum):
+    """How a target is started; the value is what reports and ``qhil devices`` print."""
+
+    NATIVE = "native"
+    QEMU = "qemu"
+    RENODE = "renode"
+    BOARD = "board"
 
 
 @dataclass(frozen=True)
@@ -35,49 +48,67 @@ class TargetInfo:
     """One row of the target table.
 
     :param pio_env: PlatformIO environment that builds its firmware
-    :param kind: ``native``, ``qemu``, ``renode`` or ``board``
+    :param kind: how it is started
     :param machine: QEMU machine (``-M``) or Renode script name
     :param baud: serial baud rate for boards
     :param board: what its firmware says in HELLO (the PlatformIO board id), so that a
         device reached by URL can be checked to be this target
+    :param power_profile: the :data:`~qhil.targets.power.BOARD_PROFILES` entry its device
+        energy is estimated with ("": none; the MPS2 FPGA images and QEMU have no power
+        figure of their own, they borrow a Cortex-M4 part's and reports say so)
     """
 
     name: str
     pio_env: str
-    kind: str
+    kind: TargetKind
     machine: str = ""
     cpu: str = ""
     baud: int = 115200
     description: str = ""
     board: str = ""
+    power_profile: str = ""
+
+    @property
+    def profile(self) -> BoardProfile | None:
+        """The board power profile of its energy estimate, if it has one."""
+        return BOARD_PROFILES[self.power_profile] if self.power_profile else None
 
 
+F411 = "stm32f411-100mhz"
+# No profile for the STM32F446 (Nucleo-F446RE), the nRF51 (micro:bit, qemu-m0) or the M33
+# image: give one with --board-profile; those reports carry the op-level estimate only.
 TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
-    TargetInfo("native", "native", "native", description="host process behind a pty",
+    TargetInfo("native", "native", TargetKind.NATIVE, description="host process behind a pty",
                board="native"),
-    TargetInfo("qemu-m0", "qemu-m0", "qemu", "microbit", "cortex-m0",
+    TargetInfo("qemu-m0", "qemu-m0", TargetKind.QEMU, "microbit", "cortex-m0",
                description="QEMU BBC micro:bit (nRF51822, 16 KB RAM)", board="microbit_qemu"),
-    TargetInfo("qemu-m0-builtin", "qemu-m0-builtin", "qemu", "microbit", "cortex-m0",
+    TargetInfo("qemu-m0-builtin", "qemu-m0-builtin", TargetKind.QEMU, "microbit", "cortex-m0",
                description="qemu-m0 with a model compiled into flash "
                            "(firmware/.pio/builtin/qhil_builtin_model.h, see platformio.ini)",
                board="microbit_qemu"),
-    TargetInfo("qemu-m3", "qemu-m3", "qemu", "mps2-an385", "cortex-m3", description="QEMU MPS2 AN385",
-               board="mps2_an385"),
-    TargetInfo("qemu-m4", "qemu-m4", "qemu", "mps2-an386", "cortex-m4", description="QEMU MPS2 AN386",
-               board="mps2_an386"),
-    TargetInfo("qemu-m7", "qemu-m7", "qemu", "mps2-an500", "cortex-m7", description="QEMU MPS2 AN500",
-               board="mps2_an500"),
-    TargetInfo("qemu-m33", "qemu-m33", "qemu", "mps2-an505", "cortex-m33",
+    TargetInfo("qemu-m3", "qemu-m3", TargetKind.QEMU, "mps2-an385", "cortex-m3",
+               description="QEMU MPS2 AN385",
+               board="mps2_an385", power_profile=F411),
+    TargetInfo("qemu-m4", "qemu-m4", TargetKind.QEMU, "mps2-an386", "cortex-m4",
+               description="QEMU MPS2 AN386",
+               board="mps2_an386", power_profile=F411),
+    TargetInfo("qemu-m7", "qemu-m7", TargetKind.QEMU, "mps2-an500", "cortex-m7",
+               description="QEMU MPS2 AN500",
+               board="mps2_an500", power_profile=F411),
+    TargetInfo("qemu-m33", "qemu-m33", TargetKind.QEMU, "mps2-an505", "cortex-m33",
                description="QEMU MPS2 AN505 (Cortex-M33, DSP and FPU; Secure state)",
                board="mps2_an505"),
-    TargetInfo("qemu-stm32f4", "qemu-stm32f4", "qemu", "netduinoplus2", "cortex-m4",
-               description="QEMU netduinoplus2 (STM32F405, USART1)", board="netduinoplus2"),
-    TargetInfo("renode-stm32f4", "blackpill-f411", "renode", "qhil-stm32f4.resc", "cortex-m4",
-               description="Renode STM32F4 (needs renode on PATH)", board="blackpill_f411"),
-    TargetInfo("nucleo-f446re", "nucleo-f446re", "board", cpu="cortex-m4",
+    TargetInfo("qemu-stm32f4", "qemu-stm32f4", TargetKind.QEMU, "netduinoplus2", "cortex-m4",
+               description="QEMU netduinoplus2 (STM32F405, USART1)", board="netduinoplus2",
+               power_profile=F411),
+    TargetInfo("renode-stm32f4", "blackpill-f411", TargetKind.RENODE, "qhil-stm32f4.resc", "cortex-m4",
+               description="Renode STM32F4 (needs renode on PATH)", board="blackpill_f411",
+               power_profile=F411),
+    TargetInfo("nucleo-f446re", "nucleo-f446re", TargetKind.BOARD, cpu="cortex-m4",
                description="ST Nucleo-F446RE, USART2 via ST-LINK VCP", board="nucleo_f446re"),
-    TargetInfo("blackpill-f411", "blackpill-f411", "board", cpu="cortex-m4",
-               description="WeAct Black Pill F411, USART1 on PA9/PA10", board="blackpill_f411"),
+    TargetInfo("blackpill-f411", "blackpill-f411", TargetKind.BOARD, cpu="cortex-m4",
+               description="WeAct Black Pill F411, USART1 on PA9/PA10", board="blackpill_f411",
+               power_profile=F411),
 ]}
 
 
@@ -218,18 +249,18 @@ def _launch(info: TargetInfo, elf: Path | None, port: str | None,
     transport: Transport
     if port:  # a board, or any target's firmware served elsewhere (ser2net, a lab PC)
         proc, transport = None, SerialTransport(port, info.baud)
-    elif info.kind == "board":
+    elif info.kind is TargetKind.BOARD:
         raise ConfigError(f"target '{info.name}' is a real board: give its serial port (--port)")
     elif elf is None:
         raise ConfigError(f"target '{info.name}' needs its firmware built (drop --no-build?)")
-    elif info.kind == "native":
+    elif info.kind is TargetKind.NATIVE:
         proc, transport = _start_native(elf)
-    elif info.kind == "qemu":
+    elif info.kind is TargetKind.QEMU:
         proc, transport = _start_qemu(info, elf)
-    elif info.kind == "renode":
+    elif info.kind is TargetKind.RENODE:
         proc, transport = _start_renode(info, elf)
     else:
-        raise ConfigError(f"target kind '{info.kind}' is not supported")
+        raise ConfigError(f"target kind '{info.kind.value}' is not supported")
     if faults is not None and faults.any:
         transport = FaultyTransport(transport, faults)
     return proc, transport
@@ -250,7 +281,7 @@ def start_target(name: str, port: str | None = None, build: bool = True,
     """
     info = target_info(name)
     elf = None
-    if info.kind != "board" and not port:
+    if info.kind is not TargetKind.BOARD and not port:
         if build:
             LOG.info("building firmware %s (incremental) ...", info.pio_env)
         elf = build_firmware(info.pio_env) if build else built_firmware(info.pio_env)
@@ -269,3 +300,30 @@ def start_target(name: str, port: str | None = None, build: bool = True,
         running.stop()
         raise
     return running
+
+
+@dataclass(frozen=True)
+class TargetSettings:
+    """Where a command's device is: the options every device command shares."""
+
+    target: str = setting("qemu-m4", help=(
+        "where the firmware runs: " + ", ".join(TARGETS)))
+    port: str | None = setting(None, help=(
+        "where the device is: a board's serial port (/dev/ttyACM0, see 'qhil devices') or, "
+        "for any target, a pyserial URL (rfc2217://lab-pc:2000, socket://host:port) whose "
+        "firmware then runs there; the device's HELLO must name the target's board"))
+    allow_mismatch: bool = setting(False, help=(
+        "run even when the device at --port says it is another board"))
+    no_build: bool = setting(False, help=(
+        "use the firmware already built instead of running 'pio run' first"))
+    timeout: float = setting(2.0, help="seconds to wait for each device answer")
+
+    @property
+    def info(self) -> TargetInfo:
+        return target_info(self.target)
+
+    def start(self, faults: LinkFaults | None = None) -> RunningTarget:
+        """Build (unless ``no_build``), start or connect, and say HELLO."""
+        return start_target(self.target, port=self.port, build=not self.no_build,
+                            timeout=self.timeout, faults=faults,
+                            allow_mismatch=self.allow_mismatch)

@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from qhil.common.envs import make_env
+from qhil.common.episode import FunctionPolicy, Step, run_episode
 from qhil.common.evaluation import (
     Comparison,
     EvalResult,
@@ -41,7 +43,6 @@ from qhil.common.evaluation import (
 )
 from qhil.common.model_dir import ModelDir
 from qhil.common.protocol import (
-    TEST_EPISODES,
     VALIDATION_EPISODES,
     SeedRange,
     Split,
@@ -57,7 +58,8 @@ from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator
 from qhil.quant.policy import QuantPolicy, quantize_obs
 from qhil.quant.qmodel import QuantModel
-from qhil.train.qat_rl import RLArgs, rl_finetune
+from qhil.train.qat_rl import rl_finetune
+from qhil.train.settings import QATArgs
 
 __all__ = ["QATArgs", "QATResult", "qat", "save_qat", "choose_input_bits", "ROLLOUT_SEED",
            "INPUT_WIDTHS"]
@@ -68,43 +70,6 @@ ROLLOUT_SEED = 30_000  # DAgger rollouts: in the fit split (docs/evaluation.md)
 #: chosen (narrowest) one must reach.
 INPUT_WIDTHS = (8, 10, 12, 16)
 INPUT_TOLERANCE = 0.99
-
-
-@dataclass
-class QATArgs:
-    bits: BitConfig
-    """per-layer widths of the student"""
-    iterations: int = 60
-    """DAgger iterations (train, validate, collect)"""
-    grad_steps: int = 1000
-    """gradient steps per iteration"""
-    batch_size: int = 256
-    """states per gradient step"""
-    lr: float = 1e-3
-    """Adam learning rate of the first iteration"""
-    lr_final: float = 0.1
-    """learning rate of the last iteration, as a fraction of ``lr`` (cosine decay between)"""
-    rollouts: int = 4
-    """student episodes collected per iteration, deterministic"""
-    perturbed_rollouts: int = 4
-    """student episodes collected per iteration with action noise (recovery states)"""
-    rollout_noise: float = 0.2
-    """action noise std of the perturbed rollouts, in units of the action half-range"""
-    val_episodes: int = VALIDATION_EPISODES
-    """validation episodes per iteration (validation seeds); few select erratic policies"""
-    test_episodes: int = TEST_EPISODES
-    """final evaluation of the chosen export (test seeds), paired with the float actor"""
-    learn_scales: bool = False
-    """learn the hidden activation steps with the weights (LSQ-style) instead of keeping
-    calibration's"""
-    max_states: int = 200_000
-    """cap on the aggregated dataset (oldest states dropped first)"""
-    seed: int = 0
-    """torch and sampling seed"""
-    rl_steps: int = 0
-    """mode (b): env steps of TD3 fine-tuning after distillation (0: distillation only)"""
-    rl: RLArgs = field(default_factory=RLArgs)
-    """TD3 fine-tuning settings (critic warm-up, learning rate, validation interval)"""
 
 
 @dataclass
@@ -134,25 +99,24 @@ def _collect(policy: QuantPolicy, env_id: str, seeds: SeedRange, noise: float,
              rng: np.random.Generator) -> np.ndarray:
     """States the student visits; with ``noise`` > 0 its actions are perturbed (Gaussian,
     std ``noise`` x the action half-range), so it also visits states off its own path."""
-    from qhil.common.envs import make_env
-
     check_seeds(seeds, Split.FIT)
     env = make_env(env_id)
     low, high = policy.model.action_low, policy.model.action_high
     half = 0.5 * (high - low)
-    states = []
+    states: list[np.ndarray] = []
+
+    def student(obs: np.ndarray) -> np.ndarray:
+        action = policy.act(obs)
+        if noise > 0:
+            action = np.clip(action + noise * half * rng.standard_normal(half.shape), low, high)
+        return action
+
+    def keep(step: Step) -> None:
+        states.append(np.asarray(step.seen, dtype=np.float64))
+
     try:
         for seed in seeds:
-            obs, _ = env.reset(seed=seed)
-            done = False
-            while not done:
-                states.append(np.asarray(obs, dtype=np.float64))
-                action = policy.act(obs)
-                if noise > 0:
-                    action = np.clip(action + noise * half * rng.standard_normal(half.shape),
-                                     low, high)
-                obs, _, terminated, truncated, _ = env.step(action)
-                done = terminated or truncated
+            run_episode(FunctionPolicy(student), env, seed, on_step=keep)
     finally:
         env.close()
     return np.stack(states)
@@ -173,7 +137,7 @@ def choose_input_bits(model: ModelDir, calibrator: Calibrator, bits: BitConfig,
     for width in widths:
         probe = BitConfig((8,) * n, (8,) * n, width, bits.out_bits)
         policy = QuantPolicy(calibrator.quantize(probe))
-        returns[width] = evaluate_policy(policy.act, model.env_id, seeds, Split.VALIDATION).mean
+        returns[width] = evaluate_policy(policy, model.env_id, seeds, Split.VALIDATION).mean
     best = max(returns.values())
     chosen = next(w for w in widths
                   if percent_of_float(returns[w], best) >= 100 * INPUT_TOLERANCE)
@@ -202,7 +166,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
         return q
 
     def validate(q: QuantModel) -> float:
-        return evaluate_policy(QuantPolicy(q).act, model.env_id, val_seeds,
+        return evaluate_policy(QuantPolicy(q), model.env_id, val_seeds,
                                Split.VALIDATION).mean
 
     states = calibrator.observations.copy()  # start from the teacher's noisy rollouts
@@ -269,7 +233,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
         rl_finetune(model, student, dataclasses.replace(args.rl, steps=args.rl_steps,
                                                         seed=args.seed), on_eval)
 
-    test = evaluate_policy(QuantPolicy(best_model).act, model.env_id,
+    test = evaluate_policy(QuantPolicy(best_model), model.env_id,
                            split_seeds(Split.TEST, args.test_episodes), Split.TEST)
     float_result = float_test(model, args.test_episodes)
     sim = FakeQuantActor(model.actor, params, args.bits, torch.float64, args.learn_scales)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,28 +25,11 @@ from stable_baselines3.common.noise import NormalActionNoise
 from qhil.common.envs import make_env
 from qhil.common.model_dir import ModelDir
 from qhil.quant.fakequant import FakeQuantActor
+from qhil.train.settings import RLArgs
 
 __all__ = ["RLArgs", "rl_finetune"]
 
 LOG = logging.getLogger(__name__)
-
-
-@dataclass
-class RLArgs:
-    steps: int = 20_000
-    """env steps of fine-tuning, critic warm-up included"""
-    critic_warmup: int = 5_000
-    """first steps in which only the critic learns"""
-    learning_rate: float = 3e-4
-    """critic learning rate (Adam)"""
-    actor_learning_rate: float = 1e-5
-    """actor learning rate: small, the distilled actor is already good and a young critic's
-    gradients are noisy (at the critic's rate the policy was measured to collapse)"""
-    eval_every: int = 2_000
-    """env steps between validations of the exported policy"""
-    action_noise: float = 0.1
-    """exploration noise std, in units of the action half-range"""
-    seed: int = 0
 
 
 class _TD3(TD3):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -34,41 +34,16 @@ from qhil.common.envs import check_env_id, make_env
 from qhil.common.errors import ConfigError
 from qhil.common.evaluation import evaluate_policy
 from qhil.common.model_dir import save_model_dir
-from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, check_seeds, split_seeds
+from qhil.common.protocol import SeedRange, Split, check_seeds, split_seeds
 from qhil.common.provenance import package_versions
 from qhil.train.extract import extract_actor
+from qhil.train.settings import Args
 
 __all__ = ["Args", "train", "ALGOS"]
 
 LOG = logging.getLogger(__name__)
 
 ALGOS = ("td3", "sac", "ppo")
-
-@dataclass
-class Args:
-    env_id: str
-    """Gymnasium environment id, e.g. ``Pendulum-v1``"""
-    algo: str = "td3"
-    """stable-baselines3 algorithm: td3, sac or ppo"""
-    steps: int = 100_000
-    """environment steps of training"""
-    seed: int = 0
-    """seed of the training run (torch, numpy, env); a fit seed, 0..999"""
-    net: tuple[int, ...] = (64, 64)
-    """hidden widths of the actor (ReLU); small enough for a microcontroller"""
-    critic_net: tuple[int, ...] | None = None
-    """hidden widths of the critic; default 256,256 (64,64 for Pendulum)"""
-    eval_every: int = 10_000
-    """steps between validation evaluations (best actor is kept)"""
-    eval_episodes: int = 5
-    """validation episodes per evaluation (validation seeds)"""
-    test_episodes: int = TEST_EPISODES
-    """final evaluation episodes (test seeds); recorded in meta.json"""
-    out: Path | None = None
-    """model folder to write; default ``models/<env_id>``"""
-    overrides: dict[str, Any] = field(default_factory=dict)
-    """hyperparameters that override the preset (SB3 constructor keywords)"""
-
 
 # --------------------------------------------------------------------------------------
 # Presets: hyperparameters known to work for small ReLU actors on each task family.
@@ -156,7 +131,7 @@ class ValidationCallback(BaseCallback):
 
     def validate(self) -> None:
         actor = copy.deepcopy(extract_actor(self.model, self.vec_normalize))
-        result = evaluate_policy(actor.act, self.args.env_id,
+        result = evaluate_policy(actor, self.args.env_id,
                                  split_seeds(Split.VALIDATION, self.args.eval_episodes),
                                  Split.VALIDATION)
         self.curve.append((int(self.num_timesteps), result.mean))
@@ -201,7 +176,7 @@ def train(args: Args, show_progress: bool = True) -> Path:
     assert callback.best is not None
     best_val, actor = callback.best
 
-    test = evaluate_policy(actor.act, args.env_id, split_seeds(Split.TEST, args.test_episodes),
+    test = evaluate_policy(actor, args.env_id, split_seeds(Split.TEST, args.test_episodes),
                            Split.TEST)
     LOG.info("test return over %d episodes: %.1f +- %.1f", args.test_episodes, test.mean, test.std)
     meta = {

@@ -12,24 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qhil.bench.energy import BoardProfile
-from qhil.bench.report import build_report, write_report
-from qhil.bench.runner import EpisodeResult, VariantResult, run_episode
+from qhil.bench.policies import PolicyUnderTest
+from qhil.bench.results import EpisodeResult
+from qhil.bench.runner import VariantResult, run_bench_episode
 from qhil.bench.session import DeviceSession
 from qhil.bench.store import RunStore
-from qhil.bench.variants import Variant
 from qhil.common.envs import make_env
 from qhil.common.errors import DeviceError, QhilError
 from qhil.common.model_dir import ModelDir
 from qhil.link.faults import FaultyTransport
-from qhil.quant.golden import GoldenExecutor
+from qhil.report.build import build_report, write_report
+from qhil.targets.power import BoardProfile
 
 __all__ = ["Bench", "preflight"]
 
 LOG = logging.getLogger(__name__)
 
 
-def preflight(variants: list[Variant], session: DeviceSession | None, target: str) -> None:
+def preflight(variants: list[PolicyUnderTest], session: DeviceSession | None, target: str) -> None:
     """Everything the device can refuse, refused before the first episode: widths it does
     not support, no float32 kernel, a model that does not fit its arena or payload.
 
@@ -40,14 +40,9 @@ def preflight(variants: list[Variant], session: DeviceSession | None, target: st
     info = session.device.info
     assert info is not None
     for v in variants:
-        if v.kind == "device-f32" and not info.float32:
-            raise QhilError(f"variant '{v.name}': {target} has no float32 kernel")
-        if v.qmodel is not None:
-            missing = sorted({w for w in v.qmodel.bits.w if w not in info.widths})
-            if missing:
-                raise QhilError(f"variant '{v.name}': {target} does not support "
-                                f"{', '.join(map(str, missing))}-bit weights "
-                                f"(it supports {', '.join(map(str, info.widths))})")
+        problem = v.unsupported(info)
+        if problem:
+            raise QhilError(f"variant '{v.name}' cannot run on {target}: {problem}")
         if v.on_device:
             try:
                 session.device.ensure_loaded(v.blob)
@@ -64,7 +59,7 @@ class Bench:
     """
 
     model: ModelDir
-    variants: list[Variant]
+    variants: list[PolicyUnderTest]
     seeds: list[int]
     noise: list[float]
     store: RunStore
@@ -73,7 +68,7 @@ class Bench:
     period: float
     faults: str = ""
     profile: BoardProfile | None = None
-    budget: str | None = None  # ceilings the report decides under (qhil.bench.decide)
+    budget: str | None = None  # ceilings the report decides under (qhil.report.decide)
     _done: dict[str, EpisodeResult] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -83,11 +78,11 @@ class Bench:
     def total(self) -> int:
         return len(self.variants) * len(self.noise) * len(self.seeds)
 
-    def pending(self, variant: Variant) -> list[tuple[float, int]]:
+    def pending(self, variant: PolicyUnderTest) -> list[tuple[float, int]]:
         return [(level, seed) for level in self.noise for seed in self.seeds
                 if RunStore.key(variant.name, level, seed) not in self._done]
 
-    def run(self, on_episode: Callable[[Variant, EpisodeResult], None] | None = None) -> None:
+    def run(self, on_episode: Callable[[PolicyUnderTest, EpisodeResult], None] | None = None) -> None:
         """Run every missing episode, saving each and refreshing the partial report."""
         counters = self._link_snapshot()
         for variant in self.variants:
@@ -101,7 +96,6 @@ class Bench:
                 loaded = self.session.load(variant.blob)
                 # 0 when the model was already active and nothing was uploaded
                 model_id, arena_bytes = loaded.model_id, loaded.bytes_used or None
-            golden = GoldenExecutor(variant.qmodel) if variant.qmodel is not None else None
             info = self.session.device.info if self.session is not None else None
             scale = info.cost_num / info.cost_den if info is not None else 1.0
             env = make_env(self.model.env_id)
@@ -111,8 +105,8 @@ class Bench:
                         self.session.where = {"variant": variant.name, "seed": seed,
                                               "noise": level}
                         first_incident = len(self.session.incidents)
-                    ep = run_episode(variant, self.model.actor, env, seed, self.session,
-                                     noise=level, cost_scale=scale, golden=golden)
+                    ep = run_bench_episode(variant, self.model.actor, env, seed, self.session,
+                                           noise=level, cost_scale=scale)
                     ep.model_id = model_id
                     ep.arena_bytes = arena_bytes
                     if self.session is not None:

@@ -2,8 +2,8 @@
 
 Read top to bottom:
 
-1. **Sensitivity** of every part at every width (:mod:`qhil.quant.sensitivity`).
-2. **Search** (:mod:`qhil.quant.autoquant`): the greedy path to the budget, plus its
+1. **Sensitivity** of every part at every width (:mod:`qhil.autoquant.sensitivity`).
+2. **Search** (:mod:`qhil.autoquant.search`): the greedy path to the budget, plus its
    best neighbours, give the candidates.
 3. **QAT** of each candidate (DAgger distillation, :mod:`qhil.train.qat`); selection by
    validation return, test return reported.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,11 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from qhil.common.errors import ConfigError
-from qhil.common.evaluation import evaluate_policy, percent_of_float
-from qhil.common.model_dir import ModelDir
-from qhil.common.protocol import TEST_EPISODES, Split, split_seeds
-from qhil.quant.autoquant import (
+from qhil.autoquant.search import (
     Budget,
     CostFn,
     energy_pj,
@@ -43,13 +40,7 @@ from qhil.quant.autoquant import (
     predicted_loss,
     weight_bytes,
 )
-from qhil.quant.blob import read_blob, write_blob
-from qhil.quant.config import BitConfig, parse_bits
-from qhil.quant.pipeline import Calibrator
-from qhil.quant.qmodel import QuantModel
-from qhil.quant.sensitivity import (
-    IN_WIDTHS,
-    WIDTHS,
+from qhil.autoquant.sensitivity import (
     SensitivityRow,
     as_table,
     from_json,
@@ -57,33 +48,25 @@ from qhil.quant.sensitivity import (
     profile,
     to_json,
 )
-from qhil.train.qat import QATArgs, qat, save_qat
+from qhil.autoquant.settings import AutoquantArgs
+from qhil.common.errors import ConfigError
+from qhil.common.evaluation import evaluate_policy, percent_of_float
+from qhil.common.model_dir import ModelDir
+from qhil.common.protocol import TEST_EPISODES, Split, split_seeds
+from qhil.harness.run import BenchReport, run_bench
+from qhil.harness.settings import BenchSettings
+from qhil.quant.blob import write_blob
+from qhil.quant.config import BitConfig, parse_bits
+from qhil.quant.pipeline import Calibrator
+from qhil.quant.policy import QuantPolicy
+from qhil.targets import TargetSettings
+from qhil.train.qat import qat, save_qat
+from qhil.train.settings import QATArgs
 
 __all__ = ["AutoquantArgs", "autoquant"]
 
 LOG = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-
-
-@dataclass
-class AutoquantArgs:
-    budget: Budget
-    """the limit the chosen widths must meet"""
-    candidates: int = 3
-    """configurations trained and verified"""
-    probe_episodes: int = 5
-    """validation episodes per sensitivity probe"""
-    widths: tuple[int, ...] = WIDTHS
-    """weight and activation widths profiled"""
-    in_widths: tuple[int, ...] = IN_WIDTHS
-    """input widths profiled"""
-    qat_iterations: int = 12
-    """DAgger iterations per candidate"""
-    qat_grad_steps: int = 300
-    """gradient steps per DAgger iteration"""
-    target: str | None = None
-    """device to measure cost on and verify bit-exactness (None: host only)"""
-    seed: int = 0
 
 
 @dataclass
@@ -132,7 +115,7 @@ def autoquant(model: ModelDir, args: AutoquantArgs, work: Path, calibrator: Cali
     rows = from_json(json.loads(sens_path.read_text())) if sens_path.exists() else []
     todo = [p for p in probes(n_layers, args.widths, args.in_widths)
             if (p.part, p.bits) not in {(r.part, r.bits) for r in rows}]
-    float_val = evaluate_policy(model.actor.act, model.env_id,
+    float_val = evaluate_policy(model.actor, model.env_id,
                                 split_seeds(Split.VALIDATION, args.probe_episodes),
                                 Split.VALIDATION).mean
 
@@ -193,7 +176,7 @@ def autoquant(model: ModelDir, args: AutoquantArgs, work: Path, calibrator: Cali
     points = [_point(c, i) for i, c in enumerate(candidates)]
     ref_bits = parse_bits("int8", n_layers)
     int8 = calibrator.quantize(ref_bits)
-    int8_test = evaluate_policy(_policy(int8), model.env_id,
+    int8_test = evaluate_policy(QuantPolicy(int8), model.env_id,
                                 split_seeds(Split.TEST, TEST_EPISODES), Split.TEST).mean
     points.append({"name": "int8 (PTQ)", "bits": str(ref_bits), "weight_bytes": size(ref_bits),
                    "energy_pj": energy(ref_bits), "test_return": int8_test,
@@ -210,12 +193,6 @@ def autoquant(model: ModelDir, args: AutoquantArgs, work: Path, calibrator: Cali
     }
     _save_json(work / "autoquant.json", summary)
     return summary
-
-
-def _policy(q: QuantModel) -> Callable[[np.ndarray], np.ndarray]:
-    from qhil.quant.policy import QuantPolicy
-
-    return QuantPolicy(q).act
 
 
 def _point(c: Candidate, i: int) -> dict[str, Any]:
@@ -282,31 +259,28 @@ class _DeviceCost:
 
 
 def _verify(model: ModelDir, blob_path: Path, target: str, work: Path) -> dict[str, Any]:
-    """One closed-loop episode on the device, every action checked; cached on disk."""
-    from qhil.bench.runner import run_episode
-    from qhil.bench.variants import Variant
-    from qhil.common.envs import make_env
-    from qhil.targets import start_target
-
-    out = blob_path.with_suffix(".device.json")
+    """One closed-loop episode on the device, every action checked: a bench run of its own
+    (repairs, incidents and link counters like any bench), kept in ``<candidate>.device/``
+    and read back when it is complete."""
+    out = blob_path.with_suffix(".device")
     data = blob_path.read_bytes()
-    if out.exists():
-        cached = json.loads(out.read_text())
-        if cached.get("blob_bytes") == len(data):
-            return dict(cached)
-    q = read_blob(data, source=str(blob_path))
-    assert isinstance(q, QuantModel)
-    with start_target(target, timeout=5.0) as running:
-        running.device.load(data)
-        env = make_env(model.env_id)
-        info = running.device.info
-        scale = info.cost_num / info.cost_den if info else 1.0
-        seed = split_seeds(Split.VALIDATION, 1).start
-        ep = run_episode(Variant(blob_path.stem, "device-int", data, q, str(q.bits)),
-                         model.actor, env, seed, running.device, cost_scale=scale)
-        env.close()
-    result = {"target": target, "unit": info.cost_kind if info else "", "steps": ep.steps,
-              "mismatches": ep.mismatch_count, "cost_median": float(np.median(ep.cost)),
-              "seed": seed, "return": ep.ret, "blob_bytes": len(data)}
-    _save_json(out, result)
-    return result
+    seed = split_seeds(Split.VALIDATION, 1).start
+    report = None
+    if (out / "report.json").exists():
+        report = BenchReport.load(out)
+        if not report.complete or report.variant(blob_path.stem).get("sizes", {}).get(
+                "blob_bytes") != len(data):
+            shutil.rmtree(out)  # another candidate's, or a run that stopped: measure again
+            report = None
+    if report is None:
+        settings = BenchSettings(model=str(model.path), variants=(), blob=(str(blob_path),),
+                                 episodes=1, seed=seed, out=str(out),
+                                 device=TargetSettings(target, timeout=5.0))
+        report = run_bench(settings)
+    entry = report.variant(blob_path.stem)
+    return {"target": target, "unit": report.data["target"].get("cost_unit", ""),
+            "steps": entry["steps"], "mismatches": entry["bit_exact"]["mismatches"],
+            "cost_median": entry["device_cost"]["median"], "seed": seed,
+            "return": entry["return"]["mean"], "blob_bytes": len(data),
+            "link": report.data["link"], "incidents": report.data["incidents"],
+            "report": str(report.path)}

@@ -1,6 +1,6 @@
 """What a report decides: the best variant under the user's budget and the Pareto fronts.
 
-A budget is a list of ceilings on lower-is-better metrics of :mod:`qhil.bench.compare`
+A budget is a list of ceilings on lower-is-better metrics of :mod:`qhil.report.compare`
 (``weight_bytes=2000,cost=30000``: weight bytes and device cost per action at most these).
 The best variant is the one with the highest return among those that run on the device
 and meet every ceiling (with no budget: among all that run on the device), ties going to
@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from qhil.bench.compare import METRICS, Metric
 from qhil.common.errors import ConfigError
+from qhil.report.compare import METRICS, Metric
 
 __all__ = ["Ceiling", "parse_budget", "Decision", "decide", "FRONT_AXES"]
 

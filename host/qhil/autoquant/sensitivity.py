@@ -99,7 +99,7 @@ def profile(model: ModelDir, calibrator: Calibrator, probe_list: list[Probe],
     states = calibrator.observations
     teacher = model.actor.act(states)
     if float_return is None:
-        float_return = evaluate_policy(model.actor.act, model.env_id, seeds,
+        float_return = evaluate_policy(model.actor, model.env_id, seeds,
                                        Split.VALIDATION).mean
     rows = []
     for probe in probe_list:
@@ -109,7 +109,7 @@ def profile(model: ModelDir, calibrator: Calibrator, probe_list: list[Probe],
         err = dequantize_action(qmodel, codes) - teacher
         scale = np.maximum(model.actor.action_high - model.actor.action_low, 1e-9)
         rmse = float(np.sqrt(np.mean((err / scale) ** 2)))
-        result = evaluate_policy(QuantPolicy(qmodel).act, model.env_id, seeds, Split.VALIDATION)
+        result = evaluate_policy(QuantPolicy(qmodel), model.env_id, seeds, Split.VALIDATION)
         row = SensitivityRow(probe.part, probe.bits, str(bits), float(result.mean),
                              float(result.std), percent_of_float(result.mean, float_return),
                              rmse)

@@ -19,10 +19,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from qhil.bench.energy import op_energy
+from qhil.autoquant.sensitivity import part_names, reference_bits, width_of, with_part
 from qhil.common.errors import ConfigError
 from qhil.quant.config import BitConfig
-from qhil.quant.sensitivity import part_names, reference_bits, width_of, with_part
+from qhil.quant.energy import op_energy
 
 __all__ = ["Budget", "parse_budget", "CostFn", "weight_bytes", "energy_pj", "greedy",
            "neighbours", "predicted_loss", "LADDER", "IN_LADDER"]
@@ -56,7 +56,7 @@ def weight_bytes(shapes: list[tuple[int, int]]) -> CostFn:
 
 
 def energy_pj(shapes: list[tuple[int, int]]) -> CostFn:
-    """Op-level energy per inference (Horowitz 45 nm; see qhil.bench.energy)."""
+    """Op-level energy per inference (Horowitz 45 nm; see qhil.quant.energy)."""
     return lambda bits: op_energy(shapes, bits)["total_pj"]
 
 

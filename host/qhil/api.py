@@ -1,0 +1,293 @@
+"""qhil from Python: every command of the CLI as a typed function (docs/api.md).
+
+    import qhil.api as qhil
+
+    model = qhil.load_model("models/Pendulum-v1")
+    q = qhil.quantize(model, "w4a4")
+    print(qhil.evaluate(model, q, episodes=100))            # test split, paired with float
+    report = qhil.bench(model, variants=["float", "int8"], blobs=[...], target="qemu-m4")
+    verdict = qhil.compare(base_report, report, fail_on="return=-2%")
+
+The functions take the same settings dataclasses the CLI options are generated from, so
+a default is the same wherever it is used; heavy parts (torch, SB3, the firmware build)
+load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qhil.bench.policies import (
+    F32_TOLERANCE,
+    DeviceFloat32,
+    DeviceInteger,
+    EpisodeContext,
+    host_f32,
+)
+from qhil.bench.results import EpisodeResult
+from qhil.common.actor import FloatActor
+from qhil.common.episode import FunctionPolicy, Policy
+from qhil.common.errors import ConfigError
+from qhil.common.evaluation import Comparison, EvalResult, compare_paired, evaluate_policy
+from qhil.common.model_dir import ModelDir, load_model_dir, save_model_dir
+from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, split_seeds
+from qhil.harness.run import BenchProgress, BenchReport, run_bench
+from qhil.harness.settings import BenchSettings
+from qhil.quant.blob import load_blob, write_blob
+from qhil.quant.config import parse_bits
+from qhil.quant.pipeline import Calibrator, PTQOptions
+from qhil.quant.policy import QuantPolicy
+from qhil.quant.qmodel import QuantModel
+from qhil.report.build import write_report
+from qhil.report.compare import Comparison as ReportComparison
+from qhil.report.compare import compare_reports, parse_gates
+from qhil.targets import TARGETS, TargetInfo, TargetSettings
+
+if TYPE_CHECKING:  # torch and SB3 load only when qat, autoquant or train is called
+    from qhil.autoquant.settings import AutoquantArgs
+    from qhil.train.qat import QATResult
+    from qhil.train.settings import QATArgs
+
+__all__ = ["load_model", "save_model", "quantize", "save_blob", "load_blob", "evaluate",
+           "Evaluation", "bench", "compare", "load_report", "write_report", "qat", "autoquant",
+           "train", "targets", "infer", "Inference", "BenchReport", "BenchSettings",
+           "TargetSettings", "PTQOptions", "Split", "FunctionPolicy", "SeedRange"]
+
+ModelLike = ModelDir | str | Path
+PolicyLike = Policy | QuantModel | FloatActor | str | Path
+
+
+def load_model(path: ModelLike) -> ModelDir:
+    """A model folder (``actor.npz`` + ``meta.json``, docs/model-format.md)."""
+    return path if isinstance(path, ModelDir) else load_model_dir(path)
+
+
+def save_model(path: str | Path, actor: FloatActor, env_id: str, *, algo: str = "external",
+               **meta: Any) -> ModelDir:
+    """Write a model folder for a float actor trained elsewhere (``actor.npz`` + ``meta.json``,
+    docs/model-format.md); ``meta`` adds fields (provenance, notes)."""
+    out = Path(path)
+    save_model_dir(out, actor, {"env_id": env_id, "algo": algo, **meta})
+    return load_model_dir(out)
+
+
+def quantize(model: ModelLike, bits: str = "int8", ptq: PTQOptions | None = None) -> QuantModel:
+    """Post-training quantization at ``bits`` (``int8``, ``w4a4``, ``w=8,3,8 a=8,3,8 in=12``),
+    calibrated on the fit split (``qhil quantize``)."""
+    m = load_model(model)
+    return Calibrator(m, ptq or PTQOptions()).quantize(parse_bits(bits, len(m.actor.weights)))
+
+
+def save_blob(model: QuantModel | FloatActor, path: str | Path, env_id: str | None = None) -> Path:
+    """Write a ``.qhil`` blob (docs/model-format.md); returns its path."""
+    out = Path(path)
+    out.write_bytes(write_blob(model, env_id=env_id))
+    return out
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A policy on held-out episodes, paired with the float actor on the same seeds."""
+
+    result: EvalResult
+    float_result: EvalResult | None
+    comparison: Comparison | None
+    """% of float with its 95 % paired bootstrap interval (None without a model)"""
+
+    def __str__(self) -> str:
+        text = (f"{self.result.mean:.1f} +- {self.result.std:.1f} on seeds {self.result.seeds} "
+                f"({self.result.early_terminations} ended early)")
+        return text + (f"; {self.comparison}" if self.comparison is not None else "")
+
+
+def _policy(p: PolicyLike) -> Policy:
+    if isinstance(p, (str, Path)):
+        _, p = load_blob(p)
+    if isinstance(p, QuantModel):
+        return QuantPolicy(p)
+    return p
+
+
+def evaluate(model: ModelLike, policy: PolicyLike | None = None, *, episodes: int = TEST_EPISODES,
+             split: Split = Split.TEST, noise: float = 0.0) -> Evaluation:
+    """``qhil eval``: ``policy`` (default: the float actor) on the first ``episodes`` seeds of
+    ``split``, and the float actor on the same seeds.
+
+    :param policy: a :class:`QuantModel` (run by the golden executor), a blob path, a
+        :class:`FloatActor` or anything with ``act(obs) -> action``
+    :param noise: observation noise, std relative to each feature's std (``--obs-noise``)
+    """
+    m = load_model(model)
+    seeds = split_seeds(split, episodes)
+    scale = np.maximum(np.abs(m.actor.obs_std), 1e-6)
+    float_res = evaluate_policy(m.actor, m.env_id, seeds, split, obs_noise=noise, obs_scale=scale)
+    if policy is None:
+        return Evaluation(float_res, float_res, compare_paired(float_res, float_res))
+    res = evaluate_policy(_policy(policy), m.env_id, seeds, split, obs_noise=noise,
+                          obs_scale=scale)
+    return Evaluation(res, float_res, compare_paired(res, float_res))
+
+
+def bench(model: ModelLike | None = None, *, variants: Sequence[str] = ("float", "int8"),
+          blobs: Sequence[str | Path] = (), target: str | TargetSettings = "qemu-m4",
+          episodes: int = 20, out: str | Path | None = None,
+          settings: BenchSettings | None = None, resume: str | Path | None = None,
+          progress: BenchProgress | None = None, **more: Any) -> BenchReport:
+    """``qhil bench``: a closed-loop run on a target; returns the report it wrote.
+
+    The keywords build a :class:`BenchSettings` (``more`` takes its other fields: ``seed``,
+    ``noise``, ``budget``, ``link_faults``, ``board_profile``, ``ptq``); or pass
+    ``settings`` whole. ``resume`` finishes a stopped run in that folder.
+
+    :raises qhil.common.errors.QhilError: bad input or a device that cannot run a variant
+    :raises qhil.harness.run.BenchStopped: the run stopped part-way (partial report saved)
+    """
+    if settings is None:
+        device = target if isinstance(target, TargetSettings) else TargetSettings(target)
+        path = model.path if isinstance(model, ModelDir) else model
+        settings = BenchSettings(model=str(path) if path is not None else None,
+                                 variants=tuple(variants), blob=tuple(str(b) for b in blobs),
+                                 episodes=episodes, out=str(out) if out else None,
+                                 device=device, **more)
+    return run_bench(settings, resume=resume, progress=progress)
+
+
+def load_report(path: str | Path) -> BenchReport:
+    """A bench report from its run folder or ``report.json``."""
+    return BenchReport.load(path)
+
+
+def compare(base: BenchReport | str | Path | Sequence[BenchReport | str | Path],
+            *candidates: BenchReport | str | Path, fail_on: str | None = None) -> ReportComparison:
+    """``qhil compare``: metric changes of ``candidates`` against ``base`` and the verdict of
+    the gates (``fail_on``, the syntax of ``--fail-on``: ``return=-2%,cost=+5%``).
+
+    ``base`` may be several runs of the base (``--base-runs``): host-timed gates are then
+    judged against the worst of them. ``result.failed`` is the gates' verdict,
+    ``result.failures`` the messages per gate.
+    """
+    bases = list(base) if isinstance(base, Sequence) and not isinstance(base, (str, Path)) \
+        else [base]
+    reports = [r if isinstance(r, BenchReport) else BenchReport.load(r)
+               for r in [*bases, *candidates]]
+    if not candidates:
+        raise ConfigError("compare needs a candidate report besides the base")
+    labels = [f"#{i + 1}" for i in range(len(reports))]
+    return compare_reports([r.data for r in reports], parse_gates(fail_on), len(bases), labels)
+
+
+def qat(model: ModelLike, bits: str, out: str | Path | None = None,
+        args: QATArgs | None = None, ptq: PTQOptions | None = None) -> QATResult:
+    """``qhil qat``: the QAT recipe at ``bits``; writes ``out`` (+ its ``.json``) if given.
+
+    :param args: the recipe's settings, :class:`qhil.train.qat.QATArgs` (``bits`` is taken
+        from the argument)
+    """
+    from qhil.train.qat import qat as _qat
+    from qhil.train.qat import save_qat
+    from qhil.train.settings import QATArgs
+
+    m = load_model(model)
+    qargs = dataclasses.replace(args or QATArgs(bits=parse_bits("int8", 1)),
+                                bits=parse_bits(bits, len(m.actor.weights)))
+    result = _qat(m, qargs, Calibrator(m, ptq or PTQOptions()))
+    if out is not None:
+        save_qat(result, m, qargs, Path(out))
+    return result
+
+
+def autoquant(model: ModelLike, budget: str, work: str | Path, *, target: str | None = None,
+              args: AutoquantArgs | None = None, ptq: PTQOptions | None = None) -> dict[str, Any]:
+    """``qhil autoquant``: widths under ``budget`` (``weight_bytes=1000``...), trained and
+    verified; returns the summary written to ``work/autoquant.json`` (resumable).
+
+    :param args: :class:`qhil.autoquant.AutoquantArgs` (``budget`` and ``target`` are taken
+        from the arguments)
+    """
+    from qhil.autoquant.pipeline import autoquant as _autoquant
+    from qhil.autoquant.search import parse_budget
+    from qhil.autoquant.settings import AutoquantArgs
+
+    m = load_model(model)
+    aq = dataclasses.replace(args or AutoquantArgs(parse_budget(budget)),
+                             budget=parse_budget(budget), target=target)
+    return _autoquant(m, aq, Path(work), Calibrator(m, ptq or PTQOptions()))
+
+
+def train(env_id: str, out: str | Path, **settings: Any) -> Path:
+    """``qhil train``: a float baseline with stable-baselines3 (``settings``: the fields of
+    :class:`qhil.train.train.Args`); returns the model folder."""
+    from qhil.train.settings import Args
+    from qhil.train.train import train as _train
+
+    return _train(Args(env_id=env_id, out=Path(out), **settings), show_progress=False)
+
+
+def targets() -> list[TargetInfo]:
+    """``qhil devices``: the targets qhil can start or connect to."""
+    return list(TARGETS.values())
+
+
+@dataclass(frozen=True)
+class Inference:
+    """``qhil run``: one inference on a device, checked against the host."""
+
+    target: str
+    board: str
+    input: np.ndarray
+    """what was sent: the input codes (integer) or the normalized observation (float32)"""
+    device_output: np.ndarray
+    expected: np.ndarray
+    """the golden executor's action codes, or the host's float32 output"""
+    exact: bool
+    """bit-exact (integer), or within 1e-4 (float32)"""
+    action: np.ndarray
+    cost: float
+    cost_unit: str
+    repeats: dict[str, float] | None = None
+    """min/median/max cost over ``repeats`` inferences on the device (BENCH)"""
+
+
+def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | TargetSettings = "qemu-m4",
+          repeats: int = 0) -> Inference:
+    """Start the target, load ``blob``, run one inference on ``obs`` (a raw observation),
+    checked as in a bench; with ``repeats`` the device also repeats it and times each."""
+    data, model = load_blob(blob)
+    x = np.asarray(obs, dtype=np.float64)
+    if x.shape != (model.obs_dim,):
+        raise ConfigError(f"the observation has {x.size} values, the blob expects "
+                          f"{model.obs_dim}")
+    if not np.isfinite(x).all():
+        raise ConfigError(f"the observation holds NaN/inf at index {int(np.argmin(np.isfinite(x)))}")
+    policy = (DeviceInteger.of(Path(blob).stem, model, data) if isinstance(model, QuantModel)
+              else DeviceFloat32(Path(blob).stem, data))
+    device = target if isinstance(target, TargetSettings) else TargetSettings(target)
+    with device.start() as running:
+        dev = running.device
+        dev.load(data)
+        info = dev.info
+        assert info is not None
+        record = EpisodeResult(policy.name, 0, 0.0)
+        acting = policy.episode(EpisodeContext(model if isinstance(model, FloatActor) else None,
+                                               dev, 1.0, record))
+        action = acting.act(x)
+        acting.finish()
+        sent, got = acting.last
+        if isinstance(policy, DeviceInteger):
+            expected, exact = policy.golden.action_codes(sent), record.mismatch_count == 0
+        else:
+            assert isinstance(model, FloatActor)
+            expected, exact = host_f32(model, sent), record.f32_max_error <= F32_TOLERANCE
+        stats = None
+        if repeats:
+            lo, med, hi, _ = dev.bench(sent, repeats, float32=not isinstance(policy, DeviceInteger))
+            stats = {"repeats": repeats, "min": info.cost(lo), "median": info.cost(med),
+                     "max": info.cost(hi)}
+        return Inference(running.info.name, info.board, sent, got, expected, exact, action,
+                         info.cost(record.cost[0]), info.cost_kind, stats)

@@ -1,0 +1,91 @@
+"""Settings dataclasses are the CLI: each field's default and help are written once, here,
+and the command-line options are generated from them (:mod:`qhil.cli.settings_options`).
+
+A field made with :func:`setting` carries its help text and, where the type alone does
+not say how to read it from the command line, a parser or a flag name. Library callers
+(``qhil.api``, the pytest plugin) build the same dataclasses directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["setting", "comma_list", "positive_int", "non_negative_int", "int_in_range",
+           "int_list", "width_list"]
+
+
+def setting(default: Any = dataclasses.MISSING, *, help: str,  # noqa: A002 - argparse's word
+            flag: str | None = None, parse: Callable[[str], Any] | None = None,
+            metavar: str | None = None, short: str | None = None, cli: bool = True,
+            show_default: bool = True, repeat: bool = False,
+            default_factory: Callable[[], Any] | Any = dataclasses.MISSING) -> Any:
+    """A dataclass field with what its command-line option needs.
+
+    :param flag: the option's name when it is not ``--field-name``
+    :param parse: reads the option's text (an ``argparse`` type); its errors are usage errors
+    :param short: a one-letter alias (``-o``)
+    :param cli: False for fields the command line does not set
+    :param show_default: append "(default: ...)" to the help
+    :param repeat: the option may be given several times (a tuple field)
+    """
+    meta = {"help": help, "flag": flag, "parse": parse, "metavar": metavar, "short": short,
+            "cli": cli, "show_default": show_default, "repeat": repeat}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """``a, b,c`` -> ``("a", "b", "c")`` (empty entries dropped)."""
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+
+
+def positive_int(text: str) -> int:
+    value = _int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def int_in_range(low: int, high: int) -> Callable[[str], int]:
+    """An option type for integers in ``[low, high]``: out of range is a usage error."""
+    def parse(text: str) -> int:
+        value = _int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be in {low}..{high}, got {value}")
+        return value
+    return parse
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``64,64`` -> ``(64, 64)``; every entry positive."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of "
+                                         "integers") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"'{text}' must list positive integers")
+    return values
+
+
+def width_list(text: str) -> tuple[int, ...]:
+    """``2,3,8`` -> ``(8, 3, 2)``: distinct bit widths, widest first."""
+    return tuple(sorted(set(int_list(text)), reverse=True))

@@ -1,0 +1,204 @@
+"""Build and run a bench from :class:`BenchSettings`: the one entry point behind ``qhil
+bench``, ``qhil.api.bench``, the pytest plugin and autoquant's device check.
+
+Everything that can be wrong with the input fails before any episode runs (one
+:class:`~qhil.common.errors.QhilError`); the run folder is created only once the device
+has accepted every variant; a run that stops (Ctrl-C, a kill, a device that cannot be
+brought back) leaves a partial report and resumes with ``resume=<run folder>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qhil.bench.policies import PolicyUnderTest, resolve_policies
+from qhil.bench.results import EpisodeResult
+from qhil.bench.session import DeviceSession
+from qhil.bench.store import RunStore
+from qhil.common.envs import make_env
+from qhil.common.errors import ConfigError, QhilError
+from qhil.common.model_dir import load_model_dir
+from qhil.harness.campaign import Bench, preflight
+from qhil.harness.settings import BenchSettings
+from qhil.link.faults import parse_link_faults
+from qhil.quant.blob import blob_id
+from qhil.quant.pipeline import Calibrator
+from qhil.report.build import load_report
+from qhil.report.decide import parse_budget
+from qhil.targets.firmware import elf_memory
+from qhil.targets.power import load_profile
+from qhil.targets.targets import RunningTarget, TargetKind
+
+__all__ = ["BenchReport", "BenchProgress", "run_bench", "BenchStopped"]
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class BenchProgress:
+    """Callbacks a caller may give to follow a run (all optional).
+
+    :param phase: a sentence when a phase starts (loading, preflight, ...)
+    :param start: ``(done, total)`` episodes when the episodes start
+    :param episode: after each saved episode
+    """
+
+    phase: Callable[[str], None] | None = None
+    start: Callable[[int, int], None] | None = None
+    episode: Callable[[PolicyUnderTest, EpisodeResult], None] | None = None
+
+    def say(self, text: str) -> None:
+        LOG.info("%s", text)
+        if self.phase is not None:
+            self.phase(text)
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """A bench's report: ``data`` is the ``report.json`` document (schema qhil-report/1,
+    docs/reports.md), ``out`` the run folder it was written to."""
+
+    data: dict[str, Any]
+    out: Path
+
+    @classmethod
+    def load(cls, path: str | Path) -> BenchReport:
+        """A report from a run folder or a ``report.json``."""
+        p = Path(path)
+        file = p / "report.json" if p.is_dir() else p
+        return cls(load_report(file), file.parent)
+
+    @property
+    def path(self) -> Path:
+        return self.out / "report.json"
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.data.get("complete", True))
+
+    @property
+    def mismatches(self) -> int:
+        """Device answers that differed from the golden executor, all variants."""
+        return sum(v.get("bit_exact", {}).get("mismatches", 0) for v in self.data["variants"])
+
+    def variant(self, name: str) -> dict[str, Any]:
+        """One variant's entry (``KeyError`` naming those present if it is not there)."""
+        for v in self.data["variants"]:
+            if v["name"] == name:
+                return dict(v)
+        raise KeyError(f"no variant '{name}' (has: "
+                       f"{', '.join(v['name'] for v in self.data['variants'])})")
+
+    @property
+    def variants(self) -> list[str]:
+        return [v["name"] for v in self.data["variants"]]
+
+
+class BenchStopped(QhilError):
+    """The run stopped before its last episode; what finished is saved in ``out``."""
+
+    def __init__(self, message: str, report: BenchReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
+              progress: BenchProgress | None = None) -> BenchReport:
+    """Run (or, with ``resume``, finish) a bench and return its report.
+
+    :param resume: a run folder to finish; its saved settings are used, except
+        ``settings.device.port`` when given (a board may come back on another port)
+    :raises QhilError: bad input, or a device that cannot run a variant (nothing saved)
+    :raises BenchStopped: the run stopped part-way (partial report saved); Ctrl-C is
+        re-raised as ``KeyboardInterrupt`` after the partial report is written
+    """
+    progress = progress or BenchProgress()
+    store: RunStore | None = None
+    if resume is not None:
+        store = RunStore.open(Path(resume))
+        if "settings" not in store.plan:
+            raise ConfigError(f"{resume}: the run was saved by an older qhil; start it again")
+        saved = BenchSettings.from_plan(store.plan["settings"])
+        port = settings.device.port or saved.device.port
+        settings = dataclasses.replace(saved, out=str(resume),
+                                       device=dataclasses.replace(saved.device, port=port))
+    elif not settings.model:
+        raise ConfigError("give a model (or resume a saved run)")
+    assert settings.model is not None
+
+    progress.say(f"loading {settings.model} and preparing variants (calibration: "
+                 f"{settings.ptq.calib_episodes} episodes) ...")
+    model = load_model_dir(settings.model)
+    faults = parse_link_faults(settings.link_faults)
+    parse_budget(settings.budget)  # a typo fails here, not after the run
+    device_info = settings.device.info
+    profile = load_profile(Path(settings.board_profile)) if settings.board_profile else \
+        device_info.profile
+    policies = resolve_policies(model, list(settings.variants), [Path(b) for b in settings.blob],
+                                Calibrator(model, settings.ptq))
+    if not policies:
+        raise ConfigError("nothing to run: give variants and/or blobs")
+    ids = {p.name: f"0x{blob_id(p.blob):08x}" if p.blob else None for p in policies}
+    if store is not None and store.plan["model_ids"] != ids:
+        raise ConfigError(f"{resume}: the models changed since the run started "
+                          f"(was {store.plan['model_ids']}, now {ids}); start a new run")
+    env = make_env(model.env_id)
+    period = float(getattr(env.unwrapped, "dt", 0.0) or 0.0)
+    env.close()
+    out = settings.out_dir(model.env_id)
+    if store is None:
+        RunStore.check_free(out)
+
+    target: RunningTarget | None = None
+    if any(p.on_device for p in policies):
+        target = settings.device.start(faults)  # logs its build and start
+    bench: Bench | None = None
+    try:
+        session = DeviceSession(target) if target is not None else None
+        target_meta = _target_meta(settings, target)
+        if session is not None:
+            progress.say(f"preflight: loading each variant on {settings.device.target} and "
+                         "checking it ...")
+            preflight([p for p in policies if p.on_device], session, settings.device.target)
+        if store is None:  # every check passed: only now is the run saved
+            store = RunStore.create(out, {"settings": settings.to_plan(), "model_ids": ids})
+        bench = Bench(model, policies, settings.seeds, list(settings.noise), store, session,
+                      target_meta, period, faults=faults.describe() if faults.any else "",
+                      profile=profile, budget=settings.budget)
+        if progress.start is not None:
+            progress.start(bench.total - sum(len(bench.pending(p)) for p in policies),
+                           bench.total)
+        bench.run(on_episode=progress.episode)
+        return BenchReport(bench.write(final=True), out)
+    except KeyboardInterrupt:
+        if bench is not None:
+            bench.write(final=True)
+        raise
+    except QhilError as exc:
+        if bench is None:
+            raise
+        report = BenchReport(bench.write(final=True), out)
+        raise BenchStopped(str(exc), report) from exc
+    finally:
+        if target is not None:
+            target.stop()
+
+
+def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": settings.device.target}
+    if target is None:
+        return meta
+    info = target.device.info
+    assert info is not None
+    meta.update(kind=target.info.kind.value, machine=target.info.machine,
+                url=settings.device.port, expected_board=target.info.board, board=info.board,
+                cpu=info.cpu, firmware=info.firmware, kernel=info.kernel,
+                cost_unit=info.cost_kind, clock_hz=info.clock_hz, arena_bytes=info.arena_bytes)
+    if target.firmware is not None and target.info.kind is not TargetKind.NATIVE:
+        meta["memory"] = elf_memory(target.firmware)
+    return meta

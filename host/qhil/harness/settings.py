@@ -1,0 +1,92 @@
+"""What a bench run is: :class:`BenchSettings`, the settings ``qhil bench``'s options are
+generated from, saved in the run folder and read back by ``--resume``."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qhil.bench.policies import VARIANT_NAMES
+from qhil.common.errors import ConfigError
+from qhil.common.settings import comma_list, non_negative_int, positive_int, setting
+from qhil.quant.pipeline import PTQOptions
+from qhil.targets import TargetSettings
+
+__all__ = ["BenchSettings", "noise_levels"]
+
+
+def noise_levels(text: str) -> tuple[float, ...]:
+    """``0.05,0.1`` -> ``(0.0, 0.05, 0.1)``: sorted, distinct, the clean level always first."""
+    try:
+        levels = sorted({float(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise ConfigError(f"--noise '{text}' is not a list of numbers") from None
+    if any(v < 0 or v != v for v in levels):
+        raise ConfigError("noise levels must be numbers >= 0")
+    return tuple(levels if 0.0 in levels else [0.0, *levels])
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """One bench run. Defaults are ``qhil bench``'s (and the API's and the pytest plugin's)."""
+
+    model: str | None = setting(None, help="model folder (required unless --resume)")
+    variants: tuple[str, ...] = setting(
+        ("float", "device-f32", "int8"), parse=comma_list,
+        help=f"comma-separated variants: {VARIANT_NAMES}")
+    blob: tuple[str, ...] = setting((), repeat=True, help="a .qhil blob to run as a variant")
+    episodes: int = setting(20, parse=positive_int, help="episodes per variant")
+    seed: int = setting(100_000, parse=non_negative_int, help=(
+        "base seed; episode i uses SEED+i (100000.. is the test split of docs/evaluation.md)"))
+    noise: tuple[float, ...] = setting((0.0,), parse=noise_levels, help=(
+        "observation noise levels, std relative to each feature's scale, e.g. 0,0.05,0.1"))
+    out: str | None = setting(None, short="-o", help=(
+        "run folder (default: reports/<env>-<target>); refuses one that holds another run"))
+    link_faults: str = setting("", help=(
+        "damage the link on purpose, per byte, e.g. flip=1e-3,drop=1e-3,dup=0,delay=0,"
+        "delay_ms=5,seed=0 (testing the bench itself)"))
+    board_profile: str | None = setting(None, metavar="JSON", help=(
+        "the board's power figures for device energy (fields: name, mcu, clock_hz, vdd_v, "
+        "run_ua_per_mhz, source, verified); default: the target's built-in profile, if any"))
+    budget: str | None = setting(None, metavar="METRIC=N,...", help=(
+        "ceilings the report picks the best variant under, e.g. weight_bytes=2000,cost=30000 "
+        "(metrics of qhil compare that are better lower; default: none, the best device "
+        "variant)"))
+    device: TargetSettings = setting(default_factory=TargetSettings, help="target")
+    ptq: PTQOptions = setting(default_factory=PTQOptions, help="calibration")
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.seed + i for i in range(self.episodes)]
+
+    def out_dir(self, env_id: str) -> Path:
+        return Path(self.out or f"reports/{env_id}-{self.device.target}")
+
+    def to_plan(self) -> dict[str, Any]:
+        """JSON for ``run.json``, with paths made absolute (a resume may run elsewhere)."""
+        data = dataclasses.asdict(self)
+        data["model"] = str(Path(self.model).resolve()) if self.model else None
+        data["blob"] = [str(Path(b).resolve()) for b in self.blob]
+        if self.board_profile:
+            data["board_profile"] = str(Path(self.board_profile).resolve())
+        return data
+
+    @classmethod
+    def from_plan(cls, plan: dict[str, Any]) -> BenchSettings:
+        """The inverse of :meth:`to_plan`.
+
+        :raises ConfigError: a plan this version cannot read
+        """
+        try:
+            data = dict(plan)
+            data["variants"] = tuple(data["variants"])
+            data["blob"] = tuple(data["blob"])
+            data["noise"] = tuple(float(v) for v in data["noise"])
+            data["device"] = TargetSettings(**data["device"])
+            data["ptq"] = PTQOptions(**data["ptq"])
+            return cls(**data)
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"the saved run's settings cannot be read ({exc}); start a new "
+                              "run") from None

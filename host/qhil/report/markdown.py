@@ -1,0 +1,195 @@
+"""The Markdown summary of a report, and the tables and sentences the HTML page shares."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from qhil.report.compare import METRICS
+from qhil.report.decide import decide, parse_budget
+
+__all__ = ["markdown_summary", "table_head", "variant_cells", "decision_lines", "noise_table",
+           "note_lines", "partial_line", "header_line", "action_error_table",
+           "ACTION_ERROR_TITLE", "layer_cost_table"]
+
+ACTION_ERROR_TITLE = ("Action error vs float on the states each quantized variant visited "
+                      "(clean episodes; units of the action half-range; a sign flip is an "
+                      "action component the float policy pushes the other way):")
+
+
+def _fmt(value: float | None, spec: str = ".1f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def table_head(cost_unit: str) -> list[str]:
+    """Column titles of the variant table (Markdown and HTML show the same table)."""
+    return ["variant", "bits", "return", "% of float (95% CI)", "ended early", "RTT p50 ms",
+            "RTT p99 ms", "deadline misses", f"device cost ({cost_unit})", "per MAC",
+            "energy µJ", "op-level nJ", "bit-exact", "blob B", "arena B"]
+
+
+def variant_cells(v: dict[str, Any]) -> list[str]:
+    """One variant's row of the table, as plain text, from its report.json entry."""
+    lat = v["latency_ms"]
+    cost = v.get("device_cost", {})
+    energy = v.get("energy", {})
+    device_uj = (energy.get("device") or {}).get("uj")
+    op_pj = energy.get("op_level", {}).get("total_pj")
+    exact = v.get("bit_exact")
+    exact_txt = ("yes" if exact["mismatches"] == 0 else f"NO ({exact['mismatches']})") \
+        if exact else ("tol" if "f32_max_abs_error" in v else "-")
+    ci = v.get("percent_of_float_interval95")
+    pct = _fmt(v.get("percent_of_float")) + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
+    return [v["name"], v["bits"], f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}", pct,
+            str(v.get("early_terminations", "-")), _fmt(lat.get("p50"), ".3f"),
+            _fmt(lat.get("p99"), ".3f"),
+            "-" if v.get("deadline_misses") is None else str(v["deadline_misses"]),
+            _fmt(cost.get("median"), ".0f"),
+            _fmt(cost.get("per_mac"), ".2f"), _fmt(device_uj, ".3f"),
+            _fmt(op_pj / 1e3 if op_pj is not None else None, ".2f"), exact_txt,
+            str(v["sizes"]["blob_bytes"] or "-"), str(v["sizes"].get("arena_bytes") or "-")]
+
+
+def decision_lines(report: dict[str, Any]) -> list[str]:
+    """The report's verdict in plain sentences (``**`` marks the best variant)."""
+    d = decide(report, parse_budget(report.get("budget")))
+    budget = f" under the budget {', '.join(d.budget)}" if d.budget else " (no budget given)"
+    lines = [f"Best{budget}: **{d.best}**, {d.why}." if d.best else
+             f"Best{budget}: none: {d.why}."]
+    for axis, names in d.fronts.items():
+        unit = METRICS[axis].unit_in(report)
+        lines.append(f"Pareto front, return vs {axis} ({unit}): {', '.join(names)}.")
+    if d.over_budget:
+        lines.append("Over budget: " + "; ".join(f"{n} ({why})" for n, why in d.over_budget.items())
+                     + ".")
+    return lines
+
+
+def noise_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Return under each observation noise level (and its % of the clean float return)."""
+    levels = sorted({float(k) for v in report["variants"] for k in v.get("noise", {})})
+    head = ["variant", "clean"] + [f"noise {x:g}" for x in levels]
+    rows = []
+    for v in report["variants"]:
+        noise = {float(k): stats for k, stats in v.get("noise", {}).items()}
+        cells = [v["name"], f"{v['return']['mean']:.1f}"]
+        for x in levels:
+            stats = noise.get(x)
+            cells.append("-" if stats is None else f"{stats['mean']:.1f}" + (
+                f" ({stats['percent_of_float']:.1f} %)" if "percent_of_float" in stats else ""))
+        rows.append(cells)
+    return head, rows if levels else []
+
+
+def action_error_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Quantized vs float action on the states each quantized variant visited."""
+    head = ["variant", "RMSE", "max", "sign flips", "action components"]
+    rows = []
+    for v in report["variants"]:
+        e = v.get("action_error_vs_float")
+        if e:
+            rows.append([v["name"], f"{e['rmse']:.4f}", f"{e['max']:.4f}",
+                         f"{e['sign_flips']} ({100 * e['sign_flips'] / max(e['components'], 1):.1f} %)",
+                         str(e["components"])])
+    return head, rows
+
+
+def layer_cost_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Each integer variant's on-device cost per layer (median over episodes)."""
+    entries = [v for v in report["variants"] if v.get("layer_costs")]
+    if not entries:
+        return [], []
+    n = max(len(v["layer_costs"]) for v in entries)
+    head = ["variant", "bits"] + [f"layer {i}" for i in range(n)]
+    rows = [[v["name"], v["bits"]] + [f"{c:,.0f}" for c in v["layer_costs"]] +
+            ["-"] * (n - len(v["layer_costs"])) for v in entries]
+    return head, rows
+
+
+def note_lines(report: dict[str, Any]) -> list[str]:
+    """The closing facts: link health, incidents, firmware memory, energy model, arena."""
+    lines = []
+    link = report["link"]
+    lines.append(f"Link: {link['requests']} requests, {link['retries']} retries, "
+                 f"{link['corrupt_frames']} corrupt and {link['stale_frames']} stale frames, "
+                 f"{link['timeouts']} timeouts"
+                 + (f"; faults injected on purpose ({link['faults_injected']})."
+                    if link.get("faults_injected") else "."))
+    incidents = report.get("incidents") or []
+    if incidents:
+        lines.append(f"Incidents: {len(incidents)} device repairs (" + "; ".join(
+            f"{i.get('variant', '?')} seed {i.get('seed', '?')}: {i['action']}"
+            for i in incidents[:5]) + (" ..." if len(incidents) > 5 else "") + ").")
+    memory = report["target"].get("memory")
+    if memory:
+        lines.append(f"Firmware: {memory['flash']:,} B flash, {memory['ram']:,} B static RAM "
+                     "(from the ELF; the model arena is part of the RAM).")
+    period = report.get("control_period_s") or 0
+    if period:
+        lines.append(f"Deadline misses: steps whose device answer took longer than the env's "
+                     f"control period ({period * 1e3:.1f} ms), host round trip included.")
+    profile = (report.get("energy_model") or {}).get("board_profile")
+    if profile:
+        lines.append(f"Energy µJ: cost × {profile['mcu']} at {profile['clock_hz'] / 1e6:.0f} MHz, "
+                     f"{profile['vdd_v']} V, {profile['run_ua_per_mhz']} µA/MHz "
+                     f"(profile {profile['name']}"
+                     + ("" if profile["verified"] else ", figure not verified") + "). "
+                     "Op-level nJ: Horowitz 45 nm table (qhil.quant.energy).")
+    else:
+        lines.append("Energy: op-level only (Horowitz 45 nm table); no board profile for this "
+                     "target (give one with --board-profile).")
+    if any(v["sizes"].get("arena_bytes") for v in report["variants"]):
+        lines.append("Arena B: device RAM each model takes, the blob plus any weight copy the "
+                     "kernel makes at load (the M4/M7 kernel widens codes when there is room).")
+    return lines
+
+
+def partial_line(report: dict[str, Any]) -> str | None:
+    """What a partial run has done (shown after a bold PARTIAL label), or None."""
+    progress = report.get("progress")
+    if report.get("complete") is False and progress:
+        return (f"{progress['episodes_done']} of {progress['episodes_total']} "
+                "episodes (finish with qhil bench --resume <dir>).")
+    return None
+
+
+def header_line(report: dict[str, Any]) -> str:
+    t = report["target"]
+    where = f" at {t['url']}" if t.get("url") else ""
+    return (f"{len(report['seeds'])} episodes per variant (seeds {report['seeds'][0]}.."
+            f"{report['seeds'][-1]}), board {t.get('board', '-')}{where}, {t.get('cpu', '-')}, "
+            f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}; "
+            f"qhil {report['qhil']} ({report['git'][:12]}).")
+
+
+def markdown_summary(report: dict[str, Any]) -> str:
+    t = report["target"]
+    unit = t.get("cost_unit", "")
+    lines = [f"# qhil bench: {report['env_id']} on {t['name']}", "", header_line(report), ""]
+    partial = partial_line(report)
+    if partial:
+        lines += [f"**PARTIAL**: {partial}", ""]
+    lines += ["| " + " | ".join(table_head(unit)) + " |",
+              "|" + "---|" * len(table_head(unit))]
+    lines += ["| " + " | ".join(variant_cells(v)) + " |" for v in report["variants"]]
+    lines += ["", *decision_lines(report)]
+    head, rows = noise_table(report)
+    if rows:
+        lines += ["", "Robustness to observation noise (return; % of the clean float return):",
+                  "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    head, rows = layer_cost_table(report)
+    if rows:
+        lines += ["", f"On-device cost per layer ({unit}, one inference per episode, median):",
+                  "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    head, rows = action_error_table(report)
+    if rows:
+        lines += ["", ACTION_ERROR_TITLE, "", "| " + " | ".join(head) + " |",
+                  "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", *note_lines(report)]
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Board power profiles and device energy: what an action costs on a board.
+
+Device energy = on-device cost ÷ clock × the board's active power, from a board profile
+(supply voltage and run-mode current per MHz, from the MCU datasheet). Under QEMU the
+cost is instructions, not cycles: the estimate then assumes one cycle per instruction,
+and says so (``basis``). The op-level estimate, which needs no board, is
+:mod:`qhil.quant.energy`; which profile a target uses is its ``power_profile``
+(:mod:`qhil.targets.targets`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from qhil.common.errors import ConfigError
+
+__all__ = ["BoardProfile", "BOARD_PROFILES", "load_profile", "device_energy", "describe"]
+
+
+@dataclass(frozen=True)
+class BoardProfile:
+    """Active power of a board's MCU running code.
+
+    :param run_ua_per_mhz: run-mode supply current per MHz of core clock
+    :param source: the document and figure the numbers come from
+    :param verified: whether the figure was checked against that document by whoever
+        added the profile (False: recalled, check before quoting it)
+    """
+
+    name: str
+    mcu: str
+    clock_hz: int
+    vdd_v: float
+    run_ua_per_mhz: float
+    source: str
+    verified: bool = False
+
+    @property
+    def active_power_w(self) -> float:
+        return self.vdd_v * self.run_ua_per_mhz * 1e-6 * self.clock_hz / 1e6
+
+    @property
+    def energy_per_cycle_j(self) -> float:
+        return self.active_power_w / self.clock_hz
+
+
+_UNCHECKED = ("recalled from the datasheet's feature summary; not checked against the "
+              "document in this repository: confirm before quoting")
+
+BOARD_PROFILES: dict[str, BoardProfile] = {p.name: p for p in [
+    BoardProfile("stm32f411-100mhz", "STM32F411CE", 100_000_000, 3.3, 100.0,
+                 "ST DS10314 (STM32F411xC/E datasheet), features: 'Run: 100 µA/MHz "
+                 "(peripheral off)'; " + _UNCHECKED),
+    BoardProfile("stm32f401-84mhz", "STM32F401RE", 84_000_000, 3.3, 128.0,
+                 "ST DS10086 (STM32F401xD/E datasheet), features: 'Run: 128 µA/MHz "
+                 "(peripheral off)'; " + _UNCHECKED),
+]}
+
+
+def load_profile(path: Path) -> BoardProfile:
+    """A user's profile (JSON with the :class:`BoardProfile` fields)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        profile = BoardProfile(**data)
+    except (OSError, json.JSONDecodeError, TypeError) as exc:
+        raise ConfigError(f"board profile '{path}': {exc} (fields: name, mcu, clock_hz, vdd_v, "
+                          "run_ua_per_mhz, source, verified)") from None
+    if profile.clock_hz <= 0 or profile.vdd_v <= 0 or profile.run_ua_per_mhz <= 0:
+        raise ConfigError(f"board profile '{path}': clock, voltage and current must be > 0")
+    return profile
+
+
+def device_energy(cost: float, cost_unit: str, profile: BoardProfile) -> dict[str, Any] | None:
+    """Energy of one action from its on-device cost (cycles, or instructions as cycles)."""
+    if cost_unit not in ("cycles", "instructions"):
+        return None
+    joules = cost * profile.energy_per_cycle_j
+    return {"uj": round(joules * 1e6, 6), "profile": profile.name,
+            "basis": "cycles" if cost_unit == "cycles" else
+                     "instructions, one cycle each assumed (emulator)",
+            "profile_verified": profile.verified}
+
+
+def describe(profile: BoardProfile) -> dict[str, Any]:
+    return asdict(profile) | {"active_power_mw": round(profile.active_power_w * 1e3, 3)}

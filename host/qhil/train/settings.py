@@ -1,0 +1,93 @@
+"""The settings of training and QAT (their CLI options are generated from them): kept apart
+from the code that runs them, so that building the command line loads neither torch nor
+stable-baselines3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qhil.common.protocol import TEST_EPISODES, VALIDATION_EPISODES
+from qhil.common.settings import int_list, non_negative_int, positive_int, setting
+from qhil.quant.config import BitConfig
+
+__all__ = ["Args", "RLArgs", "QATArgs"]
+
+
+@dataclass
+class Args:
+    """``qhil train``'s settings."""
+
+    env_id: str = setting(flag="--env", help="Gymnasium environment id, e.g. Pendulum-v1")
+    algo: str = setting("td3", help="stable-baselines3 algorithm: td3, sac or ppo")
+    steps: int = setting(100_000, parse=positive_int, help="environment steps of training")
+    seed: int = setting(0, parse=non_negative_int, help=(
+        "seed of the training run (torch, numpy, env); a fit seed, 0..999"))
+    net: tuple[int, ...] = setting((64, 64), parse=int_list, help=(
+        "hidden widths of the actor (ReLU); small enough for a microcontroller"))
+    critic_net: tuple[int, ...] | None = setting(None, parse=int_list, help=(
+        "hidden widths of the critic (default: 256,256; 64,64 for Pendulum)"))
+    eval_every: int = setting(10_000, parse=positive_int, help=(
+        "steps between validation evaluations (the best actor is kept)"))
+    eval_episodes: int = setting(5, parse=positive_int, help=(
+        "validation episodes per evaluation (validation seeds)"))
+    test_episodes: int = setting(TEST_EPISODES, parse=positive_int, help=(
+        "final evaluation episodes (test seeds); recorded in meta.json"))
+    out: Path | None = setting(None, short="-o", parse=Path, help=(
+        "model folder to write (default: models/<env>)"))
+    overrides: dict[str, Any] = setting(default_factory=dict, cli=False, help=(
+        "hyperparameters that override the preset (SB3 constructor keywords; --set)"))
+
+
+@dataclass
+class RLArgs:
+    steps: int = setting(20_000, cli=False, help=(
+        "env steps of fine-tuning, critic warm-up included (QATArgs.rl_steps sets it)"))
+    critic_warmup: int = setting(5_000, flag="--rl-warmup", parse=non_negative_int, help=(
+        "first RL steps in which only the new critic learns"))
+    learning_rate: float = setting(3e-4, flag="--rl-lr", help="TD3 critic learning rate (Adam)")
+    # small: the distilled actor is already good and a young critic's gradients are noisy
+    # (at the critic's rate the policy was measured to collapse)
+    actor_learning_rate: float = setting(1e-5, flag="--rl-actor-lr",
+                                         help="TD3 actor learning rate")
+    eval_every: int = setting(2_000, flag="--rl-eval-every", parse=positive_int, help=(
+        "env steps between validations of the exported policy"))
+    action_noise: float = setting(0.1, flag="--rl-action-noise", help=(
+        "exploration noise std, in units of the action half-range"))
+    seed: int = setting(0, cli=False, help="seed (QATArgs.seed sets it)")
+
+
+@dataclass
+class QATArgs:
+    """The QAT recipe (docs/evaluation.md); ``qhil qat``'s options are generated from it."""
+
+    bits: BitConfig = setting(cli=False, help="per-layer widths of the student")
+    iterations: int = setting(60, parse=positive_int, help=(
+        "DAgger iterations (train, validate, collect)"))
+    grad_steps: int = setting(1000, parse=positive_int, help="gradient steps per iteration")
+    batch_size: int = setting(256, parse=positive_int, help="states per gradient step")
+    lr: float = setting(1e-3, help="Adam learning rate of the first iteration")
+    lr_final: float = setting(0.1, help=(
+        "last iteration's learning rate as a fraction of --lr (cosine decay between)"))
+    rollouts: int = setting(4, parse=non_negative_int, help=(
+        "student episodes collected per iteration, deterministic"))
+    perturbed_rollouts: int = setting(4, parse=non_negative_int, help=(
+        "student episodes collected per iteration with action noise (recovery states)"))
+    rollout_noise: float = setting(0.2, help=(
+        "their action noise std, fraction of the action half-range"))
+    val_episodes: int = setting(VALIDATION_EPISODES, parse=positive_int, help=(
+        "validation episodes that choose the export (seeds 10000..; more episodes choose "
+        "less by luck)"))
+    test_episodes: int = setting(TEST_EPISODES, parse=positive_int, help=(
+        "test episodes (seeds 100000..) of the chosen export, paired with the float actor"))
+    learn_scales: bool = setting(False, help=(
+        "learn the hidden activation steps with the weights (LSQ-style) instead of keeping "
+        "calibration's"))
+    max_states: int = setting(200_000, parse=positive_int, help=(
+        "cap on the aggregated dataset (oldest states dropped first)"))
+    seed: int = setting(0, parse=non_negative_int, help="torch and sampling seed")
+    rl_steps: int = setting(0, parse=non_negative_int, help=(
+        "mode (b): after distillation, fine-tune the quantized actor with TD3 for this many "
+        "env steps (0: off)"))
+    rl: RLArgs = setting(default_factory=RLArgs, help="RL fine-tuning (mode b)")
