@@ -201,6 +201,32 @@ def host_overhead() -> str:
     return "\n".join(lines) + "\n"
 
 
+def ray_matrix() -> str:
+    path = RESULTS / "ray_matrix.json"
+    lines = ["### A benchmark matrix on one machine and on Ray", "",
+             "Command: `.venv/bin/python benchmarks/ray_matrix.py` (`qhil matrix`: the six tasks "
+             "x {int8, qat_w3} x 20 test episodes on qemu-m4, one run per task; serially, then "
+             "as Ray jobs on a local 2-CPU cluster, one job per CPU per run). A wall-time "
+             "figure, not a return claim; the projection spreads the measured job times over "
+             "N machines of 2 CPUs plus Ray's start and per-task overhead measured here, and "
+             "assumes even packing and nodes as fast as this one.", ""]
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    r = json.loads(path.read_text())
+    proj = r["projected_s_for_machines_of_2_cpus"]
+    lines += ["| | wall |", "|---|---|",
+              f"| serial, this machine | {r['serial_s'] / 60:.1f} min |",
+              f"| Ray, this machine (2 CPUs; cluster start {r['ray_start_s']:.0f} s) | "
+              f"{r['ray_s'] / 60:.1f} min |"]
+    lines += [f"| Ray, {n} machine{'s' if int(n) > 1 else ''} of 2 CPUs (projected) | "
+              f"{float(v) / 60:.1f} min |" for n, v in proj.items()]
+    lines += ["", f"{r['episodes']} episodes in {r['jobs']} jobs (sum of job times "
+              f"{r['job_s_sum'] / 60:.1f} min, longest {r['job_s_max']:.0f} s; a no-op Ray task "
+              f"round trip {r['task_overhead_ms']:.1f} ms); per-episode returns identical to the "
+              f"serial run: {'yes' if r['identical_returns'] else 'NO'}."]
+    return "\n".join(lines) + "\n"
+
+
 def qemu_rtt() -> str:
     path = RESULTS / "qemu_rtt.json"
     lines = ["### What a QEMU round trip is made of", "",
@@ -392,7 +418,7 @@ def main() -> None:
              "arm-none-eabi-gcc 12.2, Python 3.11, torch 2.13.0 CPU.", "",
              float_baselines(), ptq_tables(), qat_results(), paper_table(), sensitivity(),
              autoquant(),
-             closed_loop(), host_overhead(), qemu_rtt(),
+             closed_loop(), host_overhead(), ray_matrix(), qemu_rtt(),
              golden_speed(), firmware(), fuzzing()]
     extra = RESULTS / "notes.md"
     if extra.is_file():

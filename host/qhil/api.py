@@ -37,8 +37,9 @@ from qhil.common.errors import ConfigError
 from qhil.common.evaluation import Comparison, EvalResult, compare_paired, evaluate_policy
 from qhil.common.model_dir import ModelDir, load_model_dir, save_model_dir
 from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, split_seeds
+from qhil.harness.distribute import RayOptions
 from qhil.harness.run import BenchProgress, BenchReport, run_bench
-from qhil.harness.settings import BenchSettings
+from qhil.harness.settings import BenchSettings, MatrixSettings
 from qhil.quant.blob import load_blob, write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.pipeline import Calibrator, PTQOptions
@@ -57,7 +58,8 @@ if TYPE_CHECKING:  # torch and SB3 load only when qat, autoquant or train is cal
 __all__ = ["load_model", "save_model", "quantize", "save_blob", "load_blob", "evaluate",
            "Evaluation", "bench", "compare", "load_report", "write_report", "qat", "autoquant",
            "train", "targets", "infer", "Inference", "BenchReport", "BenchSettings",
-           "TargetSettings", "PTQOptions", "Split", "FunctionPolicy", "SeedRange"]
+           "TargetSettings", "PTQOptions", "Split", "FunctionPolicy", "SeedRange", "matrix",
+           "MatrixSettings", "RayOptions"]
 
 ModelLike = ModelDir | str | Path
 PolicyLike = Policy | QuantModel | FloatActor | str | Path
@@ -138,12 +140,14 @@ def bench(model: ModelLike | None = None, *, variants: Sequence[str] = ("float",
           blobs: Sequence[str | Path] = (), target: str | TargetSettings = "qemu-m4",
           episodes: int = 20, out: str | Path | None = None,
           settings: BenchSettings | None = None, resume: str | Path | None = None,
-          progress: BenchProgress | None = None, **more: Any) -> BenchReport:
+          progress: BenchProgress | None = None, ray: RayOptions | None = None,
+          **more: Any) -> BenchReport:
     """``qhil bench``: a closed-loop run on a target; returns the report it wrote.
 
     The keywords build a :class:`BenchSettings` (``more`` takes its other fields: ``seed``,
     ``noise``, ``budget``, ``link_faults``, ``board_profile``, ``ptq``); or pass
-    ``settings`` whole. ``resume`` finishes a stopped run in that folder.
+    ``settings`` whole. ``resume`` finishes a stopped run in that folder; ``ray`` spreads
+    the episodes over a Ray cluster as jobs (``qhil bench --ray``).
 
     :raises qhil.common.errors.QhilError: bad input or a device that cannot run a variant
     :raises qhil.harness.run.BenchStopped: the run stopped part-way (partial report saved)
@@ -155,7 +159,25 @@ def bench(model: ModelLike | None = None, *, variants: Sequence[str] = ("float",
                                  variants=tuple(variants), blob=tuple(str(b) for b in blobs),
                                  episodes=episodes, out=str(out) if out else None,
                                  device=device, **more)
+    if ray is not None:
+        from qhil.harness.distribute import run_on_ray
+
+        return run_on_ray([settings], ray, [Path(resume) if resume else None], progress)[0]
     return run_bench(settings, resume=resume, progress=progress)
+
+
+def matrix(settings: MatrixSettings | str | Path, ray: RayOptions | None = None,
+           **fields: Any) -> tuple[list[BenchReport], Path]:
+    """``qhil matrix``: one bench per model and target (a :class:`MatrixSettings`, or a
+    matrix YAML file whose fields ``fields`` override), here or as jobs on Ray
+    (``ray=RayOptions(address)``); returns the runs' reports and the summary's path."""
+    from qhil.harness.matrix import load_matrix, run_matrix
+
+    if isinstance(settings, MatrixSettings):
+        chosen = dataclasses.replace(settings, **fields)
+    else:
+        chosen = load_matrix(Path(settings), **fields)
+    return run_matrix(chosen, ray)
 
 
 def load_report(path: str | Path) -> BenchReport:

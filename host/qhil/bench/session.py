@@ -82,6 +82,16 @@ class DeviceSession:
 
     def _repair(self, problem: str, what: str) -> None:
         t0 = time.monotonic()
+        try:
+            action = self._bring_back(what)
+        except QhilError as exc:
+            # recorded too: the run stops here, and its report says why
+            self._record(problem, what, f"repair failed: {exc}", t0)
+            raise QhilError(f"the device could not be brought back ({what} at "
+                            f"{self._where_text()}): {exc}; results so far are saved") from None
+        self._record(problem, what, action, t0)
+
+    def _bring_back(self, what: str) -> str:
         action = "reloaded the model"
         try:
             self.device.hello(wait=0.5)
@@ -93,6 +103,9 @@ class DeviceSession:
                 self.device.load(self._blob)
             else:
                 action = "resent the request" if action == "reloaded the model" else action
+        return action
+
+    def _record(self, problem: str, what: str, action: str, t0: float) -> None:
         incident = {**self.where, "request": what, "problem": problem, "action": action,
                     "seconds": round(time.monotonic() - t0, 3)}
         self.incidents.append(incident)

@@ -2,6 +2,7 @@
 
     <out>/run.json                  the plan: the settings, variants and their model ids
     <out>/episodes/<v>~<noise>~<seed>.json   one file per finished episode
+    <out>/incidents.json            device incidents of episodes that did not finish
 
 Every file is written to a temporary name and renamed, so a kill at any moment leaves
 only whole files; ``qhil bench --resume <out>`` runs what is missing and nothing twice.
@@ -75,6 +76,24 @@ class RunStore:
             raise ConfigError(f"'{path}' is not a {RUN_SCHEMA} run file")
         (out / "episodes").mkdir(exist_ok=True)
         return cls(out, data)
+
+    def save_incidents(self, incidents: list[dict[str, Any]]) -> None:
+        """Incidents of an episode that did not finish (the run stopped in it): kept in
+        ``<out>/incidents.json`` so that the report of the resumed run still lists them."""
+        if not incidents:
+            return
+        atomic_write(self.out / "incidents.json",
+                     json.dumps(self.stopped_incidents() + incidents, indent=2) + "\n")
+
+    def stopped_incidents(self) -> list[dict[str, Any]]:
+        path = self.out / "incidents.json"
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return []
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"'{path}' is damaged ({exc}); delete it to go on") from None
+        return list(data)
 
     def save(self, ep: EpisodeResult) -> None:
         path = self.episode_dir / f"{_key(ep.variant, ep.noise, ep.seed)}.json"

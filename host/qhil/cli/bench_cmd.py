@@ -7,6 +7,7 @@ import sys
 
 from tqdm import tqdm
 
+from qhil.cli.matrix_cmd import add_ray_options, ray_options
 from qhil.cli.settings_options import add_settings, settings_from
 from qhil.harness.settings import BenchSettings
 
@@ -31,7 +32,7 @@ date, marked partial; after Ctrl-C, a kill or a device that cannot be brought ba
 'qhil bench --resume <out>' runs only what is missing. A device that resets or goes
 silent mid-episode is restarted or reloaded and the step retried; the report lists
 each such incident and the link's retries. The same run from Python: qhil.api.bench
-(docs/api.md).
+(docs/api.md). With --ray the episodes run as jobs on a Ray cluster (see qhil matrix).
 
 example: qhil bench --model models/Pendulum-v1 --target qemu-m4 \\
              --variants float,device-f32,int8 --blob models/Pendulum-v1/w3a3.qhil
@@ -43,6 +44,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="DIR", default=None,
                         help="finish the run saved in DIR (after a kill, Ctrl-C or an error): "
                              "its own settings are used, finished episodes are kept")
+    add_ray_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,8 +66,17 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        report = run_bench(settings, resume=args.resume,
-                           progress=BenchProgress(start=start, episode=advance))
+        ray = ray_options(args)
+        progress = BenchProgress(start=start, episode=advance)
+        if ray is not None:
+            from pathlib import Path
+
+            from qhil.harness.distribute import run_on_ray
+
+            report = run_on_ray([settings], ray, [Path(args.resume) if args.resume else None],
+                                progress)[0]
+        else:
+            report = run_bench(settings, resume=args.resume, progress=progress)
     except KeyboardInterrupt:
         _stopped(args, settings, "interrupted")
         return 130

@@ -69,6 +69,10 @@ class Bench:
     faults: str = ""
     profile: BoardProfile | None = None
     budget: str | None = None  # ceilings the report decides under (qhil.report.decide)
+    only: frozenset[str] | None = None
+    """the episode keys this bench runs (a job's share of a distributed run); None: all"""
+    write_partial: bool = True
+    """refresh the partial report after each episode (a job leaves that to the driver)"""
     _done: dict[str, EpisodeResult] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,7 +84,17 @@ class Bench:
 
     def pending(self, variant: PolicyUnderTest) -> list[tuple[float, int]]:
         return [(level, seed) for level in self.noise for seed in self.seeds
-                if RunStore.key(variant.name, level, seed) not in self._done]
+                if (key := RunStore.key(variant.name, level, seed)) not in self._done
+                and (self.only is None or key in self.only)]
+
+    def add(self, ep: EpisodeResult) -> None:
+        """Save an episode run elsewhere (a job of a distributed run)."""
+        self.store.save(ep)
+        self._done[RunStore.key(ep.variant, ep.noise, ep.seed)] = ep
+
+    @property
+    def episodes(self) -> list[EpisodeResult]:
+        return list(self._done.values())
 
     def run(self, on_episode: Callable[[PolicyUnderTest, EpisodeResult], None] | None = None) -> None:
         """Run every missing episode, saving each and refreshing the partial report."""
@@ -105,8 +119,13 @@ class Bench:
                         self.session.where = {"variant": variant.name, "seed": seed,
                                               "noise": level}
                         first_incident = len(self.session.incidents)
-                    ep = run_bench_episode(variant, self.model.actor, env, seed, self.session,
-                                           noise=level, cost_scale=scale)
+                    try:
+                        ep = run_bench_episode(variant, self.model.actor, env, seed,
+                                               self.session, noise=level, cost_scale=scale)
+                    except QhilError:
+                        if self.session is not None:
+                            self.store.save_incidents(self.session.incidents[first_incident:])
+                        raise
                     ep.model_id = model_id
                     ep.arena_bytes = arena_bytes
                     if self.session is not None:
@@ -114,9 +133,9 @@ class Bench:
                     now = self._link_snapshot()
                     ep.link = {k: now[k] - counters.get(k, 0) for k in now}
                     counters = now
-                    self.store.save(ep)
-                    self._done[RunStore.key(ep.variant, ep.noise, ep.seed)] = ep
-                    self.write(final=False)
+                    self.add(ep)
+                    if self.write_partial:
+                        self.write(final=False)
                     if on_episode is not None:
                         on_episode(variant, ep)
             finally:
@@ -153,7 +172,7 @@ class Bench:
         for e in episodes:
             for k, v in e.link.items():
                 link[k] = link.get(k, 0) + v
-        incidents = [i for e in episodes for i in e.incidents]
+        incidents = [i for e in episodes for i in e.incidents] + self.store.stopped_incidents()
         report = build_report(results, env_id=self.model.env_id, model_path=str(self.model.path),
                               model_meta=self.model.meta, target=self.target_meta,
                               seeds=self.seeds, period=self.period,

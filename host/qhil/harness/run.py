@@ -22,19 +22,20 @@ from qhil.bench.session import DeviceSession
 from qhil.bench.store import RunStore
 from qhil.common.envs import make_env
 from qhil.common.errors import ConfigError, QhilError
-from qhil.common.model_dir import load_model_dir
+from qhil.common.model_dir import ModelDir, load_model_dir
 from qhil.harness.campaign import Bench, preflight
 from qhil.harness.settings import BenchSettings
-from qhil.link.faults import parse_link_faults
+from qhil.link.faults import LinkFaults, parse_link_faults
 from qhil.quant.blob import blob_id
 from qhil.quant.pipeline import Calibrator
 from qhil.report.build import load_report
 from qhil.report.decide import parse_budget
 from qhil.targets.firmware import elf_memory
-from qhil.targets.power import load_profile
+from qhil.targets.power import BoardProfile, load_profile
 from qhil.targets.targets import RunningTarget, TargetKind
 
-__all__ = ["BenchReport", "BenchProgress", "run_bench", "BenchStopped"]
+__all__ = ["BenchReport", "BenchProgress", "run_bench", "BenchStopped", "Prepared", "prepare",
+           "start_device"]
 
 LOG = logging.getLogger(__name__)
 
@@ -107,15 +108,33 @@ class BenchStopped(QhilError):
         self.report = report
 
 
-def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
-              progress: BenchProgress | None = None) -> BenchReport:
-    """Run (or, with ``resume``, finish) a bench and return its report.
+@dataclass
+class Prepared:
+    """A run's inputs, checked: what every job of it needs besides a device."""
 
-    :param resume: a run folder to finish; its saved settings are used, except
-        ``settings.device.port`` when given (a board may come back on another port)
-    :raises QhilError: bad input, or a device that cannot run a variant (nothing saved)
-    :raises BenchStopped: the run stopped part-way (partial report saved); Ctrl-C is
-        re-raised as ``KeyboardInterrupt`` after the partial report is written
+    settings: BenchSettings
+    model: ModelDir
+    policies: list[PolicyUnderTest]
+    ids: dict[str, str | None]
+    period: float
+    profile: BoardProfile | None
+    faults: LinkFaults
+    out: Path
+
+    def bench(self, store: RunStore, session: DeviceSession | None,
+              target_meta: dict[str, Any], **more: Any) -> Bench:
+        return Bench(self.model, self.policies, self.settings.seeds, list(self.settings.noise),
+                     store, session, target_meta, self.period,
+                     faults=self.faults.describe() if self.faults.any else "",
+                     profile=self.profile, budget=self.settings.budget, **more)
+
+
+def prepare(settings: BenchSettings, resume: str | Path | None = None,
+            progress: BenchProgress | None = None) -> tuple[Prepared, RunStore | None]:
+    """Check and load everything a run needs before any device starts.
+
+    :returns: the prepared run, and its store when resuming
+    :raises QhilError: bad input (one line)
     """
     progress = progress or BenchProgress()
     store: RunStore | None = None
@@ -136,9 +155,8 @@ def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
     model = load_model_dir(settings.model)
     faults = parse_link_faults(settings.link_faults)
     parse_budget(settings.budget)  # a typo fails here, not after the run
-    device_info = settings.device.info
     profile = load_profile(Path(settings.board_profile)) if settings.board_profile else \
-        device_info.profile
+        settings.device.info.profile
     policies = resolve_policies(model, list(settings.variants), [Path(b) for b in settings.blob],
                                 Calibrator(model, settings.ptq))
     if not policies:
@@ -153,28 +171,52 @@ def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
     out = settings.out_dir(model.env_id)
     if store is None:
         RunStore.check_free(out)
+    return Prepared(settings, model, policies, ids, period, profile, faults, out), store
 
-    target: RunningTarget | None = None
-    if any(p.on_device for p in policies):
-        target = settings.device.start(faults)  # logs its build and start
+
+def start_device(prep: Prepared, progress: BenchProgress
+                 ) -> tuple[RunningTarget | None, DeviceSession | None, dict[str, Any]]:
+    """Start the target (if a policy runs on a device) and check every policy on it."""
+    if not any(p.on_device for p in prep.policies):
+        return None, None, _target_meta(prep.settings, None)
+    target = prep.settings.device.start(prep.faults)  # logs its build and start
+    try:
+        session = DeviceSession(target)
+        meta = _target_meta(prep.settings, target)
+        progress.say(f"preflight: loading each variant on {prep.settings.device.target} and "
+                     "checking it ...")
+        preflight([p for p in prep.policies if p.on_device], session,
+                  prep.settings.device.target)
+    except BaseException:
+        target.stop()
+        raise
+    return target, session, meta
+
+
+def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
+              progress: BenchProgress | None = None) -> BenchReport:
+    """Run (or, with ``resume``, finish) a bench and return its report.
+
+    :param resume: a run folder to finish; its saved settings are used, except
+        ``settings.device.port`` when given (a board may come back on another port)
+    :raises QhilError: bad input, or a device that cannot run a variant (nothing saved)
+    :raises BenchStopped: the run stopped part-way (partial report saved); Ctrl-C is
+        re-raised as ``KeyboardInterrupt`` after the partial report is written
+    """
+    progress = progress or BenchProgress()
+    prep, store = prepare(settings, resume, progress)
+    target, session, target_meta = start_device(prep, progress)
     bench: Bench | None = None
     try:
-        session = DeviceSession(target) if target is not None else None
-        target_meta = _target_meta(settings, target)
-        if session is not None:
-            progress.say(f"preflight: loading each variant on {settings.device.target} and "
-                         "checking it ...")
-            preflight([p for p in policies if p.on_device], session, settings.device.target)
         if store is None:  # every check passed: only now is the run saved
-            store = RunStore.create(out, {"settings": settings.to_plan(), "model_ids": ids})
-        bench = Bench(model, policies, settings.seeds, list(settings.noise), store, session,
-                      target_meta, period, faults=faults.describe() if faults.any else "",
-                      profile=profile, budget=settings.budget)
+            store = RunStore.create(prep.out, {"settings": prep.settings.to_plan(),
+                                               "model_ids": prep.ids})
+        bench = prep.bench(store, session, target_meta)
         if progress.start is not None:
-            progress.start(bench.total - sum(len(bench.pending(p)) for p in policies),
+            progress.start(bench.total - sum(len(bench.pending(p)) for p in prep.policies),
                            bench.total)
         bench.run(on_episode=progress.episode)
-        return BenchReport(bench.write(final=True), out)
+        return BenchReport(bench.write(final=True), prep.out)
     except KeyboardInterrupt:
         if bench is not None:
             bench.write(final=True)
@@ -182,7 +224,7 @@ def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
     except QhilError as exc:
         if bench is None:
             raise
-        report = BenchReport(bench.write(final=True), out)
+        report = BenchReport(bench.write(final=True), prep.out)
         raise BenchStopped(str(exc), report) from exc
     finally:
         if target is not None:
@@ -196,7 +238,7 @@ def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[
     info = target.device.info
     assert info is not None
     meta.update(kind=target.info.kind.value, machine=target.info.machine,
-                url=settings.device.port, expected_board=target.info.board, board=info.board,
+                url=target.port, expected_board=target.info.board, board=info.board,
                 cpu=info.cpu, firmware=info.firmware, kernel=info.kernel,
                 cost_unit=info.cost_kind, clock_hz=info.clock_hz, arena_bytes=info.arena_bytes)
     if target.firmware is not None and target.info.kind is not TargetKind.NATIVE:

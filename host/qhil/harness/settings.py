@@ -10,11 +10,12 @@ from typing import Any
 
 from qhil.bench.policies import VARIANT_NAMES
 from qhil.common.errors import ConfigError
+from qhil.common.model_dir import load_model_dir
 from qhil.common.settings import comma_list, non_negative_int, positive_int, setting
 from qhil.quant.pipeline import PTQOptions
 from qhil.targets import TargetSettings
 
-__all__ = ["BenchSettings", "noise_levels"]
+__all__ = ["BenchSettings", "MatrixSettings", "noise_levels"]
 
 
 def noise_levels(text: str) -> tuple[float, ...]:
@@ -90,3 +91,40 @@ class BenchSettings:
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"the saved run's settings cannot be read ({exc}); start a new "
                               "run") from None
+
+
+@dataclass(frozen=True)
+class MatrixSettings:
+    """One matrix; a YAML file of these fields, or the options of ``qhil matrix``."""
+
+    models: tuple[str, ...] = setting((), parse=comma_list, help="model folders, comma-separated")
+    variants: tuple[str, ...] = setting(("float", "int8"), parse=comma_list, help=(
+        f"variants of every run: {VARIANT_NAMES}"))
+    blobs: tuple[str, ...] = setting((), parse=comma_list, help=(
+        "blobs of every run; a bare file name is taken from each model's folder "
+        "(qat_w3.qhil), and a model without it is refused"))
+    targets: tuple[str, ...] = setting(("qemu-m4",), parse=comma_list, help=(
+        "targets, comma-separated (one run per model and target)"))
+    noise: tuple[float, ...] = setting((0.0,), parse=noise_levels, help=(
+        "observation noise levels, e.g. 0,0.05,0.1"))
+    episodes: int = setting(20, parse=positive_int, help="episodes per variant")
+    seed: int = setting(100_000, parse=non_negative_int, help="base seed (test split)")
+    out: str = setting("reports/matrix", short="-o", help=(
+        "matrix folder: one run folder per model and target, and the summary"))
+    ptq: PTQOptions = setting(default_factory=PTQOptions, help="calibration")
+
+    def runs(self) -> list[BenchSettings]:
+        if not self.models:
+            raise ConfigError("the matrix has no models")
+        runs = []
+        for model in self.models:
+            env_id = load_model_dir(model).env_id
+            blobs = tuple(str(Path(model) / b) if Path(b).name == b and not Path(b).is_file()
+                          else b for b in self.blobs)
+            for target in self.targets:
+                runs.append(BenchSettings(
+                    model=model, variants=self.variants, blob=blobs, episodes=self.episodes,
+                    seed=self.seed, noise=self.noise,
+                    out=str(Path(self.out) / f"{env_id}-{target}"),
+                    device=TargetSettings(target), ptq=self.ptq))
+        return runs

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["sweep_plot", "sensitivity_heatmap", "pareto_plot"]
+__all__ = ["sweep_plot", "sensitivity_heatmap", "pareto_plot", "scatter_points"]
 
 
 def sweep_plot(rows: list[dict[str, Any]], title: str, out: Path) -> None:
@@ -80,6 +80,25 @@ def pareto_plot(points: list[dict[str, Any]], front: list[str], title: str, out:
         ax.set_xlabel(label)
         ax.set_ylabel("% of float (test seeds)")
     fig.suptitle(f"{title}: candidates (red: Pareto front)")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def scatter_points(points: list[tuple[float, float, str]], xlabel: str, ylabel: str,
+                   title: str, out: Path) -> None:
+    """Labelled points on a log x axis (costs span orders of magnitude across cores)."""
+    fig, ax = plt.subplots(figsize=(7.0, 4.5))
+    for x, y, label in points:
+        ax.scatter([x], [y], s=24)
+        ax.annotate(label, (x, y), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    ax.axhline(100, color="black", lw=0.8, ls="--")
+    if points:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)

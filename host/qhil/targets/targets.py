@@ -26,6 +26,7 @@ from qhil.link.device import Device
 from qhil.link.faults import FaultyTransport, LinkFaults
 from qhil.link.transport import SerialTransport, Transport
 from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, built_firmware
+from qhil.targets.labgrid_place import LabgridPlace, place_name
 from qhil.targets.power import BOARD_PROFILES, BoardProfile
 
 __all__ = ["TargetInfo", "TargetKind", "TARGETS", "RunningTarget", "start_target", "target_info",
@@ -41,6 +42,7 @@ class TargetKind(Enum):
     QEMU = "qemu"
     RENODE = "renode"
     BOARD = "board"
+    LABGRID = "labgrid"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,10 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
 
 
 def target_info(name: str) -> TargetInfo:
+    place = place_name(name)
+    if place:
+        return TargetInfo(name, "", TargetKind.LABGRID, place,
+                          description=f"the board of labgrid place '{place}'")
     try:
         return TARGETS[name]
     except KeyError:
@@ -138,9 +144,14 @@ class RunningTarget:
     firmware: Path | None = None
     port: str | None = None
     faults: LinkFaults | None = None
+    place: LabgridPlace | None = None
 
     def stop(self) -> None:
-        self.device.close()
+        try:
+            self.device.close()
+        finally:
+            if self.place is not None:
+                self.place.release()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -161,6 +172,10 @@ class RunningTarget:
             self.process.kill()
             self.process.wait()
         self.device.close()
+        if self.place is not None:  # a board in the lab: its power switch, then its port again
+            if self.place.has_power:
+                self.place.power_cycle()
+            self.port = self.place.serial_url()
         self.process, transport = _launch(self.info, self.firmware, self.port, self.faults)
         if isinstance(old, FaultyTransport) and isinstance(transport, FaultyTransport):
             transport.injected = old.injected  # faults injected so far stay counted
@@ -268,7 +283,7 @@ def _launch(info: TargetInfo, elf: Path | None, port: str | None,
 
 def start_target(name: str, port: str | None = None, build: bool = True,
                  timeout: float = 2.0, faults: LinkFaults | None = None,
-                 allow_mismatch: bool = False) -> RunningTarget:
+                 allow_mismatch: bool = False, coordinator: str | None = None) -> RunningTarget:
     """Start (or connect to) a target and say HELLO.
 
     :param port: where the device is: a board's serial device, or a pyserial URL
@@ -278,16 +293,33 @@ def start_target(name: str, port: str | None = None, build: bool = True,
     :param faults: damage the link on purpose (see :mod:`qhil.link.faults`)
     :param allow_mismatch: run on a device whose HELLO names another board than the
         target's (a warning instead of a refusal)
+    :param coordinator: labgrid coordinator for ``labgrid:PLACE`` targets (default:
+        ``$LG_COORDINATOR``); the place is acquired here and released by ``stop()``
     """
     info = target_info(name)
+    place = None
+    if info.kind is TargetKind.LABGRID:
+        place = LabgridPlace(info.machine, coordinator)
+        place.acquire()
+        try:
+            port = place.serial_url()
+        except Exception:
+            place.release()
+            raise
     elf = None
-    if info.kind is not TargetKind.BOARD and not port:
+    if info.kind not in (TargetKind.BOARD, TargetKind.LABGRID) and not port:
         if build:
             LOG.info("building firmware %s (incremental) ...", info.pio_env)
         elf = build_firmware(info.pio_env) if build else built_firmware(info.pio_env)
     LOG.info("starting %s%s ...", name, f" on {port}" if port else "")
-    proc, transport = _launch(info, elf, port, faults)
-    running = RunningTarget(info, Device(transport, timeout=timeout), proc, elf, port, faults)
+    try:
+        proc, transport = _launch(info, elf, port, faults)
+    except Exception:
+        if place is not None:
+            place.release()
+        raise
+    running = RunningTarget(info, Device(transport, timeout=timeout), proc, elf, port, faults,
+                            place)
     try:
         hello = running.device.hello(wait=10.0)
         if info.board and hello.board != info.board:
@@ -307,13 +339,16 @@ class TargetSettings:
     """Where a command's device is: the options every device command shares."""
 
     target: str = setting("qemu-m4", help=(
-        "where the firmware runs: " + ", ".join(TARGETS)))
+        "where the firmware runs: " + ", ".join(TARGETS) + ", or labgrid:PLACE (a board "
+        "shared through labgrid)"))
     port: str | None = setting(None, help=(
         "where the device is: a board's serial port (/dev/ttyACM0, see 'qhil devices') or, "
         "for any target, a pyserial URL (rfc2217://lab-pc:2000, socket://host:port) whose "
         "firmware then runs there; the device's HELLO must name the target's board"))
     allow_mismatch: bool = setting(False, help=(
         "run even when the device at --port says it is another board"))
+    coordinator: str | None = setting(None, metavar="HOST:PORT", help=(
+        "labgrid coordinator of --target labgrid:PLACE (default: $LG_COORDINATOR)"))
     no_build: bool = setting(False, help=(
         "use the firmware already built instead of running 'pio run' first"))
     timeout: float = setting(2.0, help="seconds to wait for each device answer")
@@ -326,4 +361,4 @@ class TargetSettings:
         """Build (unless ``no_build``), start or connect, and say HELLO."""
         return start_target(self.target, port=self.port, build=not self.no_build,
                             timeout=self.timeout, faults=faults,
-                            allow_mismatch=self.allow_mismatch)
+                            allow_mismatch=self.allow_mismatch, coordinator=self.coordinator)
