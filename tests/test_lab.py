@@ -31,6 +31,7 @@ needs = pytest.mark.skipif(
 @needs
 def test_a_labgrid_place_is_a_target() -> None:
     build_firmware("native")
+    build_firmware("qemu-m4")
     proc = subprocess.run(["unshare", "-n", "sh", "-c", NAMESPACE_SETUP, "sh", sys.executable,
                            str(ROOT / "tests" / "scenarios" / "labgrid_place.py")],
                           capture_output=True, text=True, timeout=600, cwd=ROOT)
@@ -41,6 +42,9 @@ def test_a_labgrid_place_is_a_target() -> None:
     assert seen["lab"]["variants"] == local and seen["lab"]["incidents"] == []
     assert seen["lab"]["target"]["url"].startswith("rfc2217://127.0.0.1:")
     assert seen["lab"]["target"]["board"] == "native" and seen["released_after_run"]
+    # a QEMU target's pty shared the same way: the same as the emulator started here
+    assert seen["qemu_lab"]["variants"] == seen["qemu_local"]["variants"]
+    assert seen["qemu_lab"]["target"]["board"] == "mps2_an386"
     # someone else's place: one line, exit 2, naming who holds it
     assert seen["busy"]["exit"] == 2 and len(seen["busy"]["stderr"]) == 1
     assert "busy" in seen["busy"]["stderr"][0] and "alice" in seen["busy"]["stderr"][0]

@@ -1,9 +1,10 @@
 """A labgrid place as a target: the real coordinator, exporter (with its ser2net) and
 client, the native firmware's pty as the place's serial port, and a network power switch
 (labgrid's ``simplerest`` model) served here on loopback whose off/on kills and restarts
-the firmware. Run by tests/test_lab.py inside a network namespace with only loopback.
+the firmware, and a QEMU target's pty as a second place. Run by tests/test_lab.py inside
+a network namespace with only loopback.
 
-Checks, in order: a bench through the place equals the local bench; a place held by
+Checks, in order: a bench through each place equals the local bench; a place held by
 someone else is refused in one line; a device that stops answering mid-run is power-cycled
 and the run ends with the local results and the incident; the exporter killed mid-run
 stops the run with the incident recorded, and --resume (exporter back) completes it.
@@ -73,6 +74,29 @@ class Board:
         self.link.unlink(missing_ok=True)
 
 
+class Emulator:
+    """QEMU running the qemu-m4 firmware with its UART on a pty, behind a fixed /dev path."""
+
+    def __init__(self) -> None:
+        from qhil.targets.firmware import firmware_path
+
+        self.link = Path(f"/dev/qhil-lab-qemu-{os.getpid()}")
+        self.proc = subprocess.Popen(
+            ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
+             "-icount", "shift=7", "-serial", "pty", "-kernel", str(firmware_path("qemu-m4"))],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()  # char device redirected to /dev/pts/N (label ...)
+        pty = line.split("redirected to ")[1].split()[0]
+        self.link.unlink(missing_ok=True)
+        self.link.symlink_to(pty)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+        self.link.unlink(missing_ok=True)
+
+
 def power_switch(board: Board) -> tuple[http.server.HTTPServer, list[str]]:
     """labgrid's simplerest power model: GET <host>/<index>/<value> switches, no value reads."""
     log: list[str] = []
@@ -131,9 +155,14 @@ def when_an_episode_is_saved(out: Path, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.05)
 
 
+def step(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 def main() -> int:
     work = Path(tempfile.mkdtemp())
     board = Board()
+    emulator = Emulator()
     server, switched = power_switch(board)
     coordinator = subprocess.Popen([str(BIN / "labgrid-coordinator"), "-l", COORDINATOR],
                                    cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -142,31 +171,55 @@ def main() -> int:
         f"qhil-native:\n  RawSerialPort:\n    port: {board.link}\n    speed: 115200\n"
         f"  NetworkPowerPort:\n    model: simplerest\n"
         f"    host: 'http://127.0.0.1:{server.server_port}/power/{{index}}/{{value}}'\n"
-        f"    index: 0\n")
+        f"    index: 0\n"
+        f"qhil-qemu:\n  RawSerialPort:\n    port: {emulator.link}\n    speed: 115200\n")
     seen: dict[str, Any] = {}
     exporter = None
     try:
-        time.sleep(1.0)
-        assert client("-p", PLACE, "create").returncode == 0
+        for _ in range(150):  # the coordinator takes a moment to listen
+            if client("-p", PLACE, "create").returncode == 0:
+                break
+            time.sleep(0.2)
+        else:
+            raise SystemExit("the labgrid coordinator did not answer")
         assert client("-p", PLACE, "add-match", "lab1/qhil-native/*").returncode == 0
+        assert client("-p", "qhil-2", "create").returncode == 0
+        assert client("-p", "qhil-2", "add-match", "lab1/qhil-qemu/*").returncode == 0
         exporter = start_exporter(config, work)
 
+        step("local bench")
         local = subprocess.run([*QHIL, *BENCH, "--target", "native", "-o", str(work / "local")],
                                capture_output=True, text=True)
         assert local.returncode == 0, local.stderr
         seen["local"] = results(work / "local")
+        step("bench through the place")
         lab = subprocess.run([*QHIL, *BENCH, *LAB, "-o", str(work / "lab")],
                              capture_output=True, text=True)
         assert lab.returncode == 0, lab.stderr
         seen["lab"] = results(work / "lab")
         seen["released_after_run"] = "acquired: None" in client("-p", PLACE, "show").stdout
 
+        # an emulator's pty as a place: the same as the emulator started here
+        step("local qemu bench")
+        qemu = subprocess.run([*QHIL, *BENCH, "--target", "qemu-m4", "-o", str(work / "qemu")],
+                              capture_output=True, text=True)
+        assert qemu.returncode == 0, qemu.stderr
+        seen["qemu_local"] = results(work / "qemu")
+        step("qemu through a place")
+        qlab = subprocess.run([*QHIL, *BENCH, "--target", "labgrid:qhil-2", "--coordinator",
+                               COORDINATOR, "-o", str(work / "qemu-lab")],
+                              capture_output=True, text=True)
+        assert qlab.returncode == 0, qlab.stderr
+        seen["qemu_lab"] = results(work / "qemu-lab")
+
+        step("busy place")
         assert client("-p", PLACE, "acquire", user="alice").returncode == 0
         busy = subprocess.run([*QHIL, *BENCH, *LAB, "-o", str(work / "busy")],
                               capture_output=True, text=True)
         seen["busy"] = {"exit": busy.returncode, "stderr": busy.stderr.strip().splitlines()}
         assert client("-p", PLACE, "release", user="alice").returncode == 0
 
+        step("hang")
         # the device hangs mid-run: the place's power switch brings it back
         run = subprocess.Popen([*QHIL, *BENCH, *LAB, "--link-faults", "delay=0.05,delay_ms=1",
                                 "-o", str(work / "hang")], stderr=subprocess.PIPE, text=True)
@@ -177,6 +230,7 @@ def main() -> int:
         seen["hang"] = results(work / "hang")
         seen["switched"] = list(switched)
 
+        step("dead exporter")
         # the exporter dies mid-run: the run stops, says why, and resumes when it is back
         run = subprocess.Popen([*QHIL, *BENCH, *LAB, "--link-faults", "delay=0.05,delay_ms=1",
                                 "-o", str(work / "dead")], stderr=subprocess.PIPE, text=True)
@@ -200,6 +254,7 @@ def main() -> int:
         coordinator.wait()
         server.shutdown()
         board.close()
+        emulator.close()
     print(json.dumps(seen))
     return 0
 
