@@ -4,9 +4,11 @@ a projection for N machines (issue 19's numbers: a wall-time figure, not a retur
     .venv/bin/python benchmarks/ray_matrix.py        # writes benchmarks/results/ray_matrix.json
 
 The matrix: the six tasks x {int8, qat_w3} x 20 test episodes on qemu-m4. The projection
-for N machines of 2 CPUs: Ray's start plus the sum of the measured job times spread over
-2N CPUs plus Ray's per-task overhead (a no-op task's round trip, measured here) per job.
-It assumes jobs spread evenly and nodes as fast as this one; it is a projection.
+for N machines of 2 CPUs: Ray's start plus the sum of the measured job times (each job
+whole: inputs, calibration, target start, episodes) spread over 2N CPUs plus Ray's
+per-task overhead (a no-op task's round trip, measured here) per job. It assumes jobs
+spread evenly and nodes as fast as this one; its 1-machine figure is printed beside the
+measured one, which says how far to trust it.
 """
 
 from __future__ import annotations

@@ -202,3 +202,18 @@ def test_user_project_runs_with_the_plugin(tmp_path: Path) -> None:
         assert report.complete and report.mismatches == 0
         assert report.data["target"]["name"] == "qemu-m4"
         assert str(tmp_path / "artifacts") in str(path)
+
+
+def test_api_sweep_sensitivity_export_c(tmp_path: Path) -> None:
+    model = qhil.load_model(PENDULUM)
+    ptq = qhil.PTQOptions(calib_episodes=2)
+    swept = qhil.sweep(model, ["int8", "w2a2"], episodes=2, split=qhil.Split.VALIDATION, ptq=ptq)
+    assert list(swept) == ["int8", "w2a2"]
+    assert swept["int8"].comparison is not None and swept["int8"].result.seeds.start == 10_000
+    rows = qhil.sensitivity(model, episodes=1, widths=[4], in_widths=[8], ptq=ptq)
+    assert {(r.part, r.bits) for r in rows} == {("w0", 4), ("w1", 4), ("w2", 4), ("a0", 4),
+                                                ("a1", 4), ("a2", 4), ("in", 8)}
+    header = qhil.export_c(PENDULUM / "qat_w3.qhil", tmp_path / "m.h", name="pend")
+    assert "pend" in header.read_text()
+    with pytest.raises(ConfigError):
+        qhil.flash("qemu-m4", upload_protocol="jtag-by-hand")

@@ -54,7 +54,7 @@ def test_flash_checks_the_upload_tool_before_building(capsys, monkeypatch) -> No
     for protocol in ("openocd", "pyocd"):
         assert main(["flash", "--target", "nucleo-f446re", "--upload-protocol", protocol]) == 2
         err = capsys.readouterr()
-        assert f"{protocol} is not installed" in err.err and "building" not in err.out
+        assert f"{protocol} is not installed" in err.err and "building" not in err.out + err.err
 
 
 def test_run_bench_outside_the_protocol_limit_is_a_usage_error(capsys) -> None:

@@ -51,6 +51,7 @@ from qhil.report.compare import compare_reports, parse_gates
 from qhil.targets import TARGETS, TargetInfo, TargetSettings
 
 if TYPE_CHECKING:  # torch and SB3 load only when qat, autoquant or train is called
+    from qhil.autoquant.sensitivity import SensitivityRow
     from qhil.autoquant.settings import AutoquantArgs
     from qhil.train.qat import QATResult
     from qhil.train.settings import QATArgs
@@ -59,7 +60,7 @@ __all__ = ["load_model", "save_model", "quantize", "save_blob", "load_blob", "ev
            "Evaluation", "bench", "compare", "load_report", "write_report", "qat", "autoquant",
            "train", "targets", "infer", "Inference", "BenchReport", "BenchSettings",
            "TargetSettings", "PTQOptions", "Split", "FunctionPolicy", "SeedRange", "matrix",
-           "MatrixSettings", "RayOptions"]
+           "MatrixSettings", "RayOptions", "sweep", "sensitivity", "export_c", "flash"]
 
 ModelLike = ModelDir | str | Path
 PolicyLike = Policy | QuantModel | FloatActor | str | Path
@@ -84,6 +85,54 @@ def quantize(model: ModelLike, bits: str = "int8", ptq: PTQOptions | None = None
     calibrated on the fit split (``qhil quantize``)."""
     m = load_model(model)
     return Calibrator(m, ptq or PTQOptions()).quantize(parse_bits(bits, len(m.actor.weights)))
+
+
+def sweep(model: ModelLike, settings: Sequence[str], *, episodes: int = TEST_EPISODES,
+          split: Split = Split.TEST, ptq: PTQOptions | None = None) -> dict[str, Evaluation]:
+    """``qhil sweep-bits``: each bit setting quantized (PTQ) and evaluated against float on
+    the same seeds; keyed by setting."""
+    m = load_model(model)
+    calibrator = Calibrator(m, ptq or PTQOptions())
+    configs = {text: parse_bits(text, len(m.actor.weights)) for text in settings}  # fail early
+    seeds = split_seeds(split, episodes)
+    float_res = evaluate_policy(m.actor, m.env_id, seeds, split)
+    out = {}
+    for text, bits in configs.items():
+        res = evaluate_policy(QuantPolicy(calibrator.quantize(bits)), m.env_id, seeds, split)
+        out[text] = Evaluation(res, float_res, compare_paired(res, float_res))
+    return out
+
+
+def sensitivity(model: ModelLike, *, episodes: int = 5, widths: Sequence[int] | None = None,
+                in_widths: Sequence[int] | None = None,
+                ptq: PTQOptions | None = None) -> list[SensitivityRow]:
+    """``qhil sensitivity``: % of float (validation seeds) and action error when only one
+    part (a layer's weights or activations, or the input) is quantized, per width."""
+    from qhil.autoquant.sensitivity import IN_WIDTHS, WIDTHS, probes, profile
+
+    m = load_model(model)
+    todo = probes(len(m.actor.weights), tuple(widths or WIDTHS), tuple(in_widths or IN_WIDTHS))
+    return profile(m, Calibrator(m, ptq or PTQOptions()), todo, episodes)
+
+
+def export_c(blob: str | Path, out: str | Path, name: str = "qhil_model") -> Path:
+    """``qhil export-c``: a blob as a C header, for a model compiled into flash."""
+    from qhil.quant.cheader import blob_to_c_header
+
+    data, _ = load_blob(blob)
+    path = Path(out)
+    try:
+        path.write_text(blob_to_c_header(data, name, source=Path(blob).name))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return path
+
+
+def flash(target: str, upload_protocol: str = "openocd") -> Path:
+    """``qhil flash``: build a target's firmware (and upload it to a board); its ELF path."""
+    from qhil.targets.firmware import flash as _flash
+
+    return _flash(target, upload_protocol)
 
 
 def save_blob(model: QuantModel | FloatActor, path: str | Path, env_id: str | None = None) -> Path:

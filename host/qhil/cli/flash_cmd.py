@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 
-from qhil.common.errors import ConfigError
+from qhil.targets.firmware import UPLOADERS
 
 NAMES = ("flash",)
 HELP = "build a target's firmware (and upload it to a real board)"
@@ -19,11 +18,6 @@ Emulated targets only need the build, which 'qhil run' and 'qhil bench' load the
 example: qhil flash --target nucleo-f446re --upload-protocol pyocd
 """
 
-#: upload protocol -> (program on PATH, how to get it)
-UPLOADERS = {"openocd": ("openocd", "sudo apt-get install openocd (or make setup)"),
-             "pyocd": ("pyocd", ".venv/bin/pip install pyocd")}
-
-
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default="qemu-m4", help="target name (default: %(default)s)")
     parser.add_argument("--upload-protocol", choices=sorted(UPLOADERS), default="openocd",
@@ -31,27 +25,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.common.errors import QhilError
-    from qhil.targets import TargetKind, target_info
-    from qhil.targets.firmware import build_firmware
+    from qhil.targets.firmware import flash
 
-    info = target_info(args.target)
-    upload = info.kind is TargetKind.BOARD
-    if upload:
-        program, how = UPLOADERS[args.upload_protocol]
-        if shutil.which(program) is None:
-            raise ConfigError(f"cannot upload to {info.name}: {program} is not installed "
-                              f"({how})")
-    print(f"building {info.pio_env} ...", flush=True)
-    elf = build_firmware(info.pio_env)
-    print(f"built {elf}")
-    if upload:
-        print(f"uploading to {info.name} through {args.upload_protocol} ...", flush=True)
-        try:
-            build_firmware(info.pio_env, target="upload",
-                           options=[f"upload_protocol={args.upload_protocol}"])
-        except QhilError as exc:
-            raise QhilError(f"upload to {info.name} through {args.upload_protocol} failed "
-                            f"(the build succeeded): {exc}") from None
-        print(f"uploaded to {info.name}")
+    print(f"firmware: {flash(args.target, args.upload_protocol)}")
     return 0

@@ -29,6 +29,7 @@ from qhil.bench.store import RunStore, atomic_write
 from qhil.common.errors import ConfigError, QhilError
 from qhil.harness.run import BenchProgress, BenchReport, prepare, start_device
 from qhil.harness.settings import BenchSettings
+from qhil.targets.firmware import build_firmware
 from qhil.targets.targets import TargetKind
 
 __all__ = ["Job", "plan_jobs", "run_job", "run_on_ray", "RayOptions"]
@@ -76,6 +77,7 @@ def plan_jobs(run: int, plan: dict[str, Any], pending: list[tuple[str, float, in
 def run_job(job: Job) -> dict[str, Any]:
     """Run one job where it lands: its own target, its own copy of the inputs (PTQ
     calibration is deterministic, so every job quantizes to the same blobs; checked)."""
+    t0 = time.perf_counter()  # the whole job: inputs, calibration, target start, episodes
     with tempfile.TemporaryDirectory() as tmp:
         settings = BenchSettings.from_plan({**job.plan, "out": str(Path(tmp) / "job")})
         prep, _ = prepare(settings)
@@ -84,7 +86,6 @@ def run_job(job: Job) -> dict[str, Any]:
             store = RunStore.create(prep.out, {"settings": job.plan, "model_ids": prep.ids})
             keys = frozenset(RunStore.key(v, n, s) for v, n, s in job.keys)
             bench = prep.bench(store, session, meta, only=keys, write_partial=False)
-            t0 = time.perf_counter()
             bench.run()
             wall = time.perf_counter() - t0
         finally:
@@ -121,6 +122,12 @@ def run_on_ray(runs: list[BenchSettings], options: RayOptions,
             store = RunStore.create(prep.out, {"settings": prep.settings.to_plan(),
                                                "model_ids": prep.ids})
         benches.append(prep.bench(store, None, {"name": prep.settings.device.target}))
+    # built once, here: jobs building the same firmware folder at once would collide
+    for env in sorted({p.settings.device.info.pio_env for p, _ in prepared
+                       if not p.settings.device.no_build and p.settings.device.info.kind
+                       in (TargetKind.NATIVE, TargetKind.QEMU, TargetKind.RENODE)}):
+        progress.say(f"building firmware {env} (incremental) ...")
+        build_firmware(env)
     progress.say("connecting to Ray" + (f" at {options.address}" if options.address else
                                         " (a local cluster)") + " ...")
     if not ray.is_initialized():
@@ -134,7 +141,9 @@ def run_on_ray(runs: list[BenchSettings], options: RayOptions,
         pending = [(p.name, n, s) for p in prep.policies for n, s in bench.pending(p)]
         kind = prep.settings.device.info.kind
         share = 1 if kind in (TargetKind.BOARD, TargetKind.LABGRID) else per_run
-        for job in plan_jobs(i, bench.store.plan["settings"], pending, share):
+        plan = {**bench.store.plan["settings"],
+                "device": {**bench.store.plan["settings"]["device"], "no_build": True}}
+        for job in plan_jobs(i, plan, pending, share):
             opts: dict[str, Any] = {"num_cpus": 1}
             if kind is TargetKind.BOARD:  # lands on the node the board hangs off
                 opts["resources"] = {f"board:{prep.settings.device.target}": 1}
@@ -212,5 +221,5 @@ def _ledger(ray: Any) -> Any:
 
 def _reason(exc: BaseException) -> str:
     cause = getattr(exc, "cause", None)
-    text = str(cause if cause is not None else exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
+    text = [ln for ln in str(cause if cause is not None else exc).splitlines() if ln.strip()]
+    return text[0].strip()[:300] if text else type(exc).__name__

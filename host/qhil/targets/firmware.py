@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from qhil.common.errors import QhilError
+from qhil.common.errors import ConfigError, QhilError
 from qhil.common.provenance import REPO_ROOT
 
 __all__ = ["FIRMWARE_DIR", "build_firmware", "built_firmware", "elf_memory", "firmware_path",
-           "pio_env"]
+           "pio_env", "flash", "UPLOADERS"]
+
+LOG = logging.getLogger(__name__)
 
 FIRMWARE_DIR = REPO_ROOT / "firmware"
 
@@ -74,3 +78,43 @@ def elf_memory(elf: Path) -> dict[str, int]:
             elif name in (".bss", ".stack"):
                 ram += size
     return {"flash": flash, "ram": ram}
+
+
+#: upload protocol -> (program on PATH, how to get it)
+UPLOADERS = {"openocd": ("openocd", "sudo apt-get install openocd (or make setup)"),
+             "pyocd": ("pyocd", ".venv/bin/pip install pyocd")}
+
+
+def flash(target: str, upload_protocol: str = "openocd") -> Path:
+    """Build a target's firmware and, for a real board, upload it (``qhil flash``).
+
+    The upload tool is checked before anything is built; a failed build and a failed
+    upload say which of the two failed.
+
+    :raises ConfigError: an unknown protocol, or its tool missing
+    :raises QhilError: the build or the upload failed
+    """
+    from qhil.targets.targets import TargetKind, target_info
+
+    info = target_info(target)
+    if upload_protocol not in UPLOADERS:
+        raise ConfigError(f"unknown upload protocol '{upload_protocol}' "
+                          f"({', '.join(sorted(UPLOADERS))})")
+    upload = info.kind is TargetKind.BOARD
+    if upload:
+        program, how = UPLOADERS[upload_protocol]
+        if shutil.which(program) is None:
+            raise ConfigError(f"cannot upload to {info.name}: {program} is not installed "
+                              f"({how})")
+    LOG.info("building %s ...", info.pio_env)
+    elf = build_firmware(info.pio_env)
+    if upload:
+        LOG.info("uploading to %s through %s ...", info.name, upload_protocol)
+        try:
+            build_firmware(info.pio_env, target="upload",
+                           options=[f"upload_protocol={upload_protocol}"])
+        except QhilError as exc:
+            raise QhilError(f"upload to {info.name} through {upload_protocol} failed "
+                            f"(the build succeeded): {exc}") from None
+        LOG.info("uploaded to %s", info.name)
+    return elf
