@@ -6,17 +6,15 @@ this suite (``-p no:labgrid`` in pyproject.toml)."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from qhil.targets.firmware import build_firmware
-from test_remote_device import NAMESPACE_SETUP
+from tests_support import run_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -32,11 +30,7 @@ needs = pytest.mark.skipif(
 def test_a_labgrid_place_is_a_target() -> None:
     build_firmware("native")
     build_firmware("qemu-m4")
-    proc = subprocess.run(["unshare", "-n", "sh", "-c", NAMESPACE_SETUP, "sh", sys.executable,
-                           str(ROOT / "tests" / "scenarios" / "labgrid_place.py")],
-                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = run_scenario("labgrid_place.py", timeout=600)
     local = seen["local"]["variants"]
     # through the place: the same returns and bit-exact steps as on this machine
     assert seen["lab"]["variants"] == local and seen["lab"]["incidents"] == []
@@ -68,11 +62,7 @@ needs_ray = pytest.mark.skipif(
 def test_a_matrix_resumed_on_ray_equals_the_serial_run_when_a_worker_dies() -> None:
     build_firmware("qemu-m4")
     build_firmware("qemu-m0")
-    proc = subprocess.run(["unshare", "-n", "sh", "-c", NAMESPACE_SETUP, "sh", sys.executable,
-                           str(ROOT / "tests" / "scenarios" / "ray_matrix.py")],
-                          capture_output=True, text=True, timeout=900, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = run_scenario("ray_matrix.py", timeout=900)
     assert seen["episodes"] == 16 and seen["jobs"] == 8  # 8 of them resumed as 8 Ray jobs
     # returns, steps, falls and bit-exact counts identical; the emulated cost per step within
     # one timer tick (the counter's phase follows the host's timing), and so the medians
