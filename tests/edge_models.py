@@ -18,6 +18,7 @@ from fractions import Fraction
 import numpy as np
 
 from naive_integer import naive_policy, round_half_away_exact
+from qhil.common.actor import Activation
 from qhil.quant.qmodel import ACC_LIMIT, QuantLayer, QuantModel, weight_limit
 
 INPUT_COUNTS = (1, 3, 5, 7, 9, 13)
@@ -36,7 +37,9 @@ class EdgeCase:
 def naive_layers(model: QuantModel) -> list[dict]:
     return [{"weights": layer.weights.astype(int).tolist(), "bias": layer.bias.astype(int).tolist(),
              "mult": layer.mult.astype(int).tolist(), "shift": layer.shift.astype(int).tolist(),
-             "out_bits": layer.out_bits, "relu": layer.relu} for layer in model.layers]
+             "out_bits": layer.out_bits, "act": layer.act.value,
+             "table": None if layer.lut is None else layer.lut.astype(int).tolist()}
+            for layer in model.layers]
 
 
 def count_ties(model: QuantModel, inputs: np.ndarray) -> tuple[int, int]:
@@ -54,7 +57,7 @@ def count_ties(model: QuantModel, inputs: np.ndarray) -> tuple[int, int]:
                 if value.denominator == 2 and lo <= value <= hi:
                     pos, neg = (pos + 1, neg) if value > 0 else (pos, neg + 1)
                 out.append(min(max(round_half_away_exact(value), lo), hi))
-            h = out
+            h = [int(c) for c in layer.activate(np.asarray(out, dtype=np.int64))]
     return pos, neg
 
 
@@ -70,7 +73,8 @@ def _layer(rng: np.random.Generator, n_in: int, n_out: int, w_bits: int, out_bit
         bias[0], bias[1] = headroom[0], -headroom[1]
     shift = (31 + np.arange(n_out) % 5).astype(np.int32)
     return QuantLayer(weights, w_bits, bias.astype(np.int32),
-                      np.full(n_out, TIE_MULT, np.int32), shift, out_bits, relu)
+                      np.full(n_out, TIE_MULT, np.int32), shift, out_bits,
+                      Activation.RELU if relu else Activation.IDENTITY)
 
 
 def edge_cases() -> list[EdgeCase]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from qhil.common.actor import Activation
 from qhil.quant.blob import write_blob
 from qhil.quant.config import BitConfig
 from qhil.quant.golden import GoldenExecutor
@@ -13,7 +14,8 @@ from qhil.targets import RunningTarget
 
 def check_random_models(target: RunningTarget, seeds: range, count: int = 16,
                         max_width: int = 64) -> int:
-    """Random models at every width through the device; returns how many were checked."""
+    """Random models at every width and hidden activation through the device; returns how
+    many were checked."""
     checked = 0
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -25,8 +27,12 @@ def check_random_models(target: RunningTarget, seeds: range, count: int = 16,
                          int(rng.integers(2, 17)), int(rng.integers(2, 17)))
         sizes = [int(rng.integers(1, 24)), int(rng.integers(1, max_width + 1)),
                  int(rng.integers(1, 40)), int(rng.integers(1, 7))]
+        # odd seeds: tanh and identity hidden layers too (format version 2)
+        acts = () if seed % 2 == 0 else (
+            (Activation.TANH, Activation.IDENTITY, Activation.RELU)[seed // 2 % 3],
+            (Activation.TANH, Activation.RELU)[seed // 6 % 2])
         model = random_quant_model(rng, sizes, bits, "tanh" if seed % 3 else "clip",
-                                   tie_share=0.2)
+                                   tie_share=0.2, activations=acts)
         x = random_input_codes(rng, model, count)
         expected = GoldenExecutor(model).action_codes(x)
         target.device.load(write_blob(model))

@@ -19,9 +19,14 @@ def round_half_away_exact(value: Fraction) -> int:
 
 
 def naive_layer(x: list[int], weights: list[list[int]], bias: list[int], mult: list[int],
-                shift: list[int], out_bits: int, relu: bool) -> list[int]:
-    if relu:
+                shift: list[int], out_bits: int, act: str, table: list[int] | None = None
+                ) -> list[int]:
+    if act == "relu":
         lo, hi = 0, 2**out_bits - 1
+    elif act == "tanh":
+        assert table is not None
+        index_bits = len(table).bit_length() - 1
+        lo, hi = -(2 ** (index_bits - 1)), 2 ** (index_bits - 1) - 1
     else:
         lo, hi = -(2 ** (out_bits - 1)), 2 ** (out_bits - 1) - 1
     out = []
@@ -32,6 +37,8 @@ def naive_layer(x: list[int], weights: list[list[int]], bias: list[int], mult: l
         assert -(2**31) < acc < 2**31, "accumulator left int32"
         code = round_half_away_exact(Fraction(acc * m, 2**n))
         out.append(min(max(code, lo), hi))
+    if table is not None:
+        return [table[u - lo] for u in out]
     return out
 
 
@@ -39,7 +46,7 @@ def naive_policy(x: list[int], layers: list[dict], lut: list[int] | None) -> lis
     h = x
     for layer in layers:
         h = naive_layer(h, layer["weights"], layer["bias"], layer["mult"], layer["shift"],
-                        layer["out_bits"], layer["relu"])
+                        layer["out_bits"], layer["act"], layer.get("table"))
     if lut is None:
         return h
     offset = 2 ** (layers[-1]["out_bits"] - 1)

@@ -51,9 +51,17 @@ def test_any_bit_flip_is_rejected(blob, data) -> None:
         read_blob(bytes(flipped))
 
 
-def test_wrong_version(blob) -> None:
-    with pytest.raises(ModelFormatError, match="format version 2 is not supported"):
-        read_blob(_patch(blob, 4, "<H", 2))
+@pytest.mark.parametrize("version", [0, 3, 0xFFFF])
+def test_wrong_version(blob, version) -> None:
+    with pytest.raises(ModelFormatError, match=f"format version {version} is not supported"):
+        read_blob(_patch(blob, 4, "<H", version))
+
+
+def test_version_2_reads_a_version_1_layout(blob) -> None:
+    """Version 2 only widens what a layer record may say: a v1 blob relabelled v2 is the
+    same model."""
+    v1, v2 = read_blob(blob), read_blob(_patch(blob, 4, "<H", 2))
+    assert [la.act for la in v1.layers] == [la.act for la in v2.layers]
 
 
 def test_bad_magic(blob) -> None:

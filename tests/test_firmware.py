@@ -36,6 +36,9 @@ def target(request):
 def test_hello_describes_the_target(target) -> None:
     info = target.device.hello()
     assert info.protocol == 1 and info.widths == (2, 3, 4, 5, 6, 7, 8)
+    # model limits (after the strings): tanh/identity layers need format 2
+    assert info.max_width in (64, 256, 512, 1024) and info.max_layers == 8
+    assert info.model_format == 2
     if target.info.kind is TargetKind.QEMU:
         assert info.cost_kind == "instructions" and info.cpu == target.info.cpu
     else:

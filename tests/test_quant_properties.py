@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from edge_models import naive_layers
 from naive_integer import naive_policy, round_half_away_exact
-from qhil.common.actor import FloatActor
+from qhil.common.actor import Activation, FloatActor
 from qhil.quant.blob import read_blob, write_blob
 from qhil.quant.config import BitConfig
 from qhil.quant.fakequant import FakeQuantActor
@@ -30,7 +30,7 @@ widths = st.integers(2, 8)
 
 @st.composite
 def model_specs(draw: st.DrawFn) -> tuple[list[int], BitConfig, str, int]:
-    n_layers = draw(st.integers(1, 4))
+    n_layers = draw(st.integers(1, 6))
     sizes = [draw(st.integers(1, 40)) for _ in range(n_layers + 1)]
     bits = BitConfig(tuple(draw(widths) for _ in range(n_layers)),
                      tuple(draw(widths) for _ in range(n_layers)),
@@ -38,18 +38,33 @@ def model_specs(draw: st.DrawFn) -> tuple[list[int], BitConfig, str, int]:
     return sizes, bits, draw(st.sampled_from(["tanh", "clip"])), draw(st.integers(0, 2**32 - 1))
 
 
+def _activations(seed: int, n_hidden: int) -> tuple[Activation, ...]:
+    """Hidden activations for a spec: all ReLU for a third of the seeds (format version 1),
+    else each layer any of the three."""
+    if seed % 3 == 0:
+        return ()
+    rng = np.random.default_rng([seed, 7])
+    return tuple(list(Activation)[int(i)] for i in rng.integers(0, 3, size=n_hidden))
+
+
 @SETTINGS
 @given(model_specs())
 def test_blob_round_trip_is_exact(spec) -> None:
     sizes, bits, output, seed = spec
-    model = random_quant_model(np.random.default_rng(seed), sizes, bits, output)
+    model = random_quant_model(np.random.default_rng(seed), sizes, bits, output,
+                               activations=_activations(seed, len(sizes) - 2))
     data = write_blob(model)
     back = read_blob(data)
     assert write_blob(back) == data
+    assert int.from_bytes(data[4:6], "little") == (1 if all(la.relu for la in model.layers[:-1])
+                                                     else 2)
     for a, b in zip(model.layers, back.layers, strict=True):
         for field in ("weights", "bias", "mult", "shift"):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
-        assert (a.w_bits, a.out_bits, a.relu) == (b.w_bits, b.out_bits, b.relu)
+        assert (a.w_bits, a.out_bits, a.act) == (b.w_bits, b.out_bits, b.act)
+        assert (a.lut is None) == (b.lut is None)
+        if a.lut is not None:
+            np.testing.assert_array_equal(a.lut, b.lut)
     np.testing.assert_array_equal(model.in_step, back.in_step)
     np.testing.assert_array_equal(model.in_center, back.in_center)
     assert model.bits == back.bits
@@ -60,7 +75,8 @@ def test_blob_round_trip_is_exact(spec) -> None:
 def test_golden_equals_naive_integer_implementation(spec) -> None:
     sizes, bits, output, seed = spec
     rng = np.random.default_rng(seed)
-    model = random_quant_model(rng, sizes, bits, output, tie_share=0.2)
+    model = random_quant_model(rng, sizes, bits, output, tie_share=0.2,
+                               activations=_activations(seed, len(sizes) - 2))
     x = random_input_codes(rng, model, 12)
     golden = GoldenExecutor(model).action_codes(x)
     layers = naive_layers(model)
@@ -113,13 +129,14 @@ def test_quantize_multiplier_precision(real) -> None:
     assert (mv[0], nv[0]) == (m, n)
 
 
-def _tiny_actor(rng: np.random.Generator, sizes: list[int], output: str) -> FloatActor:
+def _tiny_actor(rng: np.random.Generator, sizes: list[int], output: str,
+                activations: tuple[Activation, ...] = ()) -> FloatActor:
     ws = tuple(rng.normal(0, 1 / np.sqrt(a), size=(b, a)).astype(np.float32)
                for a, b in zip(sizes, sizes[1:], strict=False))
     bs = tuple(rng.normal(0, 0.1, size=b).astype(np.float32) for b in sizes[1:])
     n, k = sizes[0], sizes[-1]
     return FloatActor(ws, bs, rng.normal(size=n), rng.uniform(0.5, 2, size=n), np.inf,
-                      -2 * np.ones(k), 2 * np.ones(k), output)  # type: ignore[arg-type]
+                      -2 * np.ones(k), 2 * np.ones(k), output, activations)  # type: ignore[arg-type]
 
 
 @SETTINGS
@@ -127,7 +144,7 @@ def _tiny_actor(rng: np.random.Generator, sizes: list[int], output: str) -> Floa
 def test_fake_quant_matches_golden(spec) -> None:
     sizes, bits, output, seed = spec
     rng = np.random.default_rng(seed)
-    actor = _tiny_actor(rng, sizes, output)
+    actor = _tiny_actor(rng, sizes, output, _activations(seed, len(sizes) - 2))
     obs = rng.normal(size=(300, sizes[0])) * 3
     n_in = sizes[0]
     params = choose_params(actor, obs, bits, np.full(n_in, -np.inf), np.full(n_in, np.inf))
@@ -143,12 +160,14 @@ def test_fake_quant_matches_golden(spec) -> None:
     assert (diff > 0).mean() <= 0.001  # and in practice it is exact on almost every state
 
 
+@pytest.mark.parametrize("acts", ["relu,relu", "tanh,tanh", "tanh,identity"])
 @pytest.mark.parametrize("bits", ["int8", "w3a3", "w=8,2,8 a=8,2,8 in=12"])
-def test_fake_quant_export_is_the_built_model(bits) -> None:
+def test_fake_quant_export_is_the_built_model(bits, acts) -> None:
     from qhil.quant.config import parse_bits
 
     rng = np.random.default_rng(0)
-    actor = _tiny_actor(rng, [5, 16, 16, 2], "tanh")
+    actor = _tiny_actor(rng, [5, 16, 16, 2], "tanh",
+                        tuple(Activation.parse(a) for a in acts.split(",")))
     cfg = parse_bits(bits, 3)
     params = choose_params(actor, rng.normal(size=(200, 5)), cfg, np.full(5, -np.inf),
                            np.full(5, np.inf))

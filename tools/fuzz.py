@@ -32,10 +32,10 @@ BUILD = ROOT / "build" / "fuzz"
 TARGETS: dict[str, list[str]] = {
     "frames": ["src/proto/qhil_proto.c", "src/proto/qhil_cobs.c", "src/runtime/qhil_crc32.c",
                "src/runtime/qhil_model.c", "src/runtime/qhil_port_defaults.c",
-               "src/nn/ref/qhil_fc_ref.c", "src/nn/opt/qhil_fc_opt_c.c",
+               "src/nn/ref/qhil_fc_ref.c", "src/nn/ref/qhil_act_table.c", "src/nn/opt/qhil_fc_opt_c.c",
                "src/nn/f32/qhil_fc_f32.c", "test/fuzz/fuzz_port.c"],
     "model_load": ["src/runtime/qhil_model.c", "src/runtime/qhil_crc32.c",
-                   "src/nn/ref/qhil_fc_ref.c", "src/nn/opt/qhil_fc_opt_c.c",
+                   "src/nn/ref/qhil_fc_ref.c", "src/nn/ref/qhil_act_table.c", "src/nn/opt/qhil_fc_opt_c.c",
                    "src/nn/f32/qhil_fc_f32.c"],
 }
 UNIT = {"frames": "frames", "model_load": "blobs"}
@@ -119,6 +119,7 @@ def write_seeds() -> None:
     sys.path.insert(0, str(ROOT / "host"))
     import numpy as np
 
+    from qhil.common.actor import Activation
     from qhil.link.framing import MsgType, Packet, encode_frame
     from qhil.quant.blob import write_blob
     from qhil.quant.config import parse_bits
@@ -151,6 +152,10 @@ def write_seeds() -> None:
         # packet mode ('P', then u16 length + packet without CRC; see fuzz_frames.c)
         (frames_dir / f"packets-w{w_bits}a{a_bits}").write_bytes(b"P" + b"".join(
             len(raw := p.encode()[:-4]).to_bytes(2, "little") + raw for p in session))
+    # format version 2: tanh and identity hidden layers, with their tables
+    tanh = random_quant_model(np.random.default_rng(1), [3, 8, 8, 8, 2], parse_bits("w4a4", 4),
+                              activations=(Activation.TANH, Activation.IDENTITY, Activation.TANH))
+    (blobs_dir / "random-v2-tanh.qhil").write_bytes(write_blob(tanh))
     for blob_path in sorted((ROOT / "tests/vectors/v1").glob("*.qhil")):
         shutil.copy(blob_path, blobs_dir / blob_path.name)
 

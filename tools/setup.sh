@@ -27,8 +27,8 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAM
   echo "setup: creating .venv and installing qhil (editable)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   # torch==2.13.0 is pinned in pyproject.toml: its CPU wheel is on this machine's disk.
-  # lab and ray are optional for users; the suite tests them, so setup installs them
-  if ! .venv/bin/pip install --disable-pip-version-check -e ".[dev,lab,ray]" > .venv/pip-install.log 2>&1; then
+  # lab, ray and onnx are optional for users; the suite tests them, so setup installs them
+  if ! .venv/bin/pip install --disable-pip-version-check -e ".[dev,lab,ray,onnx]" > .venv/pip-install.log 2>&1; then
     tail -20 .venv/pip-install.log >&2
     echo "setup: pip install failed (full log: .venv/pip-install.log)" >&2
     exit 1
@@ -38,7 +38,7 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAM
   .venv/bin/python -c "import serial.rfc2217" 2>/dev/null ||
     .venv/bin/pip install --disable-pip-version-check --force-reinstall --no-deps \
       pyserial-labgrid >> .venv/pip-install.log 2>&1
-  .venv/bin/python -c "import qhil, torch, gymnasium, stable_baselines3, platformio, serial.rfc2217, ray, labgrid"
+  .venv/bin/python -c "import qhil, torch, gymnasium, stable_baselines3, platformio, serial.rfc2217, ray, labgrid, onnx, onnxruntime, onnxscript"
   touch "$STAMP"
 fi
 

@@ -8,12 +8,17 @@
 #include "qhil_status.h"
 
 #define QHIL_MAX_LAYERS 8u
+#define QHIL_MODEL_FORMAT_MAX 2u /* newest docs/model-format.md version the loader reads */
 #ifndef QHIL_MAX_WIDTH
 #define QHIL_MAX_WIDTH 256u /* widest layer a board accepts; set per board */
 #endif
 
 enum { QHIL_KIND_INT = 0, QHIL_KIND_F32 = 1 };
 enum { QHIL_OUTPUT_TANH = 0, QHIL_OUTPUT_LINEAR = 1 };
+/* A layer record's activation byte (version 2 allows all three on hidden layers). */
+enum { QHIL_ACT_RELU = 0, QHIL_ACT_NONE = 1, QHIL_ACT_TANH = 2 };
+#define QHIL_LUT_BITS_MIN 2u
+#define QHIL_LUT_BITS_MAX 10u
 
 typedef struct {
     uint8_t kind;
@@ -29,6 +34,9 @@ typedef struct {
     qhil_fc_f32_params f32_layers[QHIL_MAX_LAYERS];
     const int16_t *lut; /**< 2^A entries for tanh outputs, else NULL */
     int32_t lut_offset; /**< 2^(A-1) */
+    const int8_t *act_tables[QHIL_MAX_LAYERS]; /**< a tanh hidden layer's table, else NULL */
+    int32_t act_offsets[QHIL_MAX_LAYERS];      /**< 2^(K-1) for a table of 2^K entries */
+    uint8_t f32_tanh[QHIL_MAX_LAYERS];         /**< float32 hidden layer with tanhf */
 } qhil_model;
 
 /**
@@ -51,7 +59,8 @@ typedef uint32_t (*qhil_clock_fn)(void);
 
 /**
  * qhil_model_infer, and each layer's cost: `layer_costs[l]` = `clock()` after layer `l`
- * minus before it (the kernel alone; the output table lookup is in no layer). With a NULL
+ * minus before it (the kernel and a tanh hidden layer's table; the output table lookup is
+ * in no layer). With a NULL
  * clock nothing is timed and `layer_costs` is not touched.
  */
 qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int16_t *out,

@@ -86,6 +86,13 @@ typedef struct {
 } qhil_fc_f32_params;
 
 void qhil_fc_f32(const qhil_fc_f32_params *p, const float *in, float *out);
+
+/**
+ * A tanh hidden layer's activation, in place: x[i] = table[x[i] + offset]
+ * (docs/quantization.md#tanh-hidden-layers). The layer's kernel clamped x to
+ * [-offset, offset - 1], so every index lies in the table's 2 * offset entries.
+ */
+void qhil_act_table_s16(int16_t *x, uint32_t n, const int8_t *table, int32_t offset);
 /** qhil_fc_f32 with fused multiply-adds (cores with an FPU; QHIL_F32_FPU builds). */
 void qhil_fc_f32_opt(const qhil_fc_f32_params *p, const float *in, float *out);
 

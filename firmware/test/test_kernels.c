@@ -50,8 +50,10 @@ int main(int argc, char **argv)
         p.bias = bias;
         p.mult = mult;
         p.shift = shift;
-        p.out_min = relu ? 0 : -(1 << (a_bits - 1));
-        p.out_max = relu ? (1 << a_bits) - 1 : (1 << (a_bits - 1)) - 1;
+        /* signed outputs up to 10 bits: the index range of a tanh layer's table */
+        const int32_t s_bits = (rnd() & 1u) ? a_bits : rnd_range(2, 10);
+        p.out_min = relu ? 0 : -(1 << (s_bits - 1));
+        p.out_max = relu ? (1 << a_bits) - 1 : (1 << (s_bits - 1)) - 1;
         qhil_fc_ref(&p, in, out_ref, scratch);
         qhil_fc_opt(&p, in, out_opt, scratch);
         if (memcmp(out_ref, out_opt, p.n_out * sizeof(int16_t)) != 0) {

@@ -60,7 +60,8 @@ __all__ = ["load_model", "save_model", "quantize", "save_blob", "load_blob", "ev
            "Evaluation", "bench", "compare", "load_report", "write_report", "qat", "autoquant",
            "train", "targets", "infer", "Inference", "BenchReport", "BenchSettings",
            "TargetSettings", "PTQOptions", "Split", "FunctionPolicy", "SeedRange", "matrix",
-           "MatrixSettings", "RayOptions", "sweep", "sensitivity", "export_c", "flash"]
+           "MatrixSettings", "RayOptions", "sweep", "sensitivity", "export_c", "flash",
+           "import_policy"]
 
 ModelLike = ModelDir | str | Path
 PolicyLike = Policy | QuantModel | FloatActor | str | Path
@@ -298,6 +299,21 @@ def train(env_id: str, out: str | Path, **settings: Any) -> Path:
     from qhil.train.train import train as _train
 
     return _train(Args(env_id=env_id, out=Path(out), **settings), show_progress=False)
+
+
+def import_policy(out: str | Path, env_id: str, **source: Any) -> ModelDir:
+    """``qhil import``: a policy trained elsewhere as a model folder (``source``: the fields
+    of :class:`qhil.train.settings.ImportArgs`, e.g. ``sb3="ppo.zip"``, ``onnx=...``,
+    ``torch=...``, ``vecnormalize=...``, ``env_kwargs={...}``); checked against the
+    source's own actions, its float test return measured. Returns the loaded folder."""
+    from qhil.train.importer import import_policy as _import
+    from qhil.train.settings import ImportArgs
+
+    paths: dict[str, Any] = {
+        k: Path(v) if k in ("sb3", "onnx", "torch", "vecnormalize") and v is not None else v
+        for k, v in source.items()}
+    return load_model_dir(_import(ImportArgs(env_id=env_id, out=Path(out), **paths),
+                                  show_progress=False))
 
 
 def targets() -> list[TargetInfo]:

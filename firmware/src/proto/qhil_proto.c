@@ -124,6 +124,11 @@ static void send_hello(void)
         n += len;
         out[n++] = 0;
     }
+    /* what a model may be: the host refuses one that cannot load before running anything */
+    wr16(out + n, QHIL_MAX_WIDTH);
+    out[n + 2u] = QHIL_MAX_LAYERS;
+    out[n + 3u] = QHIL_MODEL_FORMAT_MAX;
+    n += 4u;
     send(QHIL_MSG_HELLO | 0x80u, n);
 }
 

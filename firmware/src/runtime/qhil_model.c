@@ -10,7 +10,7 @@
 #define HEADER_SIZE 64u
 #define LAYER_SIZE 32u
 #define MAX_DIM 1024u
-#define MAX_SECTIONS (QHIL_MAX_LAYERS * 4u + 4u)
+#define MAX_SECTIONS (QHIL_MAX_LAYERS * 5u + 4u)
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -49,7 +49,7 @@ static int section_ok(section_check *c, uint32_t off, uint32_t size)
 
 static int sections_disjoint(section_check *c)
 {
-    /* insertion sort by offset; at most 36 entries */
+    /* insertion sort by offset; at most 44 entries */
     for (uint32_t i = 1; i < c->n_spans; i++) {
         span s = c->spans[i];
         uint32_t j = i;
@@ -137,7 +137,8 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
     if (blob[0] != 'Q' || blob[1] != 'H' || blob[2] != 'I' || blob[3] != 'L') {
         return QHIL_MODEL_ERR_MAGIC;
     }
-    if (rd16(blob + 4) != 1u) {
+    const uint16_t version = rd16(blob + 4);
+    if (version < 1u || version > QHIL_MODEL_FORMAT_MAX) {
         return QHIL_MODEL_ERR_VERSION;
     }
     if (rd16(blob + 6) != HEADER_SIZE || rd32(blob + 8) != size) {
@@ -200,14 +201,24 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
         const uint32_t b_off = rd32(r + 16);
         const uint32_t m_off = rd32(r + 20);
         const uint32_t s_off = rd32(r + 24);
+        const uint8_t lut_bits = r[7];
+        const uint32_t t_off = rd32(r + 28);
         const int last = (l + 1u == n_layers);
-        if (r[7] != 0u || rd32(r + 28) != 0u) {
+        /* v1: ReLU hidden layers; v2: any of the three; the last layer has none */
+        const int act_ok = last ? act == QHIL_ACT_NONE
+                                : (act == QHIL_ACT_RELU ||
+                                   (version >= 2u && act <= QHIL_ACT_TANH));
+        const int has_table = (kind == QHIL_KIND_INT && act == QHIL_ACT_TANH);
+        if (!has_table && (lut_bits != 0u || t_off != 0u)) {
             return QHIL_MODEL_ERR_HEADER;
         }
         if (n_in != prev || n_out < 1u || n_out > MAX_DIM || n_out > QHIL_MAX_WIDTH ||
-            n_in > QHIL_MAX_WIDTH || act != (last ? 1u : 0u)) {
+            n_in > QHIL_MAX_WIDTH || !act_ok) {
             return QHIL_MODEL_ERR_SHAPE;
         }
+        m->act_tables[l] = NULL;
+        m->act_offsets[l] = 0;
+        m->f32_tanh[l] = 0u;
         macs += (uint32_t)n_in * n_out;
         if (kind == QHIL_KIND_F32) {
             if (w_bits != 32u || a_bits != 32u || m_off != 0u || s_off != 0u) {
@@ -225,7 +236,8 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             f->n_out = n_out;
             f->weights = (const float *)(const void *)(blob + w_off);
             f->bias = (const float *)(const void *)(blob + b_off);
-            f->relu = (uint8_t)!last;
+            f->relu = (uint8_t)(act == QHIL_ACT_RELU);
+            m->f32_tanh[l] = (uint8_t)(act == QHIL_ACT_TANH);
         } else {
             if (w_bits < 2u || w_bits > 8u || a_bits < 2u || a_bits > 8u) {
                 return QHIL_MODEL_ERR_WIDTH;
@@ -243,8 +255,31 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             p->bias = (const int32_t *)(const void *)(blob + b_off);
             p->mult = (const int32_t *)(const void *)(blob + m_off);
             p->shift = (const int32_t *)(const void *)(blob + s_off);
-            p->out_min = last ? -(1 << (a_bits - 1u)) : 0;
-            p->out_max = last ? (1 << (a_bits - 1u)) - 1 : (1 << a_bits) - 1;
+            if (act == QHIL_ACT_RELU) {
+                p->out_min = 0;
+                p->out_max = (1 << a_bits) - 1;
+            } else if (act == QHIL_ACT_NONE) {
+                p->out_min = -(1 << (a_bits - 1u));
+                p->out_max = (1 << (a_bits - 1u)) - 1;
+            } else { /* tanh: the kernel's codes index the table */
+                if (lut_bits < QHIL_LUT_BITS_MIN || lut_bits > QHIL_LUT_BITS_MAX) {
+                    return QHIL_MODEL_ERR_LUT;
+                }
+                if (!section_ok(&sc, t_off, 1u << lut_bits)) {
+                    return QHIL_MODEL_ERR_SECTION;
+                }
+                const int8_t *table = (const int8_t *)(const void *)(blob + t_off);
+                const int32_t q = (1 << (a_bits - 1u)) - 1;
+                for (uint32_t i = 0; i < (1u << lut_bits); i++) {
+                    if (table[i] > q || table[i] < -q) {
+                        return QHIL_MODEL_ERR_LUT;
+                    }
+                }
+                p->out_min = -(1 << (lut_bits - 1u));
+                p->out_max = (1 << (lut_bits - 1u)) - 1;
+                m->act_tables[l] = table;
+                m->act_offsets[l] = 1 << (lut_bits - 1u);
+            }
             p->in_max = in_max;
             p->repacked = NULL;
             p->rq = NULL;
@@ -253,7 +288,10 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             if (e != QHIL_MODEL_OK) {
                 return e;
             }
-            in_max = (1 << a_bits) - 1;
+            /* the largest |code| the next layer receives */
+            in_max = act == QHIL_ACT_RELU ? (1 << a_bits) - 1
+                     : act == QHIL_ACT_TANH ? (1 << (a_bits - 1u)) - 1
+                                            : (1 << (a_bits - 1u));
         }
         prev = n_out;
     }
@@ -351,6 +389,9 @@ qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int1
         } else {
             qhil_fc_opt(p, x, y, kernel_scratch);
         }
+        if (m->act_tables[l] != NULL) {
+            qhil_act_table_s16(y, p->n_out, m->act_tables[l], m->act_offsets[l]);
+        }
         if (clock != NULL) {
             layer_costs[l] = clock() - t0;
         }
@@ -400,6 +441,11 @@ qhil_status qhil_model_infer_f32(const qhil_model *m, const float *in, float *ou
 #else
         qhil_fc_f32(&m->f32_layers[l], x, y);
 #endif
+        if (m->f32_tanh[l]) {
+            for (uint32_t i = 0; i < m->f32_layers[l].n_out; i++) {
+                y[i] = tanhf(y[i]);
+            }
+        }
         x = y;
     }
     for (uint32_t i = 0; i < m->act_dim; i++) {

@@ -73,8 +73,10 @@ static void random_layer(qhil_fc_params *p)
     p->bias = bias;
     p->mult = mult;
     p->shift = shift;
-    p->out_min = relu ? 0 : -(1 << (a_bits - 1));
-    p->out_max = relu ? (1 << a_bits) - 1 : (1 << (a_bits - 1)) - 1;
+    /* signed outputs up to 10 bits: the index range of a tanh layer's table */
+    const int32_t s_bits = (rnd() & 1u) ? a_bits : rnd_range(2, 10);
+    p->out_min = relu ? 0 : -(1 << (s_bits - 1));
+    p->out_max = relu ? (1 << a_bits) - 1 : (1 << (s_bits - 1)) - 1;
     p->repacked = NULL;
     p->rq = NULL;
     p->kernel_bits = 0;

@@ -26,7 +26,7 @@ from qhil.common.actor import FloatActor
 from qhil.common.errors import ConfigError, ModelFormatError
 from qhil.common.model_dir import ModelDir
 from qhil.link.device import HelloInfo
-from qhil.quant.blob import load_blob, write_blob
+from qhil.quant.blob import load_blob, read_blob, write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator
@@ -161,7 +161,9 @@ class DeviceFloat32(PolicyUnderTest):
         return _Float32Episode(ctx)
 
     def unsupported(self, info: HelloInfo) -> str | None:
-        return None if info.float32 else "the device has no float32 kernel"
+        if not info.float32:
+            return "the device has no float32 kernel"
+        return does_not_fit(self.blob, info)
 
     def check_fields(self, clean: list[EpisodeResult],
                      all_episodes: list[EpisodeResult]) -> dict[str, Any]:
@@ -226,7 +228,7 @@ class DeviceInteger(PolicyUnderTest):
         if missing:
             return (f"the device does not support {', '.join(map(str, missing))}-bit weights "
                     f"(it supports {', '.join(map(str, info.widths))})")
-        return None
+        return does_not_fit(self.blob, info)
 
     def check_fields(self, clean: list[EpisodeResult],
                      all_episodes: list[EpisodeResult]) -> dict[str, Any]:
@@ -293,6 +295,28 @@ class _IntegerEpisode:
             rec.action_error = action_error(self.ctx.actor, np.stack(self.seen), self.dac(got))
 
 
+def does_not_fit(blob: bytes, info: HelloInfo) -> str | None:
+    """Why the device that said ``info`` cannot load ``blob``, in bytes and widths (None:
+    it can). Checked before anything runs, so a model too big for a board is one line."""
+    model = read_blob(blob)
+    sizes = (model.layer_sizes if isinstance(model, FloatActor)
+             else [model.obs_dim] + [la.n_out for la in model.layers])
+    version = int.from_bytes(blob[4:6], "little")
+    where = f"{info.board or 'the device'} ({info.cpu or '?'})"
+    if len(blob) > info.arena_bytes:
+        return (f"the model needs {len(blob):,} bytes of model arena; {where} has "
+                f"{info.arena_bytes:,}")
+    if info.max_width and max(sizes) > info.max_width:
+        return (f"the model has a layer {max(sizes)} wide; {where} accepts at most "
+                f"{info.max_width}")
+    if info.max_layers and len(sizes) - 1 > info.max_layers:
+        return f"the model has {len(sizes) - 1} layers; {where} accepts at most {info.max_layers}"
+    if version > info.model_format:
+        return (f"the model is format version {version} (tanh or identity hidden layers); "
+                f"{where} runs firmware that reads version {info.model_format}: rebuild it")
+    return None
+
+
 def action_error(actor: FloatActor, obs: np.ndarray, actions: np.ndarray) -> dict[str, float]:
     """The float policy's actions on the same observations against ``actions``, both in
     units of the action half-range around its centre."""
@@ -313,7 +337,7 @@ def host_f32(actor: FloatActor, z: np.ndarray) -> np.ndarray:
     for i, (w, b) in enumerate(zip(actor.weights, actor.biases, strict=True)):
         h = w.astype(np.float32) @ h + b.astype(np.float32)
         if i < last:
-            h = np.maximum(h, np.float32(0))
+            h = actor.activations[i].apply(h).astype(np.float32)
     return np.tanh(h) if actor.output == "tanh" else h
 
 

@@ -104,7 +104,9 @@ def run(args: argparse.Namespace) -> int:
             result["percent_of_float"] = comparison.percent
             print(f"golden vs float: {comparison}")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+        out = Path(args.json_out)
+        out.parent.mkdir(parents=True, exist_ok=True)  # the episodes are not lost to a folder
+        out.write_text(json.dumps(result, indent=2) + "\n")
     return 0
 
 

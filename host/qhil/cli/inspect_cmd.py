@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         info.update(kind="int", env_id=model.env_id, bits=str(model.bits), output=model.output,
                     weight_bytes=model.weight_bytes, macs=model.n_macs, layers=[
                         {"in": la.n_in, "out": la.n_out, "w_bits": la.w_bits,
-                         "out_bits": la.out_bits, "relu": la.relu,
+                         "out_bits": la.out_bits, "act": la.act.value,
+                         "table_bits": la.lut_bits,
                          "acc_bound": la.acc_bound(model.input_bound(i))}
                         for i, la in enumerate(model.layers)], meta=model.meta)
     else:

@@ -16,6 +16,7 @@ from qhil.cli import (
     eval_cmd,
     export_c_cmd,
     flash_cmd,
+    import_cmd,
     inspect_cmd,
     matrix_cmd,
     qat_cmd,
@@ -31,7 +32,7 @@ from qhil.common.errors import QhilError
 __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS: list[ModuleType] = [
-    train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
+    import_cmd, train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
     flash_cmd, run_cmd, bench_cmd, matrix_cmd, report_cmd, compare_cmd, qat_cmd, sensitivity_cmd,
     autoquant_cmd,
 ]

@@ -3,7 +3,7 @@
 A trained policy is a deterministic MLP ``obs -> action``:
 
 1. normalize: ``z = clip((obs - obs_mean) / obs_std, -obs_clip, obs_clip)``
-2. hidden layers: ``h = relu(W h + b)``
+2. hidden layers: ``h = act(W h + b)``, ``act`` per layer: ReLU, tanh or identity
 3. output layer: ``y = W h + b`` then ``tanh`` (TD3/SAC) or identity (PPO)
 4. action: ``low + (y + 1) / 2 * (high - low)`` for tanh outputs, ``clip(y, low, high)``
    for identity outputs -- exactly what stable-baselines3's ``predict`` does.
@@ -14,15 +14,38 @@ Computation is float64 so that this reference is the most accurate thing in the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Literal
 
 import numpy as np
 
 from qhil.common.errors import ModelFormatError
 
-__all__ = ["FloatActor", "OutputKind"]
+__all__ = ["FloatActor", "OutputKind", "Activation"]
 
 OutputKind = Literal["tanh", "clip"]
+
+
+class Activation(Enum):
+    """A hidden layer's activation; the value is its name in meta.json and in texts."""
+
+    RELU = "relu"
+    TANH = "tanh"
+    IDENTITY = "identity"
+
+    def apply(self, h: np.ndarray) -> np.ndarray:
+        if self is Activation.RELU:
+            return np.maximum(h, 0.0)
+        if self is Activation.TANH:
+            return np.tanh(h)
+        return h
+
+    @classmethod
+    def parse(cls, name: str) -> Activation:
+        try:
+            return cls(name)
+        except ValueError:
+            raise ModelFormatError(f"unknown activation '{name}' (relu, tanh or identity)") from None
 
 
 @dataclass(frozen=True)
@@ -37,6 +60,7 @@ class FloatActor:
     :param action_low: lower action bound of the env (finite)
     :param action_high: upper action bound of the env (finite)
     :param output: ``"tanh"`` (squashed, rescaled to bounds) or ``"clip"``
+    :param activations: one per hidden layer; empty means ReLU everywhere
     """
 
     weights: tuple[np.ndarray, ...]
@@ -47,6 +71,7 @@ class FloatActor:
     action_low: np.ndarray
     action_high: np.ndarray
     output: OutputKind = "tanh"
+    activations: tuple[Activation, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.weights or len(self.weights) != len(self.biases):
@@ -71,6 +96,11 @@ class FloatActor:
             raise ModelFormatError("action bounds must be finite with high > low")
         if self.output not in ("tanh", "clip"):
             raise ModelFormatError(f"unknown output kind '{self.output}'")
+        if not self.activations:
+            object.__setattr__(self, "activations", (Activation.RELU,) * (len(self.weights) - 1))
+        if len(self.activations) != len(self.weights) - 1:
+            raise ModelFormatError(f"{len(self.activations)} activations for "
+                                   f"{len(self.weights) - 1} hidden layers")
 
     @property
     def obs_dim(self) -> int:
@@ -102,16 +132,20 @@ class FloatActor:
         return z
 
     def hidden(self, obs: np.ndarray) -> list[np.ndarray]:
-        """Every layer's output for ``obs``: ReLU activations, then the linear output."""
+        """Every layer's output for ``obs``: hidden activations, then the linear output."""
+        return self.layer_values(obs)[1]
+
+    def layer_values(self, obs: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Every layer's pre-activation and output for ``obs`` (equal for the last layer)."""
         h = self.normalize(obs)
-        outs = []
+        pres, outs = [], []
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            h = h @ w.T.astype(np.float64) + b.astype(np.float64)
-            if i < last:
-                h = np.maximum(h, 0.0)
+            pre = h @ w.T.astype(np.float64) + b.astype(np.float64)
+            h = self.activations[i].apply(pre) if i < last else pre
+            pres.append(pre)
             outs.append(h)
-        return outs
+        return pres, outs
 
     def squashed(self, obs: np.ndarray) -> np.ndarray:
         """The output in policy units: ``tanh(y)`` in [-1, 1] or the raw ``y``."""
@@ -141,7 +175,8 @@ class FloatActor:
 
     @classmethod
     def from_arrays(
-        cls, arrays: dict[str, np.ndarray], obs_clip: float, output: OutputKind
+        cls, arrays: dict[str, np.ndarray], obs_clip: float, output: OutputKind,
+        activations: tuple[Activation, ...] = (),
     ) -> FloatActor:
         n_layers = sum(1 for k in arrays if k.startswith("w") and k[1:].isdigit())
         try:
@@ -156,6 +191,7 @@ class FloatActor:
                 action_low=np.asarray(arrays["action_low"], dtype=np.float64),
                 action_high=np.asarray(arrays["action_high"], dtype=np.float64),
                 output=output,
+                activations=activations,
             )
         except KeyError as exc:
             raise ModelFormatError(f"actor arrays lack {exc.args[0]!r}") from None

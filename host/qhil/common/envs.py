@@ -1,8 +1,20 @@
-"""Gymnasium environment helpers: validated creation and the shipped task list."""
+"""Gymnasium environment helpers: validated creation and the shipped task list.
+
+An *env reference* names the environment of a model everywhere (meta.json, blobs,
+reports, jobs): a registered Gymnasium id (``Pendulum-v1``), or a user's factory
+``package.module:function`` (called with the keyword arguments, must return a
+``gymnasium.Env``), optionally followed by a space and a JSON object of keyword
+arguments: ``mylab.envs:make_arm {"links": 3}``. One string, so that every process that
+recreates the env (a Ray worker, a later ``qhil bench``) gets the same one.
+"""
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import json
+import os
+import sys
 from typing import Any
 
 import gymnasium as gym
@@ -10,7 +22,8 @@ import numpy as np
 
 from qhil.common.errors import ConfigError
 
-__all__ = ["SHIPPED_ENVS", "make_env", "check_env_id", "box_bounds"]
+__all__ = ["SHIPPED_ENVS", "make_env", "check_env_id", "box_bounds", "env_reference",
+           "parse_env_reference"]
 
 #: The tasks whose trained actors ship in ``models/``.
 SHIPPED_ENVS: tuple[str, ...] = (
@@ -23,26 +36,89 @@ SHIPPED_ENVS: tuple[str, ...] = (
 )
 
 
+def env_reference(env_id: str, kwargs: dict[str, Any] | None = None) -> str:
+    """The env reference of an id or factory and its keyword arguments (canonical JSON)."""
+    if not kwargs:
+        return env_id
+    return f"{env_id} {json.dumps(kwargs, sort_keys=True, separators=(',', ':'))}"
+
+
+def parse_env_reference(ref: str) -> tuple[str, dict[str, Any]]:
+    """``(id or factory, keyword arguments)`` of an env reference."""
+    name, _, rest = ref.strip().partition(" ")
+    if not name:
+        raise ConfigError("empty environment id")
+    if not rest.strip():
+        return name, {}
+    try:
+        kwargs = json.loads(rest)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"environment keyword arguments of '{name}' are not JSON ({exc})") from None
+    if not isinstance(kwargs, dict):
+        raise ConfigError(f"environment keyword arguments of '{name}' must be a JSON object")
+    return name, kwargs
+
+
+def _factory(name: str) -> Any | None:
+    """The callable ``module:function`` names, or None when ``name`` is not one."""
+    module_name, sep, attr = name.partition(":")
+    if not sep or not module_name or not attr:
+        return None
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())  # as `python -m` would: a module beside the user's files
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import the environment module '{module_name}' ({exc})") from None
+    factory = getattr(module, attr, None)
+    if factory is None:
+        return None  # gymnasium's own "module:Registered-v0" spelling
+    if not callable(factory):
+        raise ConfigError(f"'{name}' is not callable; give module:function returning a gymnasium.Env")
+    return factory
+
+
 def check_env_id(env_id: str) -> None:
-    """Raise :class:`ConfigError` with a suggestion when ``env_id`` is not registered."""
-    if env_id in gym.registry:
+    """Raise :class:`ConfigError` with a suggestion when ``env_id`` names no environment."""
+    name, _ = parse_env_reference(env_id)
+    if name in gym.registry or _factory(name) is not None:
         return
-    close = difflib.get_close_matches(env_id, list(gym.registry.keys()), n=3)
+    close = difflib.get_close_matches(name, list(gym.registry.keys()), n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise ConfigError(f"unknown environment id '{env_id}'{hint}")
+    raise ConfigError(f"unknown environment id '{name}'{hint}")
 
 
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:
-    """Create ``env_id`` after validating it; continuous (Box) action spaces only."""
-    check_env_id(env_id)
-    env = gym.make(env_id, **kwargs)
-    if not isinstance(env.action_space, gym.spaces.Box):
+    """Create the env of a reference after validating it: a Box action space and a flat
+    Box observation space (a vector of features; images and discrete spaces are refused)."""
+    name, ref_kwargs = parse_env_reference(env_id)
+    kwargs = {**ref_kwargs, **kwargs}
+    factory = _factory(name)
+    if factory is None:
+        check_env_id(name)
+        env = gym.make(name, **kwargs)
+    else:
+        try:
+            env = factory(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"environment factory '{name}' refused its arguments ({exc})") from None
+        if not isinstance(env, gym.Env):
+            raise ConfigError(f"'{name}' returned {type(env).__name__}, not a gymnasium.Env")
+    action, obs = env.action_space, env.observation_space
+    problem = None
+    if not isinstance(action, gym.spaces.Box):
+        problem = (f"has a {type(action).__name__} action space; qhil needs a continuous "
+                   "(Box) action space")
+    elif not isinstance(obs, gym.spaces.Box):
+        problem = f"has a {type(obs).__name__} observation space; qhil needs a Box of features"
+    elif len(obs.shape) != 1 or len(action.shape) != 1:
+        problem = (f"has observations of shape {obs.shape} and actions of shape {action.shape};"
+                   " qhil needs flat vectors (no images)")
+    elif not (np.all(np.isfinite(action.low)) and np.all(np.isfinite(action.high))):
+        problem = "has unbounded actions; qhil needs finite action bounds"
+    if problem is not None:
         env.close()
-        raise ConfigError(f"{env_id} has a {type(env.action_space).__name__} action space; "
-                          "qhil needs a continuous (Box) action space")
-    if not isinstance(env.observation_space, gym.spaces.Box):
-        env.close()
-        raise ConfigError(f"{env_id} has a non-Box observation space")
+        raise ConfigError(f"{name} {problem}")
     return env
 
 

@@ -3,8 +3,11 @@
 ``meta.json`` fields (all written by ``qhil train``):
 
 - ``format``: ``"qhil-actor/1"``
-- ``env_id``, ``algo``, ``net`` (hidden widths), ``activation`` (``"relu"``), ``output``
-  (``"tanh"`` or ``"clip"``), ``obs_clip`` (``null`` for none)
+- ``env_id`` (an env reference, see :mod:`qhil.common.envs`), ``algo``, ``net`` (hidden
+  widths), ``activations`` (one per hidden layer: ``"relu"``, ``"tanh"`` or ``"identity"``;
+  absent in older folders, which are all ReLU), ``output`` (``"tanh"`` or ``"clip"``),
+  ``obs_clip`` (``null`` for none)
+- ``source`` (imported models, ``qhil import``): ``{"file", "sha256", "kind", ...}``
 - ``train``: ``steps``, ``seed``, ``hyperparameters``, ``wall_time_s``, ``curve``
   (``[[step, mean_return], ...]`` on validation seeds)
 - ``versions``: package versions used for training
@@ -26,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from qhil.common.actor import FloatActor
+from qhil.common.actor import Activation, FloatActor
 from qhil.common.errors import ModelFormatError
 
 __all__ = ["ModelDir", "load_model_dir", "save_model_dir", "ACTOR_FORMAT"]
@@ -57,6 +60,9 @@ class ModelDir:
         for name, array in sorted(self.actor.to_arrays().items()):
             digest.update(name.encode())
             digest.update(np.ascontiguousarray(array).tobytes())
+        if any(a is not Activation.RELU for a in self.actor.activations):
+            # ReLU-only actors hash as before, so their blobs keep their bytes
+            digest.update(",".join(a.value for a in self.actor.activations).encode())
         return f"{self.env_id} actor sha256:{digest.hexdigest()[:16]}"
 
 
@@ -66,6 +72,8 @@ def save_model_dir(path: Path, actor: FloatActor, meta: dict[str, Any]) -> None:
     meta = dict(meta)
     meta["format"] = ACTOR_FORMAT
     meta["output"] = actor.output
+    meta["activations"] = [a.value for a in actor.activations]
+    meta.pop("activation", None)  # the single-name field of older folders
     meta["obs_clip"] = None if math.isinf(actor.obs_clip) else actor.obs_clip
     meta["layer_sizes"] = actor.layer_sizes
     tmp = path / (_ACTOR_FILE + ".tmp.npz")
@@ -100,5 +108,10 @@ def load_model_dir(path: Path | str) -> ModelDir:
     except Exception as exc:  # zipfile, pickle and value errors all mean "corrupt"
         raise ModelFormatError(f"{actor_path}: cannot read ({exc})") from None
     clip = meta.get("obs_clip")
-    actor = FloatActor.from_arrays(arrays, math.inf if clip is None else float(clip), meta["output"])
+    names = meta.get("activations")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise ModelFormatError(f"{meta_path}: 'activations' must be a list of names")
+    activations = tuple(Activation.parse(n) for n in names or ())
+    actor = FloatActor.from_arrays(arrays, math.inf if clip is None else float(clip), meta["output"],
+                                   activations)
     return ModelDir(path=path, actor=actor, meta=meta)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["setting", "comma_list", "positive_int", "non_negative_int", "int_in_range",
-           "int_list", "width_list"]
+           "int_list", "width_list", "json_object"]
 
 
 def setting(default: Any = dataclasses.MISSING, *, help: str,  # noqa: A002 - argparse's word
@@ -36,6 +36,19 @@ def setting(default: Any = dataclasses.MISSING, *, help: str,  # noqa: A002 - ar
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """``{"g": 9.81}`` -> a dict; anything but a JSON object is a usage error."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, got {text!r}")
+    return value
 
 
 def comma_list(text: str) -> tuple[str, ...]:

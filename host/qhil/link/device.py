@@ -54,6 +54,11 @@ class HelloInfo:
     firmware: str
     board: str
     cpu: str
+    max_width: int = 0
+    """widest layer the firmware accepts (0: not said, firmware before model format 2)"""
+    max_layers: int = 0
+    model_format: int = 1
+    """newest model format version the firmware reads"""
 
     def cost(self, raw: int | float) -> float:
         """A raw counter difference in the kind's unit (cycles, instructions or ns)."""
@@ -187,11 +192,15 @@ class Device:
     def _parse_hello(self, p: bytes) -> HelloInfo:
         (proto, kind, num, den, clock, arena, max_payload, widths, kernel,
          f32) = struct.unpack_from("<BBHHIIHHBB", p)
-        strings = p[20:].split(b"\0")
+        strings = p[20:].split(b"\0", 3)
         texts = [s.decode("utf-8", "replace") for s in strings[:3]] + ["", "", ""]
+        tail = strings[3] if len(strings) > 3 else b""
+        max_width, max_layers, model_format = (struct.unpack_from("<HBB", tail) if len(tail) >= 4
+                                               else (0, 0, 1))
         self.info = HelloInfo(proto, COST_KINDS.get(kind, f"kind {kind}"), num, den or 1, clock,
                               arena, max_payload, tuple(b for b in range(2, 9) if widths >> b & 1),
-                              KERNELS.get(kernel, str(kernel)), bool(f32), *texts[:3])
+                              KERNELS.get(kernel, str(kernel)), bool(f32), texts[0], texts[1],
+                              texts[2], max_width, max_layers, model_format)
         return self.info
 
     def load(self, blob: bytes, chunk: int = 1000, attempts: int = 4) -> LoadInfo:

@@ -1,4 +1,7 @@
-"""The ``.qhil`` binary model format, version 1 (``docs/model-format.md`` is normative).
+"""The ``.qhil`` binary model format, versions 1 and 2 (``docs/model-format.md`` is normative).
+
+Version 2 adds per-layer activations (tanh hidden layers with their tables, identity);
+a model whose hidden layers are all ReLU is written as version 1, byte for byte as before.
 
 A little-endian blob: a 64-byte header, a table of 32-byte layer records, 4-byte aligned
 sections (packed weights, int32 biases, multipliers and shifts, the tanh table, the
@@ -19,32 +22,39 @@ from pathlib import Path
 import numpy as np
 
 from qhil import __version__
-from qhil.common.actor import FloatActor, OutputKind
+from qhil.common.actor import Activation, FloatActor, OutputKind
 from qhil.common.errors import ModelFormatError
 from qhil.quant.packing import pack_rows, row_bytes, unpack_rows
-from qhil.quant.qmodel import QuantLayer, QuantModel
+from qhil.quant.qmodel import LUT_BITS_MAX, LUT_BITS_MIN, MAX_LAYERS, QuantLayer, QuantModel
 
 __all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "BlobInfo", "FORMAT_VERSION", "MAGIC",
            "HEADER_SIZE", "LAYER_RECORD_SIZE", "MAX_BLOB_SIZE", "KIND_INT", "KIND_F32"]
 
 MAGIC = b"QHIL"
-FORMAT_VERSION = 1
+#: The newest version this module writes and reads; it still reads every older one.
+FORMAT_VERSION = 2
 HEADER_SIZE = 64
 LAYER_RECORD_SIZE = 32
 MAX_BLOB_SIZE = 1 << 20
-MAX_LAYERS = 8
 MAX_DIM = 1024
 KIND_INT, KIND_F32 = 0, 1
 OUT_TANH, OUT_LINEAR = 0, 1
-ACT_RELU, ACT_NONE = 0, 1
+#: The layer record's ``act`` byte.
+ACT_CODES = {Activation.RELU: 0, Activation.IDENTITY: 1, Activation.TANH: 2}
+ACT_OF_CODE = {code: act for act, code in ACT_CODES.items()}
 F32_WIDTH = 32
+
+
+def _version_for(activations: tuple[Activation, ...]) -> int:
+    """Version 1 when every hidden layer is ReLU, so such blobs stay readable by v1 readers."""
+    return 1 if all(a is Activation.RELU for a in activations) else 2
 
 # magic, version, header_size, total_size, kind, n_layers, in_bits, output, out_bits,
 # reserved[3], obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off,
 # meta_size, reserved[16]
 _HEADER = struct.Struct("<4sHHIBBBBB3sHHIIIIII16s")
-# n_in, n_out, w_bits, out_bits, act, reserved, weights_off, weights_size, bias_off,
-# mult_off, shift_off, reserved
+# n_in, n_out, w_bits, out_bits, act, lut_bits, weights_off, weights_size, bias_off,
+# mult_off, shift_off, lut_off
 _LAYER = struct.Struct("<HHBBBBIIIIII")
 assert _HEADER.size == HEADER_SIZE and _LAYER.size == LAYER_RECORD_SIZE
 
@@ -104,10 +114,11 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
             b_off = body.add(_i32(layer.bias))
             m_off = body.add(_i32(layer.mult))
             s_off = body.add(_i32(layer.shift))
+            t_off = 0 if layer.lut is None else body.add(np.asarray(layer.lut, "i1").tobytes())
             records.append(_LAYER.pack(layer.n_in, layer.n_out, layer.w_bits, layer.out_bits,
-                                       ACT_RELU if layer.relu else ACT_NONE, 0, w_off,
+                                       ACT_CODES[layer.act], layer.lut_bits, w_off,
                                        layer.n_out * row_bytes(layer.n_in, layer.w_bits), b_off,
-                                       m_off, s_off, 0))
+                                       m_off, s_off, t_off))
         if model.lut is not None:
             lut_off = body.add(np.asarray(model.lut, dtype="<i2").tobytes())
         host = (_f32(model.in_center) + _f32(model.in_step) + _f32([model.out_scale])
@@ -120,9 +131,9 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
         for i, (w, b) in enumerate(zip(model.weights, model.biases, strict=True)):
             w_off = body.add(_f32(w))
             b_off = body.add(_f32(b))
+            act = Activation.IDENTITY if i == last else model.activations[i]
             records.append(_LAYER.pack(w.shape[1], w.shape[0], F32_WIDTH, F32_WIDTH,
-                                       ACT_NONE if i == last else ACT_RELU, 0, w_off,
-                                       w.size * 4, b_off, 0, 0, 0))
+                                       ACT_CODES[act], 0, w_off, w.size * 4, b_off, 0, 0, 0))
         clip = model.obs_clip if math.isfinite(model.obs_clip) else float("inf")
         host = (_f32(model.obs_mean) + _f32(model.obs_std) + _f32([clip])
                 + _f32(model.action_low) + _f32(model.action_high))
@@ -135,7 +146,7 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
     total = body.offset + 4
     if total > MAX_BLOB_SIZE:
         raise ModelFormatError(f"blob would be {total} bytes; the format allows {MAX_BLOB_SIZE}")
-    header = _HEADER.pack(MAGIC, FORMAT_VERSION, HEADER_SIZE, total,
+    header = _HEADER.pack(MAGIC, _version_for(model.activations), HEADER_SIZE, total,
                           KIND_INT if is_int else KIND_F32, n_layers, in_bits, output, out_bits,
                           b"\0" * 3, obs_dim, act_dim, HEADER_SIZE, lut_off, host_off, len(host),
                           meta_off, len(meta_bytes), b"\0" * 16)
@@ -179,6 +190,21 @@ def _arr(data: bytes, dtype: str, count: int) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, count=count)
 
 
+def _layer_activation(r: _Reader, where: str, version: int, last: bool, code: int) -> Activation:
+    """A record's ``act`` byte: version 1 fixes it by position, version 2 allows any
+    activation on hidden layers; the last layer has none either way."""
+    act = ACT_OF_CODE.get(code)
+    if last:
+        if act is not Activation.IDENTITY:
+            raise r.fail(f"{where}: activation {code}; the last layer has none (1)")
+    elif version == 1 and act is not Activation.RELU:
+        raise r.fail(f"{where}: activation {code}; version 1 hidden layers are ReLU (0)")
+    elif act is None:
+        raise r.fail(f"{where}: activation {code}; hidden layers are ReLU (0), identity (1) "
+                     "or tanh (2)")
+    return act
+
+
 def load_blob(path: str | Path) -> tuple[bytes, QuantModel | FloatActor]:
     """A blob file's bytes and the model they hold.
 
@@ -205,8 +231,8 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
      res16) = _HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise r.fail(f"bad magic {magic!r}; not a qhil model")
-    if version != FORMAT_VERSION:
-        raise r.fail(f"format version {version} is not supported (this qhil reads {FORMAT_VERSION})")
+    if not 1 <= version <= FORMAT_VERSION:
+        raise r.fail(f"format version {version} is not supported (this qhil reads 1..{FORMAT_VERSION})")
     if header_size != HEADER_SIZE:
         raise r.fail(f"header size {header_size}, expected {HEADER_SIZE}")
     if total != len(data):
@@ -236,18 +262,20 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
     layers: list[QuantLayer] = []
     f_weights: list[np.ndarray] = []
     f_biases: list[np.ndarray] = []
+    f_acts: list[Activation] = []
     prev = obs_dim
     for i in range(n_layers):
-        (n_in, n_out, w_bits, a_bits, act, res, w_off, w_size, b_off, m_off, s_off,
-         res2) = _LAYER.unpack_from(data, HEADER_SIZE + i * LAYER_RECORD_SIZE)
+        (n_in, n_out, w_bits, a_bits, act_code, lut_bits, w_off, w_size, b_off, m_off, s_off,
+         t_off) = _LAYER.unpack_from(data, HEADER_SIZE + i * LAYER_RECORD_SIZE)
         where = f"layer {i}"
         last = i == n_layers - 1
-        if res or res2:
-            raise r.fail(f"{where}: reserved bytes are not zero")
+        act = _layer_activation(r, where, version, last, act_code)
+        tanh_int = is_int and act is Activation.TANH
+        if not tanh_int and (lut_bits or t_off):
+            raise r.fail(f"{where}: table fields (bytes 7, 28) must be zero for a "
+                         f"{'float32 ' if not is_int else ''}{act.value} layer")
         if n_in != prev or not 1 <= n_out <= MAX_DIM:
             raise r.fail(f"{where}: {n_in} inputs x {n_out} outputs does not follow width {prev}")
-        if act != (ACT_NONE if last else ACT_RELU):
-            raise r.fail(f"{where}: activation {act}; hidden layers are ReLU (0), the last none (1)")
         if is_int:
             if not (2 <= w_bits <= 8 and 2 <= a_bits <= 8):
                 raise r.fail(f"{where}: widths w={w_bits} a={a_bits} outside 2..8")
@@ -261,8 +289,15 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
             bias = _arr(r.section(b_off, 4 * n_out, f"{where} bias"), "<i4", n_out)
             mult = _arr(r.section(m_off, 4 * n_out, f"{where} multipliers"), "<i4", n_out)
             shift = _arr(r.section(s_off, 4 * n_out, f"{where} shifts"), "<i4", n_out)
+            table = None
+            if tanh_int:
+                if not LUT_BITS_MIN <= lut_bits <= LUT_BITS_MAX:
+                    raise r.fail(f"{where}: table index width {lut_bits} outside "
+                                 f"{LUT_BITS_MIN}..{LUT_BITS_MAX}")
+                table = _arr(r.section(t_off, 1 << lut_bits, f"{where} tanh table"), "i1",
+                             1 << lut_bits).astype(np.int8)
             layers.append(QuantLayer(codes, w_bits, bias.astype(np.int32), mult.astype(np.int32),
-                                     shift.astype(np.int32), a_bits, not last))
+                                     shift.astype(np.int32), a_bits, act, table))
         else:
             if (w_bits, a_bits) != (F32_WIDTH, F32_WIDTH) or m_off or s_off:
                 raise r.fail(f"{where}: float32 layers declare 32-bit widths and no requantization")
@@ -272,6 +307,7 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
             b = _arr(r.section(b_off, 4 * n_out, f"{where} bias"), "<f4", n_out)
             f_weights.append(w.reshape(n_out, n_in).astype(np.float32))
             f_biases.append(b.astype(np.float32))
+            f_acts.append(act)
         prev = n_out
     if prev != act_dim:
         raise r.fail(f"last layer has {prev} outputs, header says {act_dim} actions")
@@ -304,7 +340,7 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
     if not is_int:
         try:
             return FloatActor(tuple(f_weights), tuple(f_biases), first, second, scalar, low, high,
-                              out_kind)
+                              out_kind, tuple(f_acts[:-1]))
         except ModelFormatError as exc:
             raise r.fail(str(exc)) from None
     model = QuantModel(layers=layers, in_bits=in_bits, in_center=first.astype(np.float32),

@@ -2,7 +2,7 @@
 
 Rounding and saturation happen at exactly the points ``docs/quantization.md`` puts them
 (input codes, per-channel weight codes, int32 biases, each layer's output codes through
-the very fixed-point multiplier ``m / 2**n`` the device uses, the tanh table), with
+the very fixed-point multiplier ``m / 2**n`` the device uses, the tanh tables), with
 straight-through gradients so quantization-aware training can train through them. In
 float64 the only difference from the golden executor is the float rounding of
 ``acc * m / 2**n`` (a 62-bit product), which can flip a code by one step when the value
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from qhil.common.actor import FloatActor
+from qhil.common.actor import Activation, FloatActor
 from qhil.quant.config import BitConfig
-from qhil.quant.ptq import QuantParams, build_quant_model, quantize_weights
-from qhil.quant.qmodel import QuantModel, code_range, weight_limit
+from qhil.quant.ptq import QuantParams, build_quant_model, hidden_table, quantize_weights
+from qhil.quant.qmodel import QuantModel, code_range, tanh_limit, weight_limit
 from qhil.quant.requant import quantize_multipliers
 
 __all__ = ["FakeQuantActor", "round_ste"]
@@ -89,12 +89,29 @@ class FakeQuantActor(nn.Module):
         else:
             self.register_buffer("fixed_act_scales", f(params.act_scales))
         self.out_scale = float(params.out_scale)
+        # tanh hidden layers: fixed index step and the exact table the export will write
+        self.tables: dict[int, tuple[float, torch.Tensor]] = {}
+        for i, act in enumerate(actor.activations):
+            if act is Activation.TANH:
+                step = params.table_scale(i)
+                table = torch.tensor(hidden_table(bits.a[i], step).astype(np.float64), dtype=dtype)
+                self.tables[i] = (step, table)
         self.in_limit = float((1 << (bits.in_bits - 1)) - 1)
         self.out_limit = float((1 << (bits.out_bits - 1)) - 1)
 
     @property
     def act_scales(self) -> torch.Tensor:
-        return torch.exp(self.log_act_scales) if self.learn_scales else self.fixed_act_scales
+        """Each hidden layer's code step (a tanh layer's stays ``1 / (2**(A-1) - 1)``)."""
+        scales = torch.exp(self.log_act_scales) if self.learn_scales else self.fixed_act_scales
+        if self.learn_scales and self.tables:
+            fixed = torch.zeros_like(scales, dtype=torch.bool)
+            fixed[list(self.tables)] = True
+            scales = torch.where(fixed, self.fixed_tanh_scales(scales), scales)
+        return scales
+
+    def fixed_tanh_scales(self, like: torch.Tensor) -> torch.Tensor:
+        return torch.tensor([float(s) for s in self.params.act_scales], dtype=like.dtype,
+                            device=like.device)
 
     def quant_params(self) -> QuantParams:
         """The scales to export: calibration's, with the learned hidden activation steps
@@ -102,6 +119,8 @@ class FakeQuantActor(nn.Module):
         if not self.learn_scales:
             return self.params
         scales = torch.exp(self.log_act_scales.detach().cpu().double()).tolist()
+        for i in self.tables:  # a tanh layer's code step is fixed by its width
+            scales[i] = self.params.act_scales[i]
         return dataclasses.replace(self.params, act_scales=scales)
 
     def input_codes(self, obs: torch.Tensor) -> torch.Tensor:
@@ -131,6 +150,10 @@ class FakeQuantActor(nn.Module):
             w_codes = _clamp_ste(round_ste(w / scale[:, None]), -q, q)
             acc = h @ w_codes.T + round_ste(b / scale)  # accumulator units, int32 bias
             last = i == n - 1
+            if i in self.tables:
+                h = self._tanh_layer(i, acc, scale_np, w)
+                outs.append(h)
+                continue
             out_scale = self.out_scale if last else act_scales[i]
             step = self.out_scale if last else float(act_scales[i].detach())
             m, sh = quantize_multipliers(scale_np / step)
@@ -139,10 +162,25 @@ class FakeQuantActor(nn.Module):
                 # The device's multiplier forward, d(scale / step) / d(step) backward.
                 ratio = scale / out_scale
                 mult = mult + (ratio - ratio.detach())
-            lo, hi = code_range(self.bits.a[i], relu=not last)
+            relu = not last and self.actor.activations[i] is Activation.RELU
+            lo, hi = code_range(self.bits.a[i], relu=relu)
             h = _clamp_ste(round_ste(acc * mult), lo, hi)
             outs.append(h)
         return outs
+
+    def _tanh_layer(self, i: int, acc: torch.Tensor, scale_np: np.ndarray,
+                    w: torch.Tensor) -> torch.Tensor:
+        """Table index as the device computes it, then the table itself forward and
+        ``Q_A tanh`` backward."""
+        step, table = self.tables[i]
+        table = table.to(acc.device)
+        m, sh = quantize_multipliers(scale_np / step)
+        mult = torch.tensor(m / np.exp2(sh), dtype=w.dtype, device=w.device)
+        lo, hi = code_range(int(table.numel()).bit_length() - 1, relu=False)
+        u = _clamp_ste(round_ste(acc * mult), lo, hi)
+        smooth = tanh_limit(self.bits.a[i]) * torch.tanh(u * step)
+        exact = table[(u.detach() - lo).long()]
+        return smooth + (exact - smooth).detach()
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """Policy output in policy units: quantized ``tanh`` in [-1, 1], or the linear output."""

@@ -31,6 +31,8 @@ class _Layer:
     lo: int
     hi: int
     scale: np.ndarray | None  # float64 m / 2**n when the float requantization is exact
+    lut: np.ndarray | None  # int64 tanh table of a tanh hidden layer
+    lut_offset: int
 
 
 def _float_requant_is_exact(bound: int, mult: np.ndarray, shift: np.ndarray, lo: int,
@@ -67,8 +69,10 @@ class GoldenExecutor:
             lo, hi = layer.out_range
             scale = (mult / np.exp2(shift) if _float_requant_is_exact(bound, mult, shift, lo, hi)
                      else None)
+            lut = None if layer.lut is None else layer.lut.astype(np.int64)
             self._layers.append(_Layer(layer.weights.astype(dtype).T.copy(),
-                                       layer.bias.astype(dtype), mult, shift, lo, hi, scale))
+                                       layer.bias.astype(dtype), mult, shift, lo, hi, scale,
+                                       lut, -lo))
         self._lut = None if model.lut is None else model.lut.astype(np.int64)
         self._lut_offset = 1 << (model.layers[-1].out_bits - 1)
 
@@ -87,6 +91,8 @@ class GoldenExecutor:
                 h = r
             else:
                 h = requantize(acc.astype(np.int64), layer.mult, layer.shift, layer.lo, layer.hi)
+            if layer.lut is not None:
+                h = layer.lut[h.astype(np.int64) + layer.lut_offset]
             if keep_all:
                 outs.append(h.astype(np.int64))
         return outs if keep_all else [h.astype(np.int64)]

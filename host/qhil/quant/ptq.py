@@ -18,15 +18,23 @@ from typing import Literal
 
 import numpy as np
 
-from qhil.common.actor import FloatActor
+from qhil.common.actor import Activation, FloatActor
 from qhil.common.errors import ConfigError
 from qhil.quant.calibrate import RangeMethod, activation_range, feature_ranges
 from qhil.quant.config import BitConfig
-from qhil.quant.qmodel import ACC_LIMIT, QuantLayer, QuantModel, weight_limit
+from qhil.quant.qmodel import (
+    ACC_LIMIT,
+    LUT_BITS_MAX,
+    QuantLayer,
+    QuantModel,
+    tanh_limit,
+    weight_limit,
+)
 from qhil.quant.requant import quantize_multipliers, round_half_away
 
 __all__ = ["QuantParams", "choose_params", "build_quant_model", "quantize_weights",
-           "fold_input", "ptq", "TANH_RANGE_CAP", "WeightMethod", "InputScale"]
+           "fold_input", "ptq", "TANH_RANGE_CAP", "WeightMethod", "InputScale", "table_bits",
+           "hidden_table"]
 
 #: Largest tanh pre-activation the output code covers: tanh(4) = 0.99933.
 TANH_RANGE_CAP = 4.0
@@ -40,9 +48,12 @@ class QuantParams:
 
     :param in_center: raw observation mapped to input code 0, per feature
     :param in_step: raw observation units per input code step, per feature (> 0)
-    :param act_scales: real value per code step of each hidden layer's ReLU output
+    :param act_scales: real value per code step of each hidden layer's output (a tanh
+        layer's is ``1 / (2**(A-1) - 1)``: its codes are tanh in ``[-1, 1]``)
     :param out_scale: pre-activation units per code step of the last layer
     :param weight_method: per-channel weight clipping: ``minmax`` or ``mse``
+    :param table_scales: per hidden layer, the pre-activation step of a tanh layer's table
+        index (0 for other layers; empty when no layer is tanh)
     """
 
     in_center: np.ndarray
@@ -51,6 +62,24 @@ class QuantParams:
     out_scale: float
     weight_method: WeightMethod = "minmax"
     notes: dict[str, object] = field(default_factory=dict)
+    table_scales: list[float] = field(default_factory=list)
+
+    def table_scale(self, layer: int) -> float:
+        return self.table_scales[layer] if self.table_scales else 0.0
+
+
+def table_bits(a_bits: int) -> int:
+    """Index width of a tanh hidden layer's table: two bits finer than the codes it gives
+    (the table is then a faithful tanh: one index step moves the output by at most about
+    a quarter code near 0), at most 10 (1 KB)."""
+    return min(a_bits + 2, LUT_BITS_MAX)
+
+
+def hidden_table(a_bits: int, index_step: float) -> np.ndarray:
+    """A tanh hidden layer's int8 table: ``round_half_away(Q_A tanh(step * (k - 2**(K-1))))``."""
+    k_bits = table_bits(a_bits)
+    k = np.arange(1 << k_bits, dtype=np.float64) - (1 << (k_bits - 1))
+    return round_half_away(tanh_limit(a_bits) * np.tanh(k * index_step)).astype(np.int8)
 
 
 def choose_params(
@@ -87,11 +116,24 @@ def choose_params(
         raise ConfigError(f"unknown input scale mode '{input_scale}' (feature or tensor)")
     center, step = center.astype(np.float32), step.astype(np.float32)
 
-    layer_outs = actor.hidden(observations)
-    # At <= 4 bits the range is chosen for the least quantization error, not for coverage.
-    act_scales = [activation_range(h, "mse" if b <= 4 and act_method == "percentile"
-                                   else act_method, percentile, (1 << b) - 1) / ((1 << b) - 1)
-                  for h, b in zip(layer_outs[:-1], bits.a[:-1], strict=True)]
+    pres, layer_outs = actor.layer_values(observations)
+    act_scales, table_scales = [], []
+    for i, act in enumerate(actor.activations):
+        b = bits.a[i]
+        if act is Activation.TANH:
+            # codes are tanh itself; the table's index covers the pre-activations up to 4
+            k_bits = table_bits(b)
+            pre_range = min(activation_range(pres[i], act_method, percentile), TANH_RANGE_CAP)
+            act_scales.append(1.0 / tanh_limit(b))
+            table_scales.append(pre_range / ((1 << (k_bits - 1)) - 1))
+            continue
+        table_scales.append(0.0)
+        levels = (1 << b) - 1 if act is Activation.RELU else (1 << (b - 1)) - 1
+        # At <= 4 bits the range is chosen for the least quantization error, not for coverage.
+        method = "mse" if b <= 4 and act_method == "percentile" else act_method
+        act_scales.append(activation_range(layer_outs[i], method, percentile, levels) / levels)
+    if all(s == 0.0 for s in table_scales):
+        table_scales = []
     y = layer_outs[-1]
     y_range = activation_range(y, act_method, percentile)
     if actor.output == "tanh":
@@ -102,7 +144,8 @@ def choose_params(
     out_scale = y_range / ((1 << (bits.a[-1] - 1)) - 1)
     return QuantParams(center, step, act_scales, out_scale, weight_method,
                        notes={"input_method": input_method, "act_method": act_method,
-                              "input_scale": input_scale, "percentile": percentile})
+                              "input_scale": input_scale, "percentile": percentile},
+                       table_scales=table_scales)
 
 
 def fold_input(actor: FloatActor, params: QuantParams) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +212,7 @@ def build_quant_model(
         if i == 0:
             folded_actor = FloatActor(tuple(ws), tuple(bs), actor.obs_mean, actor.obs_std,
                                       actor.obs_clip, actor.action_low, actor.action_high,
-                                      actor.output)
+                                      actor.output, actor.activations)
             w, b = fold_input(folded_actor, params)
         else:
             w, b = ws[i] * params.act_scales[i - 1], bs[i]
@@ -178,7 +221,13 @@ def build_quant_model(
         if np.abs(bias_q).max() > ACC_LIMIT:
             raise ConfigError(f"layer {i}: bias overflows int32 at this input/weight scale")
         last = i == n - 1
-        out_scale = params.out_scale if last else params.act_scales[i]
+        act = Activation.IDENTITY if last else actor.activations[i]
+        table = None
+        if act is Activation.TANH:
+            out_scale = params.table_scale(i)
+            table = hidden_table(bits.a[i], out_scale)
+        else:
+            out_scale = params.out_scale if last else params.act_scales[i]
         mult, shift = quantize_multipliers(w_scale / out_scale)
         layers.append(QuantLayer(
             weights=codes,
@@ -187,7 +236,8 @@ def build_quant_model(
             mult=mult.astype(np.int32),
             shift=shift.astype(np.int32),
             out_bits=bits.a[i],
-            relu=not last,
+            act=act,
+            lut=table,
         ))
     lut = _tanh_table(bits.a[-1], bits.out_bits, params.out_scale) if actor.output == "tanh" else None
     model = QuantModel(

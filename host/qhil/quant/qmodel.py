@@ -1,7 +1,8 @@
 """The quantized policy as data: what a ``.qhil`` blob holds, before it is bytes.
 
-Device side (integers only): per layer the weight codes, int32 biases and per-channel
-requantization ``(m, n)``; the tanh table. Host side (floats, never sent to the math):
+Device side (integers only): per layer the weight codes, int32 biases, per-channel
+requantization ``(m, n)`` and, for tanh hidden layers, the activation table; the output
+tanh table. Host side (floats, never sent to the math):
 the input quantizer (per-feature centre and step) and the output dequantizer.
 Semantics: ``docs/quantization.md``.
 """
@@ -13,13 +14,18 @@ from typing import Any, Literal
 
 import numpy as np
 
+from qhil.common.actor import Activation
 from qhil.common.errors import ModelFormatError
 from qhil.quant.config import BitConfig
 
-__all__ = ["QuantLayer", "QuantModel", "code_range", "weight_limit", "ACC_LIMIT"]
+__all__ = ["QuantLayer", "QuantModel", "code_range", "weight_limit", "ACC_LIMIT",
+           "LUT_BITS_MIN", "LUT_BITS_MAX", "MAX_LAYERS"]
 
 #: Largest accumulator magnitude any layer may reach: int32 without overflow.
 ACC_LIMIT = (1 << 31) - 1
+#: Index widths a tanh hidden layer's table may have (2**K int8 entries).
+LUT_BITS_MIN, LUT_BITS_MAX = 2, 10
+MAX_LAYERS = 8
 
 
 def weight_limit(bits: int) -> int:
@@ -34,6 +40,11 @@ def code_range(bits: int, relu: bool) -> tuple[int, int]:
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
+def tanh_limit(bits: int) -> int:
+    """Largest code of a tanh hidden layer's output: ``2**(A-1) - 1`` (symmetric, like tanh)."""
+    return (1 << (bits - 1)) - 1
+
+
 @dataclass
 class QuantLayer:
     """One fully connected layer in integers.
@@ -43,8 +54,10 @@ class QuantLayer:
     :param bias: int32 ``[n_out]``, in accumulator units
     :param mult: int32 ``[n_out]``, 0 or in ``[2**30, 2**31-1]``
     :param shift: int32 ``[n_out]``, in ``[1, 62]``
-    :param out_bits: output code width, 2..8
-    :param relu: hidden layer (unsigned ReLU codes) or output layer (signed codes)
+    :param out_bits: width ``A`` of the codes the layer passes on, 2..8
+    :param act: ``RELU`` (unsigned codes), ``TANH`` (table codes in ``±(2**(A-1)-1)``) or
+        ``IDENTITY`` (signed full range; always the last layer's)
+    :param lut: int8 ``[2**K]`` activation table of a tanh layer (``K`` = :attr:`lut_bits`)
     """
 
     weights: np.ndarray
@@ -53,7 +66,26 @@ class QuantLayer:
     mult: np.ndarray
     shift: np.ndarray
     out_bits: int
-    relu: bool
+    act: Activation
+    lut: np.ndarray | None = None
+
+    @property
+    def relu(self) -> bool:
+        return self.act is Activation.RELU
+
+    @property
+    def lut_bits(self) -> int:
+        """Index width ``K`` of a tanh layer's table (0 for other layers)."""
+        return 0 if self.lut is None else int(self.lut.size).bit_length() - 1
+
+    @property
+    def code_bound(self) -> int:
+        """Largest ``|code|`` the layer passes on (the next layer's input bound)."""
+        if self.act is Activation.RELU:
+            return (1 << self.out_bits) - 1
+        if self.act is Activation.TANH:
+            return tanh_limit(self.out_bits)
+        return 1 << (self.out_bits - 1)
 
     @property
     def n_in(self) -> int:
@@ -65,7 +97,16 @@ class QuantLayer:
 
     @property
     def out_range(self) -> tuple[int, int]:
+        """Range the requantized accumulator is clamped to (a tanh layer's table index)."""
+        if self.act is Activation.TANH:
+            return code_range(self.lut_bits, relu=False)
         return code_range(self.out_bits, self.relu)
+
+    def activate(self, u: np.ndarray) -> np.ndarray:
+        """The codes passed on, from the clamped requantized accumulator ``u``."""
+        if self.lut is None:
+            return u
+        return self.lut.astype(np.int64)[u + (1 << (self.lut_bits - 1))]
 
     def acc_bound(self, in_max: int) -> int:
         """Worst-case ``|accumulator|`` for inputs with ``|x| <= in_max``."""
@@ -121,20 +162,29 @@ class QuantModel:
         """Largest input code magnitude layer ``index`` can receive."""
         if index == 0:
             return self.in_limit
-        return (1 << self.layers[index - 1].out_bits) - 1
+        return self.layers[index - 1].code_bound
+
+    @property
+    def activations(self) -> tuple[Activation, ...]:
+        return tuple(layer.act for layer in self.layers[:-1])
 
     def validate(self) -> None:
         """Check every invariant the blob reader and the firmware rely on."""
-        if not 1 <= len(self.layers) <= 8:
-            raise ModelFormatError(f"{len(self.layers)} layers; 1..8 supported")
+        if not 1 <= len(self.layers) <= MAX_LAYERS:
+            raise ModelFormatError(f"{len(self.layers)} layers; 1..{MAX_LAYERS} supported")
         self.bits  # range checks on every width  # noqa: B018
         prev = self.layers[0].n_in
         for i, layer in enumerate(self.layers):
             last = i == len(self.layers) - 1
             if layer.n_in != prev or not 1 <= layer.n_in <= 1024 or not 1 <= layer.n_out <= 1024:
                 raise ModelFormatError(f"layer {i}: shape {layer.weights.shape} breaks the chain")
-            if layer.relu == last:
-                raise ModelFormatError(f"layer {i}: hidden layers use ReLU, the last does not")
+            if last and layer.act is not Activation.IDENTITY:
+                raise ModelFormatError(f"layer {i}: the last layer has no activation "
+                                       f"(the output mapping follows it), not {layer.act.value}")
+            if layer.act is Activation.TANH:
+                self._check_table(i, layer)
+            elif layer.lut is not None:
+                raise ModelFormatError(f"layer {i}: a {layer.act.value} layer has no table")
             lim = weight_limit(layer.w_bits)
             if np.abs(layer.weights.astype(np.int64)).max(initial=0) > lim:
                 raise ModelFormatError(f"layer {i}: weight code outside +-{lim}")
@@ -170,3 +220,15 @@ class QuantModel:
             raise ModelFormatError(f"unknown output kind '{self.output}'")
         if not (np.isfinite(self.out_scale) and self.out_scale > 0):
             raise ModelFormatError("output scale must be finite and positive")
+
+    @staticmethod
+    def _check_table(i: int, layer: QuantLayer) -> None:
+        lut = layer.lut
+        if lut is None or lut.ndim != 1 or lut.size & (lut.size - 1):
+            raise ModelFormatError(f"layer {i}: a tanh layer needs a table of 2**K entries")
+        if not LUT_BITS_MIN <= layer.lut_bits <= LUT_BITS_MAX:
+            raise ModelFormatError(f"layer {i}: table index width {layer.lut_bits} outside "
+                                   f"{LUT_BITS_MIN}..{LUT_BITS_MAX}")
+        lim = tanh_limit(layer.out_bits)
+        if np.abs(lut.astype(np.int64)).max() > lim:
+            raise ModelFormatError(f"layer {i}: table entry outside +-{lim}")

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from qhil.common.actor import Activation
 from qhil.quant.config import BitConfig
-from qhil.quant.qmodel import ACC_LIMIT, QuantLayer, QuantModel, weight_limit
+from qhil.quant.qmodel import ACC_LIMIT, LUT_BITS_MAX, QuantLayer, QuantModel, tanh_limit, weight_limit
 from qhil.quant.requant import quantize_multipliers, requantize
 
 __all__ = ["random_quant_model", "random_input_codes"]
 
 
 def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConfig,
-                       output: str = "tanh", tie_share: float = 0.0) -> QuantModel:
+                       output: str = "tanh", tie_share: float = 0.0,
+                       activations: tuple[Activation, ...] = ()) -> QuantModel:
     """A valid :class:`QuantModel` with layer widths ``sizes`` (input first, action last).
 
     Each layer's multipliers are set from the accumulators of random inputs pushed
@@ -28,7 +30,10 @@ def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConf
 
     :param tie_share: share of channels given the tie-prone multiplier 2**30 (0: none, and
         the random stream is the same as without the parameter)
+    :param activations: one per hidden layer (empty: ReLU everywhere, the stream of old);
+        a tanh layer gets a table of ``2**min(A+2, 10)`` entries over ``[-3, 3]``
     """
+    acts = activations or (Activation.RELU,) * (len(sizes) - 2)
     layers = []
     in_max = (1 << (bits.in_bits - 1)) - 1
     h = rng.integers(-in_max, in_max + 1, size=(256, sizes[0])).astype(np.int64)
@@ -45,7 +50,9 @@ def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConf
         spread = np.maximum(acc.std(axis=0), 1.0)
         bias = (rng.normal(size=n_out) * spread * 0.5 - (0 if last else 0.2 * spread))
         bias = np.clip(np.round(bias), -headroom, headroom).astype(np.int32)
-        target = (1 << (bits.a[i] - 1)) * np.exp(rng.uniform(-1.5, 0.7, size=n_out))
+        act = Activation.IDENTITY if last else acts[i]
+        lut_bits = min(bits.a[i] + 2, LUT_BITS_MAX) if act is Activation.TANH else 0
+        target = (1 << (max(bits.a[i], lut_bits) - 1)) * np.exp(rng.uniform(-1.5, 0.7, size=n_out))
         real = target / spread
         real[rng.random(n_out) < 0.05] = 2.0**-40  # channel that always outputs 0
         mult, shift = quantize_multipliers(np.minimum(real, 2.0**29))
@@ -53,11 +60,16 @@ def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConf
             ties = rng.random(n_out) < tie_share
             mult[ties] = 1 << 30
             shift[ties] = rng.integers(31, 36, size=int(ties.sum()))
+        table = None
+        if act is Activation.TANH:
+            k = np.arange(1 << lut_bits) - (1 << (lut_bits - 1))
+            step = 3.0 / ((1 << (lut_bits - 1)) - 1)
+            table = np.round(tanh_limit(bits.a[i]) * np.tanh(k * step)).astype(np.int8)
         layer = QuantLayer(w, bits.w[i], bias, mult.astype(np.int32), shift.astype(np.int32),
-                           bits.a[i], relu=not last)
+                           bits.a[i], act, table)
         layers.append(layer)
-        h = requantize(acc + bias, layer.mult, layer.shift, *layer.out_range)
-        in_max = (1 << bits.a[i]) - 1
+        h = layer.activate(requantize(acc + bias, layer.mult, layer.shift, *layer.out_range))
+        in_max = layer.code_bound
     a_last = bits.a[-1]
     q_out = (1 << (bits.out_bits - 1)) - 1
     lut = None
@@ -65,13 +77,13 @@ def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConf
     if output == "tanh":
         u = np.arange(1 << a_last) - (1 << (a_last - 1))
         lut = np.round(q_out * np.tanh(u * out_scale)).astype(np.int16)
-    act = sizes[-1]
+    act_dim = sizes[-1]
     model = QuantModel(layers=layers, in_bits=bits.in_bits,
                        in_center=rng.normal(size=sizes[0]).astype(np.float32),
                        in_step=rng.uniform(0.001, 0.1, size=sizes[0]).astype(np.float32),
                        output="tanh" if output == "tanh" else "clip", out_bits=bits.out_bits,
-                       out_scale=out_scale, action_low=-np.ones(act, np.float32),
-                       action_high=np.ones(act, np.float32), lut=lut, env_id="random")
+                       out_scale=out_scale, action_low=-np.ones(act_dim, np.float32),
+                       action_high=np.ones(act_dim, np.float32), lut=lut, env_id="random")
     model.validate()
     return model
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qhil.common.actor import Activation
 from qhil.quant.blob import blob_id, read_blob, write_blob
 from qhil.quant.config import BitConfig, parse_bits
 from qhil.quant.golden import GoldenExecutor
@@ -62,6 +63,16 @@ _CASES: dict[str, tuple[list[int], str, str, float]] = {
     "ties_w2a6": ([4, 12, 2, 6], "w=2 a=6 in=3", "clip", 0.5),
     "ties_w4a8_tanh": ([6, 16, 12, 2], "w=4 a=8 in=4", "tanh", 0.5),
 }
+# Format version 2: hidden activations other than ReLU (name: case as above, activations).
+_V2_CASES: dict[str, tuple[list[int], str, str, float, str]] = {
+    "tanh_ppo_w8": ([3, 64, 64, 1], "w=8 a=8 in=12", "clip", 0.0, "tanh,tanh"),
+    "tanh_w4a4": ([5, 13, 9, 2], "w4a4i8", "clip", 0.0, "tanh,tanh"),
+    "tanh_w2a2": ([4, 8, 8, 1], "w=2 a=2 in=6 out=8", "tanh", 0.0, "tanh,tanh"),
+    "mixed_acts": ([6, 16, 16, 16, 2], "w=3,4,8,8 a=3,4,6,8 in=10", "tanh", 0.0,
+                   "tanh,identity,relu"),
+    "tanh_deep6": ([8, 24, 24, 24, 24, 24, 2], "w=8,4,3,8,4,8 a=8,4,3,8,4,8 in=10", "clip",
+                   0.25, "tanh,tanh,tanh,identity,tanh"),
+}
 
 
 @dataclass(frozen=True)
@@ -77,10 +88,13 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
     entries: list[dict[str, object]] = []
     manifest: dict[str, object] = {"version": VECTOR_VERSION, "seed": seed, "cases": entries}
     cases = []
-    for index, (name, (sizes, bits_text, output, ties)) in enumerate(_CASES.items()):
+    all_cases = {**{k: (*v, "") for k, v in _CASES.items()}, **_V2_CASES}
+    for index, (name, (sizes, bits_text, output, ties, acts)) in enumerate(all_cases.items()):
         rng = np.random.default_rng([seed, index])
         bits: BitConfig = parse_bits(bits_text, len(sizes) - 1)
-        model = random_quant_model(rng, sizes, bits, output, tie_share=ties)
+        activations = tuple(Activation.parse(a) for a in acts.split(",")) if acts else ()
+        model = random_quant_model(rng, sizes, bits, output, tie_share=ties,
+                                   activations=activations)
         data = write_blob(model, meta={"case": name})
         x = random_input_codes(rng, model, COUNT)
         y = GoldenExecutor(model).action_codes(x)
@@ -91,6 +105,7 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
             "name": name, "bits": str(bits), "output": output, "sizes": sizes, "count": COUNT,
             "obs_dim": sizes[0], "act_dim": sizes[-1], "blob_bytes": len(data),
             "model_id": f"0x{blob_id(data):08x}",
+            **({"activations": acts.split(",")} if acts else {}),
         })
         cases.append(VectorCase(name, data, x, y))
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

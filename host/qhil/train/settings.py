@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from qhil.common.protocol import TEST_EPISODES, VALIDATION_EPISODES
-from qhil.common.settings import int_list, non_negative_int, positive_int, setting
+from qhil.common.settings import int_list, json_object, non_negative_int, positive_int, setting
 from qhil.quant.config import BitConfig
 
-__all__ = ["Args", "RLArgs", "QATArgs"]
+__all__ = ["Args", "RLArgs", "QATArgs", "ImportArgs", "SB3_ALGOS"]
+
+#: stable-baselines3 algorithms ``qhil import --sb3`` reads (MlpPolicy).
+SB3_ALGOS = ("td3", "ddpg", "sac", "ppo", "a2c")
 
 
 @dataclass
@@ -91,3 +94,31 @@ class QATArgs:
         "mode (b): after distillation, fine-tune the quantized actor with TD3 for this many "
         "env steps (0: off)"))
     rl: RLArgs = setting(default_factory=RLArgs, help="RL fine-tuning (mode b)")
+
+
+@dataclass
+class ImportArgs:
+    """``qhil import``'s settings: one source (``sb3``, ``onnx`` or ``torch``) and its env."""
+
+    env_id: str = setting(flag="--env", help=(
+        "the policy's environment: a Gymnasium id, or module:function returning a "
+        "gymnasium.Env (importable from the current directory)"))
+    out: Path = setting(short="-o", parse=Path, help="model folder to write")
+    sb3: Path | None = setting(None, parse=Path, metavar="ZIP", help=(
+        "a stable-baselines3 model saved with .save() (TD3, DDPG, SAC, PPO, A2C; MlpPolicy)"))
+    onnx: Path | None = setting(None, parse=Path, metavar="FILE", help=(
+        "an ONNX actor: Gemm/MatMul+Add, Relu, Tanh, Identity, Clip, Flatten/Reshape, "
+        "Mul/Add scaling at the end"))
+    torch: Path | None = setting(None, parse=Path, metavar="FILE", help=(
+        "a CleanRL-style actor state_dict (fc1.., fc_mu/fc_mean, action_scale, action_bias; "
+        "or actor_mean.<i>) or a TorchScript nn.Sequential of Linear and ReLU/Tanh"))
+    vecnormalize: Path | None = setting(None, parse=Path, metavar="PKL", help=(
+        "VecNormalize statistics saved with .save() (with --sb3): observation mean, "
+        "variance and clip become the actor's normalization"))
+    env_kwargs: dict[str, Any] = setting(default_factory=dict, parse=json_object,
+                                         metavar="JSON", help=(
+        "keyword arguments for the environment, a JSON object (kept with the model)"))
+    algo: str | None = setting(None, help=(
+        f"the --sb3 algorithm ({', '.join(SB3_ALGOS)}); default: read from the zip"))
+    test_episodes: int = setting(TEST_EPISODES, parse=positive_int, help=(
+        "episodes of the float test return measured at import (test seeds)"))

@@ -183,7 +183,6 @@ def train(args: Args, show_progress: bool = True) -> Path:
         "env_id": args.env_id,
         "algo": args.algo,
         "net": list(args.net),
-        "activation": "relu",
         "train": {
             "steps": args.steps,
             "seed": args.seed,

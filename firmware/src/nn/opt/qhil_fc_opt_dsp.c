@@ -77,11 +77,12 @@ static int fits_x16(const qhil_fc_params *p)
  */
 static int make_records(const qhil_fc_params *p, qhil_fc_rq *rq)
 {
-    /* qhil_requant_s16_dsp.S saturates to the loader's two ranges only: [0, 2^A - 1]
-     * (hidden layers) and A signed bits (output), A in 2..8 */
+    /* qhil_requant_s16_dsp.S saturates to the loader's two kinds of range only:
+     * [0, 2^A - 1] (ReLU layers, A in 2..8) and A signed bits (A in 2..10: identity and
+     * output layers, tanh layers' table indices) */
     const int32_t span = p->out_max - p->out_min;
-    if (span < 3 || span > 255 || (span & (span + 1)) != 0 ||
-        (p->out_min != 0 && p->out_min != -(span + 1) / 2)) {
+    if (span < 3 || (span & (span + 1)) != 0 || (p->out_min == 0 && span > 255) ||
+        (p->out_min != 0 && (span > 1023 || p->out_min != -(span + 1) / 2))) {
         return 0;
     }
     int64_t bias_max = 0;
@@ -235,13 +236,16 @@ QHIL_REQUANT(6)
 QHIL_REQUANT(7)
 QHIL_REQUANT(8)
 #undef QHIL_REQUANT
+void qhil_requant_sat9(const int32_t *, const qhil_fc_rq *, int16_t *, uint32_t);
+void qhil_requant_sat10(const int32_t *, const qhil_fc_rq *, int16_t *, uint32_t);
 
-static const requant_fn requant_relu[9] = {
+static const requant_fn requant_relu[11] = {
     NULL, NULL, qhil_requant_relu2, qhil_requant_relu3, qhil_requant_relu4,
-    qhil_requant_relu5, qhil_requant_relu6, qhil_requant_relu7, qhil_requant_relu8};
-static const requant_fn requant_sat[9] = {
+    qhil_requant_relu5, qhil_requant_relu6, qhil_requant_relu7, qhil_requant_relu8, NULL, NULL};
+static const requant_fn requant_sat[11] = {
     NULL, NULL, qhil_requant_sat2, qhil_requant_sat3, qhil_requant_sat4,
-    qhil_requant_sat5, qhil_requant_sat6, qhil_requant_sat7, qhil_requant_sat8};
+    qhil_requant_sat5, qhil_requant_sat6, qhil_requant_sat7, qhil_requant_sat8,
+    qhil_requant_sat9, qhil_requant_sat10};
 
 static void requantize_rows(const qhil_fc_params *p, const int32_t *acc, int16_t *out)
 {

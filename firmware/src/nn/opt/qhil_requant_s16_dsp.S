@@ -2,8 +2,8 @@
  * qhil_requant_{relu,sat}<A>: raw row sums -> output codes through the per-row records
  * made at load (qhil_fc_rq in qhil_nn.h; the arithmetic is explained at make_records in
  * qhil_fc_opt_dsp.c). One entry point per activation width, because USAT/SSAT take the
- * width as an immediate: hidden layers saturate to [0, 2^A - 1], the output layer to
- * A signed bits.
+ * width as an immediate: ReLU layers saturate to [0, 2^A - 1] (A <= 8), the others to
+ * A signed bits (A <= 10: a tanh layer's table index has up to 10).
  *
  *   void qhil_requant_relu4(const int32_t *acc, const qhil_fc_rq *rq, int16_t *out,
  *                           uint32_t n);
@@ -40,5 +40,7 @@
 
     .irp bits, 2, 3, 4, 5, 6, 7, 8
     REQUANT qhil_requant_relu\bits, usat, \bits
+    .endr
+    .irp bits, 2, 3, 4, 5, 6, 7, 8, 9, 10
     REQUANT qhil_requant_sat\bits, ssat, \bits
     .endr

@@ -1,0 +1,47 @@
+"""``qhil import``: bring your own policy (stable-baselines3, ONNX, PyTorch)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from qhil.cli.settings_options import add_settings, settings_from
+from qhil.train.settings import ImportArgs
+
+NAMES = ("import",)
+HELP = "import a policy trained elsewhere (stable-baselines3 zip, ONNX, PyTorch)"
+DESCRIPTION = """\
+Turn a policy you trained elsewhere into a qhil model folder (actor.npz + meta.json) that
+every other command takes: quantize, sweep-bits, bench, qat, autoquant.
+
+The network must be an MLP: Linear layers with ReLU, Tanh or no activation between
+them, a tanh-squashed or linear action layer. It is checked against the source's own
+actions (stable-baselines3's predict, onnxruntime, torch) on 1,000 observations of the
+env (differences above 1e-5 are an error), then its float return is measured on the
+test seeds (docs/evaluation.md). meta.json records the file, its sha256 and that check.
+
+example: qhil import --sb3 ppo_pendulum.zip --env Pendulum-v1 -o models/my-ppo
+more:
+  qhil import --sb3 sac.zip --vecnormalize vecnormalize.pkl --env Hopper-v5 -o models/sac
+  qhil import --onnx actor.onnx --env mylab.envs:make_arm --env-kwargs '{"links": 3}' -o m
+  qhil import --torch cleanrl_td3_actor.pt --env HalfCheetah-v5 -o models/cleanrl
+"""
+
+LOG = logging.getLogger(__name__)
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    add_settings(parser, ImportArgs)
+
+
+def run(args: argparse.Namespace) -> int:
+    from qhil.common.model_dir import load_model_dir
+    from qhil.train.importer import import_policy
+
+    out = import_policy(settings_from(ImportArgs, args))
+    meta = load_model_dir(out).meta
+    ev = meta["eval"]
+    LOG.info("saved %s (%s, checked to %.1e): float return %.1f +- %.1f over %d test episodes",
+             out, meta["algo"], meta["source"]["max_abs_action_error"], ev["mean"], ev["std"],
+             ev["episodes"])
+    return 0
