@@ -1,7 +1,7 @@
 /*
  * Optimized portable C kernel (Cortex-M0/M3, native): one specialized inner loop per
- * common width. Byte loads only, so it is safe on cores without unaligned access.
- * Widths without a specialization (5..7 bits) run the reference kernel.
+ * common width (8, 4, 3 and 2 bits). Byte loads only, so it is safe on cores without
+ * unaligned access. Widths without a specialization (5..7 bits) run the reference kernel.
  */
 #include <stddef.h>
 
@@ -60,31 +60,66 @@ static inline int32_t s2(uint32_t v)
     return (int32_t)((v & 0x3u) ^ 0x2u) - 2;
 }
 
+/* Four bytes assembled into one word (byte loads: rows need not be word aligned). */
+static inline uint32_t word_of(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+/* Eight 4-bit codes a word, taken from it by shifts. */
 static int32_t dot_s4(const uint8_t *row, const int16_t *in, uint32_t n)
 {
     int32_t acc = 0;
     uint32_t k = 0;
-    for (; k + 2u <= n; k += 2u) {
-        uint32_t b = *row++;
-        acc += s4(b) * in[k] + s4(b >> 4) * in[k + 1u];
+    for (; k + 8u <= n; k += 8u, row += 4) {
+        const uint32_t v = word_of(row);
+        acc += s4(v) * in[k] + s4(v >> 4) * in[k + 1u] + s4(v >> 8) * in[k + 2u] +
+               s4(v >> 12) * in[k + 3u] + s4(v >> 16) * in[k + 4u] + s4(v >> 20) * in[k + 5u] +
+               s4(v >> 24) * in[k + 6u] + s4(v >> 28) * in[k + 7u];
     }
-    if (k < n) {
-        acc += s4(*row) * in[k];
+    for (uint32_t j = 0; k < n; k++, j++) {
+        acc += qhil_nn_unpack_code(row, j, 4u) * in[k];
     }
     return acc;
 }
 
+static inline int32_t s3(uint32_t v)
+{
+    return (int32_t)((v & 0x7u) ^ 0x4u) - 4;
+}
+
+/* Eight 3-bit codes fill three bytes: one 24-bit word per group, then shifts. */
+static int32_t dot_s3(const uint8_t *row, const int16_t *in, uint32_t n)
+{
+    int32_t acc = 0;
+    uint32_t k = 0;
+    for (; k + 8u <= n; k += 8u, row += 3) {
+        const uint32_t v = (uint32_t)row[0] | ((uint32_t)row[1] << 8) | ((uint32_t)row[2] << 16);
+        acc += s3(v) * in[k] + s3(v >> 3) * in[k + 1u] + s3(v >> 6) * in[k + 2u] +
+               s3(v >> 9) * in[k + 3u] + s3(v >> 12) * in[k + 4u] + s3(v >> 15) * in[k + 5u] +
+               s3(v >> 18) * in[k + 6u] + s3(v >> 21) * in[k + 7u];
+    }
+    for (uint32_t j = 0; k < n; k++, j++) {
+        acc += qhil_nn_unpack_code(row, j, 3u) * in[k];
+    }
+    return acc;
+}
+
+/* Eight 2-bit codes a halfword (sixteen a word run out of the M0's eight low registers). */
 static int32_t dot_s2(const uint8_t *row, const int16_t *in, uint32_t n)
 {
     int32_t acc = 0;
     uint32_t k = 0;
-    for (; k + 4u <= n; k += 4u) {
-        uint32_t b = *row++;
-        acc += s2(b) * in[k] + s2(b >> 2) * in[k + 1u] + s2(b >> 4) * in[k + 2u] +
-               s2(b >> 6) * in[k + 3u];
+    for (; k + 8u <= n; k += 8u, row += 2) {
+        const uint32_t v = (uint32_t)row[0] | ((uint32_t)row[1] << 8);
+        const int16_t *x = in + k;
+        acc += s2(v) * x[0] + s2(v >> 2) * x[1] + s2(v >> 4) * x[2] + s2(v >> 6) * x[3] +
+               s2(v >> 8) * x[4] + s2(v >> 10) * x[5] + s2(v >> 12) * x[6] +
+               s2(v >> 14) * x[7];
     }
-    for (uint32_t shift = 0; k < n; k++, shift += 2u) {
-        acc += s2((uint32_t)*row >> shift) * in[k];
+    for (uint32_t j = 0; k < n; k++, j++) {
+        acc += qhil_nn_unpack_code(row, j, 2u) * in[k];
     }
     return acc;
 }
@@ -98,6 +133,9 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
         break;
     case 4:
         dot = dot_s4;
+        break;
+    case 3:
+        dot = dot_s3;
         break;
     case 2:
         dot = dot_s2;
