@@ -339,13 +339,24 @@ class Inference:
     cost_unit: str
     repeats: dict[str, float] | None = None
     """min/median/max cost over ``repeats`` inferences on the device (BENCH)"""
+    cycles: dict[str, Any] | None = None
+    """estimated cycles from a QEMU trace of the same inference (``cycles=True``):
+    :meth:`qhil.targets.cycles.CycleEstimate.as_dict` plus ``clock_hz``, ``us`` and, with
+    the board profile's flash wait states, ``cycles_with_flash`` and ``us_with_flash``"""
 
 
 def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | TargetSettings = "qemu-m4",
-          repeats: int = 0) -> Inference:
+          repeats: int = 0, cycles: bool = False) -> Inference:
     """Start the target, load ``blob``, run one inference on ``obs`` (a raw observation),
-    checked as in a bench; with ``repeats`` the device also repeats it and times each."""
+    checked as in a bench; with ``repeats`` the device also repeats it and times each; with
+    ``cycles`` (QEMU targets of the M0, M3, M4, M7, M33) the same request is traced and
+    its cycles estimated from the core's published timings (:mod:`qhil.targets.cycles`)."""
     data, model = load_blob(blob)
+    device = target if isinstance(target, TargetSettings) else TargetSettings(target)
+    if cycles:
+        from qhil.targets.trace import check_traceable
+
+        check_traceable(device.target)
     x = np.asarray(obs, dtype=np.float64)
     if x.shape != (model.obs_dim,):
         raise ConfigError(f"the observation has {x.size} values, the blob expects "
@@ -354,7 +365,6 @@ def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | Tar
         raise ConfigError(f"the observation holds NaN/inf at index {int(np.argmin(np.isfinite(x)))}")
     policy = (DeviceInteger.of(Path(blob).stem, model, data) if isinstance(model, QuantModel)
               else DeviceFloat32(Path(blob).stem, data))
-    device = target if isinstance(target, TargetSettings) else TargetSettings(target)
     with device.start() as running:
         dev = running.device
         dev.load(data)
@@ -376,5 +386,18 @@ def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | Tar
             lo, med, hi, _ = dev.bench(sent, repeats, float32=not isinstance(policy, DeviceInteger))
             stats = {"repeats": repeats, "min": info.cost(lo), "median": info.cost(med),
                      "max": info.cost(hi)}
-        return Inference(running.info.name, info.board, sent, got, expected, exact, action,
-                         info.cost(record.cost[0]), info.cost_kind, stats)
+        result = Inference(running.info.name, info.board, sent, got, expected, exact, action,
+                           info.cost(record.cost[0]), info.cost_kind, stats)
+    if cycles:
+        result = dataclasses.replace(result, cycles=_cycles(running.info, data, sent))
+    return result
+
+
+def _cycles(target: TargetInfo, blob: bytes, sent: np.ndarray) -> dict[str, Any]:
+    import tempfile
+
+    from qhil.targets.trace import trace_inference
+
+    with tempfile.TemporaryDirectory(prefix="qhil-trace-") as work:
+        trace = trace_inference(target.name, blob, sent, Path(work))
+    return trace.summary(target.profile)

@@ -116,6 +116,10 @@ class PolicyUnderTest(ABC):
         """Why a device that said ``info`` in HELLO cannot run this policy (None: it can)."""
         return None
 
+    def request(self, obs: np.ndarray, actor: FloatActor) -> np.ndarray | None:
+        """What the device is sent for observation ``obs`` (None: a host policy)."""
+        return None
+
     def check_fields(self, clean: list[EpisodeResult],
                      all_episodes: list[EpisodeResult]) -> dict[str, Any]:
         """This kind's answer checks, as fields of its report entry."""
@@ -159,6 +163,9 @@ class DeviceFloat32(PolicyUnderTest):
 
     def episode(self, ctx: EpisodeContext) -> ActingEpisode:
         return _Float32Episode(ctx)
+
+    def request(self, obs: np.ndarray, actor: FloatActor) -> np.ndarray | None:
+        return actor.normalize(obs).astype(np.float32)
 
     def unsupported(self, info: HelloInfo) -> str | None:
         if not info.float32:
@@ -222,6 +229,9 @@ class DeviceInteger(PolicyUnderTest):
 
     def episode(self, ctx: EpisodeContext) -> ActingEpisode:
         return _IntegerEpisode(self, ctx)
+
+    def request(self, obs: np.ndarray, actor: FloatActor) -> np.ndarray | None:
+        return ObservationQuantizer(self.qmodel)(obs)
 
     def unsupported(self, info: HelloInfo) -> str | None:
         missing = sorted({w for w in self.qmodel.bits.w if w not in info.widths})

@@ -16,8 +16,12 @@ Start the target (or connect to a board), load the blob, run one inference and p
 device's action codes, the golden executor's, whether they match, and the on-device
 cost. --obs takes a raw observation (floats; quantized with the blob's input scales).
 With --bench N the device repeats the inference N times and reports min/median/max.
+With --cycles (QEMU targets of the Cortex-M0, M3, M4, M7 and M33) the same inference is
+traced by QEMU and each executed instruction weighted by its core's published timing:
+estimated cycles and µs at the board clock beside the instruction count (an estimate:
+what it leaves out is in host/qhil/targets/cycles.py and BENCHMARKS.md).
 
-example: qhil run --target qemu-m4 --blob p.qhil --obs 1,0,0.5 --bench 100
+example: qhil run --target qemu-m4 --blob p.qhil --obs 1,0,0.5 --bench 100 --cycles
 """
 
 
@@ -29,6 +33,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bench", type=int_in_range(0, BENCH_MAX_REPEATS), default=0,
                         help=f"repeat N times on the device, N in 1..{BENCH_MAX_REPEATS} "
                              "(docs/protocol.md; default: 0, off)")
+    parser.add_argument("--cycles", action="store_true",
+                        help="estimate cycles from a QEMU trace of the inference")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     add_target_options(parser)
 
@@ -43,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         raise ConfigError(f"--obs '{args.obs}' is not a list of numbers") from None
     # checked before the target starts: a bad observation is the user's, not the device's
-    out = infer(args.blob, obs, target_settings(args), repeats=args.bench)
+    out = infer(args.blob, obs, target_settings(args), repeats=args.bench, cycles=args.cycles)
     integer = out.input.dtype.kind == "i"
     result: dict[str, object] = {"target": out.target, "board": out.board}
     if integer:
@@ -55,9 +61,25 @@ def run(args: argparse.Namespace) -> int:
     result.update(action=out.action.tolist(), cost=out.cost, cost_unit=out.cost_unit)
     if out.repeats is not None:
         result["bench"] = out.repeats
+    if out.cycles is not None:
+        result["cycles"] = out.cycles
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
-            print(f"{key:14s} {value}")
+            if key != "cycles":
+                print(f"{key:14s} {value}")
+        if out.cycles is not None:
+            print(_cycles_line(out.cycles))
     return 0 if out.exact else 1
+
+
+def _cycles_line(c: dict[str, object]) -> str:
+    text = (f"{'cycles':14s} ~{c['cycles']:,} estimated from {c['instructions']:,} traced "
+            f"instructions ({c['timings']})")
+    if c.get("us") is not None:
+        text += f", {c['us']:.1f} µs at {int(c['clock_hz']) / 1e6:g} MHz"  # type: ignore[call-overload]
+    if c.get("cycles_with_flash") is not None:
+        text += (f"; ~{c['cycles_with_flash']:,} ({c['us_with_flash']:.1f} µs) with "
+                 f"{c['flash_wait_states']} flash wait states")
+    return text

@@ -73,6 +73,8 @@ class Bench:
     """the episode keys this bench runs (a job's share of a distributed run); None: all"""
     write_partial: bool = True
     """refresh the partial report after each episode (a job leaves that to the driver)"""
+    cycles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """estimated cycles per device variant (``--cycles``), added to its device cost"""
     _done: dict[str, EpisodeResult] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -178,6 +180,9 @@ class Bench:
                               seeds=self.seeds, period=self.period,
                               macs=self.model.actor.n_macs, link=link, profile=self.profile,
                               layer_shapes=[w.shape for w in self.model.actor.weights])
+        for entry in report["variants"]:
+            if entry["name"] in self.cycles and "device_cost" in entry:
+                entry["device_cost"]["estimated"] = self.cycles[entry["name"]]
         report["link"]["faults_injected"] = self.faults or None
         report["incidents"] = incidents
         report["budget"] = self.budget

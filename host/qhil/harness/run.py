@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qhil.bench.policies import PolicyUnderTest, resolve_policies
 from qhil.bench.results import EpisodeResult
 from qhil.bench.session import DeviceSession
@@ -155,6 +157,10 @@ def prepare(settings: BenchSettings, resume: str | Path | None = None,
     model = load_model_dir(settings.model)
     faults = parse_link_faults(settings.link_faults)
     parse_budget(settings.budget)  # a typo fails here, not after the run
+    if settings.cycles:
+        from qhil.targets.trace import check_traceable
+
+        check_traceable(settings.device.target)
     profile = load_profile(Path(settings.board_profile)) if settings.board_profile else \
         settings.device.info.profile
     policies = resolve_policies(model, list(settings.variants), [Path(b) for b in settings.blob],
@@ -216,6 +222,8 @@ def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
             progress.start(bench.total - sum(len(bench.pending(p)) for p in prep.policies),
                            bench.total)
         bench.run(on_episode=progress.episode)
+        if prep.settings.cycles:
+            bench.cycles = estimate_cycles(prep, progress)
         return BenchReport(bench.write(final=True), prep.out)
     except KeyboardInterrupt:
         if bench is not None:
@@ -229,6 +237,30 @@ def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
     finally:
         if target is not None:
             target.stop()
+
+
+def estimate_cycles(prep: Prepared, progress: BenchProgress) -> dict[str, dict[str, Any]]:
+    """One traced inference per device variant, on the first episode's first observation
+    (qhil.targets.trace); cycles hardly depend on the input (no data-dependent loops)."""
+    import tempfile
+
+    from qhil.targets.trace import trace_inference
+
+    env = make_env(prep.model.env_id)
+    try:
+        obs, _ = env.reset(seed=prep.settings.seeds[0])
+    finally:
+        env.close()
+    out: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="qhil-trace-") as work:
+        for policy in prep.policies:
+            request = policy.request(np.asarray(obs, np.float64), prep.model.actor)
+            if request is None:
+                continue
+            progress.say(f"tracing one inference of {policy.name} for its cycle estimate ...")
+            trace = trace_inference(prep.settings.device.target, policy.blob, request, Path(work))
+            out[policy.name] = trace.summary(prep.profile)
+    return out
 
 
 def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[str, Any]:

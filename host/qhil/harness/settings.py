@@ -55,6 +55,9 @@ class BenchSettings:
         "ceilings the report picks the best variant under, e.g. weight_bytes=2000,cost=30000 "
         "(metrics of qhil compare that are better lower; default: none, the best device "
         "variant)"))
+    cycles: bool = setting(False, help=(
+        "estimate cycles per action from a QEMU trace of one inference per device variant "
+        "(QEMU targets of the M0, M3, M4, M7, M33), shown beside the instruction counts"))
     device: TargetSettings = setting(default_factory=TargetSettings, help="target")
     ptq: PTQOptions = setting(default_factory=PTQOptions, help="calibration")
 

@@ -140,6 +140,22 @@ def note_lines(report: dict[str, Any]) -> list[str]:
     else:
         lines.append("Energy: op-level only (Horowitz 45 nm table); no board profile for this "
                      "target (give one with --board-profile).")
+    estimated = [(v["name"], v["device_cost"]["estimated"]) for v in report["variants"]
+                 if (v.get("device_cost") or {}).get("estimated")]
+    if estimated:
+        first = estimated[0][1]
+        parts = []
+        for name, e in estimated:
+            text = f"{name} ~{e['cycles']:,} from {e['instructions']:,} instructions"
+            if e.get("us") is not None:
+                text += f", {e['us']:.1f} µs"
+            if e.get("us_with_flash") is not None:
+                text += f" ({e['us_with_flash']:.1f} µs with {e['flash_wait_states']} flash WS)"
+            parts.append(text)
+        clock = f" at {first['clock_hz'] / 1e6:g} MHz" if first.get("clock_hz") else ""
+        lines.append(f"Estimated cycles per action (one inference traced by QEMU, each "
+                     f"instruction weighted by the {first['timings']}'s timing{clock}; an "
+                     f"estimate, not a measurement): " + "; ".join(parts) + ".")
     if any(v["sizes"].get("arena_bytes") for v in report["variants"]):
         lines.append("Arena B: device RAM each model takes, the blob plus any weight copy the "
                      "kernel makes at load (the M4/M7 kernel widens codes when there is room).")

@@ -28,6 +28,8 @@ class BoardProfile:
     :param source: the document and figure the numbers come from
     :param verified: whether the figure was checked against that document by whoever
         added the profile (False: recalled, check before quoting it)
+    :param flash_wait_states: flash wait states at ``clock_hz``: cycle estimates charge
+        them once per taken branch (qhil.targets.cycles)
     """
 
     name: str
@@ -37,6 +39,7 @@ class BoardProfile:
     run_ua_per_mhz: float
     source: str
     verified: bool = False
+    flash_wait_states: int = 0
 
     @property
     def active_power_w(self) -> float:
@@ -53,10 +56,12 @@ _UNCHECKED = ("recalled from the datasheet's feature summary; not checked agains
 BOARD_PROFILES: dict[str, BoardProfile] = {p.name: p for p in [
     BoardProfile("stm32f411-100mhz", "STM32F411CE", 100_000_000, 3.3, 100.0,
                  "ST DS10314 (STM32F411xC/E datasheet), features: 'Run: 100 µA/MHz "
-                 "(peripheral off)'; " + _UNCHECKED),
+                 "(peripheral off)'; 3 flash wait states at 90-100 MHz, 2.7-3.6 V (RM0383); "
+                 + _UNCHECKED, flash_wait_states=3),
     BoardProfile("stm32f401-84mhz", "STM32F401RE", 84_000_000, 3.3, 128.0,
                  "ST DS10086 (STM32F401xD/E datasheet), features: 'Run: 128 µA/MHz "
-                 "(peripheral off)'; " + _UNCHECKED),
+                 "(peripheral off)'; 2 flash wait states at 60-84 MHz, 2.7-3.6 V (RM0368); "
+                 + _UNCHECKED, flash_wait_states=2),
 ]}
 
 
@@ -67,7 +72,7 @@ def load_profile(path: Path) -> BoardProfile:
         profile = BoardProfile(**data)
     except (OSError, json.JSONDecodeError, TypeError) as exc:
         raise ConfigError(f"board profile '{path}': {exc} (fields: name, mcu, clock_hz, vdd_v, "
-                          "run_ua_per_mhz, source, verified)") from None
+                          "run_ua_per_mhz, source, verified, flash_wait_states)") from None
     if profile.clock_hz <= 0 or profile.vdd_v <= 0 or profile.run_ua_per_mhz <= 0:
         raise ConfigError(f"board profile '{path}': clock, voltage and current must be > 0")
     return profile
