@@ -284,6 +284,26 @@ def firmware() -> str:
     return "\n".join(lines) + "\n" + path.read_text()
 
 
+def cycle_estimates() -> str:
+    path = RESULTS / "cycles.md"
+    lines = ["### Estimated cycles", "",
+             "Command: `.venv/bin/python benchmarks/cycle_estimates.py` (one inference per cell "
+             "traced by QEMU, `qhil run --cycles` does the same for any blob). Instructions are "
+             "counted; **cycles are estimated**: each executed instruction weighted by its "
+             "core's Technical Reference Manual timing at zero wait states (M0: loads and "
+             "stores 2, taken branches 3, BL 4; M3/M4: loads 2 or 1 when pipelined, taken "
+             "branches 1+P with P = 2, LDM 1+N; M3 MLA 2, SMULL 4, SMLAL 6; M4 every multiply "
+             "1). The M7 and M33 manuals give no table: they use the M4's, an upper bound for "
+             "the dual-issue M7. Left out: fetch wait states beyond the board profile's flash "
+             "wait states (charged per taken branch, 'w/ flash'), bus contention, IT folding, "
+             "skipped conditional instructions, interrupts. µs at the board profile's clock "
+             "(the MPS2 images borrow the 100 MHz STM32F411's, 3 wait states) or 16 MHz for "
+             "the micro:bit. Same models and inputs as the table above.", ""]
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    return "\n".join(lines) + "\n" + path.read_text()
+
+
 def _worst(cell: dict[tuple[str, int], float], parts: list[str], bits: int) -> str:
     vals = [cell[(p, bits)] for p in parts if (p, bits) in cell]
     return f"{min(vals):.0f}" if vals else "-"
@@ -450,8 +470,7 @@ def imported_ppo() -> str:
         lines.append(f"| {r['task']} | {r['training']['steps']:,} | "
                      f"{r['import_check']['max_abs_action_error']:.1e} | "
                      f"{fl['mean']:.1f} ± {fl['std']:.1f} | {pct(cells['int8'])} | "
-                     f"{pct(cells['w4a4'])} | {_ci(q['percent_of_float'], q['comparison']['interval95'])}"
-                     f" (`{q['bits']}`) |")
+                     f"{pct(cells['w4a4'])} | {pct(q)} (`{q['bits']}`) |")
         for v in r["device"]:
             cost = v["device_cost"].get("median") if isinstance(v["device_cost"], dict) else None
             device.append(f"| {r['task']} | {v['name']} | `{v['bits']}` | "
@@ -469,7 +488,7 @@ def main() -> None:
              sensitivity(),
              autoquant(),
              closed_loop(), host_overhead(), ray_matrix(), qemu_rtt(),
-             golden_speed(), firmware(), fuzzing()]
+             golden_speed(), firmware(), cycle_estimates(), fuzzing()]
     extra = RESULTS / "notes.md"
     if extra.is_file():
         parts.append(extra.read_text())
