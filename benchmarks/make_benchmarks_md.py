@@ -284,6 +284,42 @@ def firmware() -> str:
     return "\n".join(lines) + "\n" + path.read_text()
 
 
+# ARM CMSIS-NN (main, arm-none-eabi-gcc 12.2 -O3, its best flag), instructions per MAC of a
+# whole inference at the Pendulum / HalfCheetah sizes, measured outside this repository by
+# the method of benchmarks/firmware_cost.py (issue 17): qhil cannot vendor CMSIS-NN.
+CMSIS_NN = {"qemu-m0": {"int8": (9.11, 8.53), "w4a4": (10.79, 10.23)},
+            "qemu-m3": {"int8": (4.62, 4.35), "w4a4": (6.42, 6.18)},
+            "qemu-m4": {"int8": (3.48, 3.21), "w4a4": (6.35, 6.17)}}
+
+
+def versus_cmsis_nn() -> str:
+    path = RESULTS / "firmware.json"
+    lines = ["### Against CMSIS-NN", "",
+             "qhil's instructions per MAC (the table above) over ARM CMSIS-NN's for the same "
+             "model shapes and the same method (QEMU 7.2, `-icount shift=7`, median of 21, whole "
+             "inference; CMSIS-NN main built with arm-none-eabi-gcc 12.2 -O3, measured outside "
+             "this repository because it cannot be vendored here: s8 and s4 kernels against "
+             "qhil's int8 and w4a4). Below 1.00 qhil is ahead. On the M4 qhil's kernel runs on "
+             "the int16 copy of the weights it makes at load when the arena has room (every "
+             "width then costs the same); M0 and M3 run at the stored width.", "",
+             "| target | int8 Pendulum | int8 HalfCheetah | w4a4 Pendulum | w4a4 HalfCheetah |",
+             "|---|---|---|---|---|"]
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    rows = {r["target"]: r for r in json.loads(path.read_text()) if "costs" in r}
+    for target, figures in CMSIS_NN.items():
+        if target not in rows:
+            continue
+        cells = []
+        for setting in ("int8", "w4a4"):
+            for size, theirs in zip(("pendulum", "halfcheetah"), figures[setting], strict=True):
+                ours = rows[target]["costs"][f"{size}/{setting}"].get("per_mac")
+                cells.append(f"{ours:.2f} / {theirs:.2f} = **{ours / theirs:.2f}x**" if ours
+                             else "-")
+        lines.append(f"| {target} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def cycle_estimates() -> str:
     path = RESULTS / "cycles.md"
     lines = ["### Estimated cycles", "",
@@ -488,7 +524,7 @@ def main() -> None:
              sensitivity(),
              autoquant(),
              closed_loop(), host_overhead(), ray_matrix(), qemu_rtt(),
-             golden_speed(), firmware(), cycle_estimates(), fuzzing()]
+             golden_speed(), firmware(), versus_cmsis_nn(), cycle_estimates(), fuzzing()]
     extra = RESULTS / "notes.md"
     if extra.is_file():
         parts.append(extra.read_text())

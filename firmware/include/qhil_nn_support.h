@@ -36,13 +36,49 @@ static inline int32_t qhil_nn_requantize(int32_t acc, int32_t mult, int32_t shif
  * so only the high word of the product takes part; |hi32| < 2^30 cannot overflow.
  * Shifts up to 32 take the general path. Tested against the reference in test_kernels.c.
  */
+/**
+ * The high word of the 64-bit product a * m (m >= 0), floor((a * m) / 2^32), from four
+ * 16x16 multiplies: ARMv6-M has no 32x32->64 multiply, and the library's 64x64 one costs
+ * about 40 instructions. Tested against the 64-bit product in test_kernels.c.
+ */
+static inline int32_t qhil_nn_mulhi(int32_t a, int32_t m)
+{
+    const uint32_t al = (uint32_t)a & 0xFFFFu;
+    const int32_t ah = a >> 16; /* arithmetic: GCC and Clang */
+    const uint32_t ml = (uint32_t)m & 0xFFFFu;
+    const int32_t mh = m >> 16;
+    const uint32_t t = ((al * ml) >> 16) + al * (uint32_t)mh; /* < 2^31 + 2^16 */
+    const int32_t hl = ah * (int32_t)ml;                       /* |hl| < 2^31 */
+    /* (hl + t) >> 16 without a 64-bit sum: high halves, then the carry of the low ones */
+    const uint32_t carry = (((uint32_t)hl & 0xFFFFu) + (t & 0xFFFFu)) >> 16;
+    const int32_t mid = (hl >> 16) + (int32_t)(t >> 16) + (int32_t)carry;
+    return ah * mh + mid;
+}
+
+/**
+ * hi32(acc * mult - neg), neg = (acc < 0), without a 64-bit multiply: one less than
+ * hi32(acc * mult) exactly when subtracting neg borrows from a zero low word.
+ */
+static inline int32_t qhil_nn_hi32_minus_neg(int32_t acc, int32_t mult)
+{
+    int32_t h = qhil_nn_mulhi(acc, mult);
+    if (acc < 0 && (uint32_t)acc * (uint32_t)mult == 0u) {
+        h -= 1;
+    }
+    return h;
+}
+
 static inline int32_t qhil_nn_requantize_fast(int32_t acc, int32_t mult, int32_t shift,
                                               int32_t lo, int32_t hi)
 {
     int32_t q;
     if (shift > 32) {
+#if defined(__ARM_ARCH_6M__)
+        int32_t h = qhil_nn_hi32_minus_neg(acc, mult);
+#else
         int64_t x = (int64_t)acc * (int64_t)mult - (acc < 0 ? 1 : 0);
         int32_t h = (int32_t)(x >> 32);
+#endif
         q = (h + (1 << (shift - 33))) >> (shift - 32);
     } else {
         return qhil_nn_requantize(acc, mult, shift, lo, hi);

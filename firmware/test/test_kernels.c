@@ -85,6 +85,19 @@ int main(int argc, char **argv)
                        (long)mult, (long)shift, (long)a, (long)b);
             }
         }
+        /* the Cortex-M0's high word (16x16 products) against the 64-bit one, any acc,
+         * every multiplier (0, tie-prone 2^30, the top of the range) */
+        if (c % 17 == 0) {
+            acc = (int32_t)0x80000000u + (int32_t)(rnd() % 3u); /* INT32_MIN and near it */
+        }
+        const int32_t m = (c % 19 == 0) ? INT32_MAX : mult;
+        const int64_t x = (int64_t)acc * (int64_t)m - (acc < 0 ? 1 : 0);
+        if (qhil_nn_hi32_minus_neg(acc, m) != (int32_t)(x >> 32) ||
+            qhil_nn_mulhi(acc, m) != (int32_t)(((int64_t)acc * m) >> 32)) {
+            if (failures++ < 10) {
+                printf("MULHI MISMATCH acc=%ld mult=%ld\n", (long)acc, (long)m);
+            }
+        }
     }
     printf("%d cases, %d mismatches, optimized kernel '%s'\n", cases, failures,
            qhil_fc_opt_name);

@@ -124,12 +124,70 @@ static int32_t dot_s2(const uint8_t *row, const int16_t *in, uint32_t n)
     return acc;
 }
 
+/*
+ * int8 rows four at a time (two on the M0, whose eight low registers hold no more): each
+ * input is loaded once for all of them, so a MAC costs a weight load and a multiply-add.
+ * Returns the first row it did not do.
+ */
+#if defined(__ARM_ARCH_6M__)
+#define QHIL_S8_ROWS 2u
+/* qhil_dot2_s8_m0.S: a0 += w0[k] x[k], a1 += w1[k] x[k] for k < n (n even) */
+void qhil_dot2_s8_m0(const int8_t *w0, const int8_t *w1, const int16_t *x, uint32_t n,
+                     int32_t *a0, int32_t *a1);
+#else
+#define QHIL_S8_ROWS 4u
+#endif
+static uint32_t rows_s8(const qhil_fc_params *p, const int16_t *in, int16_t *out)
+{
+    const uint32_t n = p->n_in;
+    uint32_t i = 0;
+    for (; i + QHIL_S8_ROWS <= p->n_out; i += QHIL_S8_ROWS) {
+        const int8_t *w0 = (const int8_t *)p->weights + i * n;
+        const int8_t *w1 = w0 + n;
+        int32_t a0 = p->bias[i];
+        int32_t a1 = p->bias[i + 1u];
+#if QHIL_S8_ROWS == 4u
+        const int8_t *w2 = w1 + n;
+        const int8_t *w3 = w2 + n;
+        int32_t a2 = p->bias[i + 2u];
+        int32_t a3 = p->bias[i + 3u];
+#endif
+        uint32_t k = 0;
+#if defined(__ARM_ARCH_6M__)
+        k = n & ~1u; /* pairs of inputs in assembly: the compiler runs out of low registers */
+        qhil_dot2_s8_m0(w0, w1, in, k, &a0, &a1);
+#endif
+        for (; k < n; k++) {
+            const int32_t x = in[k];
+            a0 += w0[k] * x;
+            a1 += w1[k] * x;
+#if QHIL_S8_ROWS == 4u
+            a2 += w2[k] * x;
+            a3 += w3[k] * x;
+#endif
+        }
+        out[i] = (int16_t)qhil_nn_requantize_fast(a0, p->mult[i], p->shift[i], p->out_min,
+                                                  p->out_max);
+        out[i + 1u] = (int16_t)qhil_nn_requantize_fast(a1, p->mult[i + 1u], p->shift[i + 1u],
+                                                       p->out_min, p->out_max);
+#if QHIL_S8_ROWS == 4u
+        out[i + 2u] = (int16_t)qhil_nn_requantize_fast(a2, p->mult[i + 2u], p->shift[i + 2u],
+                                                       p->out_min, p->out_max);
+        out[i + 3u] = (int16_t)qhil_nn_requantize_fast(a3, p->mult[i + 3u], p->shift[i + 3u],
+                                                       p->out_min, p->out_max);
+#endif
+    }
+    return i;
+}
+
 void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
     int32_t (*dot)(const uint8_t *, const int16_t *, uint32_t);
+    uint32_t first = 0;
     switch (p->w_bits) {
     case 8:
         dot = dot_s8;
+        first = rows_s8(p, in, out);
         break;
     case 4:
         dot = dot_s4;
@@ -145,8 +203,8 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
         return;
     }
     const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, p->w_bits);
-    const uint8_t *row = p->weights;
-    for (uint32_t i = 0; i < p->n_out; i++, row += row_bytes) {
+    const uint8_t *row = p->weights + first * row_bytes;
+    for (uint32_t i = first; i < p->n_out; i++, row += row_bytes) {
         int32_t acc = p->bias[i] + dot(row, in, p->n_in);
         out[i] = (int16_t)qhil_nn_requantize_fast(acc, p->mult[i], p->shift[i], p->out_min,
                                              p->out_max);
