@@ -236,7 +236,9 @@ QHIL_NOIPA static qhil_status run_policy(const void *in, void *out)
     return qhil_model_infer(&st.model, (const int16_t *)in, (int16_t *)out);
 }
 
-static uint32_t timed_run(const void *in, void *out, qhil_status *status)
+/* Out of line too: every caller (INFER, BENCH's first and repeated runs) then times the
+ * same instructions; inlined at two call sites the compiler scheduled them apart. */
+QHIL_NOIPA static uint32_t timed_run(const void *in, void *out, qhil_status *status)
 {
     uint32_t t0 = qhil_port_cost_now();
     __asm__ volatile("" ::: "memory");
