@@ -131,7 +131,7 @@ static int32_t dot_s2(const uint8_t *row, const int16_t *in, uint32_t n)
  */
 #if defined(__ARM_ARCH_6M__)
 #define QHIL_S8_ROWS 2u
-/* qhil_dot2_s8_m0.S: a0 += w0[k] x[k], a1 += w1[k] x[k] for k < n (n even) */
+/* qhil_dot2_s8_m0.S: a0 += w0[k] x[k], a1 += w1[k] x[k] for k < n (n a multiple of 4) */
 void qhil_dot2_s8_m0(const int8_t *w0, const int8_t *w1, const int16_t *x, uint32_t n,
                      int32_t *a0, int32_t *a1);
 #else
@@ -154,7 +154,7 @@ static uint32_t rows_s8(const qhil_fc_params *p, const int16_t *in, int16_t *out
 #endif
         uint32_t k = 0;
 #if defined(__ARM_ARCH_6M__)
-        k = n & ~1u; /* pairs of inputs in assembly: the compiler runs out of low registers */
+        k = n & ~3u; /* four inputs a pass in assembly: the compiler runs out of low registers */
         qhil_dot2_s8_m0(w0, w1, in, k, &a0, &a1);
 #endif
         for (; k < n; k++) {
