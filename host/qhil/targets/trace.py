@@ -19,6 +19,7 @@ and the counter reads around the call (tests/test_cycles.py bounds the differenc
 
 from __future__ import annotations
 
+import bisect
 import re
 import shutil
 import socket
@@ -103,10 +104,19 @@ def _program(elf: Path, mtime: float) -> tuple[dict[int, Instruction], dict[str,
 
 
 def _function_of(symbols: dict[str, tuple[int, int]], pc: int) -> str:
-    for name, (start, size) in symbols.items():
-        if start <= pc < start + size:
+    """The function holding ``pc`` ("?" for none): a bisection over the sorted starts."""
+    starts = _sorted_starts(tuple(symbols.items()))
+    i = bisect.bisect_right(starts, (pc, "\uffff")) - 1
+    if i >= 0:  # functions do not overlap: only the nearest start can hold pc
+        start, name = starts[i]
+        if pc < start + symbols[name][1]:
             return name
     return "?"
+
+
+@lru_cache(maxsize=8)
+def _sorted_starts(items: tuple[tuple[str, tuple[int, int]], ...]) -> list[tuple[int, str]]:
+    return sorted((start, name) for name, (start, _) in items)
 
 
 def _direct_target(ins: Instruction) -> int | None:
@@ -160,12 +170,14 @@ def _span(pcs: list[int], symbols: dict[str, tuple[int, int]]) -> list[int]:
     if first is None:
         raise QhilError(f"the trace never entered {MEASURED_CALL}")
     caller = _function_of(symbols, pcs[first - 1]) if first else "?"
-    names = [_function_of(symbols, pc) for pc in pcs]
-    end = next((i for i in range(first + 1, len(pcs)) if names[i] == caller), None)
-    if end is None:
-        raise QhilError(f"the trace ends inside {MEASURED_CALL}: incomplete log")
-    return [pc for pc, name in zip(pcs[first:end], names[first:end], strict=True)
-            if not name.endswith("_Handler") and not name.startswith("Irq")]
+    kept: list[int] = []
+    for pc in pcs[first:]:
+        name = _function_of(symbols, pc)
+        if name == caller:
+            return kept
+        if not name.endswith("_Handler") and not name.startswith("Irq"):
+            kept.append(pc)
+    raise QhilError(f"the trace ends inside {MEASURED_CALL}: incomplete log")
 
 
 class _Monitor:
