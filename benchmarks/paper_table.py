@@ -15,7 +15,8 @@ to go on. Cells, cheapest first (the QAT ones take 5-15 min each on 2 cores):
 - ``noise_0.05``, ``noise_0.1``: float and ``qat_w3`` under observation noise
   (std x each feature's std, the draws of ``qhil bench --noise``);
 - ``device_qemu-m4``, ``device_qemu-m0``: ``qat_w3`` closed loop on the emulated core, one
-  test episode: instructions per action and bit-exact steps;
+  test episode: instructions per action, estimated cycles (``qhil bench --cycles``) and
+  bit-exact steps;
 - ``qat_w3``, ``qat_w2``: the shipped exports of the QAT recipe (their sidecars);
 - ``qat_w4``: the recipe at 4 bits;
 - ``in4`` ... ``in16``: the recipe at 3-bit weights with the input width fixed.
@@ -104,7 +105,7 @@ def _device(target: str) -> Cell:
     def commands(task: str, scratch: Path, episodes: int) -> list[list[str]]:
         return [[*QHIL, "bench", "--model", _model(task), "--target", target, "--variants", "",
                  "--blob", str(ROOT / "models" / task / "qat_w3.qhil"), "--episodes", "1",
-                 "-o", str(scratch / "bench")]]
+                 "--cycles", "-o", str(scratch / "bench")]]
 
     def parse(scratch: Path) -> dict[str, Any]:
         report = json.loads((scratch / "bench" / "report.json").read_text())
@@ -113,7 +114,8 @@ def _device(target: str) -> Cell:
                 "cost_per_action": v["device_cost"]["median"],
                 "per_mac": v["device_cost"]["per_mac"], "steps": v["steps"],
                 "bit_exact": v["bit_exact"], "weight_bytes": v["sizes"]["weight_bytes"],
-                "arena_bytes": v["sizes"].get("arena_bytes"), "seeds": report["seeds"]}
+                "arena_bytes": v["sizes"].get("arena_bytes"), "seeds": report["seeds"],
+                "estimated": v["device_cost"].get("estimated")}
 
     return Cell(f"device_{target}", commands, parse)
 
@@ -263,9 +265,12 @@ def markdown(table: dict[str, dict[str, dict[str, Any]]]) -> str:
         lines.append(f"| {t} | " + " | ".join(_pct_cell(c.get(f"in{w}")) for w in INPUT_WIDTHS)
                      + " | " + " | ".join(_noise_cell(c.get("float"), c.get(f"noise_{x}"))
                                           for x in NOISE) + " |")
-    lines += ["", "`qat_w3` on the device (one test episode, every answer checked):", "",
-              "| task | weight B | qemu-m4 instructions / action | qemu-m0 instructions / action "
-              "| bit-exact steps |", "|---|---|---|---|---|"]
+    lines += ["", "`qat_w3` on the device (one test episode, every answer checked; estimated "
+              "cycles: one inference traced by QEMU and weighted by the core's TRM timings at "
+              "the board profile's clock, an estimate, see \"Estimated cycles\" below):", "",
+              "| task | weight B | qemu-m4 instructions / action | qemu-m4 est. cycles (µs) "
+              "| qemu-m0 instructions / action | qemu-m0 est. cycles (µs) | bit-exact steps |",
+              "|---|---|---|---|---|---|---|"]
     for t in tasks:
         c = table[t]
         m4, m0 = c.get("device_qemu-m4"), c.get("device_qemu-m0")
@@ -273,13 +278,23 @@ def markdown(table: dict[str, dict[str, dict[str, Any]]]) -> str:
         exact = [d for d in (m4, m0) if d]
         checked = sum(d["bit_exact"]["checked_steps"] for d in exact)
         bad = sum(d["bit_exact"]["mismatches"] for d in exact)
-        costs = [format(d["cost_per_action"], ",.0f") if d else "…" for d in (m4, m0)]
-        lines.append(f"| {t} | {w3['weight_bytes'] if w3 else '…'} | {costs[0]} | {costs[1]} | "
-                     + (f"{checked - bad} of {checked}" if exact else "…") + " |")
-    lines += ["", "Estimated cycles per action need the cycle model of issue #17 and are not "
-              "in this table yet.", "", "The paper's claims on these tasks:", ""]
+        cells = []
+        for d in (m4, m0):
+            cells.append(format(d["cost_per_action"], ",.0f") if d else "…")
+            cells.append(_cycles_cell(d))
+        lines.append(f"| {t} | {w3['weight_bytes'] if w3 else '…'} | " + " | ".join(cells)
+                     + " | " + (f"{checked - bad} of {checked}" if exact else "…") + " |")
+    lines += ["", "The paper's claims on these tasks:", ""]
     lines += [f"- {claim}" for claim in claims(table)]
     return "\n".join(lines) + "\n"
+
+
+def _cycles_cell(device: dict[str, Any] | None) -> str:
+    estimate = (device or {}).get("estimated")
+    if not estimate:
+        return "…"
+    us = f" ({estimate['us']:,.0f})" if estimate.get("us") is not None else ""
+    return f"~{estimate['cycles']:,}{us}"
 
 
 def _verdict(held: int, of: int) -> str:

@@ -53,11 +53,12 @@ def test_table_and_claims_from_a_fake_results_folder(tmp_path: Path) -> None:
                    {"float": {"mean": 900.0}, "golden": {"mean": 950.0 if task == "Hopper-v5"
                                                          else 850.0}})
     _write(tmp_path, "Hopper-v5", "device_qemu-m4",
-           {"cost_per_action": 12345.0, "bit_exact": {"checked_steps": 1000, "mismatches": 0}})
+           {"cost_per_action": 12345.0, "bit_exact": {"checked_steps": 1000, "mismatches": 0},
+            "estimated": {"cycles": 23456, "us": 234.56}})
     text = pt.markdown(pt.load(tmp_path))
     assert "| Pendulum-v1 | 1000.0 | 99.0 (97.0-100.0) | … | … | 10.0 (8.0-11.0) |" in text
     assert "97.0 (95.0-98.0), early 3/0" in text
-    assert "| Hopper-v5 | 2100 | 12,345 | … | 1000 of 1000 |" in text
+    assert "| Hopper-v5 | 2100 | 12,345 | ~23,456 (235) | … | … | 1000 of 1000 |" in text
     assert "90.0 / 95.0" in text  # Hopper under noise: float / qat_w3 as % of clean float
     claims = {line.split(":")[0]: line for line in text.splitlines() if line.startswith("- ")}
     assert len(claims) == 4
