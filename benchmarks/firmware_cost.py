@@ -33,7 +33,7 @@ OUT = Path(__file__).resolve().parent / "results"
 SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
 SETTINGS = ["int8", "w4a4", "w3a3", "w2a2", "float32"]
 DEFAULT_TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33",
-                   "qemu-stm32f4"]
+                   "qemu-rv32", "qemu-stm32f4"]
 
 
 def float_actor(sizes: list[int]) -> FloatActor:
@@ -159,14 +159,21 @@ def markdown(rows: list[dict[str, object]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS))
+    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
+                        help="targets to measure; the other rows are kept from the last "
+                             "results/firmware.json")
     parser.add_argument("--rtt", type=int, default=500, help="INFER round trips to time")
     args = parser.parse_args()
     names = [t for t in args.targets.split(",") if t]
-    rows = []
+    previous = OUT / "firmware.json"
+    kept = {r["target"]: r for r in json.loads(previous.read_text())
+            if "costs" in r and r["target"] not in names} if previous.exists() else {}
+    fresh = {}
     for name in names:
         print(f"measuring {name} ...", flush=True)
-        rows.append(measure(name, args.rtt))
+        fresh[name] = measure(name, args.rtt)
+    order = DEFAULT_TARGETS + [n for n in [*kept, *fresh] if n not in DEFAULT_TARGETS]
+    rows = [({**kept, **fresh})[n] for n in order if n in kept or n in fresh]
     for env in ("nucleo-f446re", "blackpill-f411"):  # real boards: memory only, from the build
         rows.append({"target": env, "memory": elf_memory(build_firmware(TARGETS[env].pio_env))})
     measured = [r for r in rows if "costs" in r]

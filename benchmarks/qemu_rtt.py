@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/qemu_rtt.py
 
 INFER round trips (median of 100, host-timed) of an int8 policy with 3 and with 17
-inputs, on qemu-m4 (CMSDK UART) with -icount shift=7/5/3 and sleep=on/off, and on qemu-m0
-(nRF51 UART). If -icount pacing set the round trip it would shrink with the shift; the
-instruction count reported by the device is given beside it (ticks x num/den).
+inputs, on qemu-m4 (CMSDK UART) with -icount shift=7/5/3 and sleep=on/off, on qemu-m0
+(nRF51 UART) and on qemu-rv32 (NS16550A UART, 16-byte FIFO). If -icount pacing set the
+round trip it would shrink with the shift; the instruction count reported by the device is
+given beside it (ticks x num/den).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ def measure(target: str, icount: str, obs: int) -> dict[str, object]:
     original = target_table._start_qemu
 
     def start(info: target_table.TargetInfo, elf: Path) -> tuple[object, object]:
-        qemu = shutil.which("qemu-system-arm")
+        qemu = shutil.which(info.qemu[0])
         assert qemu is not None
         port = target_table._free_port()
-        cmd = [qemu, "-M", info.machine, "-nographic", "-monitor", "none", "-icount", icount,
+        cmd = [qemu, *info.qemu[1:], "-M", info.machine, "-nographic", "-monitor", "none", "-icount", icount,
                "-chardev",
                f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=off,nodelay=on",
                "-serial", "chardev:s0", "-kernel", str(elf)]
@@ -73,8 +74,9 @@ def main() -> None:
                        "shift=3,sleep=on"):
             rows.append(measure("qemu-m4", icount, obs))
             print(rows[-1], flush=True)
-        rows.append(measure("qemu-m0", "shift=7,sleep=on", obs))
-        print(rows[-1], flush=True)
+        for target in ("qemu-m0", "qemu-rv32"):
+            rows.append(measure(target, "shift=7,sleep=on", obs))
+            print(rows[-1], flush=True)
     OUT.write_text(json.dumps(rows, indent=2) + "\n")
 
 

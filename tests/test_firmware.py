@@ -24,7 +24,8 @@ from qhil.quant.vectors import load_cases
 from qhil.targets import TargetKind, start_target
 from qhil.targets.firmware import FIRMWARE_DIR
 
-TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-stm32f4"]
+TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-rv32",
+           "qemu-stm32f4"]
 
 
 @pytest.fixture(scope="module", params=TARGETS)
@@ -348,7 +349,8 @@ def test_dsp_kernel_matches_reference_on_the_core() -> None:
 
 
 EXPECTED_KERNEL = {"native": "optimized C", "qemu-m0": "optimized C", "qemu-m3": "optimized C",
-                   "qemu-m4": "DSP", "qemu-m7": "DSP", "qemu-m33": "DSP", "qemu-stm32f4": "DSP"}
+                   "qemu-m4": "DSP", "qemu-m7": "DSP", "qemu-m33": "DSP", "qemu-rv32": "optimized C",
+                   "qemu-stm32f4": "DSP"}
 
 
 def test_no_target_silently_gets_a_slower_kernel(target) -> None:

@@ -2,11 +2,13 @@
 # Install what qhil needs and is missing; fast (< 1 s) when nothing is.
 #   1. Debian packages (through sudo when not root)
 #   2. .venv with qhil installed editable (redone when pyproject.toml changes)
-#   3. PlatformIO's offline core package in .pio-core
+#   3. picolibc for the RISC-V target: one multilib taken from Debian's package
+#   4. PlatformIO's offline core package in .pio-core
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm chromium clang
+APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+              gcc-riscv64-unknown-elf qemu-system-misc chromium clang
               libclang-rt-14-dev openocd ser2net
               python3-venv)
 
@@ -40,6 +42,21 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAM
       pyserial-labgrid >> .venv/pip-install.log 2>&1
   .venv/bin/python -c "import qhil, torch, gymnasium, stable_baselines3, platformio, serial.rfc2217, ray, labgrid, onnx, onnxruntime, onnxscript"
   touch "$STAMP"
+fi
+
+# Debian's picolibc-riscv64-unknown-elf installs 1 GB of multilibs; the qemu-rv32 firmware
+# needs one (rv32imac/ilp32, 12 MB): download the package, keep that one and the headers.
+PICOLIBC="${QHIL_PICOLIBC:-$HOME/.cache/qhil/picolibc-rv32imac}"
+if [ ! -f "$PICOLIBC/lib/libc.a" ]; then
+  echo "setup: extracting picolibc (rv32imac/ilp32) into $PICOLIBC"
+  scratch="$(mktemp -d)" && chmod 755 "$scratch"  # apt downloads as its _apt user
+  (cd "$scratch" && apt-get download -qq picolibc-riscv64-unknown-elf >/dev/null &&
+    dpkg-deb -x picolibc-riscv64-unknown-elf_*.deb root)
+  src="$scratch/root/usr/lib/picolibc/riscv64-unknown-elf"
+  mkdir -p "$PICOLIBC"
+  cp -r "$src/include" "$PICOLIBC/include"
+  cp -r "$src/lib/rv32imac/ilp32" "$PICOLIBC/lib"
+  rm -rf "$scratch"
 fi
 
 export PLATFORMIO_CORE_DIR="$PWD/.pio-core"

@@ -58,6 +58,8 @@ class TargetInfo:
     :param power_profile: the :data:`~qhil.targets.power.BOARD_PROFILES` entry its device
         energy is estimated with ("": none; the MPS2 FPGA images and QEMU have no power
         figure of their own, they borrow a Cortex-M4 part's and reports say so)
+    :param qemu: the QEMU system emulator of a QEMU target, and the arguments its machine
+        needs beyond the common ones
     """
 
     name: str
@@ -69,6 +71,7 @@ class TargetInfo:
     description: str = ""
     board: str = ""
     power_profile: str = ""
+    qemu: tuple[str, ...] = ("qemu-system-arm",)
 
     @property
     def profile(self) -> BoardProfile | None:
@@ -100,6 +103,9 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
     TargetInfo("qemu-m33", "qemu-m33", TargetKind.QEMU, "mps2-an505", "cortex-m33",
                description="QEMU MPS2 AN505 (Cortex-M33, DSP and FPU; Secure state)",
                board="mps2_an505"),
+    TargetInfo("qemu-rv32", "qemu-rv32", TargetKind.QEMU, "virt", "rv32imac",
+               description="QEMU virt, riscv32 (rv32imac, NS16550A UART; no core clock)",
+               board="qemu_virt_rv32", qemu=("qemu-system-riscv32", "-bios", "none")),
     TargetInfo("qemu-stm32f4", "qemu-stm32f4", TargetKind.QEMU, "netduinoplus2", "cortex-m4",
                description="QEMU netduinoplus2 (STM32F405, USART1)", board="netduinoplus2",
                power_profile=F411),
@@ -212,11 +218,11 @@ def _start_native(elf: Path) -> tuple[subprocess.Popen[bytes], Transport]:
 
 
 def _start_qemu(info: TargetInfo, elf: Path) -> tuple[subprocess.Popen[bytes], Transport]:
-    qemu = shutil.which("qemu-system-arm")
+    qemu = shutil.which(info.qemu[0])
     if qemu is None:
-        raise QhilError("qemu-system-arm is not installed (make setup installs it)")
+        raise QhilError(f"{info.qemu[0]} is not installed (make setup installs it)")
     port = _free_port()
-    cmd = [qemu, "-M", info.machine, "-nographic", "-monitor", "none", "-icount", "shift=7",
+    cmd = [qemu, *info.qemu[1:], "-M", info.machine, "-nographic", "-monitor", "none", "-icount", "shift=7",
            "-chardev", f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=off,nodelay=on",
            "-serial", "chardev:s0", "-kernel", str(elf)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

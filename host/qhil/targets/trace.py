@@ -239,15 +239,15 @@ def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path) -> 
     info = check_traceable(target)
     core = Core.of_cpu(info.cpu)
     assert core is not None
-    qemu = shutil.which("qemu-system-arm")
+    qemu = shutil.which(info.qemu[0])
     if qemu is None:
-        raise QhilError("qemu-system-arm is not installed (make setup installs it)")
+        raise QhilError(f"{info.qemu[0]} is not installed (make setup installs it)")
     elf = build_firmware(info.pio_env)
     work.mkdir(parents=True, exist_ok=True)
     log = work / f"trace-{target}.log"
     log.unlink(missing_ok=True)
     port, mport = _free_port(), _free_port()
-    cmd = [qemu, "-M", info.machine, "-nographic", "-icount", "shift=7",
+    cmd = [qemu, *info.qemu[1:], "-M", info.machine, "-nographic", "-icount", "shift=7",
            "-monitor", f"tcp:127.0.0.1:{mport},server=on,wait=off",
            "-chardev", f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=off,nodelay=on",
            "-serial", "chardev:s0", "-kernel", str(elf), "-d", "nochain", "-D", str(log)]

@@ -1,12 +1,18 @@
 """SCons builder for the qhilmcu platform.
 
-Two toolchains, chosen by the board's ``build.toolchain``:
+Three toolchains, chosen by the board's ``build.toolchain``:
 - ``arm``: the system ``arm-none-eabi-*`` (Debian's gcc-arm-none-eabi), newlib-nano;
+- ``riscv``: the system ``riscv64-unknown-elf-*`` (Debian's gcc-riscv64-unknown-elf) at the
+  board's ``build.march``/``build.mabi`` (binutils 2.40 wants the ``_zicsr`` extension
+  named), with picolibc's C library for that one multilib
+  (tools/setup.sh extracts it from Debian's package into ~/.cache/qhil, or
+  ``QHIL_PICOLIBC`` names the folder: ``include/`` and ``lib/``);
 - ``native``: the host ``gcc``, producing a process that speaks the protocol over a pty.
 Uploading a real board uses openocd or pyocd from PATH (``upload_protocol``).
 """
 
 import os
+import sys
 
 from SCons.Script import AlwaysBuild, Default, DefaultEnvironment
 
@@ -18,11 +24,8 @@ toolchain = board.get("build.toolchain", "arm")
 common = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections"]
 env.Append(CFLAGS=["-std=c99"], CCFLAGS=common)
 
-if toolchain == "native":
-    env.Replace(CC="gcc", AR="ar", RANLIB="ranlib", AS="gcc", PROGSUFFIX="")
-    env.Append(LINKFLAGS=["-Wl,--gc-sections"], LIBS=["m"])
-else:
-    prefix = "arm-none-eabi-"
+
+def elf_tools(prefix):
     env.Replace(
         AR=prefix + "gcc-ar", AS=prefix + "gcc", CC=prefix + "gcc", CXX=prefix + "g++",
         GDB="gdb-multiarch", OBJCOPY=prefix + "objcopy", RANLIB=prefix + "gcc-ranlib",
@@ -32,6 +35,40 @@ else:
         SIZECHECKCMD="$SIZETOOL -A -d $SOURCES",
         SIZEPRINTCMD="$SIZETOOL -B -d $SOURCES",
     )
+
+
+def ldscript_of_board():
+    ldscript = os.path.join(env.subst("$PROJECT_DIR"), "boards", board.get("build.ldscript"))
+    env.Replace(LDSCRIPT_PATH=os.path.abspath(ldscript))
+
+
+if toolchain == "native":
+    env.Replace(CC="gcc", AR="ar", RANLIB="ranlib", AS="gcc", PROGSUFFIX="")
+    env.Append(LINKFLAGS=["-Wl,--gc-sections"], LIBS=["m"])
+elif toolchain == "riscv":
+    elf_tools("riscv64-unknown-elf-")
+    march = board.get("build.march")
+    picolibc = os.environ.get("QHIL_PICOLIBC") or os.path.join(
+        os.path.expanduser("~"), ".cache", "qhil", "picolibc-" + march.split("_")[0])
+    if not os.path.isdir(os.path.join(picolibc, "lib")):
+        sys.stderr.write("Error: picolibc for %s is not in %s (make setup extracts it)\n"
+                         % (march, picolibc))
+        env.Exit(1)
+    machine = ["-march=%s" % march, "-mabi=%s" % board.get("build.mabi"), "-mcmodel=medany"]
+    # the link names the bare ISA so that gcc picks the matching multilib's libgcc
+    multilib = ["-march=%s" % march.split("_")[0], "-mabi=%s" % board.get("build.mabi")]
+    env.Append(
+        ASFLAGS=machine,
+        CCFLAGS=machine + ["-isystem", os.path.join(picolibc, "include")],
+        LINKFLAGS=multilib + ["-nostartfiles", "-nostdlib", "-Wl,--gc-sections",
+                              "-Wl,--no-warn-rwx-segments",
+                             "-L" + os.path.join(picolibc, "lib"),
+                             "-Wl,-Map,%s" % os.path.join("$BUILD_DIR", "firmware.map")],
+        LIBS=["c", "gcc"],
+    )
+    ldscript_of_board()
+else:
+    elf_tools("arm-none-eabi-")
     machine = ["-mcpu=%s" % board.get("build.cpu"), "-mthumb"]
     fpu = board.get("build.fpu", "")
     machine += ["-mfloat-abi=hard", "-mfpu=%s" % fpu] if fpu else ["-mfloat-abi=soft"]
@@ -43,14 +80,15 @@ else:
                              "-Wl,-Map,%s" % os.path.join("$BUILD_DIR", "firmware.map")],
         LIBS=["c", "m", "nosys"],
     )
-    ldscript = os.path.join(env.subst("$PROJECT_DIR"), "boards", board.get("build.ldscript"))
-    env.Replace(LDSCRIPT_PATH=os.path.abspath(ldscript))
+    ldscript_of_board()
 
 env.Append(CPPDEFINES=[("QHIL_BOARD", '\\"%s\\"' % board.id)])
 
 program = env.BuildProgram()
 
-if toolchain == "arm":
+if toolchain == "riscv":
+    Default([program])
+elif toolchain == "arm":
     binary = env.Command(os.path.join("$BUILD_DIR", "firmware.bin"), program,
                          "$OBJCOPY -O binary $SOURCE $TARGET")
     size = env.Alias("size", program, "$SIZEPRINTCMD")

@@ -1,5 +1,5 @@
 /*
- * Optimized portable C kernel (Cortex-M0/M3, native): one specialized inner loop per
+ * Optimized portable C kernel (Cortex-M0/M3, RISC-V, native): one specialized inner loop per
  * common width (8, 4, 3 and 2 bits). Byte loads only, so it is safe on cores without
  * unaligned access. Widths without a specialization (5..7 bits) run the reference kernel.
  */
