@@ -271,14 +271,16 @@ def firmware() -> str:
              "Command: `.venv/bin/python benchmarks/firmware_cost.py`. Cost per inference is the "
              "device's own counter around the policy call (median of 21 BENCH repeats): "
              "**instructions** under QEMU (`-icount shift=7`; timers tick 2.048x-128x per "
-             "instruction, so readings of one count vary by at most 0.1 %; on qemu-rv32 "
+             "instruction, so readings of one count vary by at most 0.1 %; on qemu-m55 the "
+             "core's SysTick; on qemu-rv32 "
              "`minstret`, which QEMU advances by 128 per instruction at shift 7: exact), ns on "
              "native. `--targets` re-measures the targets named and keeps the other rows. Models "
              "are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes; counts "
              "do not depend on weight values. float32 does not fit the 9 KB RAM arena of the "
              "16 KB micro:bit: on qemu-m0 it runs compiled into flash (`qemu-m0-builtin`, "
              "marked 'from flash'). float32 on FPU cores is the VFMA kernel "
-             "(`qhil_fc_f32_fpu.S`); rv32imac has no FPU (soft float). RTT is timed on the host "
+             "(`qhil_fc_f32_fpu.S`); rv32imac has no FPU (soft float). qemu-m55's Helium kernel "
+             "takes int8 layers; its other widths run the portable kernel. RTT is timed on the host "
              "through the Python client, this time with other benchmark jobs running (round "
              "trips vary run to run; instruction counts do not).", ""]
     if not path.is_file():

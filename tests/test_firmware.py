@@ -24,7 +24,7 @@ from qhil.quant.vectors import load_cases
 from qhil.targets import TargetKind, start_target
 from qhil.targets.firmware import FIRMWARE_DIR
 
-TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-rv32",
+TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55", "qemu-rv32",
            "qemu-stm32f4"]
 
 
@@ -314,10 +314,34 @@ def test_dsp_kernel_copies_weights_and_falls_back_without_room() -> None:
         assert copies(dev, wide) == 2 * 8 * 200 + 2 * 200 * 4 + rec(wide, [0, 2])
 
 
-def test_dsp_kernel_matches_reference_on_the_core() -> None:
-    """qemu-m4-kernels (firmware/test/dsp_selftest): random layers of every width, each at
-    every copy tier down to the portable kernel, DSP kernel vs qhil_fc_ref on the M4; and
-    random float32 layers, the VFMA kernel vs qhil_fc_f32."""
+def test_helium_kernel_reads_weights_where_the_blob_keeps_them() -> None:
+    """qemu-m55: no copy at load (LOAD's bytes used is the blob), int8 layers on the
+    Helium kernel, odd shapes included (inputs not a multiple of 8: the tail-predicated
+    turn; rows not a multiple of 4), bit-exact with the golden executor."""
+    from qhil.quant.golden import GoldenExecutor
+    from qhil.quant.random_model import random_input_codes
+
+    rng = np.random.default_rng(55)
+    with start_target("qemu-m55") as running:
+        dev = running.device
+        for sizes, bits in (([17, 64, 64, 6], "int8"), ([5, 37, 13, 3], "int8"),
+                            ([9, 40, 40, 2], "w3a3")):
+            model = random_quant_model(rng, sizes, parse_bits(bits, len(sizes) - 1))
+            blob = write_blob(model)
+            info = dev.load(blob)
+            assert info.bytes_used == (len(blob) + 3) // 4 * 4
+            x = random_input_codes(rng, model, 32)
+            got = np.stack([dev.infer(row)[0] for row in x])
+            np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x))
+
+
+@pytest.mark.parametrize(("env", "machine", "cases"), [("qemu-m4-kernels", "mps2-an386", 1000),
+                                                      ("qemu-m55-kernels", "mps3-an547", 4000)])
+def test_optimized_kernel_matches_reference_on_the_core(env: str, machine: str,
+                                                         cases: int) -> None:
+    """firmware/test/dsp_selftest on the core: random layers of every width, DSP kernel
+    (M4: each at every copy tier down to the portable kernel) or Helium kernel (M55) vs
+    qhil_fc_ref; and random float32 layers, the VFMA kernel vs qhil_fc_f32."""
     import os
     import select
     import shutil
@@ -325,10 +349,10 @@ def test_dsp_kernel_matches_reference_on_the_core() -> None:
 
     from qhil.targets.firmware import build_firmware
 
-    elf = build_firmware("qemu-m4-kernels")
+    elf = build_firmware(env)
     qemu = shutil.which("qemu-system-arm")
     assert qemu is not None
-    proc = subprocess.Popen([qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none",
+    proc = subprocess.Popen([qemu, "-M", machine, "-nographic", "-monitor", "none",
                              "-serial", "stdio", "-kernel", str(elf)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
@@ -343,13 +367,16 @@ def test_dsp_kernel_matches_reference_on_the_core() -> None:
         proc.wait()
     fields = dict(kv.split("=") for kv in line.decode().split()[1:])
     assert line.startswith(b"qhil-kernels") and fields["mismatches"] == "0", line
-    assert int(fields["runs"]) >= 3 * int(fields["cases"])  # most layers ran 3-4 tiers
+    assert int(fields["cases"]) == cases
+    if env == "qemu-m4-kernels":
+        assert int(fields["runs"]) >= 3 * cases  # most layers ran 3-4 tiers
     # the FPU float32 kernel against the reference, within float rounding
     assert int(fields["f32_cases"]) >= 300 and fields["f32_mismatches"] == "0", line
 
 
 EXPECTED_KERNEL = {"native": "optimized C", "qemu-m0": "optimized C", "qemu-m3": "optimized C",
-                   "qemu-m4": "DSP", "qemu-m7": "DSP", "qemu-m33": "DSP", "qemu-rv32": "optimized C",
+                   "qemu-m4": "DSP", "qemu-m7": "DSP", "qemu-m33": "DSP", "qemu-m55": "Helium",
+                   "qemu-rv32": "optimized C",
                    "qemu-stm32f4": "DSP"}
 
 

@@ -71,9 +71,9 @@ uint32_t qhil_fc_scratch_size(const qhil_fc_params *p);
  */
 uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap);
 
-/** Name of the optimized variant compiled in: "ref", "c", "dsp". */
+/** Name of the optimized variant compiled in: "ref", "c", "dsp", "mve". */
 extern const char *const qhil_fc_opt_name;
-/** Kernel variant id reported in HELLO: 0 reference, 1 optimized C, 2 DSP. */
+/** Kernel variant id reported in HELLO: 0 reference, 1 optimized C, 2 DSP, 3 Helium. */
 extern const uint8_t qhil_fc_opt_variant;
 
 /** One float32 layer: out = W in + b, ReLU when `relu`. */

@@ -10,10 +10,12 @@ int main(void);
 
 void Reset_Handler(void);
 void Default_Handler(void);
+void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq0_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq1_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq2_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq32_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void Irq33_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq37_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq38_Handler(void) __attribute__((weak, alias("Default_Handler")));
 
@@ -53,11 +55,12 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[64])(void
     Default_Handler, /* SVC */
     Default_Handler, 0,
     Default_Handler, /* PendSV */
-    Default_Handler, /* SysTick */
+    SysTick_Handler,
     [16 + 0] = Irq0_Handler,
     [16 + 1] = Irq1_Handler,
     [16 + 2] = Irq2_Handler,
     [16 + 32] = Irq32_Handler,
+    [16 + 33] = Irq33_Handler,
     [16 + 37] = Irq37_Handler,
     [16 + 38] = Irq38_Handler,
 };

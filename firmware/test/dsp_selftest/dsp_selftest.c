@@ -1,8 +1,9 @@
 /*
- * Reference vs DSP kernel on the core itself (env qemu-m4-kernels): random layers of every
- * width and shape, each prepared at every tier the DSP kernel has - the widest copy that
- * fits, then with one byte less room each time until the layer runs the portable kernel -
- * and compared bit for bit with qhil_fc_ref; then random float32 layers, the FPU kernel
+ * Reference vs optimized kernel on the core itself (envs qemu-m4-kernels: DSP,
+ * qemu-m55-kernels: Helium): random layers of every width and shape, each prepared at
+ * every tier the kernel has - for the DSP kernel the widest copy that fits, then with one
+ * byte less room each time until the layer runs the portable kernel; the Helium kernel
+ * makes no copy, one tier - and compared bit for bit with qhil_fc_ref; then random float32 layers, the FPU kernel
  * (qhil_fc_f32_opt) against qhil_fc_f32 within float rounding. Prints one line on the UART:
  *   qhil-kernels cases=<n> runs=<n> mismatches=<n> f32_cases=<n> f32_mismatches=<n>
  * and stops. Run by tests/test_firmware.py (test_dsp_kernel_matches_reference_on_the_core).
@@ -18,7 +19,10 @@
 
 #define MAX_IN 160u
 #define MAX_OUT 72u
-#define CASES 1000u
+#ifndef QHIL_SELFTEST_CASES
+#define QHIL_SELFTEST_CASES 1000u
+#endif
+#define CASES QHIL_SELFTEST_CASES
 
 static uint8_t weights[MAX_OUT * MAX_IN];
 static int32_t bias[MAX_OUT];

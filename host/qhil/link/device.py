@@ -34,7 +34,7 @@ LOG = logging.getLogger(__name__)
 COST_KINDS = {0: "none", 1: "cycles", 2: "instructions", 3: "ns"}
 #: Largest repeat count a BENCH request may ask for (docs/protocol.md).
 BENCH_MAX_REPEATS = 1000
-KERNELS = {0: "reference", 1: "optimized C", 2: "DSP"}
+KERNELS = {0: "reference", 1: "optimized C", 2: "DSP", 3: "Helium"}
 _DAMAGE = {bytes([c]) for c in (ErrorCode.BAD_CRC, ErrorCode.BAD_FRAME, ErrorCode.BAD_LENGTH,
                                 ErrorCode.OVERFLOW)}
 

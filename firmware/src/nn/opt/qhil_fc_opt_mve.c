@@ -1,0 +1,125 @@
+/*
+ * Helium (MVE) kernel for the Cortex-M55 (ARMv8.1-M with the M-profile Vector Extension).
+ *
+ * int8 rows are read where the blob keeps them: no copy at load. Four rows at a time
+ * (qhil_mat4_s8_mve.S), the inputs are loaded once per eight, each row's eight codes are
+ * loaded sign-extended to halfwords and VMLADAVA adds the eight products to the row's
+ * 32-bit sum: 10 instructions for 32 MACs, in a tail-predicated loop that reads nothing
+ * past a row. The rows left over (n_out mod 4) run one at a time under VCTP.
+ *
+ * Four sums at a time are then requantized in 32-bit lanes (requantize_s8), by
+ * qhil_nn_requantize_fast's identity: the high word of the product (VMULH), the rounding
+ * half and the shift in one VRSHL, the clamp and a narrowing store; lanes with a shift of
+ * 32 or less are scaled up first (raise_shifts), or, where that could overflow, the pass
+ * takes the scalar path.
+ *
+ * Other widths run the portable C kernel.
+ */
+#include <arm_mve.h>
+#include <stddef.h>
+
+#include "qhil_nn.h"
+#include "qhil_nn_support.h"
+
+#if !defined(__ARM_FEATURE_MVE)
+#error "qhil_fc_opt_mve.c needs the M-profile Vector Extension (-mcpu=cortex-m55)"
+#endif
+
+const char *const qhil_fc_opt_name = "mve";
+const uint8_t qhil_fc_opt_variant = 3;
+
+uint32_t qhil_fc_scratch_size(const qhil_fc_params *p)
+{
+    return 4u * p->n_out; /* the raw sums */
+}
+
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
+{
+    (void)mem;
+    (void)cap;
+    p->repacked = NULL;
+    p->rq = NULL;
+    p->kernel_bits = 0;
+    return 0;
+}
+
+void qhil_mat4_s8_mve(const int16_t *x, const int8_t *w, uint32_t n, uint32_t blocks,
+                      int32_t *acc);
+
+/*
+ * The identity below needs n > 32. A lane with a shift of 32 or less is scaled up by
+ * 2^(33 - shift) with its shift raised to 33 (the product only gains zero low bits, so the
+ * floor of the tie-broken quotient is unchanged), which holds while the scaled sum fits
+ * int32 with room for |a|. Returns 0 when some lane does not: the pass goes scalar.
+ */
+static int raise_shifts(int32x4_t *a, int32x4_t *shift)
+{
+    const int32x4_t lsl = vmaxq_s32(vsubq_s32(vdupq_n_s32(33), *shift), vdupq_n_s32(0));
+    const int32x4_t scaled = vshlq_s32(*a, lsl);
+    const int32x4_t lost = veorq_s32(vshlq_s32(scaled, vnegq_s32(lsl)), *a);
+    if (vmaxvq_u32(0u, vreinterpretq_u32_s32(lost)) != 0u ||
+        vminvq_s32(INT32_MAX, vabsq_s32(scaled)) < 0) {
+        return 0;
+    }
+    *a = scaled;
+    *shift = vaddq_s32(*shift, lsl);
+    return 1;
+}
+
+/* Rows 0..4*blocks-1 from their raw sums, four a pass. */
+static void requantize_s8(const qhil_fc_params *p, const int32_t *acc, uint32_t blocks,
+                          int16_t *out)
+{
+    const int32x4_t lo = vdupq_n_s32(p->out_min);
+    const int32x4_t hi = vdupq_n_s32(p->out_max);
+    const int32x4_t v32 = vdupq_n_s32(32);
+    for (uint32_t i = 0; i < 4u * blocks; i += 4u) {
+        int32x4_t a = vaddq_s32(vldrwq_s32(acc + i), vldrwq_s32(p->bias + i));
+        int32x4_t shift = vldrwq_s32(p->shift + i);
+        if (vminvq_s32(INT32_MAX, shift) <= 32 && !raise_shifts(&a, &shift)) {
+            for (uint32_t j = i; j < i + 4u; j++) {
+                out[j] = (int16_t)qhil_nn_requantize(acc[j] + p->bias[j], p->mult[j],
+                                                     p->shift[j], p->out_min, p->out_max);
+            }
+            continue;
+        }
+        /* hi32(a * mult - neg), neg = (a < 0): for a < 0 it is
+         * floor((a m - 1) / 2^32) = -floor(|a| m / 2^32) - 1 = ~hi32(|a| m), so one
+         * multiply of |a| and an XOR with the sign (|a| < 2^31: no overflow) */
+        const int32x4_t sign = vshrq_n_s32(a, 31);
+        const int32x4_t high = veorq_s32(vmulhq_s32(vabsq_s32(a), vldrwq_s32(p->mult + i)),
+                                         sign);
+        /* (high + 2^(n-33)) >> (n-32) is VRSHL's rounding right shift by n - 32 */
+        const int32x4_t q = vrshlq_s32(high, vsubq_s32(v32, shift));
+        vstrhq_s32(out + i, vminq_s32(vmaxq_s32(q, lo), hi));
+    }
+}
+
+static void rows_s8(const qhil_fc_params *p, const int16_t *in, int16_t *out, int32_t *acc)
+{
+    const uint32_t n = p->n_in;
+    const uint32_t blocks = p->n_out / 4u;
+    if (blocks > 0u) {
+        qhil_mat4_s8_mve(in, (const int8_t *)p->weights, n, blocks, acc);
+        requantize_s8(p, acc, blocks, out);
+    }
+    for (uint32_t i = 4u * blocks; i < p->n_out; i++) {
+        const int8_t *w = (const int8_t *)p->weights + i * n;
+        int32_t a = p->bias[i];
+        for (uint32_t k = 0; k < n; k += 8u) {
+            const mve_pred16_t part = vctp16q(n - k);
+            a = vmladavaq_p_s16(a, vldrbq_z_s16(w + k, part), vldrhq_z_s16(in + k, part), part);
+        }
+        out[i] = (int16_t)qhil_nn_requantize_fast(a, p->mult[i], p->shift[i], p->out_min,
+                                                  p->out_max);
+    }
+}
+
+void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
+{
+    if (p->w_bits == 8u) {
+        rows_s8(p, in, out, (int32_t *)scratch);
+    } else {
+        qhil_fc_opt_c(p, in, out, scratch);
+    }
+}
