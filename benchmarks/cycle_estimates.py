@@ -7,7 +7,8 @@ Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes, the same seeds), QEMU t
 inference (qhil.targets.trace) and every executed instruction is weighted by its core's
 Technical Reference Manual timing (qhil.targets.cycles). µs are at the clock of the
 target's board profile (100 MHz STM32F411 for the MPS2 images, which borrow it) or the
-clock the firmware reports in HELLO (16 MHz micro:bit, 20 MHz for the AN505's M33);
+clock the firmware reports in HELLO (16 MHz micro:bit, 20 MHz for the AN505's M33, 32 MHz
+for the AN547's M55);
 "with flash" adds the profile's flash wait states once per taken branch. Estimates, not
 measurements: the cycles module says what they leave out.
 """
@@ -31,7 +32,7 @@ from qhil.targets.trace import trace_inference
 OUT = Path(__file__).resolve().parent / "results"
 SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
 SETTINGS = ["int8", "w4a4", "w3a3", "w2a2", "float32"]
-DEFAULT_TARGETS = ["qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33"]
+DEFAULT_TARGETS = ["qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55"]
 
 
 def _request(sizes: list[int], setting: str) -> tuple[bytes, np.ndarray]:

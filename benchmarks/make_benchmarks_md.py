@@ -241,11 +241,21 @@ def qemu_rtt() -> str:
              ""]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
-    lines += ["| target | -icount | inputs | request bytes | RTT p50 ms | instructions |",
-              "|---|---|---|---|---|---|"]
-    for r in json.loads(path.read_text()):
-        lines.append(f"| {r['target']} | `{r['icount']}` | {r['inputs']} | {r['request_bytes']} | "
-                     f"{r['rtt_ms_p50']:.2f} | {r['instructions']:,} |")
+    data = json.loads(path.read_text())
+    lines += ["qemu-m3, qemu-m4 and qemu-m7 reach the host over their emulated Ethernet "
+              "controller by default (docs/protocol.md#ethernet-link: a whole request per "
+              "frame) and over the UART with `--link uart`; the other targets have the UART "
+              "only.", "",
+              "| target | link | -icount | inputs | request bytes | RTT p50 ms | instructions |",
+              "|---|---|---|---|---|---|---|"]
+    for r in data["round_trips"]:
+        lines.append(f"| {r['target']} | {r['link']} | `{r['icount']}` | {r['inputs']} | "
+                     f"{r['request_bytes']} | {r['rtt_ms_p50']:.2f} | {r['instructions']:,} |")
+    lines += ["", "Closed loop, Pendulum's shipped `qat_w3` policy (env step, quantization, "
+              "device answer; targets: 46-byte round trip <= 0.7 ms, >= 1.2k steps/s):", "",
+              "| target | link | steps | steps / s |", "|---|---|---|---|"]
+    for r in data["closed_loop"]:
+        lines.append(f"| {r['target']} | {r['link']} | {r['steps']:,} | {r['steps_per_s']:,} |")
     return "\n".join(lines) + "\n"
 
 
@@ -280,7 +290,8 @@ def firmware() -> str:
              "16 KB micro:bit: on qemu-m0 it runs compiled into flash (`qemu-m0-builtin`, "
              "marked 'from flash'). float32 on FPU cores is the VFMA kernel "
              "(`qhil_fc_f32_fpu.S`); rv32imac has no FPU (soft float). qemu-m55's Helium kernel "
-             "takes int8 layers; its other widths run the portable kernel. RTT is timed on the host "
+             "takes int8 layers; its other widths run the portable kernel. RTT (qemu-m3/m4/m7 over "
+             "their default Ethernet link, the others over their UART) is timed on the host "
              "through the Python client, this time with other benchmark jobs running (round "
              "trips vary run to run; instruction counts do not).", ""]
     if not path.is_file():
@@ -334,11 +345,14 @@ def cycle_estimates() -> str:
              "stores 2, taken branches 3, BL 4; M3/M4: loads 2 or 1 when pipelined, taken "
              "branches 1+P with P = 2, LDM 1+N; M3 MLA 2, SMULL 4, SMLAL 6; M4 every multiply "
              "1). The M7 and M33 manuals give no table: they use the M4's, an upper bound for "
-             "the dual-issue M7. Left out: fetch wait states beyond the board profile's flash "
-             "wait states (charged per taken branch, 'w/ flash'), bus contention, IT folding, "
+             "the dual-issue M7. The M55: scalar code as the M4, Helium instructions 2 cycles "
+             "(dual-beat), 1 when overlapping a neighbour of the other kind (load/store vs "
+             "not), LE/LETP 1 (an approximation). Left out: fetch wait states beyond the "
+             "board profile's flash wait states (charged per taken branch, 'w/ flash'), bus "
+             "contention, IT folding, "
              "skipped conditional instructions, interrupts. µs at the board profile's clock "
              "(the MPS2 images borrow the 100 MHz STM32F411's, 3 wait states) or 16 MHz for "
-             "the micro:bit. Same models and inputs as the table above.", ""]
+             "the micro:bit, 32 MHz for the AN547's M55. Same models and inputs as the table above.", ""]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
     return "\n".join(lines) + "\n" + path.read_text()

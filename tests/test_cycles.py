@@ -96,7 +96,47 @@ def test_trace_blocks_become_instructions() -> None:
     assert stream[-1].taken is False  # nothing follows the last block
 
 
-@pytest.mark.parametrize("target", ["qemu-m4", "qemu-m0"])
+# a Helium loop as `objdump -d -marmv8.1-m.main` prints it (qhil_mat4_s8_mve.S)
+HELIUM = """
+00000200 <mat>:
+ 200:	2400      	movs	r4, #0
+ 202:	f012 e001 	dlstp.16	lr, r2
+ 206:	ecbb 1e88 	vldrh.u16	q0, [fp], #16
+ 20a:	ecb1 2e88 	vldrb.s16	q1, [r1], #8
+ 20e:	eef2 4e20 	vmlava.s16	r4, q1, q0
+ 212:	ecb3 4e88 	vldrb.s16	q2, [r3], #8
+ 216:	eef4 6e20 	vmlava.s16	r6, q2, q0
+ 21a:	f01f c015 	letp	lr, 206 <mat+0x6>
+ 21e:	3b01      	subs	r3, #1
+ 220:	4770      	bx	lr
+"""
+
+
+def test_cortex_m55_by_hand() -> None:
+    """Dual-beat Helium: a vector instruction 2 cycles, 1 when it overlaps the previous
+    one (a load or store next to a non-memory vector instruction): vldrh 2, vldrb 2 (two
+    loads do not overlap), vmlava 1, vldrb 1, vmlava 1; LETP looping back 1; scalar
+    instructions as on the M4."""
+    program = parse_objdump(HELIUM)
+    assert program[0x202].mnemonic == "dlstp" and program[0x21a].mnemonic == "letp"
+    body = [Executed(program[a]) for a in (0x206, 0x20a, 0x20e, 0x212, 0x216)]
+    est = estimate_cycles([Executed(program[0x200]), Executed(program[0x202]), *body,
+                           Executed(program[0x21a], True)], Core.M55)
+    assert est.cycles == 1 + 1 + (2 + 2 + 1 + 1 + 1) + 1
+    assert est.by_class["vector"] == 7 and est.taken_branches == 1
+
+
+def test_low_overhead_loops_in_the_trace() -> None:
+    """QEMU ends a block after DLSTP (not after DLS) and at LE/LETP: a loop of three turns
+    is its body three times, the last LETP not taken."""
+    program = parse_objdump(HELIUM)
+    stream = executed_stream([0x200, 0x206, 0x206, 0x206, 0x21e], program)
+    body = [0x206, 0x20a, 0x20e, 0x212, 0x216, 0x21a]
+    assert [e.ins.addr for e in stream] == [0x200, 0x202, *body * 3, 0x21e, 0x220]
+    assert [e.taken for e in stream if e.ins.addr == 0x21a] == [True, True, False]
+
+
+@pytest.mark.parametrize("target", ["qemu-m4", "qemu-m0", "qemu-m55"])
 def test_a_real_trace_matches_the_device_count(target: str, tmp_path: Path) -> None:
     """QEMU's trace of one inference holds as many instructions as the device counted, up
     to the counter reads around the call and its tick phase (measured: within 0.15 %)."""

@@ -23,14 +23,17 @@ from qhil.quant.random_model import random_quant_model
 from qhil.quant.vectors import load_cases
 from qhil.targets import TargetKind, start_target
 from qhil.targets.firmware import FIRMWARE_DIR
+from qhil.targets.targets import EmulatorLink
 
-TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33", "qemu-m55", "qemu-rv32",
-           "qemu-stm32f4"]
+# qemu-m3/m4/m7 default to the Ethernet link; qemu-m4 runs every test over its UART too
+TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m4:uart", "qemu-m7", "qemu-m33",
+           "qemu-m55", "qemu-rv32", "qemu-stm32f4"]
 
 
 @pytest.fixture(scope="module", params=TARGETS)
 def target(request):
-    with start_target(request.param) as running:
+    name, _, link = request.param.partition(":")
+    with start_target(name, link=EmulatorLink.parse(link) if link else None) as running:
         yield running
 
 

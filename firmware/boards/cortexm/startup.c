@@ -14,6 +14,7 @@ void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq0_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq1_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq2_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void Irq13_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq32_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq33_Handler(void) __attribute__((weak, alias("Default_Handler")));
 void Irq37_Handler(void) __attribute__((weak, alias("Default_Handler")));
@@ -59,6 +60,7 @@ __attribute__((section(".vectors"), used)) static void (*const vectors[64])(void
     [16 + 0] = Irq0_Handler,
     [16 + 1] = Irq1_Handler,
     [16 + 2] = Irq2_Handler,
+    [16 + 13] = Irq13_Handler,
     [16 + 32] = Irq32_Handler,
     [16 + 33] = Irq33_Handler,
     [16 + 37] = Irq37_Handler,

@@ -10,6 +10,10 @@
  * expansion IRQ 0, NVIC line 32), the IoT Kit's TIMER0 at 0x50000000, code at
  * 0x10000000 and data at 0x38000000 (mps2_an505.ld). Its clock is 20 MHz: 2.56 ticks
  * per instruction, instructions = ticks * 25 / 64.
+ *
+ * The AN385/AN386/AN500 also have a LAN9118 Ethernet controller (lan9118.c), which QEMU
+ * connects to a UDP socket: the fast emulated link. The firmware listens on both and
+ * answers on the link the last request came in on (on both before the first request).
  */
 #include "../cortexm/cortexm.h"
 #include "qhil_port.h"
@@ -30,6 +34,8 @@
 #define MPS2_CLOCK_HZ 25000000u
 #define COST_NUM 5u
 #define COST_DEN 16u
+#define MPS2_ETHERNET
+#include "lan9118.h"
 #endif
 #define UART_DATA (*(volatile uint32_t *)(UART0_BASE + 0x00u))
 #define UART_STATE (*(volatile uint32_t *)(UART0_BASE + 0x04u))
@@ -53,8 +59,22 @@ const qhil_port_info_t qhil_port_info = {
     .cost_den = COST_DEN,
 };
 
+/* The link the last request came in on, which answers go out on. Until a request comes
+ * in (the ready announcement after a boot or RESET) the firmware speaks on both. */
+static volatile enum { LINK_BOTH, LINK_UART, LINK_ETHERNET } answer_link = LINK_BOTH;
+
+#ifdef MPS2_ETHERNET
+void Irq13_Handler(void) /* LAN9118: frames waiting */
+{
+    if (qhil_lan9118_receive(&qhil_board_rx)) {
+        answer_link = LINK_ETHERNET;
+    }
+}
+#endif
+
 void UART_RX_HANDLER(void) /* UART0 RX: only move bytes into the ring */
 {
+    answer_link = LINK_UART;
     /* Clear before draining: a byte that lands after the drain raises the flag again.
      * The other order loses that byte's interrupt and the 1-byte buffer stays full. */
     UART_INTCLEAR = 2u;
@@ -71,10 +91,21 @@ void qhil_port_init(void)
     TIMER_VALUE = 0xFFFFFFFFu;
     TIMER_CTRL = 1u;
     qhil_irq_enable(UART_RX_IRQ);
+#ifdef MPS2_ETHERNET
+    qhil_lan9118_init();
+#endif
 }
 
 void qhil_port_write(const uint8_t *data, uint32_t len)
 {
+#ifdef MPS2_ETHERNET
+    if (answer_link != LINK_UART) {
+        qhil_lan9118_send(data, len);
+    }
+    if (answer_link == LINK_ETHERNET) {
+        return;
+    }
+#endif
     for (uint32_t i = 0; i < len; i++) {
         while (UART_STATE & 1u) {
         }

@@ -22,13 +22,15 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from serial.tools import list_ports
 
-    from qhil.targets import TARGETS
+    from qhil.targets import TARGETS, TargetKind
 
     ports = [{"device": p.device, "description": p.description,
               "vid_pid": f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else ""}
              for p in sorted(list_ports.comports(), key=lambda p: p.device)]
     targets = [{"name": t.name, "kind": t.kind.value, "pio_env": t.pio_env, "machine": t.machine,
-                "description": t.description} for t in TARGETS.values()]
+                "description": t.description,
+                "links": [x.value for x in t.links] if t.kind is TargetKind.QEMU else []}
+               for t in TARGETS.values()]
     if args.json:
         print(json.dumps({"ports": ports, "targets": targets}, indent=2))
         return 0
@@ -37,5 +39,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {p['device']:20s} {p['vid_pid']:10s} {p['description']}")
     print("targets:")
     for t in targets:
-        print(f"  {t['name']:16s} {t['kind']:7s} {t['description']}")
+        links = f" [links: {', '.join(t['links'])}]" if len(t["links"]) > 1 else ""
+        print(f"  {t['name']:16s} {t['kind']:7s} {t['description']}{links}")
     return 0

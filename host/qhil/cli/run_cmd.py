@@ -16,7 +16,7 @@ Start the target (or connect to a board), load the blob, run one inference and p
 device's action codes, the golden executor's, whether they match, and the on-device
 cost. --obs takes a raw observation (floats; quantized with the blob's input scales).
 With --bench N the device repeats the inference N times and reports min/median/max.
-With --cycles (QEMU targets of the Cortex-M0, M3, M4, M7 and M33) the same inference is
+With --cycles (QEMU targets of the Cortex-M0, M3, M4, M7, M33 and M55) the same inference is
 traced by QEMU and each executed instruction weighted by its core's published timing:
 estimated cycles and µs at the board clock beside the instruction count (an estimate:
 what it leaves out is in host/qhil/targets/cycles.py and BENCHMARKS.md).

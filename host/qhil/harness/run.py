@@ -272,7 +272,8 @@ def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[
     meta.update(kind=target.info.kind.value, machine=target.info.machine,
                 url=target.port, expected_board=target.info.board, board=info.board,
                 cpu=info.cpu, firmware=info.firmware, kernel=info.kernel,
-                cost_unit=info.cost_kind, clock_hz=info.clock_hz, arena_bytes=info.arena_bytes)
+                cost_unit=info.cost_kind, clock_hz=info.clock_hz, arena_bytes=info.arena_bytes,
+                link=target.link.value if target.link is not None else None)
     if target.firmware is not None and target.info.kind is not TargetKind.NATIVE:
         meta["memory"] = elf_memory(target.firmware)
     return meta

@@ -112,7 +112,9 @@ def note_lines(report: dict[str, Any]) -> list[str]:
     """The closing facts: link health, incidents, firmware memory, energy model, arena."""
     lines = []
     link = report["link"]
-    lines.append(f"Link: {link['requests']} requests, {link['retries']} retries, "
+    over = report["target"].get("link")
+    lines.append(f"Link{f' ({over})' if over else ''}: {link['requests']} requests, "
+                 f"{link['retries']} retries, "
                  f"{link['corrupt_frames']} corrupt and {link['stale_frames']} stale frames, "
                  f"{link['timeouts']} timeouts"
                  + (f"; faults injected on purpose ({link['faults_injected']})."

@@ -21,6 +21,14 @@ The Cortex-M7 and M33 have no such table in their manuals: their estimate uses t
 timings and is an upper bound for the M7 (it issues up to two instructions a cycle and
 predicts branches) and an approximation for the M33 (same pipeline depth as the M4).
 
+The Cortex-M55 (Armv8.1-M with Helium): scalar instructions as on the M4 (an
+approximation, as for the M33); a Helium instruction works on its 128-bit vector in four
+beats, and the M55 is a dual-beat implementation (two beats a cycle: 2 cycles an
+instruction), whose beat-wise execution overlaps an instruction with the next when one
+is a vector load or store and the other is not (the next then adds 1 cycle);
+VPST/VPT/VCTP 1; the low-overhead loop's LE/LETP 1 when it loops (the loop is then
+predicted), DLS/DLSTP/WLS 1.
+
 Left out everywhere: instruction fetch wait states other than the board profile's flash
 wait states (charged once per taken branch: a flash accelerator hides sequential
 fetches), bus contention, the IT instruction folded into its successor, conditional
@@ -50,13 +58,22 @@ class Core(Enum):
     M4 = "cortex-m4"
     M7 = "cortex-m7"
     M33 = "cortex-m33"
+    M55 = "cortex-m55"
 
     @property
     def table(self) -> str:
         """The manual the timings come from."""
+        if self is Core.M55:
+            return "Cortex-M4 TRM scalar, dual-beat Helium (approximation)"
         return {Core.M0: "Cortex-M0 TRM", Core.M3: "Cortex-M3 TRM"}.get(
             self, "Cortex-M4 TRM" + ("" if self is Core.M4 else " (upper bound)" if self is Core.M7
                                      else " (approximation)"))
+
+    @property
+    def objdump_args(self) -> tuple[str, ...]:
+        """What objdump needs to decode the core's instructions (Helium: the v8.1-M
+        architecture named; the ELF's attributes are not enough for binutils 2.40)."""
+        return ("-marmv8.1-m.main",) if self is Core.M55 else ()
 
     @classmethod
     def of_cpu(cls, cpu: str) -> Core | None:
@@ -151,6 +168,15 @@ def _strip_cond(mnemonic: str, known: frozenset[str]) -> str:
 
 
 _BRANCH = frozenset({"b", "bl", "blx", "bx", "cbz", "cbnz", "tbb", "tbh"})
+_LOOP_END = frozenset({"le", "letp"})  # Armv8.1-M low-overhead loops: branch back
+_LOOP_START = frozenset({"wls", "wlstp"})  # branch past the loop when it runs 0 times
+# QEMU ends a translation block after DLSTP: the tail predication size it sets is part
+# of a block's flags (DLS sets only LR and does not end one)
+_LOOP_SETUP = frozenset({"dlstp"})
+_MVE_MEM = frozenset({"vldrb", "vldrh", "vldrw", "vldrd", "vstrb", "vstrh", "vstrw", "vstrd",
+                      "vld20", "vld21", "vld40", "vld41", "vld42", "vld43", "vst20", "vst21",
+                      "vst40", "vst41", "vst42", "vst43"})
+_QREG = re.compile(r"\bq[0-7]\b")
 _MULTI = frozenset({"ldm", "ldmia", "ldmfd", "ldmdb", "stm", "stmia", "stmdb", "stmea",
                     "push", "pop", "vldmia", "vldmdb", "vstmia", "vstmdb", "vpush", "vpop",
                     "vldm", "vstm"})
@@ -180,6 +206,10 @@ _KNOWN = (_BRANCH | _MULTI | _LOADS | _STORES | _DOUBLE | _DSP | _MUL | _MLA | _
 
 
 def _klass(ins: Instruction) -> str:
+    if ins.mnemonic in _LOOP_END or ins.mnemonic in _LOOP_START:
+        return "loop"
+    if ins.mnemonic.startswith("v") and _QREG.search(ins.operands):
+        return "mve_mem" if ins.mnemonic in _MVE_MEM else "mve"
     name = _strip_cond(ins.mnemonic, _KNOWN)
     if name in _BRANCH:
         return name if name in ("bl", "blx", "tbb", "tbh") else "branch"
@@ -200,6 +230,12 @@ def _refill(core: Core) -> int:
 
 def _cost(core: Core, ins: Instruction, taken: bool, prev: Instruction | None) -> tuple[int, str]:
     klass = _klass(ins)
+    if klass == "loop":
+        return 1, "branch"
+    if klass in ("mve", "mve_mem"):
+        before = _klass(prev) if prev is not None else ""
+        overlapped = before in ("mve", "mve_mem") and before != klass
+        return (1 if overlapped else 2), "vector"
     writes_pc = ins.loads_pc or (klass == "alu" and ins.registers[:1] == ["pc"])
     n_regs = len(_REG.findall(ins.operands.split("{")[-1])) if klass == "multi" else 0
     m0 = core is Core.M0
@@ -270,8 +306,9 @@ def estimate_cycles(stream: Iterable[Executed], core: Core) -> CycleEstimate:
 
 
 def is_control_transfer(ins: Instruction) -> bool:
-    """Whether the instruction may leave straight-line code (a QEMU translation block ends
-    there)."""
+    """Whether the instruction may leave straight-line code, or QEMU ends its translation
+    block there anyway (DLSTP)."""
     klass = _klass(ins)
-    return (klass in ("branch", "bl", "blx", "tbb", "tbh") or ins.loads_pc
+    return (klass in ("branch", "bl", "blx", "tbb", "tbh", "loop") or ins.loads_pc
+            or ins.mnemonic in _LOOP_SETUP
             or (klass == "alu" and ins.registers[:1] == ["pc"]))

@@ -86,12 +86,13 @@ class InferenceTrace:
 
 
 @lru_cache(maxsize=8)
-def _program(elf: Path, mtime: float) -> tuple[dict[int, Instruction], dict[str, tuple[int, int]]]:
+def _program(elf: Path, mtime: float, objdump_args: tuple[str, ...] = ()
+             ) -> tuple[dict[int, Instruction], dict[str, tuple[int, int]]]:
     objdump = shutil.which("arm-none-eabi-objdump")
     nm = shutil.which("arm-none-eabi-nm")
     if objdump is None or nm is None:
         raise QhilError("arm-none-eabi-objdump/nm are not installed (make setup installs them)")
-    text = subprocess.run([objdump, "-d", str(elf)], capture_output=True, text=True,
+    text = subprocess.run([objdump, "-d", *objdump_args, str(elf)], capture_output=True, text=True,
                           check=True).stdout
     symbols: dict[str, tuple[int, int]] = {}
     listing = subprocess.run([nm, "-S", "--defined-only", str(elf)], capture_output=True,
@@ -269,7 +270,7 @@ def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path) -> 
             proc.wait()
     pcs = [int(m.group(1), 16) for line in log.read_text(errors="replace").splitlines()
            if (m := _TRACE.match(line))]
-    program, symbols = _program(elf, elf.stat().st_mtime)
+    program, symbols = _program(elf, elf.stat().st_mtime, core.objdump_args)
     stream = executed_stream(_span(pcs, symbols), program)
     return InferenceTrace(target, core, stream, hello.cost(raw), estimate_cycles(stream, core),
                           hello.clock_hz)
