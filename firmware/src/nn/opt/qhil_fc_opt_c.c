@@ -1,9 +1,12 @@
 /*
  * Optimized portable C kernel (Cortex-M0/M3, RISC-V, native): one specialized inner loop per
- * common width (8, 4, 3 and 2 bits). Byte loads only, so it is safe on cores without
- * unaligned access. Widths without a specialization (5..7 bits) run the reference kernel.
+ * common width (8, 4, 3 and 2 bits). Words of rows at any byte address go through memcpy,
+ * which the compiler turns into one load where the core allows unaligned loads (ARMv7-M)
+ * and into byte loads where it does not (RISC-V; the M0 code uses byte loads only).
+ * Widths without a specialization (5..7 bits) run the reference kernel.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
@@ -180,6 +183,126 @@ static uint32_t rows_s8(const qhil_fc_params *p, const int16_t *in, int16_t *out
     return i;
 }
 
+#if !defined(__ARM_ARCH_6M__)
+/* A word of a row at any byte address: one LDR where the core allows unaligned loads
+ * (ARMv7-M), byte loads where the compiler knows it does not (RISC-V). Little-endian. */
+static inline uint32_t row_word(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The first `left` (1..4) bytes at p as a little-endian word, the rest zero. */
+static inline uint32_t tail_word(const uint8_t *p, uint32_t left)
+{
+    uint32_t v = p[0];
+    if (left > 1u) {
+        v |= (uint32_t)p[1] << 8;
+    }
+    if (left > 2u) {
+        v |= (uint32_t)p[2] << 16;
+    }
+    if (left > 3u) {
+        v |= (uint32_t)p[3] << 24;
+    }
+    return v;
+}
+
+/* Code j of a word of B-bit codes, sign-extended: one SBFX on ARMv7-M. */
+#define SN_AT(v, j, B) ((int32_t)((v) << (32u - (B) * ((j) + 1u))) >> (32u - (B)))
+#define SN_MAC4(j, B)                                                                      \
+    do {                                                                                   \
+        const int32_t x = in[k + (j)];                                                     \
+        a0 += SN_AT(v0, j, B) * x;                                                         \
+        a1 += SN_AT(v1, j, B) * x;                                                         \
+        a2 += SN_AT(v2, j, B) * x;                                                         \
+        a3 += SN_AT(v3, j, B) * x;                                                         \
+    } while (0)
+
+/*
+ * B-bit rows (B = 2, 3, 4) four at a time, eight inputs a pass: eight codes fill B bytes,
+ * and a word read there holds them (plus a byte or two of what follows); per input one
+ * load shared by the rows, per code an extract and a multiply-add (SBFX + MLA on the M3).
+ * Only the block's last row can reach past the layer's weights, and only in the layer's
+ * last block: its words are then read a byte at a time up to the end. The M0 keeps
+ * dot_s*: its eight low registers do not hold four rows. Returns the first row not done.
+ */
+#define ROWS_LOW(B)                                                                        \
+    static uint32_t rows_s##B(const qhil_fc_params *p, const int16_t *in, int16_t *out)     \
+    {                                                                                      \
+        const uint32_t n = p->n_in;                                                        \
+        const uint32_t row_bytes = qhil_nn_row_bytes(n, B);                                \
+        const uint8_t *const end = p->weights + p->n_out * row_bytes;                      \
+        /* the groups whose word lies inside the row: g * B + 4 <= row_bytes */            \
+        const uint32_t fit = row_bytes >= 4u ? (row_bytes - 4u) / (B) + 1u : 0u;           \
+        const uint32_t whole = 8u * (n / 8u < fit ? n / 8u : fit);                         \
+        uint32_t i = 0;                                                                    \
+        for (; i + 4u <= p->n_out; i += 4u) {                                              \
+            const uint8_t *r0 = p->weights + i * row_bytes;                                \
+            const uint8_t *r1 = r0 + row_bytes;                                            \
+            const uint8_t *r2 = r1 + row_bytes;                                            \
+            const uint8_t *r3 = r2 + row_bytes;                                            \
+            const int last = r3 + row_bytes + 4u > end;                                    \
+            int32_t a0 = p->bias[i];                                                       \
+            int32_t a1 = p->bias[i + 1u];                                                  \
+            int32_t a2 = p->bias[i + 2u];                                                  \
+            int32_t a3 = p->bias[i + 3u];                                                  \
+            uint32_t k = 0;                                                                \
+            for (; k < whole; k += 8u) {                                                   \
+                const uint32_t at = k * (B) / 8u;                                          \
+                const uint32_t v0 = row_word(r0 + at);                                     \
+                const uint32_t v1 = row_word(r1 + at);                                     \
+                const uint32_t v2 = row_word(r2 + at);                                     \
+                const uint32_t v3 = row_word(r3 + at);                                     \
+                SN_MAC4(0u, B);                                                            \
+                SN_MAC4(1u, B);                                                            \
+                SN_MAC4(2u, B);                                                            \
+                SN_MAC4(3u, B);                                                            \
+                SN_MAC4(4u, B);                                                            \
+                SN_MAC4(5u, B);                                                            \
+                SN_MAC4(6u, B);                                                            \
+                SN_MAC4(7u, B);                                                            \
+            }                                                                              \
+            for (; k < n; k += 8u) { /* the row's last word: may reach past the layer */  \
+                const uint32_t at = k * (B) / 8u;                                          \
+                const uint32_t v0 = row_word(r0 + at);                                     \
+                const uint32_t v1 = row_word(r1 + at);                                     \
+                const uint32_t v2 = row_word(r2 + at);                                     \
+                const uint32_t v3 = last ? tail_word(r3 + at, (uint32_t)(end - r3) - at)   \
+                                         : row_word(r3 + at);                              \
+                if (k + 8u <= n) {                                                         \
+                    SN_MAC4(0u, B);                                                        \
+                    SN_MAC4(1u, B);                                                        \
+                    SN_MAC4(2u, B);                                                        \
+                    SN_MAC4(3u, B);                                                        \
+                    SN_MAC4(4u, B);                                                        \
+                    SN_MAC4(5u, B);                                                        \
+                    SN_MAC4(6u, B);                                                        \
+                    SN_MAC4(7u, B);                                                        \
+                } else {                                                                   \
+                    for (uint32_t j = 0; k + j < n; j++) {                                 \
+                        SN_MAC4(j, B);                                                     \
+                    }                                                                      \
+                }                                                                          \
+            }                                                                              \
+            const int32_t acc[4] = {a0, a1, a2, a3};                                       \
+            for (uint32_t j = 0; j < 4u; j++) {                                            \
+                out[i + j] = (int16_t)qhil_nn_requantize_fast(                             \
+                    acc[j], p->mult[i + j], p->shift[i + j], p->out_min, p->out_max);      \
+            }                                                                              \
+        }                                                                                  \
+        return i;                                                                          \
+    }
+ROWS_LOW(4)
+ROWS_LOW(3)
+ROWS_LOW(2)
+#undef ROWS_LOW
+#undef SN_MAC4
+#undef SN_AT
+#endif
+
+
 void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
     int32_t (*dot)(const uint8_t *, const int16_t *, uint32_t);
@@ -191,12 +314,21 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
         break;
     case 4:
         dot = dot_s4;
+#if !defined(__ARM_ARCH_6M__)
+        first = rows_s4(p, in, out);
+#endif
         break;
     case 3:
         dot = dot_s3;
+#if !defined(__ARM_ARCH_6M__)
+        first = rows_s3(p, in, out);
+#endif
         break;
     case 2:
         dot = dot_s2;
+#if !defined(__ARM_ARCH_6M__)
+        first = rows_s2(p, in, out);
+#endif
         break;
     default:
         qhil_fc_ref(p, in, out, scratch);
