@@ -280,9 +280,31 @@ static inline uint32_t tail_word(const uint8_t *p, uint32_t left)
                     SN_MAC4(5u, B);                                                        \
                     SN_MAC4(6u, B);                                                        \
                     SN_MAC4(7u, B);                                                        \
-                } else {                                                                   \
-                    for (uint32_t j = 0; k + j < n; j++) {                                 \
-                        SN_MAC4(j, B);                                                     \
+                } else { /* 1..7 codes left: each at a constant position */                \
+                    switch (n - k) {                                                       \
+                    case 7u:                                                               \
+                        SN_MAC4(6u, B);                                                    \
+                        /* fall through */                                                 \
+                    case 6u:                                                               \
+                        SN_MAC4(5u, B);                                                    \
+                        /* fall through */                                                 \
+                    case 5u:                                                               \
+                        SN_MAC4(4u, B);                                                    \
+                        /* fall through */                                                 \
+                    case 4u:                                                               \
+                        SN_MAC4(3u, B);                                                    \
+                        /* fall through */                                                 \
+                    case 3u:                                                               \
+                        SN_MAC4(2u, B);                                                    \
+                        /* fall through */                                                 \
+                    case 2u:                                                               \
+                        SN_MAC4(1u, B);                                                    \
+                        /* fall through */                                                 \
+                    case 1u:                                                               \
+                        SN_MAC4(0u, B);                                                    \
+                        break;                                                             \
+                    default:                                                               \
+                        break;                                                             \
                     }                                                                      \
                 }                                                                          \
             }                                                                              \
