@@ -220,6 +220,19 @@ static inline uint32_t tail_word(const uint8_t *p, uint32_t left)
         a3 += SN_AT(v3, j, B) * x;                                                         \
     } while (0)
 
+/* the eight codes of a word of each of the four rows */
+#define SN_MAC32(B)                                                                        \
+    do {                                                                                   \
+        SN_MAC4(0u, B);                                                                    \
+        SN_MAC4(1u, B);                                                                    \
+        SN_MAC4(2u, B);                                                                    \
+        SN_MAC4(3u, B);                                                                    \
+        SN_MAC4(4u, B);                                                                    \
+        SN_MAC4(5u, B);                                                                    \
+        SN_MAC4(6u, B);                                                                    \
+        SN_MAC4(7u, B);                                                                    \
+    } while (0)
+
 /*
  * B-bit rows (B = 2, 3, 4) four at a time, eight inputs a pass: eight codes fill B bytes,
  * and a word read there holds them (plus a byte or two of what follows); per input one
@@ -255,14 +268,7 @@ static inline uint32_t tail_word(const uint8_t *p, uint32_t left)
                 const uint32_t v1 = row_word(r1 + at);                                     \
                 const uint32_t v2 = row_word(r2 + at);                                     \
                 const uint32_t v3 = row_word(r3 + at);                                     \
-                SN_MAC4(0u, B);                                                            \
-                SN_MAC4(1u, B);                                                            \
-                SN_MAC4(2u, B);                                                            \
-                SN_MAC4(3u, B);                                                            \
-                SN_MAC4(4u, B);                                                            \
-                SN_MAC4(5u, B);                                                            \
-                SN_MAC4(6u, B);                                                            \
-                SN_MAC4(7u, B);                                                            \
+                SN_MAC32(B);                                                               \
             }                                                                              \
             for (; k < n; k += 8u) { /* the row's last word: may reach past the layer */  \
                 const uint32_t at = k * (B) / 8u;                                          \
@@ -272,14 +278,7 @@ static inline uint32_t tail_word(const uint8_t *p, uint32_t left)
                 const uint32_t v3 = last ? tail_word(r3 + at, (uint32_t)(end - r3) - at)   \
                                          : row_word(r3 + at);                              \
                 if (k + 8u <= n) {                                                         \
-                    SN_MAC4(0u, B);                                                        \
-                    SN_MAC4(1u, B);                                                        \
-                    SN_MAC4(2u, B);                                                        \
-                    SN_MAC4(3u, B);                                                        \
-                    SN_MAC4(4u, B);                                                        \
-                    SN_MAC4(5u, B);                                                        \
-                    SN_MAC4(6u, B);                                                        \
-                    SN_MAC4(7u, B);                                                        \
+                    SN_MAC32(B);                                                           \
                 } else { /* 1..7 codes left: each at a constant position */                \
                     switch (n - k) {                                                       \
                     case 7u:                                                               \
@@ -320,6 +319,7 @@ ROWS_LOW(4)
 ROWS_LOW(3)
 ROWS_LOW(2)
 #undef ROWS_LOW
+#undef SN_MAC32
 #undef SN_MAC4
 #undef SN_AT
 #endif
