@@ -177,7 +177,7 @@ class RunningTarget:
     faults: LinkFaults | None = None
     place: LabgridPlace | None = None
     link: EmulatorLink | None = None
-    """the emulated link in use (None: not an emulator, or its only link)"""
+    """the emulated link in use (None: not an emulator started here)"""
 
     def stop(self) -> None:
         try:
@@ -253,13 +253,14 @@ def _free_udp_port() -> int:
 
 def qemu_command(info: TargetInfo, elf: Path, serial_port: int,
                  ethernet: tuple[int, int] | None = None,
-                 icount: str = "shift=7") -> list[str]:
+                 icount: str = "shift=7", monitor: str = "none") -> list[str]:
     """QEMU's command line: the UART on a TCP socket, and with ``ethernet`` = (host UDP
-    port, device UDP port) the board's NIC on a UDP socket pair."""
+    port, device UDP port) the board's NIC on a UDP socket pair; ``monitor`` is QEMU's
+    ``-monitor`` (the cycle trace drives one)."""
     qemu = shutil.which(info.qemu[0])
     if qemu is None:
         raise QhilError(f"{info.qemu[0]} is not installed (make setup installs it)")
-    cmd = [qemu, *info.qemu[1:], "-M", info.machine, "-nographic", "-monitor", "none",
+    cmd = [qemu, *info.qemu[1:], "-M", info.machine, "-nographic", "-monitor", monitor,
            "-icount", icount, "-chardev",
            f"socket,id=s0,host=127.0.0.1,port={serial_port},server=on,wait=off,nodelay=on",
            "-serial", "chardev:s0", "-kernel", str(elf)]
@@ -336,7 +337,8 @@ def _launch(info: TargetInfo, elf: Path | None, port: str | None, faults: LinkFa
     elif info.kind is TargetKind.NATIVE:
         proc, transport = _start_native(elf)
     elif info.kind is TargetKind.QEMU:
-        proc, transport = _start_qemu(info, elf, link or info.links[0])
+        assert link is not None, "resolve_link gives every QEMU target started here its link"
+        proc, transport = _start_qemu(info, elf, link)
     elif info.kind is TargetKind.RENODE:
         proc, transport = _start_renode(info, elf)
     else:
@@ -344,6 +346,25 @@ def _launch(info: TargetInfo, elf: Path | None, port: str | None, faults: LinkFa
     if faults is not None and faults.any:
         transport = FaultyTransport(transport, faults)
     return proc, transport
+
+
+def resolve_link(info: TargetInfo, link: EmulatorLink | None,
+                 port: str | None) -> EmulatorLink | None:
+    """The link a target started here is reached through: ``link``, or the target's first
+    for an emulator; None for a device reached through ``port`` and for targets that are
+    not emulators.
+
+    :raises ConfigError: a link the target does not have, or one given with ``port``
+    """
+    if link is not None and port:
+        raise ConfigError(f"--link picks an emulator's link; the device at {port} is reached "
+                          "through that port")
+    if link is not None and link not in info.links:
+        raise ConfigError(f"{info.name} has no {link.value} link (it has: "
+                          f"{', '.join(x.value for x in info.links)})")
+    if port or info.kind is not TargetKind.QEMU:
+        return None
+    return link or info.links[0]
 
 
 def start_target(name: str, port: str | None = None, build: bool = True,
@@ -365,12 +386,7 @@ def start_target(name: str, port: str | None = None, build: bool = True,
         models the board's controller); refused for a target without it
     """
     info = target_info(name)
-    if link is not None and (port or link not in info.links):
-        where = "a device reached through --port" if port else name
-        raise ConfigError(f"{where} has no {link.value} link (it has: "
-                          f"{', '.join(x.value for x in info.links) if not port else 'its port'})")
-    if info.kind is TargetKind.QEMU and not port:
-        link = link or info.links[0]
+    link = resolve_link(info, link, port)
     place = None
     if info.kind is TargetKind.LABGRID:
         place = LabgridPlace(info.machine, coordinator)
@@ -432,11 +448,8 @@ class TargetSettings:
         "~20x faster round trips) or 'uart' (what silicon has; every other target)"))
 
     def __post_init__(self) -> None:
-        link = self.emulator_link
-        if link is not None and not self.port and not place_name(self.target) \
-                and link not in self.info.links:
-            raise ConfigError(f"{self.target} has no {link.value} link (it has: "
-                              f"{', '.join(x.value for x in self.info.links)})")
+        if self.link and not place_name(self.target):  # refused before anything runs
+            resolve_link(self.info, self.emulator_link, self.port)
 
     @property
     def info(self) -> TargetInfo:

@@ -46,7 +46,7 @@ from qhil.targets.cycles import (
 )
 from qhil.targets.firmware import build_firmware
 from qhil.targets.power import BoardProfile
-from qhil.targets.targets import TargetInfo, TargetKind, _free_port, target_info
+from qhil.targets.targets import TargetInfo, TargetKind, _free_port, qemu_command, target_info
 
 __all__ = ["trace_inference", "InferenceTrace", "executed_stream", "check_traceable"]
 
@@ -240,18 +240,13 @@ def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path) -> 
     info = check_traceable(target)
     core = Core.of_cpu(info.cpu)
     assert core is not None
-    qemu = shutil.which(info.qemu[0])
-    if qemu is None:
-        raise QhilError(f"{info.qemu[0]} is not installed (make setup installs it)")
     elf = build_firmware(info.pio_env)
     work.mkdir(parents=True, exist_ok=True)
     log = work / f"trace-{target}.log"
     log.unlink(missing_ok=True)
     port, mport = _free_port(), _free_port()
-    cmd = [qemu, *info.qemu[1:], "-M", info.machine, "-nographic", "-icount", "shift=7",
-           "-monitor", f"tcp:127.0.0.1:{mport},server=on,wait=off",
-           "-chardev", f"socket,id=s0,host=127.0.0.1,port={port},server=on,wait=off,nodelay=on",
-           "-serial", "chardev:s0", "-kernel", str(elf), "-d", "nochain", "-D", str(log)]
+    cmd = qemu_command(info, elf, port, monitor=f"tcp:127.0.0.1:{mport},server=on,wait=off")
+    cmd += ["-d", "nochain", "-D", str(log)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         monitor = _Monitor(mport)
