@@ -5,7 +5,9 @@
 For each core and each setting of benchmarks/firmware_cost.py (random models of the
 Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes, the same seeds), QEMU traces one
 inference (qhil.targets.trace) and every executed instruction is weighted by its core's
-Technical Reference Manual timing (qhil.targets.cycles). µs are at the clock of the
+Technical Reference Manual timing (qhil.targets.cycles). Blobs are laid out for the
+target's kernel and run at their stored width, as ``qhil bench`` runs them (no
+``--widen-weights``). µs are at the clock of the
 target's board profile (100 MHz STM32F411 for the MPS2 images, which borrow it) or the
 clock the firmware reports in HELLO (16 MHz micro:bit, 20 MHz for the AN505's M33, 32 MHz
 for the AN547's M55);
@@ -107,13 +109,20 @@ def markdown(rows: list[dict[str, object]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS))
+    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
+                        help="cores to trace; the other rows are kept from the last "
+                             "results/cycles.json")
     args = parser.parse_args()
-    rows = []
+    names = [t for t in args.targets.split(",") if t]
+    previous = OUT / "cycles.json"
+    rows_by_name = ({r["target"]: r for r in json.loads(previous.read_text())}
+                    if previous.exists() else {})
     with tempfile.TemporaryDirectory(prefix="qhil-cycles-") as work:
-        for name in args.targets.split(","):
+        for name in names:
             print(f"tracing {name} ...", flush=True)
-            rows.append(measure(name, Path(work)))
+            rows_by_name[name] = measure(name, Path(work))
+    order = DEFAULT_TARGETS + [n for n in rows_by_name if n not in DEFAULT_TARGETS]
+    rows = [rows_by_name[n] for n in order if n in rows_by_name]
     OUT.mkdir(exist_ok=True)
     (OUT / "cycles.json").write_text(json.dumps(rows, indent=2) + "\n")
     text = markdown(rows)

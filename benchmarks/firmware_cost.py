@@ -5,10 +5,13 @@
 Cost is the device's own counter around the policy call (BENCH, median of 21 repeats):
 instructions under QEMU (-icount shift=7, exact up to the timer's tick phase), ns on
 native. Models are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes:
-instruction counts do not depend on weight values. A model too big for a target's RAM
-arena is measured compiled into flash where the target has a -builtin build (qemu-m0).
-Round trips are INFER requests timed on the host (Python client included), so they depend
-on the machine's load.
+instruction counts do not depend on weight values. Blobs are laid out for the kernel the
+device names in HELLO and read where they are stored, as ``qhil bench`` runs them; on
+targets whose kernel can widen the weights at load (the DSP kernel) each cell is measured
+again with the widen flag (``--widen-weights``), with the arena bytes each way. A model
+too big for a target's RAM arena is measured compiled into flash where the target has a
+-builtin build (qemu-m0). Round trips are INFER requests timed on the host (Python client
+included), so they depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import numpy as np
 
 from qhil.common.actor import FloatActor
 from qhil.common.errors import DeviceError
-from qhil.quant.blob import write_blob
+from qhil.quant.blob import relayout_blob, write_blob
 from qhil.quant.cheader import blob_to_c_header
 from qhil.quant.config import parse_bits
+from qhil.quant.layout import KernelOrder
 from qhil.quant.random_model import random_input_codes, random_quant_model
 from qhil.targets import TARGETS, TargetKind, start_target
 from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, elf_memory
@@ -67,8 +71,9 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                     model = random_quant_model(rng, sizes, parse_bits(setting, len(sizes) - 1))
                     blob = write_blob(model)
                     x = random_input_codes(rng, model, 1)[0]
+                blob = relayout_blob(blob, info.weight_order)
                 try:
-                    dev.load(blob)
+                    loaded = dev.load(blob)
                 except DeviceError as exc:
                     costs[key] = {"error": str(exc), "blob_bytes": len(blob)}
                     if f"{name}-builtin" in TARGETS:  # too big for RAM: compile it into flash
@@ -77,7 +82,14 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                 _, med, _, _ = dev.bench(x, 21, float32=setting == "float32")
                 cost = info.cost(med)
                 costs[key] = {"cost": round(cost, 1), "per_mac": round(cost / macs, 3),
-                              "blob_bytes": len(blob), "macs": macs}
+                              "blob_bytes": len(blob), "macs": macs,
+                              "arena_bytes": loaded.bytes_used}
+                if info.weight_order is KernelOrder.DSP and setting != "float32":
+                    loaded = dev.load(blob, widen=True)
+                    cost = info.cost(dev.bench(x, 21)[1])
+                    costs[key]["widened"] = {"cost": round(cost, 1),
+                                             "per_mac": round(cost / macs, 3),
+                                             "arena_bytes": loaded.bytes_used}
         row["costs"] = costs
         # Kernel MAC throughput: widen one layer's inputs with its outputs fixed, so the
         # per-row work (requantization, bias, stores) stays constant and cancels.
@@ -88,7 +100,7 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                 model = random_quant_model(np.random.default_rng(4), [n_in, 64, 1],
                                            parse_bits(setting, 2))
                 try:
-                    dev.load(write_blob(model))
+                    dev.load(relayout_blob(write_blob(model), info.weight_order))
                 except DeviceError:
                     break
                 x = random_input_codes(np.random.default_rng(5), model, 1)[0]
@@ -141,6 +153,23 @@ def markdown(rows: list[dict[str, object]]) -> str:
         rtt = r["rtt_ms"]
         lines.append(f"| {r['target']} | {r['unit']} | {r['kernel']} | " + " | ".join(cells) +
                      f" | {rtt['p50']:.2f} / {rtt['p99']:.2f} |")  # type: ignore[index]
+    widened = [r for r in rows if any("widened" in c for c in r["costs"].values())]  # type: ignore[attr-defined]
+    if widened:
+        lines += ["", "Stored width against `--widen-weights` (the DSP kernel's int16 copy of "
+                  "every layer, else int8, else nibbles, made at load): instructions per MAC "
+                  "and arena bytes (blob + requantization records + any copy), stored -> "
+                  "widened:", "",
+                  "| target | " + " | ".join(f"{s} {k}" for s in SIZES for k in SETTINGS[:-1])
+                  + " |", "|---" * (1 + len(SIZES) * (len(SETTINGS) - 1)) + "|"]
+        for r in widened:
+            cells = []
+            for s in SIZES:
+                for k in SETTINGS[:-1]:
+                    c = r["costs"][f"{s}/{k}"]  # type: ignore[index]
+                    w = c.get("widened")
+                    cells.append(f"{c['per_mac']:.2f} -> {w['per_mac']:.2f} ({c['arena_bytes']:,}"
+                                 f" -> {w['arena_bytes']:,} B)" if w else "-")
+            lines.append(f"| {r['target']} | " + " | ".join(cells) + " |")
     lines += ["", "Kernel throughput: extra cost per MAC when a 64-output layer grows from 64 to "
               "192 inputs (per-row work constant):", "",
               "| target | " + " | ".join(SETTINGS[:-1]) + " |", "|---" * (1 + len(SETTINGS) - 1) + "|"]

@@ -8,14 +8,16 @@ from qhil.common.actor import Activation
 from qhil.quant.blob import write_blob
 from qhil.quant.config import BitConfig
 from qhil.quant.golden import GoldenExecutor
+from qhil.quant.layout import KernelOrder
 from qhil.quant.random_model import random_input_codes, random_quant_model
 from qhil.targets import RunningTarget
 
 
 def check_random_models(target: RunningTarget, seeds: range, count: int = 16,
                         max_width: int = 64) -> int:
-    """Random models at every width and hidden activation through the device; returns how
-    many were checked."""
+    """Random models at every width and hidden activation through the device, loaded in
+    turn in rows, in the DSP kernel's blocked layouts (format version 3) and in rows with
+    the widen flag; returns how many were checked."""
     checked = 0
     for seed in seeds:
         rng = np.random.default_rng(seed)
@@ -35,7 +37,8 @@ def check_random_models(target: RunningTarget, seeds: range, count: int = 16,
                                    tie_share=0.2, activations=acts)
         x = random_input_codes(rng, model, count)
         expected = GoldenExecutor(model).action_codes(x)
-        target.device.load(write_blob(model))
+        order = KernelOrder.DSP if seed % 3 == 1 else KernelOrder.ROWS
+        target.device.load(write_blob(model, order=order), widen=seed % 3 == 2)
         got = np.stack([target.device.infer(row)[0] for row in x])
         np.testing.assert_array_equal(got, expected, err_msg=f"seed {seed}, {bits}, {sizes}")
         checked += 1

@@ -152,9 +152,10 @@ def test_cycles_budget_is_measured_on_the_device(tmp_path: Path) -> None:
         int8, w2 = cost(parse_bits("int8", 3)), cost(parse_bits("w2a8", 3))
     finally:
         cost.close()
-    # instructions, measured: with arena room, 2-bit codes run the int8 loop (widened at
-    # load), so both cost the same ~8.5k at this size
-    assert 5_000 < int8 < 20_000 and abs(w2 - int8) <= 1
+    # instructions, measured as qhil bench runs them (weights at their stored width, laid
+    # out for the DSP kernel): int8 on its loops in place (~8.4k at this size), 2-bit rows
+    # on the portable kernel, slower on this core
+    assert 5_000 < int8 < 12_000 < w2 < 40_000
     cached = json.loads((tmp_path / "device_cost.json").read_text())
     assert cached == {str(parse_bits("int8", 3)): int8, str(parse_bits("w2a8", 3)): w2}
     again = _DeviceCost(calibrator, "qemu-m4", tmp_path / "device_cost.json")

@@ -129,14 +129,29 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
         # cost x 3.3 V x 100 uA/MHz / 1 cycle per instruction = cost x 0.33 nJ
         assert device["uj"] == pytest.approx(v["device_cost"]["median"] * 3.3e-4, rel=1e-4)
         assert v["bit_exact"]["mismatches"] == 0
-        # the DSP kernel's int8 copy of the weights and its row records follow the blob
+        # no copy of the weights: int8 laid out for the DSP loops runs in place with its
+        # row records (20 bytes a row) after the blob; 3-bit rows run the portable kernel
         sizes = v["sizes"]
-        assert sizes["arena_bytes"] >= sizes["blob_bytes"] + 64 * 64 + 20 * (64 + 64 + 1)
+        records = 20 * (64 + 64 + 1) if v["name"] == "int8" else 0
+        assert sizes["arena_bytes"] == (sizes["blob_bytes"] + 3) // 4 * 4 + records
     # 3-bit weights: less energy per action by both estimates
     assert by_name["qat_w3"]["energy"]["op_level"]["total_pj"] < \
         by_name["int8"]["energy"]["op_level"]["total_pj"]
     summary = (out / "summary.md").read_text()
     assert "Energy µJ: cost × STM32F411CE" in summary and "Arena B: device RAM" in summary
+    assert report["target"]["weight_order"] == "dsp" and not report["target"]["widen_weights"]
+    # --widen-weights: the int16 copy (2 bytes a weight, rows padded to 4) is in the arena
+    # and the same answers come faster
+    assert main(["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4", "--variants",
+                 "int8", "--episodes", "1", "--calib-episodes", "3", "--widen-weights",
+                 "-o", str(tmp_path / "w")]) == 0
+    wide = load_report(tmp_path / "w" / "report.json")
+    assert wide["target"]["widen_weights"]
+    (v,) = wide["variants"]
+    copy = 2 * (4 * 64 + 64 * 64 + 64 * 4)
+    assert v["sizes"]["arena_bytes"] >= (v["sizes"]["blob_bytes"] + 3) // 4 * 4 + copy
+    assert v["bit_exact"]["mismatches"] == 0
+    assert v["device_cost"]["median"] < by_name["int8"]["device_cost"]["median"]
 
 
 @pytest.mark.parametrize(("target", "cpu", "kernel"), [("qemu-rv32", "rv32imac", "optimized C"),

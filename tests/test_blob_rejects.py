@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qhil.common.errors import ModelFormatError
-from qhil.quant.blob import HEADER_SIZE, MAX_BLOB_SIZE, read_blob, write_blob
+from qhil.quant.blob import HEADER_SIZE, MAX_BLOB_SIZE, read_blob, relayout_blob, write_blob
 from qhil.quant.config import parse_bits
+from qhil.quant.layout import KernelOrder, WeightLayout
 from qhil.quant.random_model import random_quant_model
 
 
@@ -51,7 +52,7 @@ def test_any_bit_flip_is_rejected(blob, data) -> None:
         read_blob(bytes(flipped))
 
 
-@pytest.mark.parametrize("version", [0, 3, 0xFFFF])
+@pytest.mark.parametrize("version", [0, 4, 0xFFFF])
 def test_wrong_version(blob, version) -> None:
     with pytest.raises(ModelFormatError, match=f"format version {version} is not supported"):
         read_blob(_patch(blob, 4, "<H", version))
@@ -141,3 +142,89 @@ def test_metadata_not_json(blob) -> None:
 def test_error_names_the_source(blob) -> None:
     with pytest.raises(ModelFormatError, match=r"^pol\.qhil: "):
         read_blob(blob[:10], source="pol.qhil")
+
+
+# Weight layouts (format version 3, docs/model-format.md#layouts).
+
+@pytest.fixture(scope="module")
+def blocked() -> bytes:
+    """An 8-bit [5, 7, 3] model in the DSP order: inputs padded to 8, rows to 8 and 4."""
+    model = random_quant_model(np.random.default_rng(3), [5, 7, 3], parse_bits("int8", 2))
+    return write_blob(model, order=KernelOrder.DSP)
+
+
+@given(st.integers(0, 10_000), st.sampled_from(["int8", "w4a4", "w3a3", "w2a2", "w6a6"]))
+@settings(max_examples=30, deadline=None)
+def test_every_width_round_trips_in_the_kernel_order(seed, bits) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(1, 20)), int(rng.integers(1, 40)), int(rng.integers(1, 9))]
+    model = random_quant_model(rng, sizes, parse_bits(bits, 2))
+    data = write_blob(model, order=KernelOrder.DSP)
+    blocked = bits in ("int8", "w4a4")
+    assert data[4] == (3 if blocked else 1)  # the oldest version that holds it
+    assert data == write_blob(model) if not blocked else len(data) >= len(write_blob(model))
+    back = read_blob(data)
+    for a, b in zip(model.layers, back.layers, strict=True):
+        np.testing.assert_array_equal(a.weights, b.weights)
+    assert relayout_blob(data, KernelOrder.ROWS) == write_blob(back)
+
+
+def test_blocked_layout_is_the_documented_example() -> None:
+    """model-format.md's example: 8-bit, 3 inputs, 5 outputs, 0x22: 32 bytes, row r's
+    codes at bytes 4r..4r+2, then a zero; rows 5..7 zero."""
+    w = np.arange(1, 16, dtype=np.int8).reshape(5, 3)
+    data = WeightLayout(4, 4).pack(w, 8)
+    assert WeightLayout(4, 4).code == 0x22 and WeightLayout(2, 8).code == 0x13
+    expected = bytes(sum(([*row, 0] for row in w.tolist()), []) + [0] * 12)
+    assert data == expected
+
+
+def _with_layout_byte(blob: bytes, layer: int, value: int) -> bytes:
+    data = bytearray(blob)
+    data[48 + layer] = value
+    return _recrc(data)
+
+
+@pytest.mark.parametrize(("layer", "value", "message"), [
+    (0, 0x42, "layout byte 0x42 is not defined"),
+    (0, 0x21, "layout byte 0x21 is not defined"),
+    (0, 0x11, "layout byte 0x11 is not defined"),
+    (2, 0x22, "layout bytes of layers past the 2"),
+])
+def test_undefined_layout_bytes_are_refused(blocked, layer, value, message) -> None:
+    with pytest.raises(ModelFormatError, match=message):
+        read_blob(_with_layout_byte(blocked, layer, value))
+
+
+def test_a_group_must_be_whole_words(blocked) -> None:
+    # 0x12: 2 rows x 4 codes; at 4 bits a group is half a word. At 8 bits it is a whole
+    # word, and a blob written in 4 x 4 then reads as 2 x 4 with codes where padding is
+    model = random_quant_model(np.random.default_rng(3), [5, 7, 3], parse_bits("w4a4", 2))
+    data = bytearray(write_blob(model, order=KernelOrder.DSP))
+    data[48] = 0x12
+    with pytest.raises(ModelFormatError, match="not whole 32-bit words"):
+        read_blob(_recrc(data))
+    with pytest.raises(ModelFormatError, match="non-zero padding codes"):
+        read_blob(_with_layout_byte(blocked, 0, 0x12))
+
+
+def test_layout_bytes_need_version_3(blocked) -> None:
+    plain = write_blob(random_quant_model(np.random.default_rng(3), [5, 7, 3],
+                                          parse_bits("int8", 2)))
+    with pytest.raises(ModelFormatError, match="need version 3"):
+        read_blob(_with_layout_byte(plain, 0, 0x22))
+
+
+def test_a_nonzero_padding_code_is_refused(blocked) -> None:
+    # layer 0 (5 inputs, 7 rows) in 4 x 4 blocks: bytes 16..31 are block 0's group 1 (rows
+    # 0..3, four codes each): byte 16 is row 0's input 4, byte 17 its first padding input
+    w_off = struct.unpack_from("<I", blocked, HEADER_SIZE + 8)[0]
+    data = bytearray(blocked)
+    data[w_off + 17] = 1
+    with pytest.raises(ModelFormatError, match="non-zero padding codes"):
+        read_blob(_recrc(data))
+    data = bytearray(blocked)
+    last = w_off + struct.unpack_from("<I", blocked, HEADER_SIZE + 12)[0] - 1  # row 7: padding
+    data[last] = 1
+    with pytest.raises(ModelFormatError, match="non-zero padding codes"):
+        read_blob(_recrc(data))

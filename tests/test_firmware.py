@@ -19,6 +19,7 @@ from qhil.common.errors import DeviceError
 from qhil.link.framing import ErrorCode, MsgType, Packet, cobs_encode, decode_frame, encode_frame
 from qhil.quant.blob import write_blob
 from qhil.quant.config import parse_bits
+from qhil.quant.layout import KernelOrder
 from qhil.quant.random_model import random_quant_model
 from qhil.quant.vectors import load_cases
 from qhil.targets import TargetKind, start_target
@@ -40,9 +41,10 @@ def target(request):
 def test_hello_describes_the_target(target) -> None:
     info = target.device.hello()
     assert info.protocol == 1 and info.widths == (2, 3, 4, 5, 6, 7, 8)
-    # model limits (after the strings): tanh/identity layers need format 2
+    # model limits (after the strings): tanh/identity layers need format 2, blocked
+    # weight layouts format 3
     assert info.max_width in (64, 256, 512, 1024) and info.max_layers == 8
-    assert info.model_format == 2
+    assert info.model_format == 3
     if target.info.kind is TargetKind.QEMU:
         assert info.cost_kind == "instructions" and info.cpu == target.info.cpu
     else:
@@ -236,11 +238,21 @@ def test_bad_models_are_rejected_and_the_old_state_is_clean(target) -> None:
     struct.pack_into("<I", big, len(big) - 4, zlib.crc32(bytes(big[:-4])))
     with pytest.raises(DeviceError, match="BAD_MODEL: version"):
         target.device.load(bytes(big))
+    # format version 3's layouts, refused for the host reader's reasons
+    # (test_blob_rejects.py): an undefined layout byte, a non-zero padding code
+    blocked = write_blob(model, order=KernelOrder.DSP)
+    for offset, value, reason in ((48, 0x42, "header field"), (48, 0x12, "header field"),
+                                  (struct.unpack_from("<I", blocked, 72)[0] + 2, 1, "padding")):
+        bad = bytearray(blocked)
+        bad[offset] = value
+        struct.pack_into("<I", bad, len(bad) - 4, zlib.crc32(bytes(bad[:-4])))
+        with pytest.raises(DeviceError, match=f"BAD_MODEL: {reason}"):
+            target.device.load(bytes(bad))
     target.device.load(write_blob(model))
     with pytest.raises(DeviceError, match="BAD_INPUT at input index 2"):
         target.device.infer(np.array([0, 0, 200, 0]))
     stats = target.device.stats()
-    assert stats["rejects"] >= 3 and stats["model_id"] != 0
+    assert stats["rejects"] >= 6 and stats["model_id"] != 0
 
 
 def test_model_that_does_not_fit_the_arena(target) -> None:
@@ -261,17 +273,17 @@ def test_reference_and_optimized_kernels_agree(tmp_path) -> None:
     assert "0 mismatches" in proc.stdout
 
 
-def test_dsp_kernel_copies_weights_and_falls_back_without_room() -> None:
-    """At load the DSP kernel copies each layer's weights into its loops' order in spare
-    arena RAM (LOAD's bytes used count it), in the widest form that fits: int16, int8,
-    then 2- to 4-bit codes as nibbles; else the layer runs the portable kernel. Every
-    case must match the golden executor bit for bit."""
+def test_dsp_kernel_widens_weights_only_when_asked_and_falls_back_without_room() -> None:
+    """With LOAD's widen flag the DSP kernel copies each layer's weights into its loops'
+    order in spare arena RAM (LOAD's bytes used count it), in the widest form that fits:
+    int16, int8, then 2- to 4-bit codes as nibbles; else the layer runs the portable
+    kernel. Every case must match the golden executor bit for bit."""
     from qhil.quant.golden import GoldenExecutor
     from qhil.quant.random_model import random_input_codes
 
     def copies(dev, model) -> int:  # arena bytes beyond the blob (padded to 4)
         blob = write_blob(model)
-        info = dev.load(blob)
+        info = dev.load(blob, widen=True)
         x = random_input_codes(rng, model, 16)
         got = np.stack([dev.infer(row)[0] for row in x])
         np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x))
@@ -315,6 +327,38 @@ def test_dsp_kernel_copies_weights_and_falls_back_without_room() -> None:
         # int8 [8, 200, 200, 2]: no room for any copy of the middle layer: portable
         wide = random_quant_model(rng, [8, 200, 200, 2], parse_bits("int8", 3))
         assert copies(dev, wide) == 2 * 8 * 200 + 2 * 200 * 4 + rec(wide, [0, 2])
+
+
+def test_dsp_kernel_runs_blocked_weights_in_place_and_copies_nothing_by_default() -> None:
+    """Without the widen flag nothing is copied: 8- and 4-bit layers stored in the DSP
+    loops' blocked layouts run there in place (LOAD's bytes used: the blob and 20 bytes of
+    requantization record a row), rows run the portable kernel (the blob alone); faster in
+    the blocked layout than in rows, bit-exact either way."""
+    from qhil.quant.golden import GoldenExecutor
+    from qhil.quant.random_model import random_input_codes
+
+    rng = np.random.default_rng(12)
+    with start_target("qemu-m4") as running:
+        dev = running.device
+        assert dev.info.weight_order is KernelOrder.DSP
+        for sizes, bits in (([17, 64, 64, 6], "int8"), ([5, 37, 13, 3], "w4a4"),
+                            ([9, 40, 40, 2], "w3a3"), ([6, 33, 7], "w8a4")):
+            model = random_quant_model(rng, sizes, parse_bits(bits, len(sizes) - 1))
+            x = random_input_codes(rng, model, 24)
+            expected = GoldenExecutor(model).action_codes(x)
+            costs = {}
+            for order in KernelOrder:
+                blob = write_blob(model, order=order)
+                info = dev.load(blob)
+                on_loops = order is KernelOrder.DSP and model.layers[0].w_bits in (4, 8)
+                extra = info.bytes_used - (len(blob) + 3) // 4 * 4  # records, never weights
+                rows = sum(layer.n_out for layer in model.layers)
+                assert extra % 20 == 0 and extra <= (20 * rows if on_loops else 0), (bits, order)
+                got = np.stack([dev.infer(row)[0] for row in x])
+                np.testing.assert_array_equal(got, expected, err_msg=f"{bits} {order}")
+                costs[order] = dev.bench(x[0], 3)[1]
+            if model.layers[0].w_bits in (4, 8):
+                assert costs[KernelOrder.DSP] < costs[KernelOrder.ROWS], bits
 
 
 def test_helium_kernel_reads_weights_where_the_blob_keeps_them() -> None:

@@ -8,7 +8,7 @@
 #include "qhil_status.h"
 
 #define QHIL_MAX_LAYERS 8u
-#define QHIL_MODEL_FORMAT_MAX 2u /* newest docs/model-format.md version the loader reads */
+#define QHIL_MODEL_FORMAT_MAX 3u /* newest docs/model-format.md version the loader reads */
 #ifndef QHIL_MAX_WIDTH
 #define QHIL_MAX_WIDTH 256u /* widest layer a board accepts; set per board */
 #endif
@@ -47,9 +47,10 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
 
 /**
  * Give the optimized kernels `cap` bytes at `mem` (4-byte aligned) for load-time
- * preparation of the model's layers. Returns the bytes used.
+ * preparation of the model's layers; `widen` lets them copy weights into a faster form
+ * (qhil_fc_opt_prepare). Returns the bytes used.
  */
-uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap);
+uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap, int widen);
 
 /** Integer inference: `in` [obs_dim] codes -> `out` [act_dim] action codes. */
 qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out);

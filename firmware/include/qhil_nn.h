@@ -28,7 +28,9 @@ typedef struct {
     uint16_t n_in;          /**< inputs, 1..1024 */
     uint16_t n_out;         /**< outputs (channels), 1..1024 */
     uint8_t w_bits;         /**< weight width, 2..8 */
-    const uint8_t *weights; /**< packed rows: docs/model-format.md#weights */
+    uint8_t layout_rows;    /**< R of a blocked layout (docs/model-format.md#layouts), else 1 */
+    uint8_t layout_group;   /**< G of a blocked layout; 0 for rows */
+    const uint8_t *weights; /**< packed codes in the layer's layout: docs/model-format.md */
     const int32_t *bias;    /**< [n_out], accumulator units */
     const int32_t *mult;    /**< [n_out], 0 or [2^30, 2^31-1] */
     const int32_t *shift;   /**< [n_out], 1..62 */
@@ -64,12 +66,13 @@ uint32_t qhil_fc_scratch_size(const qhil_fc_params *p);
 #endif
 
 /**
- * Load-time preparation of a validated layer for qhil_fc_opt (e.g. weights laid out in a
- * kernel's order): may use up to `cap` bytes at `mem` (4-byte aligned, kept while the
- * model is loaded).
- * @return bytes used; 0 when the layer needs nothing (p->repacked and p->rq are then NULL)
+ * Load-time preparation of a validated layer for qhil_fc_opt: may use up to `cap` bytes
+ * at `mem` (4-byte aligned, kept while the model is loaded). Weights are read where they
+ * are stored; only with `widen` may a kernel copy them into a wider or reordered form
+ * that runs faster (the LOAD_BEGIN flag of docs/protocol.md).
+ * @return bytes used; 0 when the layer needs nothing (p->rq is then NULL)
  */
-uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap);
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen);
 
 /** Name of the optimized variant compiled in: "ref", "c", "dsp", "mve". */
 extern const char *const qhil_fc_opt_name;

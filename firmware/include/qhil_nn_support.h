@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "qhil_nn.h"
+
 /**
  * round_half_away(acc * mult / 2^shift), then saturate to [lo, hi].
  *
@@ -118,6 +120,36 @@ static inline int32_t qhil_nn_unpack_code(const uint8_t *row, uint32_t k, uint32
 static inline uint32_t qhil_nn_row_bytes(uint32_t n_in, uint32_t bits)
 {
     return (n_in * bits + 7u) / 8u;
+}
+
+/**
+ * Weight w[i][k] of a layer in any layout (docs/model-format.md#layouts): rows are
+ * separate byte-aligned streams; a blocked layout is one stream in which w[i][k] is code
+ * ((i / R) * C + k / G) * R * G + (i % R) * G + k % G, C = ceil(n_in / G). Padding rows
+ * and inputs (i up to a whole block, k up to a whole group) read as their stored zeros.
+ */
+static inline int32_t qhil_fc_weight(const qhil_fc_params *p, uint32_t i, uint32_t k)
+{
+    const uint32_t g = p->layout_group;
+    if (g == 0u) {
+        return qhil_nn_unpack_code(p->weights + i * qhil_nn_row_bytes(p->n_in, p->w_bits), k,
+                                   p->w_bits);
+    }
+    const uint32_t r = p->layout_rows;
+    const uint32_t groups = (p->n_in + g - 1u) / g;
+    const uint32_t t = ((i / r) * groups + k / g) * r * g + (i % r) * g + k % g;
+    return qhil_nn_unpack_code(p->weights, t, p->w_bits);
+}
+
+/** Bytes of a layer's weights section in its layout. */
+static inline uint32_t qhil_fc_weight_bytes(const qhil_fc_params *p)
+{
+    const uint32_t g = p->layout_group;
+    if (g == 0u) {
+        return p->n_out * qhil_nn_row_bytes(p->n_in, p->w_bits);
+    }
+    const uint32_t r = p->layout_rows;
+    return (p->n_out + r - 1u) / r * ((p->n_in + g - 1u) / g) * r * g * p->w_bits / 8u;
 }
 
 #endif

@@ -27,6 +27,9 @@ enum {
     QHIL_MSG_ERROR = 0xFF
 };
 
+/** LOAD_BEGIN flag: the kernel may copy the weights into a wider, faster form. */
+#define QHIL_LOAD_WIDEN 1u
+
 /** COBS-encode `len` bytes into `out` (room for len + len/254 + 1); returns the size. */
 uint32_t qhil_cobs_encode(const uint8_t *in, uint32_t len, uint8_t *out);
 /** COBS-decode a frame without its delimiter; returns the size, or -1 if malformed. */

@@ -8,18 +8,22 @@
 
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
+#include "test_layout.h"
 #include "test_rng.h"
 
 int main(int argc, char **argv)
 {
     int cases = argc > 1 ? atoi(argv[1]) : 2000;
     static uint8_t weights[256 * 256];
+    static uint8_t blocked[264 * 264];
     static int32_t bias[256], mult[256], shift[256];
     static int16_t in[256], out_ref[256], out_opt[256];
     static uint32_t scratch[1024];
     int failures = 0;
     for (int c = 0; c < cases; c++) {
         qhil_fc_params p;
+        memset(&p, 0, sizeof p);
+        p.layout_rows = 1;
         p.n_in = (uint16_t)rnd_range(1, 200);
         p.n_out = (uint16_t)rnd_range(1, 64);
         p.w_bits = (uint8_t)rnd_range(2, 8);
@@ -55,6 +59,14 @@ int main(int argc, char **argv)
         p.out_min = relu ? 0 : -(1 << (s_bits - 1));
         p.out_max = relu ? (1 << a_bits) - 1 : (1 << (s_bits - 1)) - 1;
         qhil_fc_ref(&p, in, out_ref, scratch);
+        if (c % 4 == 3) { /* a blocked layout: every kernel reads it through qhil_fc_weight */
+            const uint32_t g = 1u << rnd_range(2, 5);
+            if (g * p.w_bits % 32u == 0u) {
+                qhil_fc_params b;
+                test_block_weights(&p, 1u << rnd_range(0, 3), g, blocked, sizeof blocked, &b);
+                p = b;
+            }
+        }
         qhil_fc_opt(&p, in, out_opt, scratch);
         if (memcmp(out_ref, out_opt, p.n_out * sizeof(int16_t)) != 0) {
             if (failures++ < 5) {

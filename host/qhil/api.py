@@ -116,14 +116,29 @@ def sensitivity(model: ModelLike, *, episodes: int = 5, widths: Sequence[int] | 
     return profile(m, Calibrator(m, ptq or PTQOptions()), todo, episodes)
 
 
-def export_c(blob: str | Path, out: str | Path, name: str = "qhil_model") -> Path:
-    """``qhil export-c``: a blob as a C header, for a model compiled into flash."""
-    from qhil.quant.cheader import blob_to_c_header
+def export_c(blob: str | Path, out: str | Path, name: str = "qhil_model",
+             order: str | None = None) -> Path:
+    """``qhil export-c``: a blob as a C header, for a model compiled into flash.
 
-    data, _ = load_blob(blob)
+    :param order: ``"dsp"`` or ``"rows"``: lay the integer weights out for that kernel
+        (docs/model-format.md#layouts); None keeps the blob's layout
+    """
+    from qhil.quant.blob import relayout_blob
+    from qhil.quant.cheader import blob_to_c_header
+    from qhil.quant.layout import KernelOrder
+
+    data, model = load_blob(blob)  # a malformed blob is refused here, not compiled in
+    source = Path(blob).name
+    if order is not None:
+        if not isinstance(model, QuantModel):
+            raise ConfigError(f"{source} is a float32 model; --order lays out integer weights")
+        try:
+            data = relayout_blob(data, KernelOrder.parse(order), source)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     path = Path(out)
     try:
-        path.write_text(blob_to_c_header(data, name, source=Path(blob).name))
+        path.write_text(blob_to_c_header(data, name, source=source))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return path

@@ -32,6 +32,7 @@ static struct {
     uint32_t arena_size;
     uint32_t load_size; /* 0: no load in progress */
     uint32_t load_received;
+    uint32_t load_flags; /* LOAD_BEGIN's flags for the upload in progress */
     qhil_model model;
     qhil_stats stats;
     uint8_t rx[QHIL_MAX_FRAME];
@@ -141,8 +142,9 @@ void qhil_proto_announce(void)
 
 static void handle_load_begin(const uint8_t *in, uint32_t len)
 {
-    if (len != 4u) {
-        send_error(QHIL_ERR_PAYLOAD, 4);
+    /* u32 size, then optional u32 flags: bit 0 lets the kernel widen the weights */
+    if ((len != 4u && len != 8u) || (len == 8u && (rd32(in + 4) & ~QHIL_LOAD_WIDEN) != 0u)) {
+        send_error(QHIL_ERR_PAYLOAD, len == 8u ? 8u : 4u);
         return;
     }
     uint32_t size = rd32(in);
@@ -154,6 +156,7 @@ static void handle_load_begin(const uint8_t *in, uint32_t len)
     st.model.n_layers = 0; /* its bytes are about to be overwritten */
     st.load_size = size;
     st.load_received = 0;
+    st.load_flags = len == 8u ? rd32(in + 4) : 0u;
     wr32(payload_out(), st.arena_size);
     send(QHIL_MSG_LOAD_BEGIN | 0x80u, 4);
 }
@@ -208,7 +211,8 @@ static void handle_load_end(void)
     }
     uint32_t used = (size + 3u) & ~3u;
     if (used < st.arena_size) {
-        used += qhil_model_prepare(&st.model, st.arena + used, st.arena_size - used);
+        used += qhil_model_prepare(&st.model, st.arena + used, st.arena_size - used,
+                                   (st.load_flags & QHIL_LOAD_WIDEN) != 0u);
     }
     st.stats.loads++;
     uint8_t *out = payload_out();
@@ -403,7 +407,7 @@ static qhil_model_error activate_builtin(void)
         st.model.n_layers = 0;
         return e;
     }
-    qhil_model_prepare(&st.model, st.arena, st.arena_size);
+    qhil_model_prepare(&st.model, st.arena, st.arena_size, 0); /* read where it is stored */
     return QHIL_MODEL_OK;
 }
 

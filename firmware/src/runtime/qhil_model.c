@@ -94,24 +94,45 @@ static int all_zero(const uint8_t *p, uint32_t n)
     return 1;
 }
 
+/* A blocked layout's padding rows and inputs hold zero codes. */
+static int blocked_padding_zero(const qhil_fc_params *p)
+{
+    const uint32_t r = p->layout_rows;
+    const uint32_t g = p->layout_group;
+    const uint32_t rows = (p->n_out + r - 1u) / r * r;
+    const uint32_t cols = (p->n_in + g - 1u) / g * g;
+    for (uint32_t i = 0; i < rows; i++) {
+        for (uint32_t k = i < p->n_out ? p->n_in : 0u; k < cols; k++) {
+            if (qhil_fc_weight(p, i, k) != 0) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 /* Weight codes in the symmetric range, zero padding, and the accumulator bound. */
 static qhil_model_error check_layer_values(const qhil_fc_params *p)
 {
     const uint32_t bits = p->w_bits;
     const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, bits);
     const int32_t limit = (1 << (bits - 1u)) - 1;
+    if (p->layout_group != 0u && !blocked_padding_zero(p)) {
+        return QHIL_MODEL_ERR_PADDING;
+    }
     for (uint32_t i = 0; i < p->n_out; i++) {
-        const uint8_t *row = p->weights + i * row_bytes;
         int64_t bound = 0;
         for (uint32_t k = 0; k < p->n_in; k++) {
-            int32_t w = qhil_nn_unpack_code(row, k, bits);
+            int32_t w = qhil_fc_weight(p, i, k);
             if (w < -limit) {
                 return QHIL_MODEL_ERR_WEIGHT;
             }
             bound += (int64_t)(w < 0 ? -w : w) * p->in_max;
         }
-        uint32_t used = p->n_in * bits;
-        if (used % 8u != 0u && ((uint32_t)row[used / 8u] >> (used % 8u)) != 0u) {
+        const uint8_t *row = p->weights + i * row_bytes;
+        const uint32_t used = p->n_in * bits;
+        if (p->layout_group == 0u && used % 8u != 0u &&
+            ((uint32_t)row[used / 8u] >> (used % 8u)) != 0u) {
             return QHIL_MODEL_ERR_PADDING;
         }
         int32_t m = p->mult[i];
@@ -161,7 +182,11 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
     const uint32_t host_size = rd32(blob + 36);
     const uint32_t meta_off = rd32(blob + 40);
     const uint32_t meta_size = rd32(blob + 44);
-    if (!all_zero(blob + 17, 3) || !all_zero(blob + 48, 16) || n_layers < 1u ||
+    /* bytes 48..55: version 3 integer models' per-layer layouts, zero past n_layers */
+    const uint32_t n_layouts =
+        (version >= 3u && kind == QHIL_KIND_INT && n_layers <= 8u) ? n_layers : 0u;
+    if (!all_zero(blob + 17, 3) || !all_zero(blob + 48u + n_layouts, 16u - n_layouts) ||
+        n_layers < 1u ||
         n_layers > QHIL_MAX_LAYERS || output > 1u || obs_dim < 1u || obs_dim > MAX_DIM ||
         act_dim < 1u || act_dim > MAX_DIM || layers_off != HEADER_SIZE) {
         return QHIL_MODEL_ERR_HEADER;
@@ -242,15 +267,21 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             if (w_bits < 2u || w_bits > 8u || a_bits < 2u || a_bits > 8u) {
                 return QHIL_MODEL_ERR_WIDTH;
             }
-            if (w_size != n_out * qhil_nn_row_bytes(n_in, w_bits) ||
-                !section_ok(&sc, w_off, w_size) || !section_ok(&sc, b_off, 4u * n_out) ||
-                !section_ok(&sc, m_off, 4u * n_out) || !section_ok(&sc, s_off, 4u * n_out)) {
-                return QHIL_MODEL_ERR_SECTION;
-            }
             qhil_fc_params *p = &m->layers[l];
+            const uint8_t layout = blob[48u + l]; /* zero unless has_layouts */
+            p->layout_rows = (uint8_t)(1u << (layout >> 4));
+            p->layout_group = layout == 0u ? 0u : (uint8_t)(1u << (layout & 15u));
+            if (layout != 0u && ((layout >> 4) > 3u || (layout & 15u) < 2u ||
+                                 (layout & 15u) > 5u || (p->layout_group * w_bits) % 32u != 0u)) {
+                return QHIL_MODEL_ERR_HEADER;
+            }
             p->n_in = n_in;
             p->n_out = n_out;
             p->w_bits = w_bits;
+            if (w_size != qhil_fc_weight_bytes(p) || !section_ok(&sc, w_off, w_size) || !section_ok(&sc, b_off, 4u * n_out) ||
+                !section_ok(&sc, m_off, 4u * n_out) || !section_ok(&sc, s_off, 4u * n_out)) {
+                return QHIL_MODEL_ERR_SECTION;
+            }
             p->weights = blob + w_off;
             p->bias = (const int32_t *)(const void *)(blob + b_off);
             p->mult = (const int32_t *)(const void *)(blob + m_off);
@@ -336,14 +367,14 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
     return QHIL_MODEL_OK;
 }
 
-uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap)
+uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap, int widen)
 {
     uint32_t used = 0;
     if (m->kind != QHIL_KIND_INT) {
         return 0;
     }
     for (uint32_t l = 0; l < m->n_layers; l++) {
-        uint32_t n = qhil_fc_opt_prepare(&m->layers[l], mem + used, cap - used);
+        uint32_t n = qhil_fc_opt_prepare(&m->layers[l], mem + used, cap - used, widen);
         used += (n + 3u) & ~3u;
         if (used > cap) { /* cannot happen: prepare never exceeds cap; stay safe anyway */
             used = cap;

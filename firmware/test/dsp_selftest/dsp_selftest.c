@@ -1,9 +1,11 @@
 /*
  * Reference vs optimized kernel on the core itself (envs qemu-m4-kernels: DSP,
  * qemu-m55-kernels: Helium): random layers of every width and shape, each prepared at
- * every tier the kernel has - for the DSP kernel the widest copy that fits, then with one
- * byte less room each time until the layer runs the portable kernel; the Helium kernel
- * makes no copy, one tier - and compared bit for bit with qhil_fc_ref; then random float32 layers, the FPU kernel
+ * every tier the kernel has - without widening, on the rows and (8- and 4-bit layers) in
+ * the DSP loops' blocked layouts, where the DSP kernel runs in place; with widening, the
+ * widest copy that fits, then with one byte less room each time until the layer runs the
+ * portable kernel; the Helium kernel makes no copy - and compared bit for bit with
+ * qhil_fc_ref; then random float32 layers, the FPU kernel
  * (qhil_fc_f32_opt) against qhil_fc_f32 within float rounding. Prints one line on the UART:
  *   qhil-kernels cases=<n> runs=<n> mismatches=<n> f32_cases=<n> f32_mismatches=<n>
  * and stops. Run by tests/test_firmware.py (test_dsp_kernel_matches_reference_on_the_core).
@@ -15,6 +17,7 @@
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
 #include "qhil_port.h"
+#include "../test_layout.h"
 #include "../test_rng.h"
 
 #define MAX_IN 160u
@@ -25,6 +28,7 @@
 #define CASES QHIL_SELFTEST_CASES
 
 static uint8_t weights[MAX_OUT * MAX_IN];
+static uint8_t blocked[(MAX_OUT + 4u) * (MAX_IN + 8u)];
 static int32_t bias[MAX_OUT];
 static int32_t mult[MAX_OUT];
 static int32_t shift[MAX_OUT];
@@ -81,9 +85,21 @@ static void random_layer(qhil_fc_params *p)
     const int32_t s_bits = (rnd() & 1u) ? a_bits : rnd_range(2, 10);
     p->out_min = relu ? 0 : -(1 << (s_bits - 1));
     p->out_max = relu ? (1 << a_bits) - 1 : (1 << (s_bits - 1)) - 1;
+    p->layout_rows = 1;
+    p->layout_group = 0;
     p->repacked = NULL;
     p->rq = NULL;
     p->kernel_bits = 0;
+}
+
+/* One preparation of a layer and one run against the reference's answer. */
+static int run_matches(const qhil_fc_params *p, uint32_t cap, int widen, uint32_t *used)
+{
+    qhil_fc_params q = *p;
+    *used = qhil_fc_opt_prepare(&q, (uint8_t *)copy_mem, cap, widen);
+    memset(out_opt, 0x55, sizeof out_opt);
+    qhil_fc_opt(&q, in, out_opt, scratch);
+    return memcmp(out_ref, out_opt, p->n_out * sizeof(int16_t)) == 0;
 }
 
 #define F32_CASES 300u
@@ -162,21 +178,22 @@ int main(void)
         qhil_fc_params p;
         random_layer(&p);
         qhil_fc_ref(&p, in, out_ref, scratch);
-        uint32_t cap = sizeof copy_mem;
-        for (;;) {
-            qhil_fc_params q = p;
-            const uint32_t used = qhil_fc_opt_prepare(&q, (uint8_t *)copy_mem, cap);
-            memset(out_opt, 0x55, sizeof out_opt);
-            qhil_fc_opt(&q, in, out_opt, scratch);
+        uint32_t used = 0;
+        mismatches += run_matches(&p, sizeof copy_mem, 0, &used) ? 0u : 1u;
+        runs++;
+        if (p.w_bits == 8u || p.w_bits == 4u) {
+            qhil_fc_params b;
+            test_block_weights(&p, p.w_bits == 8u ? 4u : 2u, p.w_bits == 8u ? 4u : 8u, blocked,
+                               sizeof blocked, &b);
+            mismatches += run_matches(&b, sizeof copy_mem, 0, &used) ? 0u : 1u;
             runs++;
-            if (memcmp(out_ref, out_opt, p.n_out * sizeof(int16_t)) != 0) {
-                mismatches++;
-            }
-            if (used == 0u) {
-                break;
-            }
-            cap = used - 1u;
         }
+        uint32_t cap = sizeof copy_mem;
+        do {
+            mismatches += run_matches(&p, cap, 1, &used) ? 0u : 1u;
+            runs++;
+            cap = used - 1u;
+        } while (used != 0u);
     }
     uint32_t f32_mismatches = 0;
     for (uint32_t c = 0; c < F32_CASES; c++) {

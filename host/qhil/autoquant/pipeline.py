@@ -57,6 +57,7 @@ from qhil.harness.run import BenchReport, run_bench
 from qhil.harness.settings import BenchSettings
 from qhil.quant.blob import write_blob
 from qhil.quant.config import BitConfig, parse_bits
+from qhil.quant.layout import KernelOrder
 from qhil.quant.pipeline import Calibrator
 from qhil.quant.policy import QuantPolicy
 from qhil.targets import TargetSettings
@@ -246,7 +247,7 @@ class _DeviceCost:
                 self._target = start_target(self.target_name, timeout=5.0)
             q = self.calibrator.quantize(bits)
             dev = self._target.device
-            dev.load(write_blob(q))
+            dev.load(write_blob(q, order=dev.info.weight_order if dev.info else KernelOrder.ROWS))
             _, med, _, _ = dev.bench(np.zeros(q.obs_dim, dtype=np.int64), 5)
             self.cache[key] = dev.info.cost(med) if dev.info else float(med)
             _save_json(self.path, self.cache)

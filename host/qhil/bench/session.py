@@ -38,11 +38,13 @@ class DeviceSession:
     """The bench's view of a target.
 
     :param max_repairs: repairs allowed for one request before the run gives up
+    :param widen: load models with LOAD_BEGIN's widen flag (``--widen-weights``)
     """
 
-    def __init__(self, target: RunningTarget, max_repairs: int = 3) -> None:
+    def __init__(self, target: RunningTarget, max_repairs: int = 3, widen: bool = False) -> None:
         self.target = target
         self.max_repairs = max_repairs
+        self.widen = widen
         self.incidents: list[dict[str, Any]] = []
         self._blob: bytes | None = None
         self.where: dict[str, Any] = {}  # the step being run, for incident records
@@ -53,7 +55,7 @@ class DeviceSession:
 
     def load(self, blob: bytes) -> LoadInfo:
         self._blob = blob
-        return self._call(lambda dev: dev.ensure_loaded(blob), "LOAD")
+        return self._call(lambda dev: dev.ensure_loaded(blob, widen=self.widen), "LOAD")
 
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:
         return self._call(lambda dev: dev.infer(codes), "INFER")
@@ -100,7 +102,7 @@ class DeviceSession:
             self.target.restart()
         if self._blob is not None and what != "LOAD":
             if self._model_id() != blob_id(self._blob):
-                self.device.load(self._blob)
+                self.device.load(self._blob, widen=self.widen)
             else:
                 action = "resent the request" if action == "reloaded the model" else action
         return action

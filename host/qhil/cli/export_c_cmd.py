@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 NAMES = ("export-c",)
 HELP = "write a C header holding a .qhil blob, for firmware with a built-in model"
 DESCRIPTION = """\
 Validate a blob and write it as a 4-byte aligned C array (<name>_blob, <NAME>_BLOB_LEN).
-The firmware validates a compiled-in blob exactly like an uploaded one.
+The firmware validates a compiled-in blob exactly like an uploaded one, and runs it from
+flash where it lies: with --order dsp the integer weights are laid out for the Cortex-M4/M7
+DSP kernel's loops (docs/model-format.md#layouts), which then read them in place.
 
 example: qhil export-c pendulum_w3.qhil -o firmware/include/model.h --name qhil_model
+         qhil export-c p_int8.qhil -o model.h --order dsp
 """
 
 
@@ -19,19 +21,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("blob", help=".qhil file")
     parser.add_argument("-o", "--out", required=True, help="header file to write")
     parser.add_argument("--name", default="qhil_model", help="C identifier prefix (default: %(default)s)")
+    parser.add_argument("--order", default=None, choices=["rows", "dsp"], help=(
+        "lay the integer weights out for this kernel (default: as the blob has them; "
+        "'dsp': 8-bit layers 4 rows x 4 codes, 4-bit 2 x 8; the model id changes)"))
 
 
 def run(args: argparse.Namespace) -> int:
-    from qhil.common.errors import ConfigError
-    from qhil.quant.blob import load_blob
-    from qhil.quant.cheader import blob_to_c_header
+    from qhil.api import export_c
 
-    path = Path(args.blob)
-    data, _ = load_blob(path)  # a malformed blob is refused here, not compiled in
-    try:
-        text = blob_to_c_header(data, args.name, source=path.name)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    Path(args.out).write_text(text)
-    print(f"wrote {args.out} ({len(data)} bytes of model)")
+    path = export_c(args.blob, args.out, args.name, args.order)
+    print(f"wrote {path} ({path.stat().st_size:,} bytes of C)")
     return 0

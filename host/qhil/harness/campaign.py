@@ -45,7 +45,7 @@ def preflight(variants: list[PolicyUnderTest], session: DeviceSession | None, ta
             raise QhilError(f"variant '{v.name}' cannot run on {target}: {problem}")
         if v.on_device:
             try:
-                session.device.ensure_loaded(v.blob)
+                session.load(v.blob)
             except DeviceError as exc:
                 raise QhilError(f"variant '{v.name}' cannot run on {target}: {exc}") from None
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qhil.bench.policies import PolicyUnderTest, resolve_policies
+from qhil.bench.policies import DeviceInteger, PolicyUnderTest, resolve_policies
 from qhil.bench.results import EpisodeResult
 from qhil.bench.session import DeviceSession
 from qhil.bench.store import RunStore
@@ -28,7 +28,7 @@ from qhil.common.model_dir import ModelDir, load_model_dir
 from qhil.harness.campaign import Bench, preflight
 from qhil.harness.settings import BenchSettings
 from qhil.link.faults import LinkFaults, parse_link_faults
-from qhil.quant.blob import blob_id
+from qhil.quant.blob import blob_id, relayout_blob
 from qhil.quant.pipeline import Calibrator
 from qhil.report.build import load_report
 from qhil.report.decide import parse_budget
@@ -187,7 +187,8 @@ def start_device(prep: Prepared, progress: BenchProgress
         return None, None, _target_meta(prep.settings, None)
     target = prep.settings.device.start(prep.faults)  # logs its build and start
     try:
-        session = DeviceSession(target)
+        session = DeviceSession(target, widen=prep.settings.device.widen_weights)
+        lay_out_for_kernel(prep.policies, target)
         meta = _target_meta(prep.settings, target)
         progress.say(f"preflight: loading each variant on {prep.settings.device.target} and "
                      "checking it ...")
@@ -263,6 +264,17 @@ def estimate_cycles(prep: Prepared, progress: BenchProgress) -> dict[str, dict[s
     return out
 
 
+def lay_out_for_kernel(policies: list[PolicyUnderTest], target: RunningTarget) -> None:
+    """Integer blobs in the order the target's kernel runs in place (HELLO's kernel,
+    docs/model-format.md#layouts): the same model, so the same answers, with no weight copy
+    at load. Episodes record the relaid blobs' model ids; the run's plan keeps the files'."""
+    info = target.device.info
+    assert info is not None
+    for p in policies:
+        if isinstance(p, DeviceInteger) and p.on_device:
+            p.blob = relayout_blob(p.blob, info.weight_order, p.name)
+
+
 def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": settings.device.target}
     if target is None:
@@ -273,7 +285,9 @@ def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[
                 url=target.port, expected_board=target.info.board, board=info.board,
                 cpu=info.cpu, firmware=info.firmware, kernel=info.kernel,
                 cost_unit=info.cost_kind, clock_hz=info.clock_hz, arena_bytes=info.arena_bytes,
-                link=target.link.value if target.link is not None else None)
+                link=target.link.value if target.link is not None else None,
+                weight_order=info.weight_order.value,
+                widen_weights=settings.device.widen_weights)
     if target.firmware is not None and target.info.kind is not TargetKind.NATIVE:
         meta["memory"] = elf_memory(target.firmware)
     return meta

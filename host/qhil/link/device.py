@@ -16,6 +16,7 @@ import numpy as np
 
 from qhil.common.errors import ConfigError, DeviceError, LinkError
 from qhil.link.framing import (
+    LOAD_WIDEN,
     MAX_PAYLOAD,
     MODEL_ERRORS,
     ErrorCode,
@@ -26,6 +27,7 @@ from qhil.link.framing import (
 )
 from qhil.link.transport import Transport
 from qhil.quant.blob import blob_id, read_blob
+from qhil.quant.layout import KernelOrder
 from qhil.quant.qmodel import QuantModel
 
 __all__ = ["Device", "HelloInfo", "LoadInfo", "LinkCounters", "COST_KINDS"]
@@ -63,6 +65,14 @@ class HelloInfo:
     def cost(self, raw: int | float) -> float:
         """A raw counter difference in the kind's unit (cycles, instructions or ns)."""
         return raw * self.cost_num / self.cost_den
+
+    @property
+    def weight_order(self) -> KernelOrder:
+        """The weight order this firmware's kernel runs in place (docs/model-format.md
+        #layouts); firmware that reads no version 3 blobs gets rows."""
+        if self.kernel == KERNELS[2] and self.model_format >= 3:
+            return KernelOrder.DSP
+        return KernelOrder.ROWS
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,9 @@ class Device:
         self._seq = 0
         self._rx = bytearray()
         self.info: HelloInfo | None = None
+        self.last_load: LoadInfo | None = None
+        """what the last LOAD_END through this client answered"""
+        self._last_widen = False
 
     # -- transport ------------------------------------------------------------------
     def _next_frame(self, deadline: float) -> bytes | None:
@@ -203,15 +216,20 @@ class Device:
                               texts[2], max_width, max_layers, model_format)
         return self.info
 
-    def load(self, blob: bytes, chunk: int = 1000, attempts: int = 4) -> LoadInfo:
+    def load(self, blob: bytes, chunk: int = 1000, attempts: int = 4,
+             widen: bool = False) -> LoadInfo:
         """Upload and activate a model; verifies the model id the device computes.
+
+        With ``widen`` the kernel may copy the weights into a wider, faster form in its
+        arena (LOAD_BEGIN's flag; the copy counts in :attr:`LoadInfo.bytes_used`);
+        without, it reads them where the blob stores them.
 
         An upload the link keeps breaking starts again with chunks half as long (a long
         chunk on a noisy link is rarely received whole).
         """
         for attempt in range(attempts):
             try:
-                return self._load_once(blob, chunk)
+                return self._load_once(blob, chunk, widen)
             except LinkError:
                 if attempt + 1 == attempts:
                     raise
@@ -219,12 +237,17 @@ class Device:
                 LOG.warning("load interrupted; starting it again with %d-byte chunks", chunk)
         raise AssertionError("unreachable")
 
-    def ensure_loaded(self, blob: bytes) -> LoadInfo:
+    def ensure_loaded(self, blob: bytes, widen: bool = False) -> LoadInfo:
         """:meth:`load`, unless the device already runs this very model (STATS reports its
-        id): a model compiled into the firmware, or one uploaded before a reconnect."""
+        id): a model compiled into the firmware, or one uploaded before a reconnect (which
+        keeps the preparation it was loaded with)."""
         if self.stats()["model_id"] == blob_id(blob):
+            if self.last_load is not None and self.last_load.model_id == blob_id(blob):
+                if self._last_widen == widen:
+                    return self.last_load  # its arena bytes too
+                return self.load(blob, widen=widen)  # prepared the other way
             return self._described(blob)
-        return self.load(blob)
+        return self.load(blob, widen=widen)
 
     @staticmethod
     def _described(blob: bytes) -> LoadInfo:
@@ -236,10 +259,11 @@ class Device:
             shape = (1, len(m.weights), m.obs_dim, m.action_dim, m.n_macs)
         return LoadInfo(blob_id(blob), *shape, 0)
 
-    def _load_once(self, blob: bytes, chunk: int) -> LoadInfo:
+    def _load_once(self, blob: bytes, chunk: int, widen: bool) -> LoadInfo:
         limit = self.info.max_payload if self.info is not None else MAX_PAYLOAD
         chunk = min(chunk, limit - 4)
-        self.request(MsgType.LOAD_BEGIN, struct.pack("<I", len(blob)))
+        begin = struct.pack("<II", len(blob), LOAD_WIDEN) if widen else struct.pack("<I", len(blob))
+        self.request(MsgType.LOAD_BEGIN, begin)
         for off in range(0, len(blob), chunk):
             # A resent chunk refused for its offset had landed (chunks go in order, so the
             # device is exactly one chunk ahead); LOAD_END checks length and model id anyway.
@@ -257,6 +281,7 @@ class Device:
         if info.model_id != blob_id(blob):
             raise LinkError(f"device reports model id 0x{info.model_id:08x}, "
                             f"expected 0x{blob_id(blob):08x}")
+        self.last_load, self._last_widen = info, widen
         return info
 
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:

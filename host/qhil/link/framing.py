@@ -9,11 +9,13 @@ from enum import IntEnum
 
 from qhil.common.errors import LinkError
 
-__all__ = ["MsgType", "ErrorCode", "Packet", "cobs_encode", "cobs_decode", "encode_frame",
+__all__ = ["MsgType", "ErrorCode", "Packet", "LOAD_WIDEN", "cobs_encode", "cobs_decode", "encode_frame",
            "decode_frame", "PROTOCOL_VERSION", "MAX_PAYLOAD"]
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 1024
+#: LOAD_BEGIN flag: the kernel may copy the weights into a wider, faster form.
+LOAD_WIDEN = 1
 _HEADER = struct.Struct("<BBHH")
 
 

@@ -1,7 +1,9 @@
-"""The ``.qhil`` binary model format, versions 1 and 2 (``docs/model-format.md`` is normative).
+"""The ``.qhil`` binary model format, versions 1 to 3 (``docs/model-format.md`` is normative).
 
 Version 2 adds per-layer activations (tanh hidden layers with their tables, identity);
-a model whose hidden layers are all ReLU is written as version 1, byte for byte as before.
+version 3 weights stored in a kernel's order (:mod:`qhil.quant.layout`). A blob is
+written in the oldest version that holds it: all-ReLU models in plain rows stay version 1,
+byte for byte as before.
 
 A little-endian blob: a 64-byte header, a table of 32-byte layer records, 4-byte aligned
 sections (packed weights, int32 biases, multipliers and shifts, the tanh table, the
@@ -24,15 +26,16 @@ import numpy as np
 from qhil import __version__
 from qhil.common.actor import Activation, FloatActor, OutputKind
 from qhil.common.errors import ModelFormatError
-from qhil.quant.packing import pack_rows, row_bytes, unpack_rows
+from qhil.quant.layout import KernelOrder, WeightLayout
 from qhil.quant.qmodel import LUT_BITS_MAX, LUT_BITS_MIN, MAX_LAYERS, QuantLayer, QuantModel
 
-__all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "BlobInfo", "FORMAT_VERSION", "MAGIC",
-           "HEADER_SIZE", "LAYER_RECORD_SIZE", "MAX_BLOB_SIZE", "KIND_INT", "KIND_F32"]
+__all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "relayout_blob", "blob_layouts",
+           "BlobInfo", "FORMAT_VERSION", "MAGIC", "HEADER_SIZE", "LAYER_RECORD_SIZE",
+           "MAX_BLOB_SIZE", "KIND_INT", "KIND_F32"]
 
 MAGIC = b"QHIL"
 #: The newest version this module writes and reads; it still reads every older one.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 HEADER_SIZE = 64
 LAYER_RECORD_SIZE = 32
 MAX_BLOB_SIZE = 1 << 20
@@ -45,14 +48,16 @@ ACT_OF_CODE = {code: act for act, code in ACT_CODES.items()}
 F32_WIDTH = 32
 
 
-def _version_for(activations: tuple[Activation, ...]) -> int:
-    """Version 1 when every hidden layer is ReLU, so such blobs stay readable by v1 readers."""
+def _version_for(activations: tuple[Activation, ...], layouts: list[WeightLayout]) -> int:
+    """The oldest version that holds the blob, so older readers keep reading what they can."""
+    if any(not lay.is_rows for lay in layouts):
+        return 3
     return 1 if all(a is Activation.RELU for a in activations) else 2
 
 # magic, version, header_size, total_size, kind, n_layers, in_bits, output, out_bits,
 # reserved[3], obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off,
-# meta_size, reserved[16]
-_HEADER = struct.Struct("<4sHHIBBBBB3sHHIIIIII16s")
+# meta_size, layouts[8] (version 3; reserved before), reserved[8]
+_HEADER = struct.Struct("<4sHHIBBBBB3sHHIIIIII8s8s")
 # n_in, n_out, w_bits, out_bits, act, lut_bits, weights_off, weights_size, bias_off,
 # mult_off, shift_off, lut_off
 _LAYER = struct.Struct("<HHBBBBIIIIII")
@@ -94,8 +99,13 @@ def _i32(values: np.ndarray) -> bytes:
 
 
 def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
-               meta: dict[str, object] | None = None) -> bytes:
-    """Serialize an integer :class:`QuantModel` or a float32 :class:`FloatActor`."""
+               meta: dict[str, object] | None = None,
+               order: KernelOrder = KernelOrder.ROWS) -> bytes:
+    """Serialize an integer :class:`QuantModel` or a float32 :class:`FloatActor`.
+
+    :param order: the kernel whose order the integer weights are stored in (version 3 when
+        any layer is not in rows); the default, rows, every kernel reads
+    """
     is_int = isinstance(model, QuantModel)
     if isinstance(model, QuantModel):
         model.validate()
@@ -108,16 +118,19 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
     body = _Builder(HEADER_SIZE + n_layers * LAYER_RECORD_SIZE)
     records = []
     lut_off = 0
+    layouts: list[WeightLayout] = []
     if isinstance(model, QuantModel):
         for layer in model.layers:
-            w_off = body.add(pack_rows(layer.weights, layer.w_bits))
+            layout = order.layout_for(layer.w_bits)
+            layouts.append(layout)
+            w_off = body.add(layout.pack(layer.weights, layer.w_bits))
             b_off = body.add(_i32(layer.bias))
             m_off = body.add(_i32(layer.mult))
             s_off = body.add(_i32(layer.shift))
             t_off = 0 if layer.lut is None else body.add(np.asarray(layer.lut, "i1").tobytes())
             records.append(_LAYER.pack(layer.n_in, layer.n_out, layer.w_bits, layer.out_bits,
                                        ACT_CODES[layer.act], layer.lut_bits, w_off,
-                                       layer.n_out * row_bytes(layer.n_in, layer.w_bits), b_off,
+                                       layout.size(layer.n_in, layer.n_out, layer.w_bits), b_off,
                                        m_off, s_off, t_off))
         if model.lut is not None:
             lut_off = body.add(np.asarray(model.lut, dtype="<i2").tobytes())
@@ -146,13 +159,31 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
     total = body.offset + 4
     if total > MAX_BLOB_SIZE:
         raise ModelFormatError(f"blob would be {total} bytes; the format allows {MAX_BLOB_SIZE}")
-    header = _HEADER.pack(MAGIC, _version_for(model.activations), HEADER_SIZE, total,
+    layout_bytes = bytes(lay.code for lay in layouts).ljust(8, b"\0")
+    header = _HEADER.pack(MAGIC, _version_for(model.activations, layouts), HEADER_SIZE, total,
                           KIND_INT if is_int else KIND_F32, n_layers, in_bits, output, out_bits,
                           b"\0" * 3, obs_dim, act_dim, HEADER_SIZE, lut_off, host_off, len(host),
-                          meta_off, len(meta_bytes), b"\0" * 16)
+                          meta_off, len(meta_bytes), layout_bytes, b"\0" * 8)
     data = header + b"".join(records) + b"".join(body.parts)
     assert len(data) == total - 4
     return data + struct.pack("<I", zlib.crc32(data))
+
+
+def relayout_blob(data: bytes, order: KernelOrder, source: str = "blob") -> bytes:
+    """The blob ``data`` with its integer weights in ``order``: the same model, and the same
+    bytes when they already are (float32 blobs have no layouts and come back unchanged)."""
+    model = read_blob(data, source)
+    if not isinstance(model, QuantModel):
+        return data
+    if blob_layouts(data) == [order.layout_for(layer.w_bits) for layer in model.layers]:
+        return data
+    return write_blob(model, order=order)
+
+
+def blob_layouts(data: bytes) -> list[WeightLayout]:
+    """Each layer's weight layout, from the header of a blob :func:`read_blob` accepts."""
+    n_layers = data[13]
+    return [WeightLayout.from_code(b) for b in data[48 : 48 + n_layers]]
 
 
 def blob_id(data: bytes) -> int:
@@ -228,7 +259,7 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
         raise r.fail(f"{len(data)} bytes exceeds the {MAX_BLOB_SIZE}-byte limit")
     (magic, version, header_size, total, kind, n_layers, in_bits, output, out_bits, res3,
      obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off, meta_size,
-     res16) = _HEADER.unpack_from(data, 0)
+     layout_bytes, res8) = _HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise r.fail(f"bad magic {magic!r}; not a qhil model")
     if not 1 <= version <= FORMAT_VERSION:
@@ -240,7 +271,7 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
     stored, actual = blob_id(data), zlib.crc32(data[:-4])
     if stored != actual:
         raise r.fail(f"CRC32 mismatch (stored {stored:08x}, computed {actual:08x}): corrupted")
-    if res3 != b"\0" * 3 or res16 != b"\0" * 16:
+    if res3 != b"\0" * 3 or res8 != b"\0" * 8:
         raise r.fail("reserved header bytes are not zero")
     if kind not in (KIND_INT, KIND_F32):
         raise r.fail(f"unknown model kind {kind}")
@@ -258,6 +289,11 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
     if layers_off != HEADER_SIZE:
         raise r.fail(f"layer table at {layers_off}, expected {HEADER_SIZE}")
     r.section(layers_off, n_layers * LAYER_RECORD_SIZE, "layer table")
+    if (version < 3 or kind != KIND_INT) and any(layout_bytes):
+        raise r.fail("reserved header bytes are not zero (weight layouts, bytes 48..55, "
+                     "need version 3 and an integer model)")
+    if any(layout_bytes[n_layers:]):
+        raise r.fail(f"layout bytes of layers past the {n_layers} the model has are not zero")
 
     layers: list[QuantLayer] = []
     f_weights: list[np.ndarray] = []
@@ -279,10 +315,19 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
         if is_int:
             if not (2 <= w_bits <= 8 and 2 <= a_bits <= 8):
                 raise r.fail(f"{where}: widths w={w_bits} a={a_bits} outside 2..8")
-            if w_size != n_out * row_bytes(n_in, w_bits):
+            try:
+                layout = WeightLayout.from_code(layout_bytes[i])
+                layout.check(w_bits)
+            except ModelFormatError as exc:
+                raise r.fail(f"{where}: {exc}") from None
+            if w_size != layout.size(n_in, n_out, w_bits):
                 raise r.fail(f"{where}: weights are {w_size} bytes, expected "
-                             f"{n_out * row_bytes(n_in, w_bits)}")
-            codes = unpack_rows(r.section(w_off, w_size, f"{where} weights"), n_out, n_in, w_bits)
+                             f"{layout.size(n_in, n_out, w_bits)}")
+            try:
+                codes = layout.unpack(r.section(w_off, w_size, f"{where} weights"), n_out, n_in,
+                                      w_bits)
+            except ModelFormatError as exc:
+                raise r.fail(f"{where}: {exc}") from None
             lim = (1 << (w_bits - 1)) - 1
             if np.abs(codes.astype(np.int16)).max() > lim:
                 raise r.fail(f"{where}: weight code -{lim + 1} is outside the symmetric range")

@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from qhil.common.actor import Activation
-from qhil.quant.blob import blob_id, read_blob, write_blob
+from qhil.quant.blob import blob_id, blob_layouts, read_blob, write_blob
 from qhil.quant.config import BitConfig, parse_bits
 from qhil.quant.golden import GoldenExecutor
+from qhil.quant.layout import KernelOrder
 from qhil.quant.qmodel import QuantModel
 from qhil.quant.random_model import random_input_codes, random_quant_model
 
@@ -74,6 +75,13 @@ _V2_CASES: dict[str, tuple[list[int], str, str, float, str]] = {
                    0.25, "tanh,tanh,tanh,identity,tanh"),
 }
 
+# Format version 3: weights in the DSP kernel's blocked layouts (8-bit 4x4, 4-bit 2x8;
+# the 3-bit layer stays in rows), odd sizes so that rows and inputs are padded.
+_V3_CASES: dict[str, tuple[list[int], str, str, float, str]] = {
+    "layout_dsp_w8w4": ([17, 64, 30, 6], "w=8,4,8 a=8,4,8 in=10", "tanh", 0.0, ""),
+    "layout_dsp_mixed": ([5, 13, 9, 3], "w=4,8,3 a=4,8,3 in=8", "clip", 0.25, "tanh,relu"),
+}
+
 
 @dataclass(frozen=True)
 class VectorCase:
@@ -88,14 +96,17 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
     entries: list[dict[str, object]] = []
     manifest: dict[str, object] = {"version": VECTOR_VERSION, "seed": seed, "cases": entries}
     cases = []
-    all_cases = {**{k: (*v, "") for k, v in _CASES.items()}, **_V2_CASES}
-    for index, (name, (sizes, bits_text, output, ties, acts)) in enumerate(all_cases.items()):
+    all_cases = {**{k: (*v, "", KernelOrder.ROWS) for k, v in _CASES.items()},
+                 **{k: (*v, KernelOrder.ROWS) for k, v in _V2_CASES.items()},
+                 **{k: (*v, KernelOrder.DSP) for k, v in _V3_CASES.items()}}
+    for index, (name, (sizes, bits_text, output, ties, acts, order)) in enumerate(
+            all_cases.items()):
         rng = np.random.default_rng([seed, index])
         bits: BitConfig = parse_bits(bits_text, len(sizes) - 1)
         activations = tuple(Activation.parse(a) for a in acts.split(",")) if acts else ()
         model = random_quant_model(rng, sizes, bits, output, tie_share=ties,
                                    activations=activations)
-        data = write_blob(model, meta={"case": name})
+        data = write_blob(model, meta={"case": name}, order=order)
         x = random_input_codes(rng, model, COUNT)
         y = GoldenExecutor(model).action_codes(x)
         (out_dir / f"{name}.qhil").write_bytes(data)
@@ -106,6 +117,8 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
             "obs_dim": sizes[0], "act_dim": sizes[-1], "blob_bytes": len(data),
             "model_id": f"0x{blob_id(data):08x}",
             **({"activations": acts.split(",")} if acts else {}),
+            **({"layouts": [f"0x{lay.code:02x}" for lay in blob_layouts(data)]}
+               if order is not KernelOrder.ROWS else {}),
         })
         cases.append(VectorCase(name, data, x, y))
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -159,8 +159,10 @@ def note_lines(report: dict[str, Any]) -> list[str]:
                      f"instruction weighted by the {first['timings']}'s timing{clock}; an "
                      f"estimate, not a measurement): " + "; ".join(parts) + ".")
     if any(v["sizes"].get("arena_bytes") for v in report["variants"]):
-        lines.append("Arena B: device RAM each model takes, the blob plus any weight copy the "
-                     "kernel makes at load (the M4/M7 kernel widens codes when there is room).")
+        widened = " (weights widened at load: --widen-weights)" if report["target"].get(
+            "widen_weights") else ""
+        lines.append("Arena B: device RAM each model takes: the blob, the kernel's per-row "
+                     "requantization records and any weight copy it makes at load" + widened + ".")
     return lines
 
 

@@ -446,6 +446,11 @@ class TargetSettings:
         "how the host reaches an emulated board: 'ethernet' (the default where QEMU models "
         "the board's Ethernet controller: qemu-m3, qemu-m4, qemu-m7; a request per frame, "
         "~20x faster round trips) or 'uart' (what silicon has; every other target)"))
+    widen_weights: bool = setting(False, help=(
+        "let the kernel copy the weights into a wider form at load where that is faster "
+        "(the Cortex-M4/M7 DSP kernel: int16, two weights per SMLAD); the copy's RAM is in "
+        "the report's arena bytes. Default: weights are read where the blob keeps them, "
+        "laid out for the target's kernel by the host (docs/model-format.md#layouts)"))
 
     def __post_init__(self) -> None:
         if self.link and not place_name(self.target):  # refused before anything runs

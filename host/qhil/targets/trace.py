@@ -35,6 +35,7 @@ import numpy as np
 from qhil.common.errors import ConfigError, QhilError
 from qhil.link.device import Device
 from qhil.link.transport import SerialTransport
+from qhil.quant.blob import relayout_blob
 from qhil.targets.cycles import (
     Core,
     CycleEstimate,
@@ -229,8 +230,10 @@ def check_traceable(target: str) -> TargetInfo:
     return info
 
 
-def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path) -> InferenceTrace:
-    """Trace one inference of ``blob`` on a QEMU ``target``.
+def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path,
+                    widen: bool = False) -> InferenceTrace:
+    """Trace one inference of ``blob`` on a QEMU ``target``, laid out for the target's
+    kernel as ``qhil bench`` does (``widen``: LOAD's widen flag, ``--widen-weights``).
 
     :param codes: the request: input codes (integer blob) or the normalized observation as
         float32 (float32 blob)
@@ -252,7 +255,7 @@ def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path) -> 
         monitor = _Monitor(mport)
         device = Device(SerialTransport(f"socket://127.0.0.1:{port}"), timeout=5.0)
         hello = device.hello(wait=10.0)
-        device.load(blob)
+        device.load(relayout_blob(blob, hello.weight_order), widen=widen)
         monitor.command("log exec,nochain")
         _, raw = (device.infer_f32(codes) if codes.dtype.kind == "f" else device.infer(codes))
         monitor.command("log nochain")

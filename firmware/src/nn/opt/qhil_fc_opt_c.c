@@ -3,7 +3,8 @@
  * common width (8, 4, 3 and 2 bits). Words of rows at any byte address go through memcpy,
  * which the compiler turns into one load where the core allows unaligned loads (ARMv7-M)
  * and into byte loads where it does not (RISC-V; the M0 code uses byte loads only).
- * Widths without a specialization (5..7 bits) run the reference kernel.
+ * Widths without a specialization (5..7 bits), and weights in a blocked layout (laid out
+ * for another kernel, docs/model-format.md#layouts), run the reference kernel.
  */
 #include <stddef.h>
 #include <string.h>
@@ -26,10 +27,11 @@ void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void 
     qhil_fc_opt_c(p, in, out, scratch);
 }
 
-uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen)
 {
     (void)mem;
     (void)cap;
+    (void)widen;
     p->repacked = NULL;
     p->rq = NULL;
     p->kernel_bits = 0;
@@ -327,6 +329,10 @@ ROWS_LOW(2)
 
 void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
+    if (p->layout_group != 0u) {
+        qhil_fc_ref(p, in, out, scratch);
+        return;
+    }
     int32_t (*dot)(const uint8_t *, const int16_t *, uint32_t);
     uint32_t first = 0;
     switch (p->w_bits) {

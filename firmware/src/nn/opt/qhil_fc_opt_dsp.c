@@ -1,9 +1,11 @@
 /*
  * DSP kernel for Cortex-M4/M7 (ARMv7E-M): SMLAD does two 16x16 MACs per instruction.
  *
- * Layers are prepared at load (qhil_fc_opt_prepare): the weights are copied into the
- * order an assembly loop streams them (qhil_mat_acc_*_dsp.S), zero-padded to whole
- * groups of inputs and blocks of rows, in the widest form the arena has room for:
+ * The assembly loops (qhil_mat_acc_*_dsp.S) stream weights in blocks of rows and groups
+ * of inputs, zero-padded to whole ones. A blob stored in that order (docs/model-format.md
+ * #layouts: 8-bit layers 4 rows x 4 codes, 4-bit layers 2 x 8) runs in place, with
+ * nothing copied. Only when the host asks for it at LOAD (widen), qhil_fc_opt_prepare
+ * copies the weights into the loops' order in the widest form the arena has room for:
  *
  * int16:  two codes a word, SMLAD straight on them: 11 instructions per 16 MACs
  * int8:   four codes a word; SXTB16 sign-extends bytes 0 and 2 (and, rotated by 8, bytes
@@ -12,10 +14,10 @@
  * 4-bit:  eight codes a word, moved to the top of each byte (x16) and then as for int8,
  *         for 2- to 4-bit layers: 22 instructions per 16 MACs, two rows per pass
  *
- * Each row also gets a requantization record for qhil_requant_s16_dsp.S. The copy and
- * the records (20 bytes a row) live in the arena after the blob and count in LOAD's
- * bytes used. Layers without room for any copy, and 4-bit copies whose sums scaled by
- * 16 could overflow int32, run the portable C kernel.
+ * Each row of a layer on a loop also gets a requantization record for
+ * qhil_requant_s16_dsp.S. The copy and the records (20 bytes a row) live in the arena
+ * after the blob and count in LOAD's bytes used. Other layers (rows in place, no room for
+ * a copy, 4-bit sums scaled by 16 that could overflow int32) run the portable C kernel.
  */
 #include <string.h>
 
@@ -113,7 +115,6 @@ static void lay_out(const qhil_fc_params *p, uint32_t bits, uint8_t *dst)
     const uint32_t g = group_of(bits);
     const uint32_t r = rows_of(bits);
     const uint32_t groups = div_up(p->n_in, g);
-    const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, p->w_bits);
     for (uint32_t b = 0; b < div_up(p->n_out, r); b++) {
         for (uint32_t grp = 0; grp < groups; grp++) {
             for (uint32_t j = 0; j < r; j++, dst += g * bits / 8u) {
@@ -122,8 +123,7 @@ static void lay_out(const qhil_fc_params *p, uint32_t bits, uint8_t *dst)
                 for (uint32_t c = 0; c < g && row < p->n_out; c++) {
                     const uint32_t col = grp * g + c;
                     if (col < p->n_in) {
-                        uint32_t code = (uint32_t)qhil_nn_unpack_code(
-                            p->weights + row * row_bytes, col, p->w_bits);
+                        uint32_t code = (uint32_t)qhil_fc_weight(p, row, col);
                         words[c * bits / 32u] |= (code & ((1u << bits) - 1u))
                                                  << (c * bits % 32u);
                     }
@@ -140,31 +140,61 @@ static uint32_t copy_bytes(const qhil_fc_params *p, uint32_t bits)
            div_up(p->n_out, rows_of(bits)) * rows_of(bits);
 }
 
-/* The fastest copy that fits: int16 (2 bytes a weight), int8, then nibbles for 2- to
- * 4-bit codes; none, and the layer runs the portable kernel. */
-uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
+/* Stored weights already in a loop's order (docs/model-format.md#layouts) run in place. */
+static uint32_t in_place_bits(const qhil_fc_params *p)
 {
-    p->repacked = NULL;
-    p->rq = NULL;
-    p->kernel_bits = 0;
+    if (p->w_bits == 8u && p->layout_rows == 4u && p->layout_group == 4u) {
+        return 8u;
+    }
+    if (p->w_bits == 4u && p->layout_rows == 2u && p->layout_group == 8u && fits_x16(p)) {
+        return 4u;
+    }
+    return 0u;
+}
+
+/* With widen, the fastest copy that fits: int16 (2 bytes a weight), int8, then nibbles
+ * for 2- to 4-bit codes; 0 for none. */
+static uint32_t copy_bits(const qhil_fc_params *p, uint32_t cap)
+{
     const uint32_t records = p->n_out * (uint32_t)sizeof(qhil_fc_rq);
     uint32_t bits = 16u;
     while (copy_bytes(p, bits) + records > cap || (bits == 4u && !fits_x16(p))) {
         if (bits == 4u || (bits == 8u && p->w_bits > 4u)) {
-            return 0;
+            return 0u;
         }
         bits /= 2u;
     }
-    const uint32_t weight_bytes = copy_bytes(p, bits);
-    lay_out(p, bits, mem);
-    p->repacked = mem;
-    p->kernel_bits = (uint8_t)bits;
-    qhil_fc_rq *rq = (qhil_fc_rq *)(void *)(mem + weight_bytes);
-    if (make_records(p, rq)) {
-        p->rq = rq;
-        return weight_bytes + records;
+    return bits;
+}
+
+/* Weights in a loop's order: in place when they are stored so, else (only with widen) a
+ * copy; neither, and the layer runs the portable kernel. Then the requantization records,
+ * where they fit. */
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen)
+{
+    p->repacked = NULL;
+    p->rq = NULL;
+    p->kernel_bits = 0;
+    uint32_t used = 0;
+    const uint32_t bits = widen ? copy_bits(p, cap) : 0u;
+    if (bits != 0u) {
+        lay_out(p, bits, mem);
+        p->repacked = mem;
+        p->kernel_bits = (uint8_t)bits;
+        used = copy_bytes(p, bits);
+    } else if (in_place_bits(p) != 0u) {
+        p->repacked = p->weights;
+        p->kernel_bits = (uint8_t)in_place_bits(p);
+    } else {
+        return 0;
     }
-    return weight_bytes;
+    const uint32_t records = p->n_out * (uint32_t)sizeof(qhil_fc_rq);
+    qhil_fc_rq *rq = (qhil_fc_rq *)(void *)(mem + used);
+    if (records <= cap - used && make_records(p, rq)) {
+        p->rq = rq;
+        used += records;
+    }
+    return used;
 }
 
 static inline uint32_t load_pair(const int16_t *x)

@@ -15,7 +15,7 @@
  * 32 or less are scaled up first (raise_shifts), or, where that could overflow, the pass
  * takes the scalar path.
  *
- * Other widths run the portable C kernel.
+ * Other widths, and blocked layouts, run the portable C kernel.
  */
 #include <arm_mve.h>
 #include <stddef.h>
@@ -35,10 +35,11 @@ uint32_t qhil_fc_scratch_size(const qhil_fc_params *p)
     return 4u * p->n_out + p->n_in; /* the raw sums, then the inputs as bytes */
 }
 
-uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen)
 {
     (void)mem;
     (void)cap;
+    (void)widen;
     p->repacked = NULL;
     p->rq = NULL;
     p->kernel_bits = 0;
@@ -178,7 +179,7 @@ static void rows_s8(const qhil_fc_params *p, const int16_t *in, int16_t *out, in
 
 void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
-    if (p->w_bits == 8u) {
+    if (p->w_bits == 8u && p->layout_group == 0u) {
         rows_s8(p, in, out, (int32_t *)scratch);
     } else {
         qhil_fc_opt_c(p, in, out, scratch);

@@ -5,13 +5,10 @@
 void qhil_fc_ref(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
     (void)scratch;
-    const uint32_t bits = p->w_bits;
-    const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, bits);
     for (uint32_t i = 0; i < p->n_out; i++) {
-        const uint8_t *row = p->weights + i * row_bytes;
         int32_t acc = p->bias[i];
         for (uint32_t k = 0; k < p->n_in; k++) {
-            acc += qhil_nn_unpack_code(row, k, bits) * (int32_t)in[k];
+            acc += qhil_fc_weight(p, i, k) * (int32_t)in[k];
         }
         out[i] = (int16_t)qhil_nn_requantize(acc, p->mult[i], p->shift[i], p->out_min,
                                              p->out_max);
