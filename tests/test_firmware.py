@@ -330,7 +330,7 @@ def test_dsp_kernel_widens_weights_only_when_asked_and_falls_back_without_room()
 
 
 def test_dsp_kernel_runs_blocked_weights_in_place_and_copies_nothing_by_default() -> None:
-    """Without the widen flag nothing is copied: 8- and 4-bit layers stored in the DSP
+    """Without the widen flag nothing is copied: 8-, 4- and 2-bit layers stored in the DSP
     loops' blocked layouts run there in place (LOAD's bytes used: the blob and 20 bytes of
     requantization record a row), rows run the portable kernel (the blob alone); faster in
     the blocked layout than in rows, bit-exact either way."""
@@ -342,7 +342,8 @@ def test_dsp_kernel_runs_blocked_weights_in_place_and_copies_nothing_by_default(
         dev = running.device
         assert dev.info.weight_order is KernelOrder.DSP
         for sizes, bits in (([17, 64, 64, 6], "int8"), ([5, 37, 13, 3], "w4a4"),
-                            ([9, 40, 40, 2], "w3a3"), ([6, 33, 7], "w8a4")):
+                            ([9, 40, 40, 2], "w3a3"), ([6, 33, 7], "w8a4"),
+                            ([19, 35, 9], "w2a2")):
             model = random_quant_model(rng, sizes, parse_bits(bits, len(sizes) - 1))
             x = random_input_codes(rng, model, 24)
             expected = GoldenExecutor(model).action_codes(x)
@@ -350,14 +351,14 @@ def test_dsp_kernel_runs_blocked_weights_in_place_and_copies_nothing_by_default(
             for order in KernelOrder:
                 blob = write_blob(model, order=order)
                 info = dev.load(blob)
-                on_loops = order is KernelOrder.DSP and model.layers[0].w_bits in (4, 8)
+                on_loops = order is KernelOrder.DSP and model.layers[0].w_bits in (2, 4, 8)
                 extra = info.bytes_used - (len(blob) + 3) // 4 * 4  # records, never weights
                 rows = sum(layer.n_out for layer in model.layers)
                 assert extra % 20 == 0 and extra <= (20 * rows if on_loops else 0), (bits, order)
                 got = np.stack([dev.infer(row)[0] for row in x])
                 np.testing.assert_array_equal(got, expected, err_msg=f"{bits} {order}")
                 costs[order] = dev.bench(x[0], 3)[1]
-            if model.layers[0].w_bits in (4, 8):
+            if model.layers[0].w_bits in (2, 4, 8):
                 assert costs[KernelOrder.DSP] < costs[KernelOrder.ROWS], bits
 
 

@@ -60,7 +60,7 @@ uint32_t qhil_fc_scratch_size(const qhil_fc_params *p);
 
 /** Scratch words that cover qhil_fc_scratch_size for layers up to `w` wide. */
 #if defined(__ARM_FEATURE_DSP)
-#define QHIL_FC_SCRATCH_WORDS(w) (2u * (w) + 8u)
+#define QHIL_FC_SCRATCH_WORDS(w) (2u * (w) + 16u)
 #else
 #define QHIL_FC_SCRATCH_WORDS(w) (w)
 #endif

@@ -1,8 +1,8 @@
 /*
  * Reference vs optimized kernel on the core itself (envs qemu-m4-kernels: DSP,
  * qemu-m55-kernels: Helium): random layers of every width and shape, each prepared at
- * every tier the kernel has - without widening, on the rows and (8- and 4-bit layers) in
- * the DSP loops' blocked layouts, where the DSP kernel runs in place; with widening, the
+ * every tier the kernel has - without widening, on the rows and (8-, 4- and 2-bit layers)
+ * in the DSP loops' blocked layouts, where the DSP kernel runs in place; with widening, the
  * widest copy that fits, then with one byte less room each time until the layer runs the
  * portable kernel; the Helium kernel makes no copy - and compared bit for bit with
  * qhil_fc_ref; then random float32 layers, the FPU kernel
@@ -181,9 +181,10 @@ int main(void)
         uint32_t used = 0;
         mismatches += run_matches(&p, sizeof copy_mem, 0, &used) ? 0u : 1u;
         runs++;
-        if (p.w_bits == 8u || p.w_bits == 4u) {
+        if (p.w_bits == 8u || p.w_bits == 4u || p.w_bits == 2u) {
+            /* the DSP loops' layouts: 4 x 4, 2 x 8, 2 x 16 */
             qhil_fc_params b;
-            test_block_weights(&p, p.w_bits == 8u ? 4u : 2u, p.w_bits == 8u ? 4u : 8u, blocked,
+            test_block_weights(&p, p.w_bits == 8u ? 4u : 2u, 32u / p.w_bits, blocked,
                                sizeof blocked, &b);
             mismatches += run_matches(&b, sizeof copy_mem, 0, &used) ? 0u : 1u;
             runs++;

@@ -106,7 +106,7 @@ class KernelOrder(enum.Enum):
     ``ROWS`` is the format's plain order, readable by every kernel at reference speed or
     better. ``DSP`` is the order of the Cortex-M4/M7 DSP kernel's loops, which then run on
     the stored weights without a copy: 8-bit layers in blocks of 4 rows x 4 codes, 4-bit
-    layers in blocks of 2 rows x 8 codes; other widths stay in rows.
+    layers 2 x 8, 2-bit layers 2 x 16; other widths stay in rows.
     """
 
     ROWS = "rows"
@@ -118,6 +118,8 @@ class KernelOrder(enum.Enum):
                 return WeightLayout(4, 4)
             if w_bits == 4:
                 return WeightLayout(2, 8)
+            if w_bits == 2:
+                return WeightLayout(2, 16)
         return ROWS
 
     @classmethod

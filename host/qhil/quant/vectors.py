@@ -80,6 +80,7 @@ _V2_CASES: dict[str, tuple[list[int], str, str, float, str]] = {
 _V3_CASES: dict[str, tuple[list[int], str, str, float, str]] = {
     "layout_dsp_w8w4": ([17, 64, 30, 6], "w=8,4,8 a=8,4,8 in=10", "tanh", 0.0, ""),
     "layout_dsp_mixed": ([5, 13, 9, 3], "w=4,8,3 a=4,8,3 in=8", "clip", 0.25, "tanh,relu"),
+    "layout_dsp_w2": ([9, 40, 17, 2], "w=2,2,8 a=2,8,8 in=6", "tanh", 0.0, ""),
 }
 
 

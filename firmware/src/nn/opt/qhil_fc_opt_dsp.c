@@ -3,8 +3,9 @@
  *
  * The assembly loops (qhil_mat_acc_*_dsp.S) stream weights in blocks of rows and groups
  * of inputs, zero-padded to whole ones. A blob stored in that order (docs/model-format.md
- * #layouts: 8-bit layers 4 rows x 4 codes, 4-bit layers 2 x 8) runs in place, with
- * nothing copied. Only when the host asks for it at LOAD (widen), qhil_fc_opt_prepare
+ * #layouts: 8-bit layers 4 rows x 4 codes, 4-bit layers 2 x 8, 2-bit layers 2 x 16) runs
+ * in place, with nothing copied: 2-bit codes are moved to the byte tops four at a time
+ * (x64, 43 instructions per 32 MACs, two rows per pass). Only when the host asks for it at LOAD (widen), qhil_fc_opt_prepare
  * copies the weights into the loops' order in the widest form the arena has room for:
  *
  * int16:  two codes a word, SMLAD straight on them: 11 instructions per 16 MACs
@@ -37,16 +38,18 @@ void qhil_mat_acc4_s8(const uint32_t *x, const uint8_t *w, uint32_t groups, uint
                       int32_t *acc);
 void qhil_mat_acc2_s4(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
                       int32_t *acc);
+void qhil_mat_acc2_s2(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
+                      int32_t *acc);
 
-/* Codes per group and rows per pass of the loops, by the width of the copy. */
+/* Codes per group and rows per pass of the loops, by the width they stream. */
 static uint32_t group_of(uint32_t bits)
 {
-    return bits == 4u ? 8u : 4u;
+    return bits == 2u ? 16u : (bits == 4u ? 8u : 4u);
 }
 
 static uint32_t rows_of(uint32_t bits)
 {
-    return bits == 4u ? 2u : 4u;
+    return bits <= 4u ? 2u : 4u;
 }
 
 static uint32_t div_up(uint32_t a, uint32_t b)
@@ -57,15 +60,16 @@ static uint32_t div_up(uint32_t a, uint32_t b)
 uint32_t qhil_fc_scratch_size(const qhil_fc_params *p)
 {
     /* inputs (reordered or padded), two a word, then one raw sum per padded row: the
-     * nibble copy pads inputs the most (to 8), the int16 and int8 copies rows (to 4) */
-    return 4u * (div_up(p->n_in, 8u) * 4u + div_up(p->n_out, 4u) * 4u);
+     * 2-bit loop pads inputs the most (to 16), the int16 and int8 ones rows (to 4) */
+    return 4u * (div_up(p->n_in, 16u) * 8u + div_up(p->n_out, 4u) * 4u);
 }
 
-/* The 4-bit loop's sums are 16 times the true ones and must not overflow. */
-static int fits_x16(const qhil_fc_params *p)
+/* The 4- and 2-bit loops' sums are 2^scale (16, 64) times the true ones and must not
+ * overflow. */
+static int fits_scaled(const qhil_fc_params *p, uint32_t scale)
 {
     int64_t wmax = (1 << (p->w_bits - 1u)) - 1;
-    int64_t bound = (int64_t)p->n_in * wmax * p->in_max << 4;
+    int64_t bound = (int64_t)p->n_in * wmax * p->in_max << scale;
     return bound <= INT32_MAX;
 }
 
@@ -146,8 +150,12 @@ static uint32_t in_place_bits(const qhil_fc_params *p)
     if (p->w_bits == 8u && p->layout_rows == 4u && p->layout_group == 4u) {
         return 8u;
     }
-    if (p->w_bits == 4u && p->layout_rows == 2u && p->layout_group == 8u && fits_x16(p)) {
+    if (p->w_bits == 4u && p->layout_rows == 2u && p->layout_group == 8u && fits_scaled(p, 4u)) {
         return 4u;
+    }
+    if (p->w_bits == 2u && p->layout_rows == 2u && p->layout_group == 16u &&
+        fits_scaled(p, 6u)) {
+        return 2u;
     }
     return 0u;
 }
@@ -158,7 +166,7 @@ static uint32_t copy_bits(const qhil_fc_params *p, uint32_t cap)
 {
     const uint32_t records = p->n_out * (uint32_t)sizeof(qhil_fc_rq);
     uint32_t bits = 16u;
-    while (copy_bytes(p, bits) + records > cap || (bits == 4u && !fits_x16(p))) {
+    while (copy_bytes(p, bits) + records > cap || (bits == 4u && !fits_scaled(p, 4u))) {
         if (bits == 4u || (bits == 8u && p->w_bits > 4u)) {
             return 0u;
         }
@@ -240,6 +248,29 @@ static void reorder_s8(const int16_t *in, uint32_t n, uint32_t *xw)
     }
 }
 
+/* 2-bit order of sixteen inputs: (x0,x8) (x4,x12) (x1,x9) (x5,x13) (x2,x10) (x6,x14)
+ * (x3,x11) (x7,x15), the pairs SXTB16 makes of the four code sets. */
+static void order_s2(const int16_t *x, uint32_t *xw)
+{
+    for (uint32_t j = 0; j < 4u; j++) {
+        xw[2u * j] = (uint16_t)x[j] | ((uint32_t)(uint16_t)x[j + 8u] << 16);
+        xw[2u * j + 1u] = (uint16_t)x[j + 4u] | ((uint32_t)(uint16_t)x[j + 12u] << 16);
+    }
+}
+
+static void reorder_s2(const int16_t *in, uint32_t n, uint32_t *xw)
+{
+    uint32_t k = 0;
+    for (; k + 16u <= n; k += 16u, xw += 8) {
+        order_s2(in + k, xw);
+    }
+    if (k < n) {
+        int16_t last[16] = {0};
+        memcpy(last, in + k, (n - k) * sizeof(int16_t));
+        order_s2(last, xw);
+    }
+}
+
 static void reorder_s4(const int16_t *in, uint32_t n, uint32_t *xw)
 {
     uint32_t k = 0;
@@ -310,11 +341,17 @@ static void fc_prepared(const qhil_fc_params *p, const int16_t *in, int16_t *out
         reorder_s8(in, n_in, scratch);
         qhil_mat_acc4_s8(scratch, p->repacked, groups, div_up(p->n_out, 4u), acc);
         requantize_rows(p, acc, out);
-    } else {
+    } else if (p->kernel_bits == 4u) {
         const uint32_t groups = div_up(n_in, 8u);
         int32_t *acc = (int32_t *)(void *)(scratch + 4u * groups);
         reorder_s4(in, n_in, scratch);
         qhil_mat_acc2_s4(scratch, p->repacked, groups, div_up(p->n_out, 2u), acc);
+        requantize_rows(p, acc, out);
+    } else {
+        const uint32_t groups = div_up(n_in, 16u);
+        int32_t *acc = (int32_t *)(void *)(scratch + 8u * groups);
+        reorder_s2(in, n_in, scratch);
+        qhil_mat_acc2_s2(scratch, p->repacked, groups, div_up(p->n_out, 2u), acc);
         requantize_rows(p, acc, out);
     }
 }
