@@ -319,8 +319,8 @@ def versus_cmsis_nn() -> str:
              "this repository because it cannot be vendored here: s8 and s4 kernels against "
              "qhil's int8 and w4a4). Below 1.00 qhil is ahead. Every core runs at the stored "
              "width (on the M4, laid out for its DSP loops, no copy at load); with "
-             "`--widen-weights` the M4 runs on an int16 copy, 1.41 / 1.32 per MAC at every "
-             "width (the firmware section's second table).", "",
+             "`--widen-weights` the M4 runs on an int16 copy, at one cost for every width "
+             "(the firmware section's second table).", "",
              "| target | int8 Pendulum | int8 HalfCheetah | w4a4 Pendulum | w4a4 HalfCheetah |",
              "|---|---|---|---|---|"]
     if not path.is_file():

@@ -129,10 +129,11 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
         # cost x 3.3 V x 100 uA/MHz / 1 cycle per instruction = cost x 0.33 nJ
         assert device["uj"] == pytest.approx(v["device_cost"]["median"] * 3.3e-4, rel=1e-4)
         assert v["bit_exact"]["mismatches"] == 0
-        # no copy of the weights: int8 laid out for the DSP loops runs in place with its
-        # row records (20 bytes a row) after the blob; 3-bit rows run the portable kernel
+        # no copy of the weights: int8 laid out for the DSP loops runs in place with each
+        # row's starting value (4 bytes, rows padded to blocks of 4) and requantization
+        # record (16 bytes) after the blob; 3-bit rows run the portable kernel
         sizes = v["sizes"]
-        records = 20 * (64 + 64 + 1) if v["name"] == "int8" else 0
+        records = 4 * (64 + 64 + 4) + 16 * (64 + 64 + 1) if v["name"] == "int8" else 0
         assert sizes["arena_bytes"] == (sizes["blob_bytes"] + 3) // 4 * 4 + records
     # 3-bit weights: less energy per action by both estimates
     assert by_name["qat_w3"]["energy"]["op_level"]["total_pj"] < \

@@ -14,9 +14,9 @@
 
 #include "qhil_status.h"
 
-/** Per-row requantization record made at load by the DSP kernel (qhil_fc_opt_dsp.c). */
+/** Per-row requantization record made at load by the DSP kernel (qhil_fc_opt_dsp.c); the
+ * bias is already in the sum it requantizes. */
 typedef struct {
-    int32_t bias;
     int32_t mult;
     int32_t round; /**< added to the high word of the product */
     int32_t rsh;   /**< right shift of the high word */
@@ -39,6 +39,7 @@ typedef struct {
     int32_t in_max;         /**< largest |input code| this layer can receive */
     const uint8_t *repacked; /**< kernel-private weights made by qhil_fc_opt_prepare, or NULL */
     const qhil_fc_rq *rq;    /**< kernel-private row records made by qhil_fc_opt_prepare, or NULL */
+    const int32_t *acc_init; /**< kernel-private: the sums' starting values (bias), or NULL */
     uint8_t kernel_bits;     /**< code width of `repacked` (kernel-private) */
 } qhil_fc_params;
 

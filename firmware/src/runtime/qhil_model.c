@@ -314,6 +314,7 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             p->in_max = in_max;
             p->repacked = NULL;
             p->rq = NULL;
+            p->acc_init = NULL;
             p->kernel_bits = 0;
             qhil_model_error e = check_layer_values(p);
             if (e != QHIL_MODEL_OK) {

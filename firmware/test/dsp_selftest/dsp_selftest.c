@@ -89,6 +89,7 @@ static void random_layer(qhil_fc_params *p)
     p->layout_group = 0;
     p->repacked = NULL;
     p->rq = NULL;
+    p->acc_init = NULL;
     p->kernel_bits = 0;
 }
 

@@ -15,10 +15,11 @@
  * 4-bit:  eight codes a word, moved to the top of each byte (x16) and then as for int8,
  *         for 2- to 4-bit layers: 22 instructions per 16 MACs, two rows per pass
  *
- * Each row of a layer on a loop also gets a requantization record for
- * qhil_requant_s16_dsp.S. The copy and the records (20 bytes a row) live in the arena
- * after the blob and count in LOAD's bytes used. Other layers (rows in place, no room for
- * a copy, 4-bit sums scaled by 16 that could overflow int32) run the portable C kernel.
+ * Each row of a layer on a loop also gets its sum's starting value (the bias, scaled as
+ * the loop scales its sums; the loops load four at a time) and a requantization record
+ * for qhil_requant_s16_dsp.S: 4 + 16 bytes a row. They and the copy live in the arena
+ * after the blob and count in LOAD's bytes used. Other layers (rows in place, no room, 4-
+ * and 2-bit sums scaled by 16 and 64 that could overflow int32) run the portable C kernel.
  */
 #include <string.h>
 
@@ -33,13 +34,21 @@ const char *const qhil_fc_opt_name = "dsp";
 const uint8_t qhil_fc_opt_variant = 2;
 
 void qhil_mat_acc4_s16(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
-                       int32_t *acc);
+                       int32_t *acc, const int32_t *init);
 void qhil_mat_acc4_s8(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
-                      int32_t *acc);
+                      int32_t *acc, const int32_t *init);
 void qhil_mat_acc2_s4(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
-                      int32_t *acc);
+                      int32_t *acc, const int32_t *init);
 void qhil_mat_acc2_s2(const uint32_t *x, const uint8_t *w, uint32_t groups, uint32_t blocks,
-                      int32_t *acc);
+                      int32_t *acc, const int32_t *init);
+int32_t qhil_row1_s8(const uint32_t *x, const uint8_t *w, uint32_t groups, int32_t init);
+int32_t qhil_row1_s4(const uint32_t *x, const uint8_t *w, uint32_t groups, int32_t init);
+int32_t qhil_row1_s2(const uint32_t *x, const uint8_t *w, uint32_t groups, int32_t init);
+
+typedef void (*mat_acc_fn)(const uint32_t *x, const uint8_t *w, uint32_t groups,
+                           uint32_t blocks, int32_t *acc, const int32_t *init);
+typedef int32_t (*row1_fn)(const uint32_t *x, const uint8_t *w, uint32_t groups,
+                           int32_t init);
 
 /* Codes per group and rows per pass of the loops, by the width they stream. */
 static uint32_t group_of(uint32_t bits)
@@ -64,13 +73,29 @@ uint32_t qhil_fc_scratch_size(const qhil_fc_params *p)
     return 4u * (div_up(p->n_in, 16u) * 8u + div_up(p->n_out, 4u) * 4u);
 }
 
-/* The 4- and 2-bit loops' sums are 2^scale (16, 64) times the true ones and must not
- * overflow. */
+static int64_t bias_max(const qhil_fc_params *p)
+{
+    int64_t m = 0;
+    for (uint32_t i = 0; i < p->n_out; i++) {
+        const int64_t b = p->bias[i] < 0 ? -(int64_t)p->bias[i] : p->bias[i];
+        m = b > m ? b : m;
+    }
+    return m;
+}
+
+/* The 4- and 2-bit loops' sums (bias included) are 2^scale (16, 64) times the true ones
+ * and must not overflow. */
 static int fits_scaled(const qhil_fc_params *p, uint32_t scale)
 {
-    int64_t wmax = (1 << (p->w_bits - 1u)) - 1;
-    int64_t bound = (int64_t)p->n_in * wmax * p->in_max << scale;
+    const int64_t wmax = (1 << (p->w_bits - 1u)) - 1;
+    const int64_t bound = ((int64_t)p->n_in * wmax * p->in_max + bias_max(p)) << scale;
     return bound <= INT32_MAX;
+}
+
+/* log2 of how much larger than the true sums the loop of this width keeps its sums. */
+static uint32_t scale_of(uint32_t bits)
+{
+    return bits == 4u ? 4u : (bits == 2u ? 6u : 0u);
 }
 
 /*
@@ -91,19 +116,13 @@ static int make_records(const qhil_fc_params *p, qhil_fc_rq *rq)
         (p->out_min != 0 && (span > 1023 || p->out_min != -(span + 1) / 2))) {
         return 0;
     }
-    int64_t bias_max = 0;
-    for (uint32_t i = 0; i < p->n_out; i++) {
-        int64_t b = p->bias[i] < 0 ? -(int64_t)p->bias[i] : p->bias[i];
-        bias_max = b > bias_max ? b : bias_max;
-    }
-    const int64_t bound = (int64_t)p->n_in * (1 << (p->w_bits - 1u)) * p->in_max + bias_max;
+    const int64_t bound = (int64_t)p->n_in * (1 << (p->w_bits - 1u)) * p->in_max + bias_max(p);
     for (uint32_t i = 0; i < p->n_out; i++) {
         const int32_t lsl = p->shift[i] < 33 ? 33 - p->shift[i] : 0;
         if (lsl > 30 || bound >= ((int64_t)1 << (31 - lsl))) {
             return 0;
         }
         const int32_t n = p->shift[i] + lsl;
-        rq[i].bias = p->bias[i];
         rq[i].mult = p->mult[i];
         rq[i].round = 1 << (n - 33);
         rq[i].rsh = n - 32;
@@ -160,13 +179,20 @@ static uint32_t in_place_bits(const qhil_fc_params *p)
     return 0u;
 }
 
+/* The sums' starting values: a word per row of whole blocks. */
+static uint32_t init_bytes(const qhil_fc_params *p, uint32_t bits)
+{
+    return 4u * div_up(p->n_out, rows_of(bits)) * rows_of(bits);
+}
+
 /* With widen, the fastest copy that fits: int16 (2 bytes a weight), int8, then nibbles
  * for 2- to 4-bit codes; 0 for none. */
 static uint32_t copy_bits(const qhil_fc_params *p, uint32_t cap)
 {
     const uint32_t records = p->n_out * (uint32_t)sizeof(qhil_fc_rq);
     uint32_t bits = 16u;
-    while (copy_bytes(p, bits) + records > cap || (bits == 4u && !fits_scaled(p, 4u))) {
+    while (copy_bytes(p, bits) + init_bytes(p, bits) + records > cap ||
+           (bits == 4u && !fits_scaled(p, 4u))) {
         if (bits == 4u || (bits == 8u && p->w_bits > 4u)) {
             return 0u;
         }
@@ -176,26 +202,36 @@ static uint32_t copy_bits(const qhil_fc_params *p, uint32_t cap)
 }
 
 /* Weights in a loop's order: in place when they are stored so, else (only with widen) a
- * copy; neither, and the layer runs the portable kernel. Then the requantization records,
- * where they fit. */
+ * copy; neither, and the layer runs the portable kernel. Then the sums' starting values
+ * (the bias, scaled as the loop scales its sums, zero for padding rows) and, where they
+ * fit, the requantization records. */
 uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen)
 {
     p->repacked = NULL;
     p->rq = NULL;
+    p->acc_init = NULL;
     p->kernel_bits = 0;
     uint32_t used = 0;
-    const uint32_t bits = widen ? copy_bits(p, cap) : 0u;
+    uint32_t bits = widen ? copy_bits(p, cap) : 0u;
     if (bits != 0u) {
         lay_out(p, bits, mem);
         p->repacked = mem;
-        p->kernel_bits = (uint8_t)bits;
         used = copy_bytes(p, bits);
-    } else if (in_place_bits(p) != 0u) {
-        p->repacked = p->weights;
-        p->kernel_bits = (uint8_t)in_place_bits(p);
     } else {
-        return 0;
+        bits = in_place_bits(p);
+        if (bits == 0u || init_bytes(p, bits) > cap) {
+            return 0;
+        }
+        p->repacked = p->weights;
     }
+    p->kernel_bits = (uint8_t)bits;
+    int32_t *init = (int32_t *)(void *)(mem + used);
+    const int32_t scale = 1 << scale_of(bits); /* fits_scaled: no overflow */
+    for (uint32_t i = 0; i < init_bytes(p, bits) / 4u; i++) {
+        init[i] = i < p->n_out ? p->bias[i] * scale : 0;
+    }
+    p->acc_init = init;
+    used += init_bytes(p, bits);
     const uint32_t records = p->n_out * (uint32_t)sizeof(qhil_fc_rq);
     qhil_fc_rq *rq = (qhil_fc_rq *)(void *)(mem + used);
     if (records <= cap - used && make_records(p, rq)) {
@@ -212,13 +248,30 @@ static inline uint32_t load_pair(const int16_t *x)
     return v;
 }
 
-/* 8-bit order of four inputs: (x0,x2) (x1,x3), by PKHBT/PKHTB. */
+/* The low halves of a and b as one word (a's low, b's low): PKHBT. GCC writes the C
+ * form of both packs as two instructions each. */
+static inline uint32_t pack_low(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+/* The high halves of a and b as one word (a's high, b's high): PKHTB. */
+static inline uint32_t pack_high(uint32_t a, uint32_t b)
+{
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(b), "r"(a));
+    return r;
+}
+
+/* 8-bit order of four inputs: (x0,x2) (x1,x3). */
 static inline void order_s8(const int16_t *x, uint32_t *xw)
 {
     const uint32_t a = load_pair(x);
     const uint32_t b = load_pair(x + 2);
-    xw[0] = (a & 0xFFFFu) | (b << 16);
-    xw[1] = (a >> 16) | (b & 0xFFFF0000u);
+    xw[0] = pack_low(a, b);
+    xw[1] = pack_high(a, b);
 }
 
 /* 4-bit order of eight inputs: (x0,x4) (x2,x6) (x1,x5) (x3,x7). */
@@ -228,10 +281,10 @@ static inline void order_s4(const int16_t *x, uint32_t *xw)
     const uint32_t b = load_pair(x + 2);
     const uint32_t c = load_pair(x + 4);
     const uint32_t d = load_pair(x + 6);
-    xw[0] = (a & 0xFFFFu) | (c << 16);
-    xw[1] = (b & 0xFFFFu) | (d << 16);
-    xw[2] = (a >> 16) | (c & 0xFFFF0000u);
-    xw[3] = (b >> 16) | (d & 0xFFFF0000u);
+    xw[0] = pack_low(a, c);
+    xw[1] = pack_low(b, d);
+    xw[2] = pack_high(a, c);
+    xw[3] = pack_high(b, d);
 }
 
 /* The whole input vector in group order, the last group padded with zeros. */
@@ -252,10 +305,22 @@ static void reorder_s8(const int16_t *in, uint32_t n, uint32_t *xw)
  * (x3,x11) (x7,x15), the pairs SXTB16 makes of the four code sets. */
 static void order_s2(const int16_t *x, uint32_t *xw)
 {
-    for (uint32_t j = 0; j < 4u; j++) {
-        xw[2u * j] = (uint16_t)x[j] | ((uint32_t)(uint16_t)x[j + 8u] << 16);
-        xw[2u * j + 1u] = (uint16_t)x[j + 4u] | ((uint32_t)(uint16_t)x[j + 12u] << 16);
-    }
+    const uint32_t a = load_pair(x);      /* x0, x1 */
+    const uint32_t b = load_pair(x + 2);  /* x2, x3 */
+    const uint32_t c = load_pair(x + 4);  /* x4, x5 */
+    const uint32_t d = load_pair(x + 6);  /* x6, x7 */
+    const uint32_t e = load_pair(x + 8);  /* x8, x9 */
+    const uint32_t f = load_pair(x + 10); /* x10, x11 */
+    const uint32_t g = load_pair(x + 12); /* x12, x13 */
+    const uint32_t h = load_pair(x + 14); /* x14, x15 */
+    xw[0] = pack_low(a, e);
+    xw[1] = pack_low(c, g);
+    xw[2] = pack_high(a, e);
+    xw[3] = pack_high(c, g);
+    xw[4] = pack_low(b, f);
+    xw[5] = pack_low(d, h);
+    xw[6] = pack_high(b, f);
+    xw[7] = pack_high(d, h);
 }
 
 static void reorder_s2(const int16_t *in, uint32_t n, uint32_t *xw)
@@ -319,8 +384,26 @@ static void requantize_rows(const qhil_fc_params *p, const int32_t *acc, int16_t
         return;
     }
     for (uint32_t i = 0; i < p->n_out; i++) {
-        out[i] = (int16_t)qhil_nn_requantize_fast(acc[i] + p->bias[i], p->mult[i], p->shift[i],
-                                                  lo, hi);
+        out[i] = (int16_t)qhil_nn_requantize_fast(acc[i], p->mult[i], p->shift[i], lo, hi);
+    }
+}
+
+/*
+ * The rows through a loop: whole blocks, then a last block with one real row on its own
+ * (in a block pass padding rows cost as much as real ones).
+ */
+__attribute__((always_inline)) static inline void rows_through(
+    const qhil_fc_params *p, mat_acc_fn blocks_fn, row1_fn row_fn, uint32_t r, uint32_t groups,
+    const uint32_t *x, int32_t *acc)
+{
+    const uint32_t whole = p->n_out / r + (p->n_out % r > 1u ? 1u : 0u);
+    if (whole != 0u) {
+        blocks_fn(x, p->repacked, groups, whole, acc, p->acc_init);
+    }
+    const uint32_t group_bytes = 32u / 8u; /* one word of codes per row and group */
+    const uint8_t *block = p->repacked + whole * groups * r * group_bytes;
+    for (uint32_t i = whole * r; i < p->n_out; i++) {
+        acc[i] = row_fn(x, block + (i % r) * group_bytes, groups, p->acc_init[i]);
     }
 }
 
@@ -333,25 +416,25 @@ static void fc_prepared(const qhil_fc_params *p, const int16_t *in, int16_t *out
         int32_t *acc = (int32_t *)(void *)(scratch + 2u * groups);
         memcpy(scratch, in, n_in * sizeof(int16_t));
         memset((int16_t *)(void *)scratch + n_in, 0, (groups * 4u - n_in) * sizeof(int16_t));
-        qhil_mat_acc4_s16(scratch, p->repacked, groups, div_up(p->n_out, 4u), acc);
+        qhil_mat_acc4_s16(scratch, p->repacked, groups, div_up(p->n_out, 4u), acc, p->acc_init);
         requantize_rows(p, acc, out);
     } else if (p->kernel_bits == 8u) {
         const uint32_t groups = div_up(n_in, 4u);
         int32_t *acc = (int32_t *)(void *)(scratch + 2u * groups);
         reorder_s8(in, n_in, scratch);
-        qhil_mat_acc4_s8(scratch, p->repacked, groups, div_up(p->n_out, 4u), acc);
+        rows_through(p, qhil_mat_acc4_s8, qhil_row1_s8, 4u, groups, scratch, acc);
         requantize_rows(p, acc, out);
     } else if (p->kernel_bits == 4u) {
         const uint32_t groups = div_up(n_in, 8u);
         int32_t *acc = (int32_t *)(void *)(scratch + 4u * groups);
         reorder_s4(in, n_in, scratch);
-        qhil_mat_acc2_s4(scratch, p->repacked, groups, div_up(p->n_out, 2u), acc);
+        rows_through(p, qhil_mat_acc2_s4, qhil_row1_s4, 2u, groups, scratch, acc);
         requantize_rows(p, acc, out);
     } else {
         const uint32_t groups = div_up(n_in, 16u);
         int32_t *acc = (int32_t *)(void *)(scratch + 8u * groups);
         reorder_s2(in, n_in, scratch);
-        qhil_mat_acc2_s2(scratch, p->repacked, groups, div_up(p->n_out, 2u), acc);
+        rows_through(p, qhil_mat_acc2_s2, qhil_row1_s2, 2u, groups, scratch, acc);
         requantize_rows(p, acc, out);
     }
 }

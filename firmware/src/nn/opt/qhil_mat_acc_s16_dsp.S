@@ -2,12 +2,14 @@
  * qhil_mat_acc4_s16: int16 rows x int16 inputs, four rows per pass (ARMv7E-M DSP).
  *
  *   void qhil_mat_acc4_s16(const uint32_t *x, const uint32_t *w, uint32_t groups,
- *                          uint32_t blocks, int32_t *acc);
+ *                          uint32_t blocks, int32_t *acc,
+ *                         const int32_t *init);
  *
  * x    inputs in their natural order, zero-padded to groups of four: (x0,x1) (x2,x3)
  * w    weights widened to int16 at load (qhil_fc_opt_prepare): per block of four rows,
  *      per group, two words (w0,w1) (w2,w3) from each row
- * acc  [4 * blocks] raw sums, written
+ * init [4 * blocks] the sums' starting values (the bias, zero for padding rows)
+ * acc  [4 * blocks] raw sums (bias included), written
  *
  * One group against four rows: 1 LDM of the inputs, 2 LDM of eight weight words,
  * 8 SMLAD: 11 instructions for 16 MACs, no unpacking (the codes were widened once, at

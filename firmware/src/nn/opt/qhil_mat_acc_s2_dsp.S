@@ -2,18 +2,21 @@
  * qhil_mat_acc2_s2: 2-bit rows x int16 inputs, two rows per pass (ARMv7E-M DSP).
  *
  *   void qhil_mat_acc2_s2(const uint32_t *x, const uint8_t *w, uint32_t groups,
- *                         uint32_t blocks, int32_t *acc);
+ *                         uint32_t blocks, int32_t *acc,
+ *                         const int32_t *init);
  *
  * x    inputs reordered for 16 codes a word (qhil_fc_opt_dsp.c): (x0,x8) (x4,x12)
  *      (x1,x9) (x5,x13) (x2,x10) (x6,x14) (x3,x11) (x7,x15) per group
  * w    weights as the blob stores them in the 2 x 16 blocked layout
  *      (docs/model-format.md#layouts): per block of two rows, per group of sixteen
  *      codes, one word from each row (code k in bits 2k..2k+1)
- * acc  [2 * blocks] raw sums, written. Shifting a word left by 6, 4, 2 or 0 and masking
- *      with 0xC0C0C0C0 leaves codes {0,4,8,12}, {1,5,9,13}, {2,6,10,14} or {3,7,11,15}
- *      at the tops of the four bytes, where SXTB16 sign-extends them; every product is
- *      then 64 times too large, which one exact ASR #6 per row undoes (the caller
- *      checked that the scaled sums cannot overflow)
+ * init [2 * blocks] the sums' starting values (the bias x 64, zero for padding rows)
+ * acc  [2 * blocks] raw sums (bias included), written. Shifting a word left by 6, 4, 2
+ *      or 0 and masking with 0xC0C0C0C0 leaves codes {0,4,8,12}, {1,5,9,13},
+ *      {2,6,10,14} or {3,7,11,15} at the tops of the four bytes, where SXTB16
+ *      sign-extends them; every product (and the starting value) is then 64 times too
+ *      large, which one exact ASR #6 per row undoes (the caller checked that the scaled
+ *      sums cannot overflow)
  *
  * One group against two rows: 3 LDM, 8 AND, 16 SXTB16, 16 SMLAD: 43 instructions for
  * 32 MACs. groups >= 1, blocks >= 1.
@@ -69,3 +72,46 @@
 .endm
 
     MAT_ACC qhil_mat_acc2_s2, 2
+
+/* One code set of the row word in r9 (shift S, mask in r10) against pairs XA, XB. */
+.macro ROW1 s, xa, xb
+    .if \s == 0
+    and     r8, r10, r9
+    .else
+    and     r8, r10, r9, lsl #\s
+    .endif
+    sxtb16  lr, r8
+    smlad   r3, lr, \xa, r3
+    sxtb16  r8, r8, ror #8
+    smlad   r3, r8, \xb, r3
+.endm
+
+/*
+ * qhil_row1_s2: one row of the same layout, for a last block with one real row.
+ *
+ *   int32_t qhil_row1_s2(const uint32_t *x, const uint8_t *w, uint32_t groups,
+ *                        int32_t init);
+ *
+ * w    the row's word in the block's first group; the next group's is 8 bytes on.
+ * Returns (init + 64 x the row's sum) / 64, init being 64 x the bias: 23 instructions per
+ * 16 MACs. groups >= 1.
+ */
+    .global qhil_row1_s2
+    .type   qhil_row1_s2, %function
+    .thumb_func
+qhil_row1_s2:
+    push    {r4-r10, lr}
+    mov     r10, #0xC0C0C0C0
+1:
+    ldr     r9, [r1], #8
+    ldmia   r0!, {r4-r7}
+    ROW1    6, r4, r5
+    ROW1    4, r6, r7
+    ldmia   r0!, {r4-r7}
+    ROW1    2, r4, r5
+    ROW1    0, r6, r7
+    subs    r2, r2, #1
+    bne     1b
+    asrs    r0, r3, #6
+    pop     {r4-r10, pc}
+    .size   qhil_row1_s2, . - qhil_row1_s2

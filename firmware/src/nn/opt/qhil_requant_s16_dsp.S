@@ -8,33 +8,46 @@
  *   void qhil_requant_relu4(const int32_t *acc, const qhil_fc_rq *rq, int16_t *out,
  *                           uint32_t n);
  *
- * 12 instructions a row. n >= 1.
+ * acc holds the sums with the bias in them (the loops start from it). 9.5 instructions a
+ * row. n >= 1.
  */
     .syntax unified
     .thumb
     .text
 
+/* Sum A (bias included) -> one output code; record {mult, round, rsh, lsl} from r1. */
+.macro ROW a, sat, bits
+    ldmia   r1!, {r4-r7}            /* mult, round, rsh, lsl */
+    lsl     \a, \a, r7
+    asr     r8, \a, #31            /* lo = -neg */
+    add     r5, r5, r8              /* hi = round - neg */
+    smlal   r8, r5, \a, r4
+    asr     r5, r5, r6
+    \sat    r5, #\bits, r5
+    strh    r5, [r2], #2
+.endm
+
+/* Two rows a turn; an odd count does one first. No instruction of ROW sets N, Z or C,
+ * so the flags of the count's halving still say whether pairs are left. */
 .macro REQUANT name, sat, bits
     .global \name
     .type   \name, %function
     .thumb_func
 \name:
-    push    {r4-r9, lr}
-    add     r3, r2, r3, lsl #1
-1:
-    ldr     r12, [r0], #4
-    ldmia   r1!, {r4-r8}            /* bias, mult, round, rsh, lsl */
-    add     r12, r12, r4
-    lsl     r12, r12, r8
-    asr     r9, r12, #31            /* lo = -neg */
-    add     r6, r6, r9              /* hi = round - neg */
-    smlal   r9, r6, r12, r5
-    asr     r6, r6, r7
-    \sat    r6, #\bits, r6
-    strh    r6, [r2], #2
-    cmp     r2, r3
-    bne     1b
-    pop     {r4-r9, pc}
+    push    {r4-r10, lr}
+    lsrs    r3, r3, #1
+    bcc     2f
+    ldr     r9, [r0], #4
+    ROW     r9, \sat, \bits
+    beq     3f
+2:
+    ldmia   r0!, {r9, r10}
+    ROW     r9, \sat, \bits
+    ROW     r10, \sat, \bits
+    subs    r3, r3, #1
+    bne     2b
+3:
+    pop     {r4-r10, pc}
     .size   \name, . - \name
 .endm
 
