@@ -94,6 +94,39 @@ def test_unknown_target_is_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "unknown target 'qemu-z80'" in proc.stderr
 
 
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--target", "qemu-m3", "--weights-in", "flash"],
+     "--weights-in flash: qemu-m3 has no firmware build with a model compiled in"),
+    (["--target", "qemu-m4", "--weights-in", "flash", "--widen-weights"],
+     "--widen-weights copies weights into RAM at load"),
+    (["--target", "qemu-m4", "--weights-in", "rom"], "--weights-in 'rom': choose ram or flash"),
+])
+def test_weights_in_flash_refusals_are_one_line(tmp_path: Path, extra: list[str],
+                                                message: str) -> None:
+    proc = run_cli("bench", "--model", str(PENDULUM), "--variants", "int8",
+                   "--calib-episodes", "1", "-o", str(tmp_path / "r"), *extra)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_weights_in_flash_runs_each_model_compiled_into_the_firmware(tmp_path: Path) -> None:
+    """--weights-in flash: each device variant is built into qemu-m4's firmware, which is
+    restarted with it and answers without an upload, from flash: bit-exact, and at the
+    instruction count of the same blob uploaded into RAM (the kernel reads it in place
+    either way)."""
+    args = ["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4", "--variants", "int8",
+            "--blob", str(PENDULUM / "qat_w2.qhil"), "--episodes", "1", "--calib-episodes", "3"]
+    assert main([*args, "-o", str(tmp_path / "ram")]) == 0
+    assert main([*args, "--weights-in", "flash", "-o", str(tmp_path / "flash")]) == 0
+    ram, flash = (load_report(tmp_path / d / "report.json") for d in ("ram", "flash"))
+    assert flash["target"]["weights_in"] == "flash" and ram["target"]["weights_in"] == "ram"
+    for r, f in zip(ram["variants"], flash["variants"], strict=True):
+        assert f["bit_exact"]["mismatches"] == 0 and f["bit_exact"]["checked_steps"] == 200
+        assert f["device_cost"]["median"] == r["device_cost"]["median"], f["name"]
+        assert f["sizes"]["arena_bytes"] is None and r["sizes"]["arena_bytes"] is not None
+    assert "compiled into flash" in (tmp_path / "flash" / "summary.md").read_text()
+
+
 def test_report_of_another_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "old.json"
     path.write_text(json.dumps({"schema": "qhil-report/0"}))

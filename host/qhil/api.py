@@ -31,6 +31,7 @@ from qhil.bench.policies import (
     host_f32,
 )
 from qhil.bench.results import EpisodeResult
+from qhil.bench.session import DeviceSession
 from qhil.common.actor import FloatActor
 from qhil.common.episode import FunctionPolicy, Policy
 from qhil.common.errors import ConfigError
@@ -40,7 +41,7 @@ from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, split_seeds
 from qhil.harness.distribute import RayOptions
 from qhil.harness.run import BenchProgress, BenchReport, run_bench
 from qhil.harness.settings import BenchSettings, MatrixSettings
-from qhil.quant.blob import load_blob, write_blob
+from qhil.quant.blob import load_blob, relayout_blob, write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.pipeline import Calibrator, PTQOptions
 from qhil.quant.policy import QuantPolicy
@@ -380,11 +381,15 @@ def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | Tar
         raise ConfigError(f"the observation holds NaN/inf at index {int(np.argmin(np.isfinite(x)))}")
     policy = (DeviceInteger.of(Path(blob).stem, model, data) if isinstance(model, QuantModel)
               else DeviceFloat32(Path(blob).stem, data))
-    with device.start() as running:
-        dev = running.device
-        dev.load(data)
-        info = dev.info
+    with device.start(model=data) as running:
+        info = running.device.info
         assert info is not None
+        # loaded as qhil bench loads it: laid out for the device's kernel, widened or
+        # compiled into flash as the settings say (which restarts the target)
+        data = relayout_blob(data, info.weight_order)
+        DeviceSession(running, widen=device.widen_weights,
+                      weights_in=device.where_weights).load(data)
+        dev = running.device
         record = EpisodeResult(policy.name, 0, 0.0)
         acting = policy.episode(EpisodeContext(model if isinstance(model, FloatActor) else None,
                                                dev, 1.0, record))
@@ -404,15 +409,16 @@ def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | Tar
         result = Inference(running.info.name, info.board, sent, got, expected, exact, action,
                            info.cost(record.cost[0]), info.cost_kind, stats)
     if cycles:
-        result = dataclasses.replace(result, cycles=_cycles(running.info, data, sent))
+        result = dataclasses.replace(
+            result, cycles=_cycles(running.info, data, sent, device.widen_weights))
     return result
 
 
-def _cycles(target: TargetInfo, blob: bytes, sent: np.ndarray) -> dict[str, Any]:
+def _cycles(target: TargetInfo, blob: bytes, sent: np.ndarray, widen: bool) -> dict[str, Any]:
     import tempfile
 
     from qhil.targets.trace import trace_inference
 
     with tempfile.TemporaryDirectory(prefix="qhil-trace-") as work:
-        trace = trace_inference(target.name, blob, sent, Path(work))
+        trace = trace_inference(target.name, blob, sent, Path(work), widen=widen)
     return trace.summary(target.profile)

@@ -26,7 +26,8 @@ from qhil.common.errors import DeviceError, LinkError, QhilError
 from qhil.link.device import Device, LoadInfo
 from qhil.link.framing import ErrorCode
 from qhil.quant.blob import blob_id
-from qhil.targets.targets import RunningTarget
+from qhil.targets.firmware import build_with_model
+from qhil.targets.targets import RunningTarget, WeightsIn
 
 __all__ = ["DeviceSession"]
 
@@ -39,12 +40,16 @@ class DeviceSession:
 
     :param max_repairs: repairs allowed for one request before the run gives up
     :param widen: load models with LOAD_BEGIN's widen flag (``--widen-weights``)
+    :param weights_in: FLASH: a model is not uploaded but built into the target's firmware,
+        which is restarted with it (``--weights-in flash``)
     """
 
-    def __init__(self, target: RunningTarget, max_repairs: int = 3, widen: bool = False) -> None:
+    def __init__(self, target: RunningTarget, max_repairs: int = 3, widen: bool = False,
+                 weights_in: WeightsIn = WeightsIn.RAM) -> None:
         self.target = target
         self.max_repairs = max_repairs
         self.widen = widen
+        self.weights_in = weights_in
         self.incidents: list[dict[str, Any]] = []
         self._blob: bytes | None = None
         self.where: dict[str, Any] = {}  # the step being run, for incident records
@@ -55,6 +60,9 @@ class DeviceSession:
 
     def load(self, blob: bytes) -> LoadInfo:
         self._blob = blob
+        if self.weights_in is WeightsIn.FLASH and self.device.stats()["model_id"] != blob_id(blob):
+            build_with_model(self.target.info.pio_env, blob)
+            self.target.restart()  # the firmware now starts with this model active
         return self._call(lambda dev: dev.ensure_loaded(blob, widen=self.widen), "LOAD")
 
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:

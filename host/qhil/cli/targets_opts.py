@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 from qhil.cli.settings_options import add_settings, settings_from
-from qhil.link.faults import LinkFaults
-from qhil.targets import RunningTarget, TargetSettings
+from qhil.targets import TargetSettings
 
-__all__ = ["add_target_options", "target_settings", "connect"]
+__all__ = ["add_target_options", "target_settings"]
 
 
 def add_target_options(parser: argparse.ArgumentParser, default: str = "qemu-m4") -> None:
@@ -18,6 +17,3 @@ def add_target_options(parser: argparse.ArgumentParser, default: str = "qemu-m4"
 def target_settings(args: argparse.Namespace) -> TargetSettings:
     return settings_from(TargetSettings, args)
 
-
-def connect(args: argparse.Namespace, faults: LinkFaults | None = None) -> RunningTarget:
-    return target_settings(args).start(faults)

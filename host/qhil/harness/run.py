@@ -185,9 +185,11 @@ def start_device(prep: Prepared, progress: BenchProgress
     """Start the target (if a policy runs on a device) and check every policy on it."""
     if not any(p.on_device for p in prep.policies):
         return None, None, _target_meta(prep.settings, None)
-    target = prep.settings.device.start(prep.faults)  # logs its build and start
+    first = next(p.blob for p in prep.policies if p.on_device)
+    target = prep.settings.device.start(prep.faults, model=first)  # logs its build and start
     try:
-        session = DeviceSession(target, widen=prep.settings.device.widen_weights)
+        session = DeviceSession(target, widen=prep.settings.device.widen_weights,
+                                weights_in=prep.settings.device.where_weights)
         lay_out_for_kernel(prep.policies, target)
         meta = _target_meta(prep.settings, target)
         progress.say(f"preflight: loading each variant on {prep.settings.device.target} and "
@@ -287,7 +289,8 @@ def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[
                 cost_unit=info.cost_kind, clock_hz=info.clock_hz, arena_bytes=info.arena_bytes,
                 link=target.link.value if target.link is not None else None,
                 weight_order=info.weight_order.value,
-                widen_weights=settings.device.widen_weights)
+                widen_weights=settings.device.widen_weights,
+                weights_in=settings.device.where_weights.value)
     if target.firmware is not None and target.info.kind is not TargetKind.NATIVE:
         meta["memory"] = elf_memory(target.firmware)
     return meta

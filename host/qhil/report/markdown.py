@@ -158,6 +158,10 @@ def note_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"Estimated cycles per action (one inference traced by QEMU, each "
                      f"instruction weighted by the {first['timings']}'s timing{clock}; an "
                      f"estimate, not a measurement): " + "; ".join(parts) + ".")
+    if report["target"].get("weights_in") == "flash":
+        lines.append("Models compiled into the firmware's flash image (--weights-in flash): "
+                     "nothing is uploaded and weights are read from flash; the kernel's "
+                     "per-row data in RAM goes unreported (arena B '-').")
     if any(v["sizes"].get("arena_bytes") for v in report["variants"]):
         widened = " (weights widened at load: --widen-weights)" if report["target"].get(
             "widen_weights") else ""
@@ -178,9 +182,12 @@ def partial_line(report: dict[str, Any]) -> str | None:
 def header_line(report: dict[str, Any]) -> str:
     t = report["target"]
     where = f" at {t['url']}" if t.get("url") else ""
+    weights = ("" if t.get("weights_in", "ram") == "ram" else
+               ", models compiled into flash")
+    weights += ", weights widened at load" if t.get("widen_weights") else ""
     return (f"{len(report['seeds'])} episodes per variant (seeds {report['seeds'][0]}.."
             f"{report['seeds'][-1]}), board {t.get('board', '-')}{where}, {t.get('cpu', '-')}, "
-            f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}; "
+            f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}{weights}; "
             f"qhil {report['qhil']} ({report['git'][:12]}).")
 
 

@@ -13,7 +13,7 @@ from qhil.common.errors import ConfigError, QhilError
 from qhil.common.provenance import REPO_ROOT
 
 __all__ = ["FIRMWARE_DIR", "build_firmware", "built_firmware", "elf_memory", "firmware_path",
-           "pio_env", "flash", "UPLOADERS"]
+           "pio_env", "flash", "UPLOADERS", "BUILTIN_HEADER", "build_with_model"]
 
 LOG = logging.getLogger(__name__)
 
@@ -60,6 +60,24 @@ def build_firmware(pio_environment: str, target: str | None = None,
         what = f"'pio run -t {target}'" if target else "firmware build"
         raise QhilError(f"{what} for '{pio_environment}' failed:\n{tail}")
     return firmware_path(pio_environment)
+
+
+#: The header a ``-builtin`` environment compiles in (``qhil export-c --name qhil_builtin``).
+BUILTIN_HEADER = FIRMWARE_DIR / ".pio" / "builtin" / "qhil_builtin_model.h"
+
+
+def build_with_model(pio_environment: str, blob: bytes) -> Path:
+    """Build a ``-builtin`` environment with ``blob`` compiled into flash (its header is
+    written only when it changes, so a rebuild for the same model is a no-op)."""
+    from qhil.quant.cheader import blob_to_c_header
+
+    text = blob_to_c_header(blob, "qhil_builtin")
+    BUILTIN_HEADER.parent.mkdir(parents=True, exist_ok=True)
+    if not BUILTIN_HEADER.is_file() or BUILTIN_HEADER.read_text() != text:
+        tmp = BUILTIN_HEADER.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(BUILTIN_HEADER)
+    return build_firmware(pio_environment)
 
 
 def elf_memory(elf: Path) -> dict[str, int]:

@@ -26,12 +26,12 @@ from qhil.link.device import Device
 from qhil.link.ethernet import EthernetTransport
 from qhil.link.faults import FaultyTransport, LinkFaults
 from qhil.link.transport import SerialTransport, Transport
-from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, built_firmware
+from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, build_with_model, built_firmware
 from qhil.targets.labgrid_place import LabgridPlace, place_name
 from qhil.targets.power import BOARD_PROFILES, BoardProfile
 
 __all__ = ["TargetInfo", "TargetKind", "TARGETS", "RunningTarget", "start_target", "target_info",
-           "TargetSettings", "EmulatorLink"]
+           "TargetSettings", "EmulatorLink", "WeightsIn"]
 
 LOG = logging.getLogger(__name__)
 
@@ -63,6 +63,23 @@ class EmulatorLink(Enum):
                               f"{', '.join(m.value for m in cls)})") from None
 
 
+class WeightsIn(Enum):
+    """Where a bench's models live on the device: uploaded into the RAM arena (LOAD), or
+    compiled into the firmware's flash image (``qhil export-c``), the way products ship:
+    each model is built into the target's ``-builtin`` firmware, which is started with it
+    and answers from flash without an upload."""
+
+    RAM = "ram"
+    FLASH = "flash"
+
+    @classmethod
+    def parse(cls, text: str) -> WeightsIn:
+        try:
+            return cls(text)
+        except ValueError:
+            raise ConfigError(f"--weights-in '{text}': choose ram or flash") from None
+
+
 @dataclass(frozen=True)
 class TargetInfo:
     """One row of the target table.
@@ -79,6 +96,8 @@ class TargetInfo:
     :param qemu: the QEMU system emulator of a QEMU target, and the arguments its machine
         needs beyond the common ones
     :param links: the emulated links its firmware answers on, the default first
+    :param builtin: the target whose firmware has a model compiled into flash
+        (``--weights-in flash``), if there is one
     """
 
     name: str
@@ -92,6 +111,7 @@ class TargetInfo:
     power_profile: str = ""
     qemu: tuple[str, ...] = ("qemu-system-arm",)
     links: tuple[EmulatorLink, ...] = (EmulatorLink.UART,)
+    builtin: str = ""
 
     @property
     def profile(self) -> BoardProfile | None:
@@ -108,7 +128,8 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
     TargetInfo("native", "native", TargetKind.NATIVE, description="host process behind a pty",
                board="native"),
     TargetInfo("qemu-m0", "qemu-m0", TargetKind.QEMU, "microbit", "cortex-m0",
-               description="QEMU BBC micro:bit (nRF51822, 16 KB RAM)", board="microbit_qemu"),
+               description="QEMU BBC micro:bit (nRF51822, 16 KB RAM)", board="microbit_qemu",
+               builtin="qemu-m0-builtin"),
     TargetInfo("qemu-m0-builtin", "qemu-m0-builtin", TargetKind.QEMU, "microbit", "cortex-m0",
                description="qemu-m0 with a model compiled into flash "
                            "(firmware/.pio/builtin/qhil_builtin_model.h, see platformio.ini)",
@@ -118,6 +139,9 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
                board="mps2_an385", power_profile=F411, links=LAN9118),
     TargetInfo("qemu-m4", "qemu-m4", TargetKind.QEMU, "mps2-an386", "cortex-m4",
                description="QEMU MPS2 AN386",
+               board="mps2_an386", power_profile=F411, links=LAN9118, builtin="qemu-m4-builtin"),
+    TargetInfo("qemu-m4-builtin", "qemu-m4-builtin", TargetKind.QEMU, "mps2-an386", "cortex-m4",
+               description="qemu-m4 with a model compiled into flash (--weights-in flash)",
                board="mps2_an386", power_profile=F411, links=LAN9118),
     TargetInfo("qemu-m7", "qemu-m7", TargetKind.QEMU, "mps2-an500", "cortex-m7",
                description="QEMU MPS2 AN500",
@@ -446,6 +470,10 @@ class TargetSettings:
         "how the host reaches an emulated board: 'ethernet' (the default where QEMU models "
         "the board's Ethernet controller: qemu-m3, qemu-m4, qemu-m7; a request per frame, "
         "~20x faster round trips) or 'uart' (what silicon has; every other target)"))
+    weights_in: str = setting("ram", metavar="{ram,flash}", help=(
+        "'ram': models are uploaded into the device's RAM arena; 'flash': each is compiled "
+        "into the firmware's flash image and the target started with it, the way products "
+        "ship (qemu-m0, qemu-m4; arena B then shows '-')"))
     widen_weights: bool = setting(False, help=(
         "let the kernel copy the weights into a wider form at load where that is faster "
         "(the Cortex-M4/M7 DSP kernel: int16, two weights per SMLAD); the copy's RAM is in "
@@ -455,6 +483,18 @@ class TargetSettings:
     def __post_init__(self) -> None:
         if self.link and not place_name(self.target):  # refused before anything runs
             resolve_link(self.info, self.emulator_link, self.port)
+        if self.where_weights is WeightsIn.FLASH:
+            if not self.info.builtin or self.port:
+                with_builtin = ", ".join(t.name for t in TARGETS.values() if t.builtin)
+                raise ConfigError(f"--weights-in flash: {self.target} has no firmware build with "
+                                  f"a model compiled in (targets that have: {with_builtin})")
+            if self.widen_weights:
+                raise ConfigError("--widen-weights copies weights into RAM at load; with "
+                                  "--weights-in flash they are read from flash: choose one")
+
+    @property
+    def where_weights(self) -> WeightsIn:
+        return WeightsIn.parse(self.weights_in)
 
     @property
     def info(self) -> TargetInfo:
@@ -464,9 +504,18 @@ class TargetSettings:
     def emulator_link(self) -> EmulatorLink | None:
         return EmulatorLink.parse(self.link) if self.link else None
 
-    def start(self, faults: LinkFaults | None = None) -> RunningTarget:
-        """Build (unless ``no_build``), start or connect, and say HELLO."""
-        return start_target(self.target, port=self.port, build=not self.no_build,
-                            timeout=self.timeout, faults=faults,
-                            allow_mismatch=self.allow_mismatch, coordinator=self.coordinator,
-                            link=self.emulator_link)
+    def start(self, faults: LinkFaults | None = None, model: bytes | None = None
+              ) -> RunningTarget:
+        """Build (unless ``no_build``), start or connect, and say HELLO.
+
+        :param model: with ``--weights-in flash``, the blob the firmware starts with
+        """
+        name, build = self.target, not self.no_build
+        if self.where_weights is WeightsIn.FLASH:
+            if model is None:
+                raise ConfigError("--weights-in flash needs a model to build into the firmware")
+            name, build = self.info.builtin, False
+            build_with_model(TARGETS[name].pio_env, model)
+        return start_target(name, port=self.port, build=build, timeout=self.timeout,
+                            faults=faults, allow_mismatch=self.allow_mismatch,
+                            coordinator=self.coordinator, link=self.emulator_link)
