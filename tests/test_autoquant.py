@@ -153,9 +153,9 @@ def test_cycles_budget_is_measured_on_the_device(tmp_path: Path) -> None:
     finally:
         cost.close()
     # instructions, measured as qhil bench runs them (weights at their stored width, laid
-    # out for the DSP kernel): int8 on its loops in place (~8.4k at this size), 2-bit rows
-    # on the portable kernel, slower on this core
-    assert 5_000 < int8 < 12_000 < w2 < 40_000
+    # out for the DSP kernel's loops, which run them in place): ~7.7k for int8 at this
+    # size; more for 2-bit, whose 3-input first layer is padded to groups of 16 inputs
+    assert 5_000 < int8 < w2 < 20_000
     cached = json.loads((tmp_path / "device_cost.json").read_text())
     assert cached == {str(parse_bits("int8", 3)): int8, str(parse_bits("w2a8", 3)): w2}
     again = _DeviceCost(calibrator, "qemu-m4", tmp_path / "device_cost.json")

@@ -4,9 +4,10 @@
  * The assembly loops (qhil_mat_acc_*_dsp.S) stream weights in blocks of rows and groups
  * of inputs, zero-padded to whole ones. A blob stored in that order (docs/model-format.md
  * #layouts: 8-bit layers 4 rows x 4 codes, 4-bit layers 2 x 8, 2-bit layers 2 x 16) runs
- * in place, with nothing copied: 2-bit codes are moved to the byte tops four at a time
- * (x64, 43 instructions per 32 MACs, two rows per pass). Only when the host asks for it at LOAD (widen), qhil_fc_opt_prepare
- * copies the weights into the loops' order in the widest form the arena has room for:
+ * in place, with nothing copied (2-bit codes are moved to the byte tops four at a time:
+ * x64, 43 instructions per 32 MACs, two rows per pass). Only when the host asks for it
+ * at LOAD (widen), qhil_fc_opt_prepare copies the weights into the loops' order in the
+ * widest form the arena has room for:
  *
  * int16:  two codes a word, SMLAD straight on them: 11 instructions per 16 MACs
  * int8:   four codes a word; SXTB16 sign-extends bytes 0 and 2 (and, rotated by 8, bytes
@@ -17,9 +18,11 @@
  *
  * Each row of a layer on a loop also gets its sum's starting value (the bias, scaled as
  * the loop scales its sums; the loops load four at a time) and a requantization record
- * for qhil_requant_s16_dsp.S: 4 + 16 bytes a row. They and the copy live in the arena
- * after the blob and count in LOAD's bytes used. Other layers (rows in place, no room, 4-
- * and 2-bit sums scaled by 16 and 64 that could overflow int32) run the portable C kernel.
+ * for qhil_requant_s16_dsp.S: 4 + 16 bytes a row; they and the copy live in the arena
+ * after the blob and count in LOAD's bytes used. A last block with one real row runs on
+ * its own (qhil_row1_*), not through a pass over padding rows. Other layers (rows in
+ * place, no room, 4- and 2-bit sums scaled by 16 and 64 that could overflow int32) run
+ * the portable C kernel.
  */
 #include <string.h>
 
