@@ -543,12 +543,12 @@ def main() -> None:
              "`models/*/meta.json`. Machine: 2 cores, Debian 12, QEMU 7.2, "
              "arm-none-eabi-gcc 12.2, Python 3.11, torch 2.13.0 CPU.", "",
              "Device costs on the DSP targets (qemu-m4/m7/m33/stm32f4) depend on how the "
-             "kernel holds the weights. The firmware, cycle and paper-table device figures are "
-             "at the stored width, laid out for the kernel (the default since model format 3); "
-             "the qemu-m4 instruction counts in the QAT, imported-PPO, autoquant, closed-loop "
-             "and matrix sections were measured before, with the weights widened to int16 at "
-             "load, which is what `--widen-weights` does now (the firmware section's second "
-             "table gives both for every width).", "",
+             "kernel holds the weights. The firmware, cycle and paper-table device figures "
+             "and the closed loop are at the stored width, laid out for the kernel (the default "
+             "since model format 3); the qemu-m4 instruction counts in the QAT, imported-PPO, "
+             "autoquant and matrix sections were measured before, with the weights widened to "
+             "int16 at load, which is what `--widen-weights` does now (the firmware section's "
+             "second table gives both for every width).", "",
              float_baselines(), ptq_tables(), qat_results(), paper_table(), imported_ppo(),
              sensitivity(),
              autoquant(),
