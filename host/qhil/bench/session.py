@@ -26,7 +26,7 @@ from qhil.common.errors import DeviceError, LinkError, QhilError
 from qhil.link.device import Device, LoadInfo
 from qhil.link.framing import ErrorCode
 from qhil.quant.blob import blob_id
-from qhil.targets.firmware import build_with_model
+from qhil.targets.firmware import build_with_model, builtin_lock
 from qhil.targets.targets import RunningTarget, WeightsIn
 
 __all__ = ["DeviceSession"]
@@ -61,8 +61,12 @@ class DeviceSession:
     def load(self, blob: bytes) -> LoadInfo:
         self._blob = blob
         if self.weights_in is WeightsIn.FLASH and self.device.stats()["model_id"] != blob_id(blob):
-            build_with_model(self.target.info.pio_env, blob)
-            self.target.restart()  # the firmware now starts with this model active
+            with builtin_lock():
+                build_with_model(self.target.info.pio_env, blob)
+                self.target.restart()  # the firmware now starts with this model active
+            if self.device.stats()["model_id"] != blob_id(blob):
+                raise QhilError(f"{self.target.info.name} did not start with the model built "
+                                "into it; nothing was uploaded instead")
         return self._call(lambda dev: dev.ensure_loaded(blob, widen=self.widen), "LOAD")
 
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:

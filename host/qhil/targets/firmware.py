@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from qhil.common.errors import ConfigError, QhilError
 from qhil.common.provenance import REPO_ROOT
 
 __all__ = ["FIRMWARE_DIR", "build_firmware", "built_firmware", "elf_memory", "firmware_path",
-           "pio_env", "flash", "UPLOADERS", "BUILTIN_HEADER", "build_with_model"]
+           "pio_env", "flash", "UPLOADERS", "BUILTIN_HEADER", "build_with_model", "builtin_lock"]
 
 LOG = logging.getLogger(__name__)
 
@@ -66,9 +69,24 @@ def build_firmware(pio_environment: str, target: str | None = None,
 BUILTIN_HEADER = FIRMWARE_DIR / ".pio" / "builtin" / "qhil_builtin_model.h"
 
 
+@contextlib.contextmanager
+def builtin_lock() -> Iterator[None]:
+    """Held from writing :data:`BUILTIN_HEADER` until the firmware built from it has
+    started: another process building another model in between would start ours with
+    theirs (benches on one checkout, a local Ray cluster)."""
+    BUILTIN_HEADER.parent.mkdir(parents=True, exist_ok=True)
+    with (BUILTIN_HEADER.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def build_with_model(pio_environment: str, blob: bytes) -> Path:
     """Build a ``-builtin`` environment with ``blob`` compiled into flash (its header is
-    written only when it changes, so a rebuild for the same model is a no-op)."""
+    written only when it changes, so a rebuild for the same model is a no-op). Call it
+    under :func:`builtin_lock`, held until the target has started."""
     from qhil.quant.cheader import blob_to_c_header
 
     text = blob_to_c_header(blob, "qhil_builtin")

@@ -26,7 +26,13 @@ from qhil.link.device import Device
 from qhil.link.ethernet import EthernetTransport
 from qhil.link.faults import FaultyTransport, LinkFaults
 from qhil.link.transport import SerialTransport, Transport
-from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, build_with_model, built_firmware
+from qhil.targets.firmware import (
+    FIRMWARE_DIR,
+    build_firmware,
+    build_with_model,
+    built_firmware,
+    builtin_lock,
+)
 from qhil.targets.labgrid_place import LabgridPlace, place_name
 from qhil.targets.power import BOARD_PROFILES, BoardProfile
 
@@ -510,12 +516,15 @@ class TargetSettings:
 
         :param model: with ``--weights-in flash``, the blob the firmware starts with
         """
-        name, build = self.target, not self.no_build
-        if self.where_weights is WeightsIn.FLASH:
-            if model is None:
-                raise ConfigError("--weights-in flash needs a model to build into the firmware")
-            name, build = self.info.builtin, False
-            build_with_model(TARGETS[name].pio_env, model)
-        return start_target(name, port=self.port, build=build, timeout=self.timeout,
-                            faults=faults, allow_mismatch=self.allow_mismatch,
-                            coordinator=self.coordinator, link=self.emulator_link)
+        def launch(name: str, build: bool) -> RunningTarget:
+            return start_target(name, port=self.port, build=build, timeout=self.timeout,
+                                faults=faults, allow_mismatch=self.allow_mismatch,
+                                coordinator=self.coordinator, link=self.emulator_link)
+
+        if self.where_weights is WeightsIn.RAM:
+            return launch(self.target, not self.no_build)
+        if model is None:
+            raise ConfigError("--weights-in flash needs a model to build into the firmware")
+        with builtin_lock():
+            build_with_model(TARGETS[self.info.builtin].pio_env, model)
+            return launch(self.info.builtin, False)
