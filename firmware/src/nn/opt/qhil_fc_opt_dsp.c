@@ -290,23 +290,9 @@ static inline void order_s4(const int16_t *x, uint32_t *xw)
     xw[3] = pack_high(b, d);
 }
 
-/* The whole input vector in group order, the last group padded with zeros. */
-static void reorder_s8(const int16_t *in, uint32_t n, uint32_t *xw)
-{
-    uint32_t k = 0;
-    for (; k + 4u <= n; k += 4u, xw += 2) {
-        order_s8(in + k, xw);
-    }
-    if (k < n) {
-        int16_t last[4] = {0};
-        memcpy(last, in + k, (n - k) * sizeof(int16_t));
-        order_s8(last, xw);
-    }
-}
-
 /* 2-bit order of sixteen inputs: (x0,x8) (x4,x12) (x1,x9) (x5,x13) (x2,x10) (x6,x14)
  * (x3,x11) (x7,x15), the pairs SXTB16 makes of the four code sets. */
-static void order_s2(const int16_t *x, uint32_t *xw)
+static inline void order_s2(const int16_t *x, uint32_t *xw)
 {
     const uint32_t a = load_pair(x);      /* x0, x1 */
     const uint32_t b = load_pair(x + 2);  /* x2, x3 */
@@ -326,29 +312,21 @@ static void order_s2(const int16_t *x, uint32_t *xw)
     xw[7] = pack_high(d, h);
 }
 
-static void reorder_s2(const int16_t *in, uint32_t n, uint32_t *xw)
+/* The whole input vector in a loop's group order (groups of `group` inputs, 16 at most,
+ * each put in order by `order`), the last group padded with zeros. */
+__attribute__((always_inline)) static inline void reorder(
+    const int16_t *in, uint32_t n, uint32_t group, void (*order)(const int16_t *, uint32_t *),
+    uint32_t *xw)
 {
     uint32_t k = 0;
-    for (; k + 16u <= n; k += 16u, xw += 8) {
-        order_s2(in + k, xw);
+    for (; k + group <= n; k += group, xw += group / 2u) {
+        order(in + k, xw);
     }
     if (k < n) {
-        int16_t last[16] = {0};
+        int16_t last[16];
+        memset(last, 0, group * sizeof(int16_t));
         memcpy(last, in + k, (n - k) * sizeof(int16_t));
-        order_s2(last, xw);
-    }
-}
-
-static void reorder_s4(const int16_t *in, uint32_t n, uint32_t *xw)
-{
-    uint32_t k = 0;
-    for (; k + 8u <= n; k += 8u, xw += 4) {
-        order_s4(in + k, xw);
-    }
-    if (k < n) {
-        int16_t last[8] = {0};
-        memcpy(last, in + k, (n - k) * sizeof(int16_t));
-        order_s4(last, xw);
+        order(last, xw);
     }
 }
 
@@ -424,19 +402,19 @@ static void fc_prepared(const qhil_fc_params *p, const int16_t *in, int16_t *out
     } else if (p->kernel_bits == 8u) {
         const uint32_t groups = div_up(n_in, 4u);
         int32_t *acc = (int32_t *)(void *)(scratch + 2u * groups);
-        reorder_s8(in, n_in, scratch);
+        reorder(in, n_in, 4u, order_s8, scratch);
         rows_through(p, qhil_mat_acc4_s8, qhil_row1_s8, 4u, groups, scratch, acc);
         requantize_rows(p, acc, out);
     } else if (p->kernel_bits == 4u) {
         const uint32_t groups = div_up(n_in, 8u);
         int32_t *acc = (int32_t *)(void *)(scratch + 4u * groups);
-        reorder_s4(in, n_in, scratch);
+        reorder(in, n_in, 8u, order_s4, scratch);
         rows_through(p, qhil_mat_acc2_s4, qhil_row1_s4, 2u, groups, scratch, acc);
         requantize_rows(p, acc, out);
     } else {
         const uint32_t groups = div_up(n_in, 16u);
         int32_t *acc = (int32_t *)(void *)(scratch + 8u * groups);
-        reorder_s2(in, n_in, scratch);
+        reorder(in, n_in, 16u, order_s2, scratch);
         rows_through(p, qhil_mat_acc2_s2, qhil_row1_s2, 2u, groups, scratch, acc);
         requantize_rows(p, acc, out);
     }

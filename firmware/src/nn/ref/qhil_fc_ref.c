@@ -5,10 +5,18 @@
 void qhil_fc_ref(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
     (void)scratch;
+    const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, p->w_bits);
     for (uint32_t i = 0; i < p->n_out; i++) {
         int32_t acc = p->bias[i];
-        for (uint32_t k = 0; k < p->n_in; k++) {
-            acc += qhil_fc_weight(p, i, k) * (int32_t)in[k];
+        if (p->layout_group == 0u) { /* rows: the portable kernel's 5..7-bit path runs here */
+            const uint8_t *row = p->weights + i * row_bytes;
+            for (uint32_t k = 0; k < p->n_in; k++) {
+                acc += qhil_nn_unpack_code(row, k, p->w_bits) * (int32_t)in[k];
+            }
+        } else {
+            for (uint32_t k = 0; k < p->n_in; k++) {
+                acc += qhil_fc_weight(p, i, k) * (int32_t)in[k];
+            }
         }
         out[i] = (int16_t)qhil_nn_requantize(acc, p->mult[i], p->shift[i], p->out_min,
                                              p->out_max);
