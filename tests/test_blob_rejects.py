@@ -228,3 +228,52 @@ def test_a_nonzero_padding_code_is_refused(blocked) -> None:
     data[last] = 1
     with pytest.raises(ModelFormatError, match="non-zero padding codes"):
         read_blob(_recrc(data))
+
+
+def _patch_host(blob: bytes, index: int, value: float) -> bytes:
+    """Float ``index`` of the host section set to ``value`` (CRC fixed)."""
+    host_off = struct.unpack_from("<I", blob, 32)[0]
+    data = bytearray(blob)
+    struct.pack_into("<f", data, host_off + 4 * index, value)
+    return _recrc(data)
+
+
+@pytest.mark.parametrize(("index", "value", "message"), [
+    (0, float("nan"), "input centres must be finite"),
+    (5, 0.0, "input steps must be finite and positive"),
+    (5, float("inf"), "input steps must be finite and positive"),
+    (10, 0.0, "output scale must be finite and positive"),
+    (10, -1.0, "output scale must be finite and positive"),
+    (11, 5.0, "action bounds must be finite with high > low"),  # low above high
+    (14, float("inf"), "action bounds must be finite with high > low"),
+])
+def test_host_section_values_are_checked_with_their_own_message(blob, index, value,
+                                                                  message) -> None:
+    """docs/model-format.md#host-section-values: obs_dim 5, act_dim 3, so the section is
+    centre[0..4], step[5..9], out_scale[10], low[11..13], high[14..16]."""
+    with pytest.raises(ModelFormatError, match=message):
+        read_blob(_patch_host(blob, index, value))
+
+
+@pytest.mark.parametrize(("index", "value", "message"), [
+    (0, float("nan"), "observation mean must be finite"),
+    (2, 0.0, "observation std must be finite and positive"),
+    (4, float("nan"), "observation clip must be positive"),
+    (4, 0.0, "observation clip must be positive"),
+])
+def test_float32_host_section_values_are_checked(index, value, message) -> None:
+    from tests_support import tiny_float_actor
+
+    actor = tiny_float_actor((2, 4, 1))
+    data = write_blob(actor, env_id="Pendulum-v1")
+    with pytest.raises(ModelFormatError, match=message):
+        read_blob(_patch_host(data, index, value))
+
+
+def test_metadata_needs_only_to_be_an_object() -> None:
+    """A reader accepts {} (no env_id): docs/model-format.md#sections."""
+    model = random_quant_model(np.random.default_rng(3), [2, 4, 1], parse_bits("int8", 2))
+    data = bytearray(write_blob(model))
+    meta_off, meta_size = struct.unpack_from("<II", data, 40)
+    data[meta_off:meta_off + meta_size] = b"{}".ljust(meta_size, b" ")
+    assert read_blob(_recrc(data)).env_id == ""

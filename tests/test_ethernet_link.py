@@ -45,14 +45,21 @@ def test_frames_that_are_not_ours_are_dropped() -> None:
 
 def test_requests_split_across_frames_and_junk_frames_on_the_device() -> None:
     """qemu-m4 over Ethernet: a request cut in two frames is answered; a frame of another
-    EtherType and one that lies about its length are dropped whole, and the stream goes
-    on; the answers come back over the same link."""
+    EtherType, one that lies about its length, one addressed to another station and one
+    with more than 1498 stream bytes are dropped whole, and the stream goes on; the
+    answers come back over the same link."""
     with start_target("qemu-m4", link=EmulatorLink.ETHERNET) as running:
         assert running.link is EmulatorLink.ETHERNET
         dev = running.device
         transport = dev.transport
         sock, device = transport._sock, transport._device  # type: ignore[attr-defined]
         hello = encode_frame(Packet(MsgType.HELLO, 777, b""))
+        # whole requests the device must drop unanswered: one addressed to another
+        # station, one whose stream byte count is 1499 (the limit is 1498)
+        elsewhere = encode_frame(Packet(MsgType.HELLO, 555, b""))
+        sock.sendto(bytes.fromhex("025148490000") + frame(elsewhere)[6:], device)
+        too_long = encode_frame(Packet(MsgType.HELLO, 556, b"")).ljust(MAX_CHUNK + 1, b"\0")
+        sock.sendto(frame(b"")[:14] + struct.pack("<H", MAX_CHUNK + 1) + too_long, device)
         sock.sendto(frame(hello[:5]), device)
         sock.sendto(frame(b"\x00\x00")[:12] + b"\x08\x00" + b"junk" * 20, device)
         sock.sendto(frame(b"")[:14] + struct.pack("<H", 500) + b"\x00" * 50, device)

@@ -211,7 +211,11 @@ def test_reset_announces_when_the_device_is_ready(target) -> None:
     assert target.device.counters.announcements == seen + 1
     with pytest.raises(DeviceError, match="NO_MODEL"):
         target.device.infer(np.zeros(4))
-    assert target.device.stats()["loads"] == 0
+    first = target.device.stats()
+    assert first["loads"] == 0
+    # STATS uptime counts from the reset (docs/protocol.md): near 0 now, growing
+    assert first["uptime"] < 1 << 15, first
+    assert target.device.stats()["uptime"] >= first["uptime"]
 
 
 def test_truncated_and_garbage_then_resync(target) -> None:

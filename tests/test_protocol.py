@@ -83,3 +83,24 @@ def test_device_answers_are_byte_exact(target_name: str) -> None:
                 assert ready is not None
                 announcement = decode_frame(ready)
                 assert (announcement.type, announcement.seq) == (MsgType.HELLO | 0x80, 0)
+
+
+def test_the_qemu_command_lines_in_the_protocol_doc_are_the_hosts() -> None:
+    """docs/protocol.md gives each emulated target's whole QEMU command; it must be the one
+    the host runs (an outsider starts QEMU from the doc alone)."""
+    import re
+
+    from qhil.targets.targets import TARGETS, EmulatorLink, TargetKind, qemu_command
+
+    doc = (FIRMWARE_DIR.parent / "docs" / "protocol.md").read_text()
+    documented = dict(re.findall(r"- `([\w-]+)` \(firmware `[^`]+`, its UART: [^\n]+\n\s+`([^`]+)`",
+                                 doc))
+    emulated = [t for t in TARGETS.values() if t.kind is TargetKind.QEMU]
+    assert set(documented) == {t.name for t in emulated}
+    for t in emulated:
+        eth = (11111, 22222) if t.links[0] is EmulatorLink.ETHERNET else None
+        cmd = qemu_command(t, Path(f"firmware/.pio/build/{t.pio_env}/program.elf"), 33333, eth)
+        cmd[0] = Path(cmd[0]).name
+        expected = (" ".join(cmd).replace("33333", "PORT").replace("11111", "HOSTUDP")
+                    .replace("22222", "DEVUDP"))
+        assert documented[t.name] == expected, t.name

@@ -72,6 +72,19 @@ static uint32_t frames_waiting(void)
 }
 
 /* One frame's words: header checked, stream bytes into the ring, the rest drained. */
+/* The controller runs promiscuous (no filter to program): frames for other stations are
+ * dropped here, by the destination address. */
+static int addressed_to_us(const uint8_t *header)
+{
+    int own = 1;
+    int broadcast = 1;
+    for (uint32_t i = 0; i < 6u; i++) {
+        own &= header[i] == own_mac[i];
+        broadcast &= header[i] == 0xFFu;
+    }
+    return own || broadcast;
+}
+
 static int take_frame(qhil_rx_ring *ring)
 {
     const uint32_t status = RX_STATUS;
@@ -90,8 +103,9 @@ static int take_frame(qhil_rx_ring *ring)
                 if (at == HEADER - 1u) {
                     count = header[14] | ((uint32_t)header[15] << 8);
                     ours = (status & RX_ERROR) == 0u && length >= HEADER + 4u &&
+                           addressed_to_us(header) &&
                            ((uint32_t)header[12] << 8 | header[13]) == ETHERTYPE_QHIL &&
-                           count <= length - HEADER - 4u;
+                           count <= MAX_CHUNK && count <= length - HEADER - 4u;
                 }
             } else if (ours && at < HEADER + count) {
                 qhil_ring_push(ring, byte);

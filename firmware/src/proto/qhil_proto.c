@@ -40,6 +40,7 @@ static struct {
     uint8_t rx_overflow;
     uint16_t seq; /* of the request being answered */
     uint8_t type;
+    uint32_t epoch; /* the cost counter at boot or the last RESET: STATS uptime counts from it */
 } st;
 
 /* Packet and frame buffers for answers; 4-byte aligned for the typed views below. */
@@ -390,7 +391,7 @@ static void handle_stats(void)
     uint32_t values[8] = {s->frames_ok,  s->crc_errors, s->framing_errors,
                           s->rejects,    s->inferences, s->loads,
                           st.model.n_layers ? st.model.model_id : 0u,
-                          qhil_port_cost_now() >> 16};
+                          (qhil_port_cost_now() - st.epoch) >> 16};
     for (uint32_t i = 0; i < 8u; i++) {
         wr32(out + 4u * i, values[i]);
     }
@@ -416,6 +417,7 @@ void qhil_proto_init(uint8_t *arena, uint32_t arena_size)
     memset(&st, 0, sizeof st);
     st.arena = arena;
     st.arena_size = arena_size;
+    st.epoch = qhil_port_cost_now();
     builtin_blob = NULL;
     builtin_size = 0;
 }
@@ -490,6 +492,7 @@ void qhil_proto_handle_packet(const uint8_t *pkt, uint32_t len)
         st.model.n_layers = 0;
         st.load_size = 0;
         memset(&st.stats, 0, sizeof st.stats);
+        st.epoch = qhil_port_cost_now();
         if (builtin_blob != NULL) {
             activate_builtin();
         }

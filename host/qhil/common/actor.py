@@ -88,11 +88,16 @@ class FloatActor:
         n_in, n_out = self.obs_dim, self.action_dim
         if self.obs_mean.shape != (n_in,) or self.obs_std.shape != (n_in,):
             raise ModelFormatError(f"observation normalization must have shape ({n_in},)")
+        if not np.all(np.isfinite(self.obs_mean)):
+            raise ModelFormatError("observation mean must be finite")
         if np.any(self.obs_std <= 0) or not np.all(np.isfinite(self.obs_std)):
             raise ModelFormatError("observation std must be finite and positive")
+        if not self.obs_clip > 0:  # NaN fails too; +inf is "no clip"
+            raise ModelFormatError("observation clip must be positive (inf for none)")
         if self.action_low.shape != (n_out,) or self.action_high.shape != (n_out,):
             raise ModelFormatError(f"action bounds must have shape ({n_out},)")
-        if not (np.all(np.isfinite(self.action_low)) and np.all(self.action_high > self.action_low)):
+        if not (np.all(np.isfinite(self.action_low)) and np.all(np.isfinite(self.action_high))
+                and np.all(self.action_high > self.action_low)):
             raise ModelFormatError("action bounds must be finite with high > low")
         if self.output not in ("tanh", "clip"):
             raise ModelFormatError(f"unknown output kind '{self.output}'")

@@ -101,6 +101,11 @@ class GoldenExecutor:
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.model.obs_dim:
             raise ValueError(f"expected input codes [B, {self.model.obs_dim}], got {x.shape}")
+        limit = self.model.in_limit
+        if x.size and (x.max() > limit or x.min() < -limit):
+            flat = np.flatnonzero(np.abs(x.astype(np.int64)).max(axis=0) > limit)
+            raise ValueError(f"input code outside ±{limit} at index {int(flat[0])} (the "
+                             "device answers BAD_INPUT; docs/quantization.md#input-codes-host)")
         if x.shape[0] <= self.CHUNK:
             return self._forward(x, keep_all)
         blocks = [self._forward(x[i : i + self.CHUNK], keep_all)

@@ -204,8 +204,9 @@ class QuantModel:
             prev = layer.n_out
         if self.in_center.shape != (self.obs_dim,) or self.in_step.shape != (self.obs_dim,):
             raise ModelFormatError("input centre/step must have one entry per observation feature")
-        if not (np.all(np.isfinite(self.in_center)) and np.all(np.isfinite(self.in_step))
-                and np.all(self.in_step > 0)):
+        if not np.all(np.isfinite(self.in_center)):
+            raise ModelFormatError("input centres must be finite")
+        if not (np.all(np.isfinite(self.in_step)) and np.all(self.in_step > 0)):
             raise ModelFormatError("input steps must be finite and positive")
         if self.action_low.shape != (self.action_dim,) or self.action_high.shape != (self.action_dim,):
             raise ModelFormatError("action bounds must have one entry per action")
