@@ -62,13 +62,13 @@ def test_missing_variant_fails_every_gate_and_is_named() -> None:
     cand = _report(**{"return": 100.0})
     assert not compare_reports([base, cand], []).failed  # no gate, nothing to fail
     result = compare_reports([base, cand], parse_gates("return=-2%"))
-    assert result.failures["return=-2%"] == ["w4a4: the base's variant is missing from report 2"]
+    assert result.failures["return=-2%"] == ["w4a4: the base's variant is missing from new"]
 
 
 def test_metric_missing_from_a_candidate_fails_its_gate() -> None:
     result = compare_reports([_report(cost=100.0), _report(**{"return": 1.0})],
                              parse_gates("cost=+5%"))
-    assert result.failures["cost=+5%"] == ["int8: cost is missing from report 2"]
+    assert result.failures["cost=+5%"] == ["int8: cost is missing from new"]
 
 
 def test_units_that_differ_are_side_by_side_and_never_gated(tmp_path: Path,
@@ -99,7 +99,7 @@ def test_host_timed_gates_need_three_base_runs_and_respect_their_spread() -> Non
     assert not compare_reports([*runs, _report(latency_p99=1.53)], gates, base_runs=3).failed
     result = compare_reports([*runs, _report(latency_p99=1.55)], gates, base_runs=3)
     assert result.failures["latency_p99=+10%"][0].startswith(
-        "int8: latency_p99 changed +10.7% in report 4 against the worst of 3 base runs")
+        "int8: latency_p99 changed +10.7% in new against the worst of 3 base runs")
 
 
 def test_every_metric_has_a_unit_in_text_and_json(tmp_path: Path,

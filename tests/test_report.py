@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -48,9 +49,23 @@ def test_html_renders_and_decides_in_chromium_at_900px(bench_dir: Path, tmp_path
     page = bench_dir / "report.html"
     dom = _chromium(tmp_path, page, "--dump-dom").stdout
     assert "qhil bench: Pendulum-v1 on native" in dom
-    assert 'data-plots-loaded="4"' in dom, "the browser did not decode all four plots"
+    assert 'data-plots-loaded="6"' in dom, "the browser did not decode all six plots"
     width = int(re.search(r'data-page-width="(\d+)"', dom).group(1))  # type: ignore[union-attr]
     assert width <= 900, f"the page is {width} px wide in a 900 px window"
+    assert "device answers checked against the golden executor, 0 mismatches" in dom
+    # what the report decides on is in view without scrolling the table sideways
+    ends = json.loads(html_unescape(re.search(r'data-header-right="([^"]*)"', dom).group(1)))  # type: ignore[union-attr]
+    view = int(re.search(r'data-viewport-width="(\d+)"', dom).group(1))  # type: ignore[union-attr]
+    for header in ("variant", "% of float (95% CI)", "device cost (ns)", "bit-exact", "weight B"):
+        assert ends[header] <= view, (header, ends[header], view)
+    # with a budget on another metric, its column comes into view too
+    budgeted = tmp_path / "budgeted"
+    assert main(["-q", "report", str(bench_dir / "report.json"), "--budget",
+                 "op_energy=100000", "--out", str(budgeted)]) == 0
+    budget_dom = _chromium(tmp_path, budgeted / "report.html", "--dump-dom").stdout
+    ends = json.loads(html_unescape(re.search(r'data-header-right="([^"]*)"',  # type: ignore[union-attr]
+                                              budget_dom).group(1)))
+    assert ends["op-level nJ"] <= view, ends
     first_table = dom.split("</table>")[0]
     assert first_table.count("<tr>") == 4  # header + three variants
     assert "Best (no budget given): <strong>" in dom and "Pareto front, return vs" in dom
@@ -71,7 +86,8 @@ def test_plots_are_svg_with_readable_text_and_one_colour_per_variant(bench_dir: 
 
     report = _load(bench_dir)
     figs = report_figures(report)
-    assert len(figs) == 4
+    assert set(figs) == {"Return per variant", "Return vs device cost", "Return vs weight bytes",
+                         "Energy vs return", "Latency histogram", "Noise robustness"}
     for name, data in figs.items():
         svg = base64.b64decode(data).decode()
         sizes = [float(px) for px in re.findall(r"font(?:-size)?:\s*([\d.]+)px", svg)]
@@ -195,24 +211,33 @@ def test_html_and_summary_show_what_report_json_says(bench_dir: Path, tmp_path: 
     md_rows = {cells[0]: cells for line in variant_table.splitlines()[2:]
                for cells in [[c.strip() for c in line.strip("|").split("|")]]}
     assert set(html_rows) == set(md_rows) == {v["name"] for v in report["variants"]}
+    from qhil.report.markdown import table_head
+
+    col = {title: i for i, title in enumerate(table_head(report))}
     for v in report["variants"]:
         h, m = html_rows[v["name"]], md_rows[v["name"]]
         assert h == m, v["name"]
-        assert h[1] == v["bits"]
-        assert h[2] == f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}"
-        assert h[3].startswith(f"{v['percent_of_float']:.1f}")
-        assert h[4] == str(v["early_terminations"])
-        assert h[5] == f"{v['latency_ms']['p50']:.3f}" and h[6] == f"{v['latency_ms']['p99']:.3f}"
-        assert h[7] == str(v["deadline_misses"])
+        assert h[col["bits"]] == v["bits"]
+        assert h[col["return"]] == f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}"
+        assert h[col["% of float (95% CI)"]].startswith(f"{v['percent_of_float']:.1f}")
+        assert h[col["ended early"]] == str(v["early_terminations"])
+        assert h[col["weight B"]] == str(v["sizes"]["weight_bytes"])
         if "device_cost" in v:
-            assert h[8] == f"{v['device_cost']['median']:.0f}"
-        assert h[11] == f"{v['energy']['op_level']['total_pj'] / 1e3:.2f}"
+            assert h[col["device cost (ns)"]] == f"{v['device_cost']['median']:.0f}"
+        assert h[col["op-level nJ"]] == f"{v['energy']['op_level']['total_pj'] / 1e3:.2f}"
         exact = v.get("bit_exact")
         want = "-" if not exact else "yes" if exact["mismatches"] == 0 else \
             f"NO ({exact['mismatches']})"
-        assert h[12] == want, v["name"]
-        assert h[13] == str(v["sizes"]["blob_bytes"] or "-")
-    assert html_rows["int8"][12] == "NO (3)"
+        assert h[col["bit-exact"]] == want, v["name"]
+        assert h[col["blob B"]] == str(v["sizes"]["blob_bytes"] or "-")
+    assert html_rows["int8"][col["bit-exact"]] == "NO (3)"
+    # the host round trip has a table of its own, below the decision
+    latency = summary.split("Control latency", 1)[1]
+    for v in report["variants"]:
+        row = next(line for line in latency.splitlines() if line.startswith(f"| {v['name']} |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == f"{v['latency_ms']['p50']:.3f}" and cells[2] == f"{v['latency_ms']['p99']:.3f}"
+        assert cells[4] == str(v["deadline_misses"])
     assert "<span class='bad'>NO (3)</span>" in (tmp_path / "report.html").read_text()
 
 

@@ -7,6 +7,7 @@ used for what is the protocol of :mod:`qhil.common.protocol` (docs/evaluation.md
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from qhil.common.model_dir import ModelDir
 from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, check_seeds, split_seeds
 
 __all__ = ["EvalResult", "Comparison", "evaluate_policy", "percent_of_float", "compare_paired",
-           "float_test", "BOOTSTRAP_RESAMPLES"]
+           "float_test", "BOOTSTRAP_RESAMPLES", "paired_difference", "bootstrap_draws"]
 
 #: Resamples of the paired bootstrap; its generator is seeded, so intervals repeat exactly.
 BOOTSTRAP_RESAMPLES = 10_000
@@ -131,32 +132,86 @@ class Comparison:
     """A quantized policy against the float one on the same seeds (docs/evaluation.md)."""
 
     percent: float
-    """% of float of the mean returns"""
+    """% of float of the mean returns (``nan`` where it is undefined: the float mean's
+    interval contains 0)"""
     interval: tuple[float, float]
     """95 % paired bootstrap interval of ``percent`` (seeds resampled, both policies together)"""
     episodes: int
     early_terminations: int
     float_early_terminations: int
+    difference: float = 0.0
+    """mean return minus the float's, on the same seeds"""
+    difference_interval: tuple[float, float] = (0.0, 0.0)
+    """its 95 % paired bootstrap interval (the same draws)"""
+    float_interval: tuple[float, float] = (0.0, 0.0)
+    """95 % bootstrap interval of the float mean (the same draws)"""
+
+    @property
+    def defined(self) -> bool:
+        """% of float means something: the float mean is told apart from 0."""
+        lo, hi = self.float_interval
+        return not lo <= 0.0 <= hi
 
     def as_dict(self) -> dict[str, object]:
-        return {"percent_of_float": self.percent, "interval95": list(self.interval),
-                "episodes": self.episodes, "early_terminations": self.early_terminations,
-                "float_early_terminations": self.float_early_terminations}
+        out: dict[str, object] = {
+            "percent_of_float": self.percent if self.defined else None,
+            "interval95": list(self.interval) if self.defined else None,
+            "episodes": self.episodes, "early_terminations": self.early_terminations,
+            "float_early_terminations": self.float_early_terminations,
+            "return_difference": self.difference,
+            "return_difference_interval95": list(self.difference_interval)}
+        if not self.defined:
+            out["percent_of_float_undefined"] = self.undefined_reason
+        return out
+
+    @property
+    def undefined_reason(self) -> str:
+        lo, hi = self.float_interval
+        return (f"the float mean's 95 % interval ({lo:.4g} to {hi:.4g}) contains 0: % of float "
+                "is undefined; compare the paired return difference")
 
     def __str__(self) -> str:
+        tail = (f"{self.episodes} episodes), early terminations {self.early_terminations} vs "
+                f"float {self.float_early_terminations}")
+        if not self.defined:
+            lo, hi = self.difference_interval
+            return (f"return {self.difference:+.4g} vs float (95% CI {lo:+.4g} to {hi:+.4g}, "
+                    f"{tail}; % of float undefined: the float mean's interval contains 0")
         lo, hi = self.interval
-        return (f"{self.percent:.1f}% of float (95% CI {lo:.1f}-{hi:.1f}, {self.episodes} "
-                f"episodes), early terminations {self.early_terminations} vs float "
-                f"{self.float_early_terminations}")
+        return f"{self.percent:.1f}% of float (95% CI {lo:.1f}-{hi:.1f}, {tail}"
+
+
+def bootstrap_draws(n: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """The resampled episode indices every paired interval uses: ``(resamples, n)``."""
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                      seed: int = 0) -> tuple[float, tuple[float, float]]:
+    """Mean of ``a - b`` (returns on the same seeds, in seed order) and its 95 % paired
+    bootstrap interval: whether two policies can be told apart."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape != b.shape or a.size == 0:
+        raise ConfigError(f"a paired difference needs returns on the same seeds ({a.size} vs {b.size})")
+    idx = bootstrap_draws(a.size, resamples, seed)
+    return float(np.mean(a - b)), _interval((a - b)[idx].mean(axis=1))
 
 
 def compare_paired(quantized: EvalResult, float_: EvalResult,
                    resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Comparison:
-    """% of float with a 95 % paired bootstrap interval.
+    """% of float with a 95 % paired bootstrap interval, and the return difference with its
+    own.
 
     Each resample draws ``n`` seeds with replacement and takes the ratio of the two
     policies' mean returns over the drawn seeds (the same draw for both, so the shared
-    difficulty of a seed cancels); the interval is the 2.5th and 97.5th percentile.
+    difficulty of a seed cancels); the interval is the 2.5th and 97.5th percentile. When
+    the float mean's interval (the same draws) contains 0, % of float is undefined
+    (``nan``) and the return difference is what compares the two.
 
     :raises ConfigError: when the two results are not on the same seeds
     """
@@ -164,13 +219,18 @@ def compare_paired(quantized: EvalResult, float_: EvalResult,
         raise ConfigError(f"a paired comparison needs the same seeds: {quantized.seeds} vs "
                           f"{float_.seeds}")
     q, f = quantized.returns.astype(float), float_.returns.astype(float)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, q.size, size=(resamples, q.size))
-    boot = _percent(q[idx].mean(axis=1), f[idx].mean(axis=1))
-    boot = np.nan_to_num(boot, nan=0.0, posinf=np.finfo(float).max)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return Comparison(percent_of_float(float(q.mean()), float(f.mean())), (float(lo), float(hi)),
-                      int(q.size), quantized.early_terminations, float_.early_terminations)
+    idx = bootstrap_draws(q.size, resamples, seed)
+    q_means, f_means = q[idx].mean(axis=1), f[idx].mean(axis=1)
+    boot = np.nan_to_num(_percent(q_means, f_means), nan=0.0, posinf=np.finfo(float).max)
+    float_interval = _interval(f_means)
+    comparison = Comparison(percent_of_float(float(q.mean()), float(f.mean())), _interval(boot),
+                            int(q.size), quantized.early_terminations,
+                            float_.early_terminations, float(np.mean(q - f)),
+                            _interval(q_means - f_means), float_interval)
+    if not comparison.defined:
+        nan = float("nan")
+        comparison = dataclasses.replace(comparison, percent=nan, interval=(nan, nan))
+    return comparison
 
 
 def float_test(model: ModelDir, episodes: int = TEST_EPISODES) -> EvalResult:

@@ -4,7 +4,9 @@ Schema ``qhil-report/1`` (top level): ``schema``, ``created``, ``qhil``, ``git``
 ``versions``, ``env_id``, ``model``, ``target`` (name, kind, board, cpu, firmware,
 kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variants``
 (one object each: return, percent_of_float with its 95 % paired bootstrap
-interval ``percent_of_float_interval95``, early_terminations, latency_ms, device_cost, deadline_misses,
+interval ``percent_of_float_interval95`` (null where undefined, with the reason in
+``percent_of_float_undefined``), ``return_difference_vs_float`` {mean, interval95},
+early_terminations, latency_ms, device_cost, deadline_misses,
 bit_exact, sizes {blob, weight and device arena bytes}, energy {op_level, device},
 noise, action_error_vs_float {rmse, max, sign_flips, components}, layer_costs), ``budget`` (the ceilings
 the report decides under, or null), ``link`` (requests, retries,
@@ -67,6 +69,11 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
     mine = _clean_result(res)
     paired = (compare_paired(mine, float_res) if mine is not None and float_res is not None
               and mine.seeds == float_res.seeds else None)
+    if paired is not None:
+        entry_difference: dict[str, Any] | None = {
+            "mean": paired.difference, "interval95": list(paired.difference_interval)}
+    else:
+        entry_difference = None
     rtts = [t for e in clean for t in e.rtt_s]
     costs = [c for e in clean for c in e.cost]
     v = res.variant
@@ -75,8 +82,11 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
         "return": {"mean": float(np.mean(returns)), "std": float(np.std(returns)),
                    "per_episode": returns},
         "percent_of_float": (percent_of_float(float(np.mean(returns)), float_mean)
-                             if float_mean is not None else None),
-        "percent_of_float_interval95": list(paired.interval) if paired is not None else None,
+                             if float_mean is not None and (paired is None or paired.defined)
+                             else None),
+        "percent_of_float_interval95": (list(paired.interval) if paired is not None
+                                        and paired.defined else None),
+        "return_difference_vs_float": entry_difference,
         "early_terminations": int(sum(e.terminated for e in clean)),
         "steps": int(sum(e.steps for e in clean)),
         "latency_ms": _percentiles_ms(rtts),
@@ -113,6 +123,8 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
             "max": max(e["max"] for e in errors),
             "sign_flips": int(sum(e["sign_flips"] for e in errors)), "components": count,
             "unit": "action half-range"}
+    if paired is not None and not paired.defined:
+        entry["percent_of_float_undefined"] = paired.undefined_reason
     if res.model_id is not None:
         entry["model_id"] = f"0x{res.model_id:08x}"
     noisy: dict[str, dict[str, float]] = {}

@@ -32,7 +32,7 @@ from xml.etree import ElementTree
 from qhil.common.errors import ConfigError
 
 __all__ = ["Metric", "METRICS", "Gate", "parse_gates", "compare_reports", "Comparison",
-           "Row", "MIN_TIMED_BASE_RUNS", "junit_xml"]
+           "Row", "MIN_TIMED_BASE_RUNS", "junit_xml", "report_labels", "env_mismatch"]
 
 #: Base runs a gate on a host-timed metric needs.
 MIN_TIMED_BASE_RUNS = 3
@@ -186,18 +186,42 @@ def _check_gates(reports: list[dict[str, Any]], names: list[str], gates: list[Ga
                 "compare them side by side without a gate")
 
 
+def report_labels(count: int, base_runs: int) -> list[str]:
+    """Short names of the reports in a comparison's table and messages: ``base`` (or
+    ``base1``..) and ``new`` (or ``new1``..)."""
+    cands = count - base_runs
+    return ([("base" if base_runs == 1 else f"base{i + 1}") for i in range(base_runs)] +
+            [("new" if cands == 1 else f"new{i + 1}") for i in range(cands)])
+
+
+def env_mismatch(reports: list[dict[str, Any]], names: list[str]) -> str | None:
+    """Why the reports do not measure the same task (None: they do)."""
+    envs = [str(r.get("env_id", "?")) for r in reports]
+    if len(set(envs)) <= 1:
+        return None
+    return ("the reports are of different envs (" +
+            ", ".join(f"{n}: {e}" for n, e in zip(names, envs, strict=True)) +
+            "): their returns are not comparable")
+
+
 def compare_reports(reports: list[dict[str, Any]], gates: list[Gate], base_runs: int = 1,
-                    names: list[str] | None = None) -> Comparison:
+                    names: list[str] | None = None,
+                    allow_env_mismatch: bool = False) -> Comparison:
     """Rows for every variant of the base and metric it has, and each gate's failures.
 
     :param base_runs: how many of the first reports are runs of the base
-    :param names: labels of the reports in messages (default ``report N``)
-    :raises ConfigError: fewer than one candidate, or a gate that cannot be fair
+    :param names: labels of the reports in messages (default :func:`report_labels`)
+    :param allow_env_mismatch: compare reports of different envs anyway
+    :raises ConfigError: fewer than one candidate, reports of different envs, or a gate
+        that cannot be fair
     """
     if base_runs < 1 or len(reports) <= base_runs:
         raise ConfigError(f"compare needs {base_runs} base report(s) and at least one "
                           f"candidate; got {len(reports)} report(s)")
-    names = names or [f"report {i + 1}" for i in range(len(reports))]
+    names = names or report_labels(len(reports), base_runs)
+    mismatch = env_mismatch(reports, names)
+    if mismatch and not allow_env_mismatch:
+        raise ConfigError(mismatch + " (--allow-env-mismatch compares them anyway)")
     _check_gates(reports, names, gates, base_runs)
     base_names: list[str] = []
     for rep in reports[:base_runs]:
@@ -249,7 +273,7 @@ def _judge(gate: Gate, rows: list[Row], by_report: list[dict[str, dict[str, Any]
             worse = (change < gate.limit_percent if metric.higher_is_better
                      else change > gate.limit_percent)
             if worse:
-                against = "the base" if base_runs == 1 else f"the worst of {base_runs} base runs"
+                against = names[0] if base_runs == 1 else f"the worst of {base_runs} base runs"
                 failures.append(f"{row.variant}: {metric.name} changed {change:+.1f}% in "
                                 f"{names[i]} against {against} (limit {gate.limit_percent:+g}%)")
     return failures

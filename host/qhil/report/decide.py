@@ -16,7 +16,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from qhil.common.errors import ConfigError
+from qhil.common.evaluation import paired_difference, percent_of_float
 from qhil.report.compare import METRICS, Metric
 
 __all__ = ["Ceiling", "parse_budget", "Decision", "decide", "FRONT_AXES"]
@@ -97,10 +100,66 @@ def decide(report: dict[str, Any], budget: list[Ceiling]) -> Decision:
     if not candidates:
         why = ("no device variant meets the budget" if budget else "no device variant ran")
         return Decision([str(c) for c in budget], None, why, fronts, over)
-    best = max(candidates, key=lambda v: (v["return"]["mean"],
-                                          -(METRICS["weight_bytes"].value_in(v) or 0)))
-    pct = best.get("percent_of_float")
+    ranked = sorted(candidates, key=lambda v: (v["return"]["mean"],
+                                               -(METRICS["weight_bytes"].value_in(v) or 0)),
+                    reverse=True)
+    best = ranked[0]
     why = (f"highest return among the {len(candidates)} device variant(s)"
            + (f" within {', '.join(str(c) for c in budget)}" if budget else "")
-           + (f": {pct:.1f} % of float" if pct is not None else ""))
+           + _standing(best))
+    if len(ranked) > 1:
+        why += _against_runner_up(best, ranked[1])
+    falls = _falls_under_noise(best, variants)
+    if falls:
+        why += f"; under noise it falls: {falls}"
     return Decision([str(c) for c in budget], best["name"], why, fronts, over)
+
+
+def _standing(v: dict[str, Any]) -> str:
+    """A variant against float: % of float with its interval, or, where that is undefined
+    (the float mean's interval contains 0), the paired return difference."""
+    pct = v.get("percent_of_float")
+    ci = v.get("percent_of_float_interval95")
+    if pct is not None:
+        return f": {pct:.1f} % of float" + (f" [{ci[0]:.1f}-{ci[1]:.1f}]" if ci else "")
+    diff = v.get("return_difference_vs_float")
+    if diff:
+        lo, hi = diff["interval95"]
+        return (f": return {diff['mean']:+.4g} vs float [{lo:+.4g} to {hi:+.4g}] (% of float is "
+                "undefined: the float mean's interval contains 0, so variants are ranked by "
+                "return)")
+    return ""
+
+
+def _against_runner_up(best: dict[str, Any], second: dict[str, Any]) -> str:
+    """Whether the best and the runner-up can be told apart: the paired interval of their
+    return difference (same seeds, docs/evaluation.md) excludes 0."""
+    a, b = best["return"].get("per_episode"), second["return"].get("per_episode")
+    if not a or not b or len(a) != len(b):
+        return ""
+    mean, (lo, hi) = paired_difference(np.asarray(a), np.asarray(b))
+    if lo <= 0.0 <= hi:
+        return (f"; it cannot be told apart from {second['name']} (return difference "
+                f"{mean:+.4g}, 95 % interval {lo:+.4g} to {hi:+.4g} contains 0)")
+    return f"; ahead of {second['name']} by {mean:+.4g} [{lo:+.4g} to {hi:+.4g}]"
+
+
+#: Below this % of float under noise, a pick is named as one that falls under noise.
+NOISE_FLOOR_PERCENT = 95.0
+
+
+def _falls_under_noise(best: dict[str, Any], variants: list[dict[str, Any]]) -> str:
+    """The noise levels at which the pick drops below :data:`NOISE_FLOOR_PERCENT` of the
+    float policy at the same noise (empty: no noise was run, or it holds)."""
+    ref = next((v for v in variants if v["kind"] == "host-float"), None)
+    if ref is None or not best.get("noise"):
+        return ""
+    out = []
+    for level, stats in sorted(best["noise"].items(), key=lambda kv: float(kv[0])):
+        ref_stats = ref.get("noise", {}).get(level)
+        if ref_stats is None:
+            continue
+        pct = percent_of_float(stats["mean"], ref_stats["mean"])
+        if pct == pct and pct < NOISE_FLOOR_PERCENT:
+            out.append(f"{best['name']} {pct:.1f} % of float at noise {level}")
+    return ", ".join(out)

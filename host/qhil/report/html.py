@@ -1,9 +1,10 @@
 """A self-contained HTML page for a bench report: the summary.md facts, and SVG plots.
 
 The page says what summary.md says (the same functions of :mod:`qhil.report.markdown` build
-both), then shows four plots in which each variant keeps one colour. Text in the plots is
-at least 11 px at the plots' natural size, and nothing makes the page wider than a 900 px
-window: wide tables scroll inside their own box.
+both), then shows plots in which each variant keeps one colour. Text in the plots is at
+least 11 px at the plots' natural size, and nothing makes the page wider than a 900 px
+window: the variant table puts the decisive columns first and scrolls inside its own box
+with the variant column pinned.
 """
 
 from __future__ import annotations
@@ -23,13 +24,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from qhil.report.markdown import (  # noqa: E402
     ACTION_ERROR_TITLE,
+    LATENCY_TITLE,
     action_error_table,
     decision_lines,
     header_line,
+    headline,
+    latency_table,
     layer_cost_table,
     noise_table,
     note_lines,
     partial_line,
+    table_columns,
     table_head,
     variant_cells,
 )
@@ -40,9 +45,13 @@ _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222;
        padding: 0 1rem; }
 .scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; margin: 1rem 0; font-size: 0.9rem; }
-th, td { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
+table { border-collapse: separate; border-spacing: 0; margin: 1rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.3rem 0.5rem; text-align: right; white-space: nowrap; }
+th { white-space: normal; vertical-align: bottom; min-width: 3.5em; }
+th:first-child, td:first-child { text-align: left; position: sticky; left: 0; background: #fff;
+                                 z-index: 1; }
+td.bits { white-space: normal; min-width: 9em; text-align: left; }
+.headline { font-size: 1.05rem; }
 .plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(380px, 1fr)); gap: 1rem; }
 .plots img { width: 100%; border: 1px solid #eee; }
 .bad { color: #b00; font-weight: bold; }
@@ -69,6 +78,12 @@ window.addEventListener('load', function () {
   imgs.forEach(function (im) { if (im.complete && im.naturalWidth > 0) ok++; });
   document.body.setAttribute('data-plots-loaded', String(ok));
   document.body.setAttribute('data-page-width', String(document.documentElement.scrollWidth));
+  var ends = {};
+  document.querySelectorAll('#variants th').forEach(function (th) {
+    ends[th.textContent] = Math.round(th.getBoundingClientRect().right);
+  });
+  document.body.setAttribute('data-header-right', JSON.stringify(ends));
+  document.body.setAttribute('data-viewport-width', String(window.innerWidth));
 });
 """
 
@@ -91,8 +106,9 @@ def _svg(fig: plt.Figure) -> str:
 
 
 def report_figures(report: dict[str, Any]) -> dict[str, str]:
-    """Base64 SVGs: return per variant, latency histogram, energy vs return (with its
-    Pareto front), noise robustness; each variant in its colour of :func:`colours`."""
+    """Base64 SVGs: return per variant, return against device cost, weight bytes and
+    energy (each with its Pareto front and the intervals of the means), the host round
+    trip, noise robustness; each variant in its colour of :func:`colours`."""
     with plt.rc_context({"font.size": FONT_PT, "axes.titlesize": FONT_PT + 1,
                          "axes.labelsize": FONT_PT, "xtick.labelsize": FONT_PT,
                          "ytick.labelsize": FONT_PT, "legend.fontsize": FONT_PT}):
@@ -107,23 +123,41 @@ def _figures(report: dict[str, Any]) -> dict[str, str]:
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     means = [v["return"]["mean"] for v in variants]
-    stds = [v["return"]["std"] for v in variants]
     # Returns may be negative (Pendulum): % of float tells the bars apart, so plot that
-    # when every variant has it, with the return itself written on each bar.
+    # when every variant has it, with its interval and the return written on each bar.
     pcts = [v.get("percent_of_float") for v in variants]
     use_pct = all(p is not None for p in pcts)
     heights = pcts if use_pct else means
-    ax.bar(range(len(names)), heights, yerr=None if use_pct else stds,
-           color=[colour[n] for n in names], capsize=3)
+    if use_pct:
+        cis = [v.get("percent_of_float_interval95") or [p, p] for v, p in zip(variants, pcts, strict=True)]
+        err = [[max(0.0, h - c[0]) for h, c in zip(heights, cis, strict=True)],
+               [max(0.0, c[1] - h) for h, c in zip(heights, cis, strict=True)]]
+    else:
+        bounds = [_mean_interval(v) for v in variants]
+        err = [[m - b[0] for m, b in zip(means, bounds, strict=True)],
+               [b[1] - m for m, b in zip(means, bounds, strict=True)]]
+    ax.bar(range(len(names)), heights, yerr=err, color=[colour[n] for n in names], capsize=3)
     for i in range(len(variants)):
-        ax.annotate(f"{means[i]:.0f}", (i, heights[i]), ha="center", va="bottom")
+        ax.annotate(f"{means[i]:.0f}", (i, heights[i]), xytext=(0, 2), textcoords="offset points",
+                    ha="center", va="bottom")
     if use_pct:
         ax.axhline(100, color="black", lw=0.8, ls="--")
-        ax.set_ylim(0, max(110.0, max(p for p in pcts if p is not None) + 10))
+        top = max(max(c[1] for c in cis), max(p for p in pcts if p is not None))
+        ax.set_ylim(0, max(110.0, min(top, 400.0) + 10))
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
-    ax.set_ylabel("% of float (label: mean return)" if use_pct else "return (mean ± std)")
+    ax.set_ylabel("% of float, 95% CI (label: return)" if use_pct else "return (95% CI of mean)")
     ax.set_title("Return per variant (same seeds)")
     figs["Return per variant"] = _svg(fig)
+
+    for title, xlabel, value in _front_axes(report):
+        points = [(x, v) for v in variants if (x := value(v)) is not None]
+        if len(points) < 2 and title != "Energy vs return":
+            continue
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        _front_plot(ax, points, colour)
+        ax.set_xlabel(xlabel)
+        ax.set_title(f"{title} (upper-left is better)")
+        figs[title] = _svg(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for v in variants:
@@ -134,37 +168,24 @@ def _figures(report: dict[str, Any]) -> dict[str, str]:
     _plain_log_axis(ax.xaxis)
     ax.set_xlabel("round trip per step (ms)")
     ax.set_ylabel("steps")
-    ax.set_title("Control latency (host round trip)")
+    ax.set_title("Host round trip (the harness's link)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend()
     figs["Latency histogram"] = _svg(fig)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    # one kind of estimate per plot: device energy where the target has a board profile
-    device = any((v.get("energy") or {}).get("device") for v in variants)
-    points = [(e, v["return"]["mean"], v["name"]) for v in variants
-              if (e := _energy_uj(v, device)) is not None]
-    for e, r, n in points:
-        ax.scatter(e, r, s=40, color=colour[n])
-        ax.annotate(n, (e, r), xytext=(4, 4), textcoords="offset points")
-    front = _pareto(points)
-    if len(front) > 1:
-        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#888",
-                linestyle="--", linewidth=1, label="Pareto front")
-        ax.legend()
-    ax.set_xscale("log")
-    _plain_log_axis(ax.xaxis)
-    ax.set_xlabel("energy per action (µJ, device)" if device else
-                  "energy per action (µJ, op-level estimate)")
-    ax.set_ylabel("return")
-    ax.set_title("Energy vs return (upper-left is better)")
-    figs["Energy vs return"] = _svg(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for v in variants:
+    levels_all = sorted({0.0, *(float(k) for v in variants for k in v.get("noise", {}))})
+    span = (levels_all[-1] - levels_all[0]) or 1.0
+    for i, v in enumerate(variants):
+        # a small sideways offset per variant, markers of their own and the float policy
+        # dashed on top: lines that coincide (float and device-f32) stay visible
+        dodge = (i - (len(variants) - 1) / 2) * 0.012 * span
         levels = [0.0] + [float(k) for k in v.get("noise", {})]
         rets = [v["return"]["mean"]] + [s["mean"] for s in v.get("noise", {}).values()]
-        ax.plot(levels, rets, marker="o", label=v["name"], color=colour[v["name"]])
+        is_float = v["kind"] == "host-float"
+        ax.plot([x + dodge for x in levels], rets, marker=MARKERS[i % len(MARKERS)],
+                label=v["name"], color=colour[v["name"]], linestyle="--" if is_float else "-",
+                linewidth=2.2 if is_float else 1.4, zorder=3 if is_float else 2, alpha=0.9)
     ax.set_xlabel("observation noise (std / feature scale)")
     ax.set_ylabel("return")
     ax.set_title("Robustness to observation noise")
@@ -172,6 +193,62 @@ def _figures(report: dict[str, Any]) -> dict[str, str]:
         ax.legend()
     figs["Noise robustness"] = _svg(fig)
     return figs
+
+
+#: One marker per variant (with its colour), so coinciding lines stay apart.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
+def _front_axes(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """The Pareto plots: return against device cost, weight bytes and energy."""
+    unit = report["target"].get("cost_unit", "")
+    device = any((v.get("energy") or {}).get("device") for v in report["variants"])
+    return [
+        ("Return vs device cost", f"device cost per action ({unit})",
+         lambda v: (v.get("device_cost") or {}).get("median")),
+        ("Return vs weight bytes", "weight bytes",
+         lambda v: (v.get("sizes") or {}).get("weight_bytes")),
+        ("Energy vs return", "energy per action (µJ, device)" if device else
+         "energy per action (µJ, op-level estimate)", lambda v: _energy_uj(v, device)),
+    ]
+
+
+def _mean_interval(v: dict[str, Any]) -> tuple[float, float]:
+    """95 % bootstrap interval of a variant's mean return (the draws of the paired
+    comparison, docs/evaluation.md)."""
+    import numpy as np
+
+    from qhil.common.evaluation import bootstrap_draws
+
+    r = np.asarray(v["return"].get("per_episode") or [v["return"]["mean"]], float)
+    means = r[bootstrap_draws(r.size)].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _front_plot(ax: Any, points: list[tuple[float, dict[str, Any]]],
+                colour: dict[str, str]) -> None:
+    """Return (with the 95 % interval of each mean) against a lower-is-better axis, and the
+    Pareto front. The y axis always holds the intervals, so a difference inside the noise
+    never looks like one; the x axis is logarithmic only where the values span a decade."""
+    front_in = []
+    for x, v in points:
+        mean = v["return"]["mean"]
+        lo, hi = _mean_interval(v)
+        ax.errorbar(x, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color=colour[v["name"]],
+                    capsize=3, markersize=6)
+        ax.annotate(v["name"], (x, mean), xytext=(4, 4), textcoords="offset points")
+        front_in.append((x, mean, v["name"]))
+    front = _pareto(front_in)
+    if len(front) > 1:
+        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="#888",
+                linestyle="--", linewidth=1, label="Pareto front")
+        ax.legend()
+    xs = [x for x, _ in points if x > 0]
+    if xs and max(xs) / min(xs) >= 10:
+        ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis)
+    ax.set_ylabel("return (95% CI of mean)")
 
 
 def _energy_uj(v: dict[str, Any], device: bool) -> float | None:
@@ -194,19 +271,21 @@ def _pareto(points: list[tuple[float, float, str]]) -> list[tuple[float, float, 
 
 def _table(report: dict[str, Any]) -> str:
     """The summary.md table, cell for cell; a failed bit-exact check is marked, and each
-    variant carries its plot colour."""
-    titles = table_head(report["target"].get("cost_unit", ""))
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in titles)
-    exact = titles.index("bit-exact")
+    variant carries its plot colour. The variant column stays in view when the table
+    scrolls; the decisive columns come first (:func:`table_columns`)."""
+    keys = table_columns(report)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table_head(report))
+    exact = keys.index("exact")
     colour = colours(report)
     rows = []
     for v in report["variants"]:
-        cells = [html.escape(c) for c in variant_cells(v)]
+        cells = [html.escape(c) for c in variant_cells(v, report)]
         cells[0] = f"<span class='swatch' style='background:{colour[v['name']]}'></span>" + cells[0]
         if cells[exact].startswith("NO"):
             cells[exact] = f"<span class='bad'>{cells[exact]}</span>"
-        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(rows)}</table></div>"
+        rows.append("<tr>" + "".join(f"<td class='{k}'>{c}</td>" for k, c in zip(keys, cells, strict=True))
+                    + "</tr>")
+    return f"<div class='scroll'><table id='variants'><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
 def _plain_table(head: list[str], rows: list[list[str]]) -> str:
@@ -235,6 +314,7 @@ def write_html(report: dict[str, Any], path: Path) -> Path:
     decision = "".join(f"<p>{_inline(line)}</p>" for line in decision_lines(report))
     sections = ""
     for heading, caption, (head, rows) in (
+            ("Control latency", LATENCY_TITLE, latency_table(report)),
             ("Robustness to observation noise", "Return; % of the clean float return.",
              noise_table(report)),
             ("On-device cost per layer",
@@ -248,7 +328,8 @@ def write_html(report: dict[str, Any], path: Path) -> Path:
     page = (f"<!doctype html><html><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width'><title>{html.escape(title)}"
             f"</title><style>{_CSS}</style><script>{_SCRIPT}</script></head><body>"
-            f"<h1>{html.escape(title)}</h1><p>{html.escape(meta)}</p>{partial_html}"
+            f"<h1>{html.escape(title)}</h1><p class='headline'>{_inline(headline(report))}</p>"
+            f"<p>{html.escape(meta)}</p>{partial_html}"
             f"{_table(report)}<div class='decision'>{decision}</div>{sections}{notes}"
             f"<div class='plots'>{plots}</div>"
             f"<p>Schema {html.escape(report['schema'])}; created {html.escape(report['created'])}."

@@ -8,9 +8,10 @@ from typing import Any
 from qhil.report.compare import METRICS
 from qhil.report.decide import decide, parse_budget
 
-__all__ = ["markdown_summary", "table_head", "variant_cells", "decision_lines", "noise_table",
-           "note_lines", "partial_line", "header_line", "action_error_table",
-           "ACTION_ERROR_TITLE", "layer_cost_table"]
+__all__ = ["markdown_summary", "table_head", "table_columns", "variant_cells", "variant_values",
+           "decision_lines", "noise_table", "note_lines", "partial_line", "header_line",
+           "action_error_table", "ACTION_ERROR_TITLE", "layer_cost_table", "latency_table",
+           "LATENCY_TITLE", "headline", "COLUMNS"]
 
 ACTION_ERROR_TITLE = ("Action error vs float on the states each quantized variant visited "
                       "(clean episodes; units of the action half-range; a sign flip is an "
@@ -23,16 +24,55 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return format(value, spec)
 
 
-def table_head(cost_unit: str) -> list[str]:
+#: Columns of the variant table, in their default order: what a reader decides on first
+#: (% of float, device cost, bit-exact, weight bytes), then the rest. Host round-trip
+#: latency has a table of its own (:func:`latency_table`): it is the harness's, not the MCU's.
+COLUMNS = ("variant", "pct", "cost", "exact", "weight", "return", "early", "per_mac", "energy",
+           "op", "blob", "arena", "bits")
+#: The column of each budget metric (``--budget``): moved up to follow the first five.
+_BUDGET_COLUMN = {"cost": "cost", "energy": "energy", "op_energy": "op",
+                  "weight_bytes": "weight", "blob_bytes": "blob"}
+
+
+def table_columns(report: dict[str, Any]) -> list[str]:
+    """The variant table's column keys for this report: :data:`COLUMNS`, with the columns
+    of the budget's metrics moved up beside the decisive ones."""
+    first = list(COLUMNS[:5])
+    for ceiling in parse_budget(report.get("budget")):
+        key = _BUDGET_COLUMN.get(ceiling.metric.name)
+        if key and key not in first:
+            first.append(key)
+    return first + [c for c in COLUMNS if c not in first]
+
+
+def column_title(key: str, cost_unit: str) -> str:
+    return {"variant": "variant", "pct": "% of float (95% CI)",
+            "cost": f"device cost ({cost_unit})", "exact": "bit-exact", "weight": "weight B",
+            "return": "return", "early": "ended early", "per_mac": "per MAC",
+            "energy": "energy µJ", "op": "op-level nJ", "blob": "blob B", "arena": "arena B",
+            "bits": "bits"}[key]
+
+
+def table_head(report: dict[str, Any]) -> list[str]:
     """Column titles of the variant table (Markdown and HTML show the same table)."""
-    return ["variant", "bits", "return", "% of float (95% CI)", "ended early", "RTT p50 ms",
-            "RTT p99 ms", "deadline misses", f"device cost ({cost_unit})", "per MAC",
-            "energy µJ", "op-level nJ", "bit-exact", "blob B", "arena B"]
+    unit = report["target"].get("cost_unit", "")
+    return [column_title(k, unit) for k in table_columns(report)]
 
 
-def variant_cells(v: dict[str, Any]) -> list[str]:
-    """One variant's row of the table, as plain text, from its report.json entry."""
-    lat = v["latency_ms"]
+def percent_cell(v: dict[str, Any]) -> str:
+    """% of float with its interval; where it is undefined, the paired return difference."""
+    ci = v.get("percent_of_float_interval95")
+    if v.get("percent_of_float") is None and v.get("percent_of_float_undefined"):
+        diff = v.get("return_difference_vs_float") or {}
+        if diff:
+            lo, hi = diff["interval95"]
+            return f"undefined; Δreturn {diff['mean']:+.3g} ({lo:+.3g} to {hi:+.3g})"
+        return "undefined"
+    return _fmt(v.get("percent_of_float")) + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
+
+
+def variant_values(v: dict[str, Any]) -> dict[str, str]:
+    """One variant's cells by column key, as plain text, from its report.json entry."""
     cost = v.get("device_cost", {})
     energy = v.get("energy", {})
     device_uj = (energy.get("device") or {}).get("uj")
@@ -40,16 +80,55 @@ def variant_cells(v: dict[str, Any]) -> list[str]:
     exact = v.get("bit_exact")
     exact_txt = ("yes" if exact["mismatches"] == 0 else f"NO ({exact['mismatches']})") \
         if exact else ("tol" if "f32_max_abs_error" in v else "-")
-    ci = v.get("percent_of_float_interval95")
-    pct = _fmt(v.get("percent_of_float")) + (f" ({ci[0]:.1f}-{ci[1]:.1f})" if ci else "")
-    return [v["name"], v["bits"], f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}", pct,
-            str(v.get("early_terminations", "-")), _fmt(lat.get("p50"), ".3f"),
-            _fmt(lat.get("p99"), ".3f"),
-            "-" if v.get("deadline_misses") is None else str(v["deadline_misses"]),
-            _fmt(cost.get("median"), ".0f"),
-            _fmt(cost.get("per_mac"), ".2f"), _fmt(device_uj, ".3f"),
-            _fmt(op_pj / 1e3 if op_pj is not None else None, ".2f"), exact_txt,
-            str(v["sizes"]["blob_bytes"] or "-"), str(v["sizes"].get("arena_bytes") or "-")]
+    return {"variant": v["name"], "pct": percent_cell(v),
+            "cost": _fmt(cost.get("median"), ".0f"), "exact": exact_txt,
+            "weight": str(v["sizes"].get("weight_bytes") or "-"),
+            "return": f"{v['return']['mean']:.1f} ± {v['return']['std']:.1f}",
+            "early": str(v.get("early_terminations", "-")),
+            "per_mac": _fmt(cost.get("per_mac"), ".2f"), "energy": _fmt(device_uj, ".3f"),
+            "op": _fmt(op_pj / 1e3 if op_pj is not None else None, ".2f"),
+            "blob": str(v["sizes"]["blob_bytes"] or "-"),
+            "arena": str(v["sizes"].get("arena_bytes") or "-"), "bits": v["bits"]}
+
+
+def variant_cells(v: dict[str, Any], report: dict[str, Any]) -> list[str]:
+    """One variant's row of the table, in :func:`table_columns` order."""
+    values = variant_values(v)
+    return [values[k] for k in table_columns(report)]
+
+
+def latency_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Host round trip per step (the harness's link, not the device's time) and the steps
+    whose round trip exceeded the env's control period."""
+    head = ["variant", "RTT p50 ms", "RTT p99 ms", "RTT max ms", "deadline misses"]
+    rows = []
+    for v in report["variants"]:
+        lat = v.get("latency_ms") or {}
+        if not lat:
+            continue
+        rows.append([v["name"], _fmt(lat.get("p50"), ".3f"), _fmt(lat.get("p99"), ".3f"),
+                     _fmt(lat.get("max"), ".3f"),
+                     "-" if v.get("deadline_misses") is None else str(v["deadline_misses"])])
+    return head, rows
+
+
+LATENCY_TITLE = ("Control latency, host round trip per step (the harness's link: under "
+                 "emulation it says nothing about the MCU's own time):")
+
+
+def headline(report: dict[str, Any]) -> str:
+    """The bit-exactness verdict in one line: every device answer checked, and how many
+    differed from the golden executor."""
+    checked = mismatches = 0
+    for v in report["variants"]:
+        exact = v.get("bit_exact")
+        if exact:
+            checked += int(exact.get("checked_steps", 0))
+            mismatches += int(exact.get("mismatches", 0))
+    if not checked:
+        return "No integer variant ran on the device: nothing was checked bit for bit."
+    verdict = "0 mismatches" if mismatches == 0 else f"**{mismatches:,} MISMATCHES**"
+    return (f"{checked:,} device answers checked against the golden executor, {verdict}.")
 
 
 def decision_lines(report: dict[str, Any]) -> list[str]:
@@ -130,8 +209,8 @@ def note_lines(report: dict[str, Any]) -> list[str]:
                      "(from the ELF; the model arena is part of the RAM).")
     period = report.get("control_period_s") or 0
     if period:
-        lines.append(f"Deadline misses: steps whose device answer took longer than the env's "
-                     f"control period ({period * 1e3:.1f} ms), host round trip included.")
+        lines.append(f"Deadline misses: steps whose host round trip took longer than the env's "
+                     f"control period ({period * 1e3:.1f} ms).")
     profile = (report.get("energy_model") or {}).get("board_profile")
     if profile:
         lines.append(f"Energy µJ: cost × {profile['mcu']} at {profile['clock_hz'] / 1e6:.0f} MHz, "
@@ -198,10 +277,15 @@ def markdown_summary(report: dict[str, Any]) -> str:
     partial = partial_line(report)
     if partial:
         lines += [f"**PARTIAL**: {partial}", ""]
-    lines += ["| " + " | ".join(table_head(unit)) + " |",
-              "|" + "---|" * len(table_head(unit))]
-    lines += ["| " + " | ".join(variant_cells(v)) + " |" for v in report["variants"]]
+    lines += [headline(report), ""]
+    lines += ["| " + " | ".join(table_head(report)) + " |",
+              "|" + "---|" * len(table_head(report))]
+    lines += ["| " + " | ".join(variant_cells(v, report)) + " |" for v in report["variants"]]
     lines += ["", *decision_lines(report)]
+    head, rows = latency_table(report)
+    if rows:
+        lines += ["", LATENCY_TITLE, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
     head, rows = noise_table(report)
     if rows:
         lines += ["", "Robustness to observation noise (return; % of the clean float return):",
