@@ -11,12 +11,13 @@ QHIL := $(VENV)/bin/qhil
 PYTEST_ARGS ?=
 FUZZ_SECONDS ?= 600
 
-.PHONY: setup demo test lint fuzz clean help
+.PHONY: setup demo test check lint fuzz clean help
 
 help:
 	@echo "make setup   install Debian packages, .venv and PlatformIO's offline core (if missing)"
 	@echo "make demo    run the main job (see README)"
-	@echo "make test    run the test suite"
+	@echo "make test    run the test suite (the whole of it: CI runs this)"
+	@echo "make check   the fast lane while working: lint and the tests not marked slow (< 3 min)"
 	@echo "make lint    ruff and mypy"
 	@echo "make fuzz    libFuzzer campaigns on the firmware (FUZZ_SECONDS=$(FUZZ_SECONDS) per target)"
 
@@ -30,6 +31,11 @@ test: setup
 	$(VENV)/bin/ruff check host tests benchmarks tools
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+check: setup
+	$(VENV)/bin/ruff check host tests benchmarks tools
+	$(VENV)/bin/mypy
+	$(VENV)/bin/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check host tests benchmarks tools

@@ -23,3 +23,38 @@ def repo() -> Path:
 def _mujoco_log_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # mujoco writes MUJOCO_LOG.TXT into the working directory on warnings.
     monkeypatch.chdir(tmp_path)
+
+
+# `make check` (the fast lane, -m "not slow") skips what takes long: whole modules that
+# start clusters, labs or fuzzers or train, and every test parametrized over an emulated
+# core other than qemu-m4 (native and qemu-m4 keep the firmware covered there).
+SLOW_MODULES = {"test_fuzz", "test_lab", "test_remote_device", "test_renode", "test_paper_table",
+                "test_autoquant", "test_qat", "test_reliability", "test_cycles", "test_import",
+                "test_ethernet_link", "test_sb3_equivalence"}
+FAST_TARGETS = {"native", "qemu-m4"}
+SLOW_TESTS = {"test_user_project_runs_with_the_plugin", "test_the_docs_example_runs_as_written",
+              "test_injected_link_delay_is_caught_by_the_latency_gate",
+              "test_readme_ci_gate_never_fails_identical_qemu_runs",
+              "test_weights_in_flash_runs_each_model_compiled_into_the_firmware",
+              "test_every_environment_builds_offline", "test_closed_loop_on_the_newer_cores",
+              "test_a_2bit_blob_under_the_same_name_is_caught_by_the_return_gate"}
+
+
+def _names_a_slow_target(item: pytest.Item) -> bool:
+    spec = getattr(item, "callspec", None)
+    if spec is None:
+        return False
+    for value in spec.params.values():
+        text = str(value)
+        if text.startswith(("qemu-", "renode-")) and text.split(":")[0] not in FAST_TARGETS:
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = pytest.mark.slow
+    for item in items:
+        module = item.module.__name__ if item.module is not None else ""
+        if (module in SLOW_MODULES or item.originalname in SLOW_TESTS
+                or _names_a_slow_target(item)):
+            item.add_marker(slow)

@@ -62,7 +62,7 @@ def test_run_bench_outside_the_protocol_limit_is_a_usage_error(capsys) -> None:
         with pytest.raises(SystemExit) as exc:
             main(["run", "--target", "native", "--blob", str(PENDULUM / "qat_w3.qhil"), "--obs", "1,0,0.5",
                   "--bench", count])
-        assert exc.value.code == 2 and "must be in 0..1000" in capsys.readouterr().err
+        assert exc.value.code == 2 and "must be in 1..1000" in capsys.readouterr().err
 
 
 

@@ -36,13 +36,15 @@ from qhil.common.actor import FloatActor
 from qhil.common.episode import FunctionPolicy, Policy
 from qhil.common.errors import ConfigError
 from qhil.common.evaluation import Comparison, EvalResult, compare_paired, evaluate_policy
-from qhil.common.model_dir import ModelDir, load_model_dir, save_model_dir
+from qhil.common.model_dir import ModelDir, actor_sha256, load_model_dir, save_model_dir
+from qhil.common.paths import check_writable_file
 from qhil.common.protocol import TEST_EPISODES, SeedRange, Split, split_seeds
 from qhil.harness.distribute import RayOptions
 from qhil.harness.run import BenchProgress, BenchReport, run_bench
 from qhil.harness.settings import BenchSettings, MatrixSettings
 from qhil.quant.blob import load_blob, relayout_blob, write_blob
 from qhil.quant.config import parse_bits
+from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator, PTQOptions
 from qhil.quant.policy import QuantPolicy
 from qhil.quant.qmodel import QuantModel
@@ -57,7 +59,8 @@ if TYPE_CHECKING:  # torch and SB3 load only when qat, autoquant or train is cal
     from qhil.train.qat import QATResult
     from qhil.train.settings import QATArgs
 
-__all__ = ["load_model", "save_model", "quantize", "save_blob", "load_blob", "evaluate",
+__all__ = ["load_model", "save_model", "quantize", "save_blob", "load_blob", "golden_codes",
+           "evaluate",
            "Evaluation", "bench", "compare", "load_report", "write_report", "qat", "autoquant",
            "train", "targets", "infer", "Inference", "BenchReport", "BenchSettings",
            "TargetSettings", "PTQOptions", "Split", "FunctionPolicy", "SeedRange", "matrix",
@@ -152,10 +155,33 @@ def flash(target: str, upload_protocol: str = "openocd") -> Path:
     return _flash(target, upload_protocol)
 
 
+def golden_codes(model: QuantModel | str | Path, codes: Sequence[Sequence[int]] | np.ndarray
+                 ) -> np.ndarray:
+    """The golden executor on input codes (what a device must answer, docs/quantization.md):
+    ``codes`` is ``[obs_dim]`` or ``[B, obs_dim]`` integers in ``±(2^(IN-1)-1)``; returns the
+    action codes, ``[act_dim]`` or ``[B, act_dim]`` (tanh-table codes, or the last layer's
+    codes for a linear output). ``model`` is a :class:`QuantModel` or a blob path.
+
+    :raises ValueError: a code outside the input range (the device's BAD_INPUT)
+    :raises ConfigError: a float32 blob (it has no golden executor: its check has a
+        tolerance, docs/model-format.md)
+    """
+    if isinstance(model, (str, Path)):
+        _, loaded = load_blob(model)
+        if not isinstance(loaded, QuantModel):
+            raise ConfigError(f"{model} is a float32 blob: it has no integer golden executor")
+        model = loaded
+    return GoldenExecutor(model).action_codes(np.asarray(codes, dtype=np.int64))
+
+
 def save_blob(model: QuantModel | FloatActor, path: str | Path, env_id: str | None = None) -> Path:
     """Write a ``.qhil`` blob (docs/model-format.md); returns its path."""
     out = Path(path)
-    out.write_bytes(write_blob(model, env_id=env_id))
+    check_writable_file(out)
+    meta: dict[str, object] = {}
+    if isinstance(model, FloatActor):
+        meta["actor_sha256"] = actor_sha256(model)
+    out.write_bytes(write_blob(model, env_id=env_id, meta=meta))
     return out
 
 
@@ -252,9 +278,11 @@ def load_report(path: str | Path) -> BenchReport:
 
 
 def compare(base: BenchReport | str | Path | Sequence[BenchReport | str | Path],
-            *candidates: BenchReport | str | Path, fail_on: str | None = None) -> ReportComparison:
+            *candidates: BenchReport | str | Path, fail_on: str | None = None,
+            allow_env_mismatch: bool = False) -> ReportComparison:
     """``qhil compare``: metric changes of ``candidates`` against ``base`` and the verdict of
-    the gates (``fail_on``, the syntax of ``--fail-on``: ``return=-2%,cost=+5%``).
+    the gates (``fail_on``, the syntax of ``--fail-on``: ``return=-2%,cost=+5%``). Reports
+    of different envs are refused unless ``allow_env_mismatch``.
 
     ``base`` may be several runs of the base (``--base-runs``): host-timed gates are then
     judged against the worst of them. ``result.failed`` is the gates' verdict,
@@ -266,8 +294,8 @@ def compare(base: BenchReport | str | Path | Sequence[BenchReport | str | Path],
                for r in [*bases, *candidates]]
     if not candidates:
         raise ConfigError("compare needs a candidate report besides the base")
-    labels = [f"#{i + 1}" for i in range(len(reports))]
-    return compare_reports([r.data for r in reports], parse_gates(fail_on), len(bases), labels)
+    return compare_reports([r.data for r in reports], parse_gates(fail_on), len(bases),
+                           allow_env_mismatch=allow_env_mismatch)
 
 
 def qat(model: ModelLike, bits: str, out: str | Path | None = None,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from qhil.autoquant.search import Budget, parse_budget
 from qhil.autoquant.sensitivity import IN_WIDTHS, WIDTHS
-from qhil.common.settings import positive_int, setting, width_list
+from qhil.common.settings import episode_count, positive_int, setting, width_list
 
 __all__ = ["AutoquantArgs"]
 
@@ -20,7 +20,7 @@ class AutoquantArgs:
         "(cycles need --target)"))
     candidates: int = setting(3, parse=positive_int, help=(
         "configurations to train and verify"))
-    probe_episodes: int = setting(5, parse=positive_int, help=(
+    probe_episodes: int = setting(5, parse=episode_count, help=(
         "validation episodes per sensitivity probe"))
     widths: tuple[int, ...] = setting(WIDTHS, parse=width_list, help=(
         "weight/activation widths to consider"))

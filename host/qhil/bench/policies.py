@@ -26,7 +26,7 @@ from qhil.common.actor import FloatActor
 from qhil.common.errors import ConfigError, ModelFormatError
 from qhil.common.model_dir import ModelDir
 from qhil.link.device import HelloInfo
-from qhil.quant.blob import load_blob, read_blob, write_blob
+from qhil.quant.blob import blob_meta, load_blob, read_blob, write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator
@@ -364,8 +364,8 @@ def resolve_policies(model: ModelDir, names: list[str], blobs: list[Path],
         if name == "float":
             policies.append(HostFloat("float"))
         elif name == "device-f32":
-            policies.append(DeviceFloat32("device-f32", write_blob(model.actor,
-                                                                   env_id=model.env_id)))
+            policies.append(DeviceFloat32("device-f32", write_blob(
+                model.actor, env_id=model.env_id, meta={"actor_sha256": model.actor_sha256})))
         elif _BITS.match(name):
             policies.append(DeviceInteger.of(name, calibrator.quantize(parse_bits(name, n_layers))))
         else:
@@ -373,6 +373,9 @@ def resolve_policies(model: ModelDir, names: list[str], blobs: list[Path],
                               "with --blob)")
     for path in blobs:
         data, parsed = load_blob(path)
+        warning = model.blob_warning(blob_meta(data, str(path)), str(path))
+        if warning:
+            LOG.warning("warning: %s", warning)
         if (parsed.obs_dim, parsed.action_dim) != (model.actor.obs_dim, model.actor.action_dim):
             raise ModelFormatError(
                 f"{path}: blob has {parsed.obs_dim} observations and {parsed.action_dim} "

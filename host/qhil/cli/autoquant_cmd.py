@@ -13,6 +13,7 @@ from tqdm import tqdm
 from qhil.cli.options import add_ptq_options, ptq_options
 from qhil.cli.sensitivity_cmd import markdown
 from qhil.cli.settings_options import add_settings, settings_from
+from qhil.common.paths import writable_dir
 
 NAMES = ("autoquant",)
 HELP = "choose per-layer bit widths under a budget from measured sensitivity, QAT, verify"
@@ -42,7 +43,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     add_settings(parser, AutoquantArgs)
     parser.add_argument("--no-install", action="store_true",
                         help="leave models/<env>/ untouched (the result stays in -o)")
-    parser.add_argument("-o", "--out", default=None,
+    parser.add_argument("-o", "--out", default=None, type=writable_dir,
                         help="work folder, resumable (default: runs/autoquant/<env>-<budget>)")
     add_ptq_options(parser)
 

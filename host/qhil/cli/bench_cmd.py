@@ -54,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
     from qhil.report.markdown import markdown_summary
 
     settings = settings_from(BenchSettings, args)
+    if args.resume:
+        from qhil.cli.settings_options import given_fields
+        from qhil.harness.run import check_resume_settings
+
+        check_resume_settings(settings, given_fields(args._parser, args._argv) - {"resume"},
+                              args.resume)
     bar: tqdm | None = None
 
     def start(done: int, total: int) -> None:
@@ -86,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if bar is None and args.resume:
+        print(f"qhil: {args.resume}: every episode is done, nothing left to do (its report "
+              "below)", file=sys.stderr)
     print(markdown_summary(report.data))
     print(f"report: {report.path} (and {report.out / 'summary.md'}, "
           f"{report.out / 'report.html'})")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from qhil.cli.base import positive_int
+from qhil.common.paths import writable_file
 
 NAMES = ("compare",)
 HELP = "compare bench reports (base first); exit 1 when a gate fails"
@@ -41,25 +43,33 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="how many of the first reports are runs of the base "
                              "(default: %(default)s)")
     parser.add_argument("--fail-on", default=None, help="comma-separated gates (default: none)")
-    parser.add_argument("--json", dest="json_out", default=None,
+    parser.add_argument("--json", dest="json_out", default=None, type=writable_file,
                         help="write rows, units and gate results as JSON to this file")
-    parser.add_argument("--junit", default=None,
+    parser.add_argument("--junit", default=None, type=writable_file,
                         help="write JUnit XML to this file (one testcase per gate)")
+    parser.add_argument("--allow-env-mismatch", action="store_true",
+                        help="compare reports of different envs anyway (one warning line; "
+                             "refused by default: their returns are not comparable)")
 
 
 def run(args: argparse.Namespace) -> int:
     from qhil.report.build import load_report
-    from qhil.report.compare import compare_reports, junit_xml, parse_gates
+    from qhil.report.compare import compare_reports, env_mismatch, junit_xml, parse_gates, report_labels
 
     gates = parse_gates(args.fail_on)
     reports = [load_report(Path(p)) for p in args.reports]
-    labels = [f"#{i + 1}" for i in range(len(reports))]
-    comparison = compare_reports(reports, gates, args.base_runs, labels)
-    base = "base " + (labels[0] if args.base_runs == 1 else f"{labels[0]}..{labels[args.base_runs - 1]}")
-    print(f"{base}: " + "  ".join(f"{h} {p}" for h, p in zip(labels, args.reports, strict=True)))
+    labels = report_labels(len(reports), args.base_runs)
+    comparison = compare_reports(reports, gates, args.base_runs, labels,
+                                 allow_env_mismatch=args.allow_env_mismatch)
+    mismatch = env_mismatch(reports, labels)
+    if mismatch:
+        print(f"qhil: warning: {mismatch} (--allow-env-mismatch)", file=sys.stderr)
+    width = max(len(h) for h in labels)
+    for h, p in zip(labels, args.reports, strict=True):
+        print(f"{h:>{width}s}: {p}")
     cand = labels[args.base_runs:]
     print(f"{'variant':14s} {'metric':26s} " + " ".join(f"{h:>12s}" for h in labels) +
-          "  " + " ".join(f"{'Δ' + h:>12s}" for h in cand))
+          "  " + " ".join(f"{'Δ ' + h:>12s}" for h in cand))
     for r in comparison.rows:
         unit = r.metric.unit_in(reports[0])
         metric = f"{r.metric.name} [{unit}]"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from qhil.cli.base import positive_int
 from qhil.common.errors import ConfigError
+from qhil.common.paths import writable_file
+from qhil.common.protocol import seed_range_text
+from qhil.common.settings import episode_count
 
 if TYPE_CHECKING:
     from qhil.quant.policy import QuantPolicy
@@ -22,8 +25,8 @@ HELP = "evaluate a float model or a quantized blob (golden integer executor) on 
 DESCRIPTION = """\
 Run one deterministic episode per seed and print the return mean +- std and the episodes
 that ended early (terminated before the time limit). Float and quantized policies see the
-same initial states, so with both --model and --blob the %% of float is paired: the ratio
-of the mean returns with a 95%% bootstrap interval over seeds (docs/evaluation.md).
+same initial states, so with both --model and --blob the % of float is paired: the ratio
+of the mean returns with a 95% bootstrap interval over seeds (docs/evaluation.md).
 
   --model DIR     the float actor of a model folder (numpy, float64)
   --blob X.qhil   a quantized blob run by the golden integer executor on the host
@@ -43,16 +46,17 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model folder (actor.npz + meta.json)")
     parser.add_argument("--blob", default=None, help="quantized .qhil blob")
     parser.add_argument("--env", default=None, help="env id (default: from the model or blob)")
-    parser.add_argument("--episodes", type=positive_int, default=100,
+    parser.add_argument("--episodes", type=episode_count, default=100,
                         help="episodes on the test split, when --seeds is not given "
                              "(default: %(default)s)")
-    parser.add_argument("--seeds", default=None, metavar="A..B",
+    parser.add_argument("--seeds", default=None, metavar="A..B", type=seed_range_text,
                         help="seed range to evaluate on instead, both ends included")
     parser.add_argument("--obs-noise", type=float, default=0.0, metavar="STD",
                         help="Gaussian noise on what the policies see, STD x each feature's "
                              "std from the model (needs --model; the draws qhil bench --noise "
                              "uses; default: 0)")
-    parser.add_argument("--json", dest="json_out", default=None, help="write the result as JSON")
+    parser.add_argument("--json", dest="json_out", default=None, type=writable_file,
+                        help="write the result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
     seeds, purpose = reported_seeds(args.seeds, args.episodes)
     model = load_model_dir(args.model) if args.model is not None else None
     qpolicy = _load_blob(args.blob) if args.blob is not None else None
+    if model is not None and qpolicy is not None:
+        warning = model.blob_warning({"env_id": qpolicy.model.env_id, **qpolicy.model.meta},
+                                     args.blob)
+        if warning:
+            print(f"qhil: warning: {warning}", file=sys.stderr)
     env_id = args.env or (model.env_id if model else None) or (qpolicy.model.env_id
                                                                 if qpolicy else None)
     for name, owner in ((args.model, model and model.env_id),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from qhil.common.paths import writable_file
+
 NAMES = ("export-c",)
 HELP = "write a C header holding a .qhil blob, for firmware with a built-in model"
 DESCRIPTION = """\
@@ -19,7 +21,8 @@ example: qhil export-c pendulum_w3.qhil -o firmware/include/model.h --name qhil_
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("blob", help=".qhil file")
-    parser.add_argument("-o", "--out", required=True, help="header file to write")
+    parser.add_argument("-o", "--out", required=True, type=writable_file,
+                        help="header file to write")
     parser.add_argument("--name", default="qhil_model", help="C identifier prefix (default: %(default)s)")
     parser.add_argument("--order", default=None, choices=["rows", "dsp"], help=(
         "lay the integer weights out for this kernel (default: as the blob has them; "

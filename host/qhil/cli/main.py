@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from types import ModuleType
+from typing import NoReturn
 
 from qhil import __version__
 from qhil.cli import (
@@ -40,8 +41,15 @@ SUBCOMMANDS: list[ModuleType] = [
 EPILOG = "Run 'qhil <command> --help' for the options of each command."
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like every other bad input (exit 2), with where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qhil",
         description="Hardware-in-the-loop testbench for integer-quantized RL policies on "
                     "microcontrollers: train, quantize, run on a device or emulator, compare.",
@@ -56,13 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
                            description=module.DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_args(p)
-        p.set_defaults(_module=module)
+        p.set_defaults(_module=module, _parser=p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    args._argv = argv
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     # -v is qhil's debug log; dependencies (matplotlib's font search...) stay at warnings.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

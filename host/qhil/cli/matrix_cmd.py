@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qhil.cli.settings_options import add_settings, settings_from
+from qhil.common.settings import positive_int
 from qhil.harness.settings import MatrixSettings
 
 if TYPE_CHECKING:
@@ -46,9 +47,9 @@ def add_ray_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="run the jobs as Ray tasks: on a local cluster, or the one at ADDRESS "
                         "(ray://host:10001, or host:6379 from a cluster node)")
-    g.add_argument("--jobs", type=int, default=0,
+    g.add_argument("--jobs", type=positive_int, default=None,
                    help="jobs per run (default: one per CPU of the cluster)")
-    g.add_argument("--ray-cpus", type=int, default=None,
+    g.add_argument("--ray-cpus", type=positive_int, default=None,
                    help="CPUs of a local cluster (default: all of this machine's)")
 
 
@@ -57,7 +58,7 @@ def ray_options(args: argparse.Namespace) -> RayOptions | None:
         return None
     from qhil.harness.distribute import RayOptions
 
-    return RayOptions(None if args.ray == "local" else args.ray, args.jobs, args.ray_cpus)
+    return RayOptions(None if args.ray == "local" else args.ray, args.jobs or 0, args.ray_cpus)
 
 
 def run(args: argparse.Namespace) -> int:

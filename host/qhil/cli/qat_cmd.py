@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from qhil.cli.options import add_ptq_options, ptq_options
 from qhil.cli.settings_options import add_settings, settings_from
+from qhil.common.paths import writable_file
 from qhil.train.settings import QATArgs
 
 NAMES = ("qat",)
@@ -22,10 +23,10 @@ device does, so the exported blob runs bit-exactly what was trained. Each iterat
 the student's own rollouts and rollouts with action noise (the states it reaches after a
 mistake); the learning rate decays (cosine) to --lr-final x --lr. The export with the best
 return on the validation seeds (10000..) is kept, then evaluated once on the test seeds
-(100000.., 100 episodes) paired with the float actor: %% of float with a 95%% interval,
+(100000.., 100 episodes) paired with the float actor: % of float with a 95% interval,
 early terminations of both (docs/evaluation.md). With in=auto in --bits, the input width
 is chosen on validation first (the narrowest of 8/10/12/16 bits whose 8-bit PTQ policy
-reaches 99%% of the best of them).
+reaches 99% of the best of them).
 With --rl-steps N (mode b), the distilled student is then fine-tuned by TD3 on the
 env's reward for N steps, the fake-quant actor in the loop (a new critic learns alone
 for --rl-warmup steps first); exports are kept only if validation improves.
@@ -42,7 +43,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bits", required=True,
                         help="widths, e.g. w3a3 or 'w=8,3,8 a=8,3,8'; in=auto lets the recipe "
                              "choose the input width on validation")
-    parser.add_argument("-o", "--out", required=True, help="output .qhil (a .json goes beside it)")
+    parser.add_argument("-o", "--out", required=True, type=writable_file,
+                        help="output .qhil (a .json goes beside it)")
     add_settings(parser, QATArgs, skip=("bits",))
     add_ptq_options(parser)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from qhil.cli.options import add_ptq_options, ptq_options
 from qhil.common.errors import ConfigError
+from qhil.common.paths import writable_file
 
 NAMES = ("quantize",)
 HELP = "post-training quantize a float model into a .qhil blob"
@@ -31,7 +32,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bits", default="int8", help="bit configuration (default: int8)")
     parser.add_argument("--float32", action="store_true",
                         help="write a float32 blob of the float policy (no quantization)")
-    parser.add_argument("-o", "--out", required=True, help="output .qhil file")
+    parser.add_argument("-o", "--out", required=True, type=writable_file,
+                        help="output .qhil file")
     add_ptq_options(parser)
 
 
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix != ".qhil":
         raise ConfigError(f"output '{out}' should end in .qhil")
     if args.float32:
-        data = write_blob(model.actor, env_id=model.env_id, meta={"source": str(model.path)})
+        data = write_blob(model.actor, env_id=model.env_id, meta={"source": str(model.path),
+                                                                     "actor_sha256": model.actor_sha256})
         label = "float32"
     else:
         bits = parse_bits(args.bits, len(model.actor.weights))

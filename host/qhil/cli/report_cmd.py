@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qhil.common.paths import writable_dir
+
 NAMES = ("report",)
 HELP = "re-render a bench report.json as Markdown and a self-contained HTML page"
 DESCRIPTION = """\
@@ -20,7 +22,8 @@ example: qhil report reports/Pendulum-v1-qemu-m4/report.json
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("report", help="report.json")
-    parser.add_argument("--out", default=None, help="folder to write into (default: beside it)")
+    parser.add_argument("--out", default=None, type=writable_dir,
+                        help="folder to write into (default: beside it)")
     parser.add_argument("--budget", default=None, metavar="METRIC=N,...",
                         help="decide under these ceilings instead of the run's own "
                              "(e.g. weight_bytes=2000,cost=30000)")

@@ -30,9 +30,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--blob", required=True, help=".qhil model blob")
     parser.add_argument("--obs", required=True, help="comma-separated raw observation")
-    parser.add_argument("--bench", type=int_in_range(0, BENCH_MAX_REPEATS), default=0,
-                        help=f"repeat N times on the device, N in 1..{BENCH_MAX_REPEATS} "
-                             "(docs/protocol.md; default: 0, off)")
+    parser.add_argument("--bench", type=int_in_range(1, BENCH_MAX_REPEATS), default=0,
+                        metavar="N",
+                        help=f"also time N repeats on the device, N in 1..{BENCH_MAX_REPEATS} "
+                             "(docs/protocol.md; default: off)")
     parser.add_argument("--cycles", action="store_true",
                         help="estimate cycles from a QEMU trace of the inference")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -67,11 +68,26 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
-            if key != "cycles":
-                print(f"{key:14s} {value}")
+            if key in ("cycles", "bench", "cost", "cost_unit"):
+                continue
+            shown = " ".join(map(str, value)) if isinstance(value, list) else value
+            print(f"{key:14s} {shown}")
+        print(f"{'cost':14s} {_count(out.cost, out.cost_unit)}")
+        if out.repeats is not None:
+            r = out.repeats
+            print(f"{'bench':14s} {int(r['repeats'])} repeats: min {_count(r['min'], out.cost_unit)}, "
+                  f"median {_count(r['median'], out.cost_unit)}, max {_count(r['max'], out.cost_unit)}")
         if out.cycles is not None:
             print(_cycles_line(out.cycles))
     return 0 if out.exact else 1
+
+
+def _count(value: float, unit: str) -> str:
+    """A device cost for people: whole instructions and cycles (the counter's conversion
+    leaves fractions of a tick), ns as they come."""
+    if unit in ("instructions", "cycles"):
+        return f"{round(value):,} {unit}"
+    return f"{value:,.0f} {unit}"
 
 
 def _cycles_line(c: dict[str, object]) -> str:

@@ -9,8 +9,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from qhil.cli.base import positive_int
 from qhil.cli.options import add_ptq_options, add_width_options, ptq_options
+from qhil.common.paths import writable_dir
+from qhil.common.settings import episode_count
 
 NAMES = ("sensitivity",)
 HELP = "per-layer sensitivity: return and action error when only one part is quantized"
@@ -28,10 +29,10 @@ example: qhil sensitivity --model models/Hopper-v5 -o reports/hopper-sens
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model folder")
-    parser.add_argument("--episodes", type=positive_int, default=5,
+    parser.add_argument("--episodes", type=episode_count, default=5,
                         help="validation episodes per probe (default: %(default)s)")
     add_width_options(parser, "probe")
-    parser.add_argument("-o", "--out", default=None,
+    parser.add_argument("-o", "--out", default=None, type=writable_dir,
                         help="output folder (default: reports/<env>-sensitivity)")
     add_ptq_options(parser)
 

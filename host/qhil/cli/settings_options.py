@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from qhil.common.errors import QhilError
 
-__all__ = ["add_settings", "settings_from"]
+__all__ = ["add_settings", "settings_from", "given_fields"]
 
 T = TypeVar("T")
 
@@ -126,3 +126,24 @@ def settings_from(cls: type[T], args: argparse.Namespace, prefix: str = "",
             value = getattr(args, dest)
             values[f.name] = tuple(value) if f.metadata.get("repeat") else value
     return cls(**values, **given)
+
+
+def given_fields(parser: argparse.ArgumentParser, argv: list[str]) -> frozenset[str]:
+    """The settings fields the command line set explicitly (``device.target`` for a nested
+    one), whatever their values: a resumed run refuses those that differ from its own.
+    Long options may be abbreviated as argparse allows."""
+    actions = {opt: a for a in parser._actions for opt in a.option_strings}
+    out: set[str] = set()
+    for token in argv:
+        if token == "--":
+            break
+        if not token.startswith("-") or token == "-":
+            continue
+        name = token.split("=", 1)[0]
+        action = actions.get(name)
+        if action is None and name.startswith("--"):
+            matches = [a for opt, a in actions.items() if opt.startswith(name)]
+            action = matches[0] if len({id(a) for a in matches}) == 1 else None
+        if action is not None:
+            out.add(action.dest.replace("__", "."))
+    return frozenset(out)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from qhil.cli.base import positive_int
 from qhil.cli.options import add_ptq_options, ptq_options
+from qhil.common.paths import writable_file
+from qhil.common.protocol import seed_range_text
+from qhil.common.settings import episode_count
 
 NAMES = ("sweep-bits",)
 HELP = "post-training quantize at many bit settings and tabulate return vs float"
@@ -18,10 +20,10 @@ DESCRIPTION = """\
 Quantize one float model at each setting (post-training, one calibration for all),
 evaluate every setting with the golden integer executor on the same seeds as the
 float policy (the test split, 100000.., unless --seeds), and print: setting, return mean
-+- std, %% of float with its 95%% paired bootstrap interval, episodes that ended early,
++- std, % of float with its 95% paired bootstrap interval, episodes that ended early,
 weight and blob bytes.
 
-%% of float is q/f for positive returns and f/q for negative ones (Pendulum): 100 is
+% of float is q/f for positive returns and f/q for negative ones (Pendulum): 100 is
 parity, lower is worse (docs/evaluation.md).
 
 example: qhil sweep-bits --model models/Pendulum-v1 --json sweep.json --plot sweep.png
@@ -40,12 +42,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settings", default=";".join(DEFAULT_SETTINGS),
                         help="';'-separated bit settings (default: uniform 8..2 bits, "
                              "weight-only, and first/last-layer-8 mixes)")
-    parser.add_argument("--episodes", type=positive_int, default=100,
+    parser.add_argument("--episodes", type=episode_count, default=100,
                         help="episodes per setting on the test split (default: %(default)s)")
-    parser.add_argument("--seeds", default=None, metavar="A..B",
+    parser.add_argument("--seeds", default=None, metavar="A..B", type=seed_range_text,
                         help="evaluate on this seed range instead (both ends included)")
-    parser.add_argument("--json", dest="json_out", default=None, help="write rows as JSON")
-    parser.add_argument("--plot", default=None, help="write a PNG of return per setting")
+    parser.add_argument("--json", dest="json_out", default=None, type=writable_file,
+                        help="write rows as JSON")
+    parser.add_argument("--plot", default=None, type=writable_file,
+                        help="write a PNG of return per setting")
     add_ptq_options(parser)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from qhil.common.errors import ConfigError
 
 __all__ = ["SHIPPED_ENVS", "make_env", "check_env_id", "box_bounds", "env_reference",
-           "parse_env_reference"]
+           "parse_env_reference", "env_module_file"]
 
 #: The tasks whose trained actors ship in ``models/``.
 SHIPPED_ENVS: tuple[str, ...] = (
@@ -69,10 +69,17 @@ def _factory(name: str) -> Any | None:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"cannot import the environment module '{module_name}' ({exc})") from None
+        raise ConfigError(f"cannot import the environment module '{module_name}' ({exc}): run "
+                          "from the folder that holds it, or add that folder to PYTHONPATH") from None
     factory = getattr(module, attr, None)
     if factory is None:
-        return None  # gymnasium's own "module:Registered-v0" spelling
+        if attr in gym.registry or name in gym.registry:
+            return None  # gymnasium's own "module:Registered-v0" spelling
+        functions = sorted(n for n, v in vars(module).items()
+                           if callable(v) and not n.startswith("_") and
+                           getattr(v, "__module__", None) == module.__name__)
+        raise ConfigError(f"the environment module '{module_name}' has no '{attr}' (its "
+                          f"functions: {', '.join(functions) or 'none'})")
     if not callable(factory):
         raise ConfigError(f"'{name}' is not callable; give module:function returning a gymnasium.Env")
     return factory
@@ -83,9 +90,43 @@ def check_env_id(env_id: str) -> None:
     name, _ = parse_env_reference(env_id)
     if name in gym.registry or _factory(name) is not None:
         return
+    if _is_module(name):
+        raise ConfigError(f"'{name}' is a Python module, not an environment: name the function "
+                          f"that makes it, {name}:FUNCTION (returning a gymnasium.Env)")
     close = difflib.get_close_matches(name, list(gym.registry.keys()), n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise ConfigError(f"unknown environment id '{name}'{hint}")
+    raise ConfigError(f"unknown environment id '{name}'{hint}; give a Gymnasium id or "
+                      "module:function")
+
+
+def _is_module(name: str) -> bool:
+    """Whether ``name`` is an importable module (a factory reference missing its function)."""
+    import importlib.util
+
+    if not all(part.isidentifier() for part in name.split(".")):
+        return False
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def env_module_file(env_id: str) -> str | None:
+    """Where the module of a factory reference lies (None: a Gymnasium id, or no file):
+    model folders record it, so that an error elsewhere can say what to make importable."""
+    import importlib.util
+
+    name, _ = parse_env_reference(env_id)
+    module_name, sep, _ = name.partition(":")
+    if not sep:
+        return None
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    return str(spec.origin) if spec is not None and spec.origin else None
 
 
 def make_env(env_id: str, **kwargs: Any) -> gym.Env:

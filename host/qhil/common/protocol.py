@@ -27,8 +27,12 @@ from dataclasses import dataclass
 from qhil.common.errors import ConfigError
 
 __all__ = ["Split", "SeedRange", "ProtocolError", "SPLITS", "PUBLISHED", "check_seeds",
-           "split_seeds", "reported_seeds", "TEST_EPISODES", "VALIDATION_EPISODES"]
+           "split_seeds", "reported_seeds", "MAX_SEEDS", "seed_range_text", "TEST_EPISODES",
+           "VALIDATION_EPISODES"]
 
+#: The most seeds a range given on the command line may hold (a typo otherwise runs for
+#: years and builds a list of every seed first).
+MAX_SEEDS = 1_000_000
 #: Episodes of a test evaluation: fewer cannot tell 94 % from 97 % of float.
 TEST_EPISODES = 100
 #: Episodes per validation evaluation of the QAT recipe and checkpoint selection.
@@ -78,6 +82,9 @@ class SeedRange:
         last = int(m.group(2)) if m.group(2) is not None else start
         if last < start:
             raise ConfigError(f"seed range '{text}' ends before it starts")
+        if last - start + 1 > MAX_SEEDS:
+            raise ConfigError(f"seed range '{text}' holds {last - start + 1:,} seeds; at most "
+                              f"{MAX_SEEDS:,}")
         return cls(start, last + 1)
 
     def __len__(self) -> int:
@@ -137,6 +144,17 @@ def check_seeds(seeds: SeedRange, purpose: Split) -> None:
                             "before the protocol; no split uses them")
     raise ProtocolError(f"seeds {seeds} lie outside the {purpose.value} split "
                         f"({', '.join(str(r) for r in SPLITS[purpose])})")
+
+
+def seed_range_text(text: str) -> str:
+    """argparse type for ``--seeds A..B``: checked at parse time, kept as text."""
+    import argparse
+
+    try:
+        SeedRange.parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def reported_seeds(seeds_text: str | None, episodes: int) -> tuple[SeedRange, Split | None]:

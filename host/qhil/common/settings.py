@@ -13,8 +13,9 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["setting", "comma_list", "positive_int", "non_negative_int", "int_in_range",
-           "int_list", "width_list", "json_object"]
+__all__ = ["setting", "comma_list", "positive_int", "positive_float", "episode_count", "MAX_EPISODES",
+           "non_negative_int", "int_in_range", "int_list", "width_list", "json_object",
+           "option_of"]
 
 
 def setting(default: Any = dataclasses.MISSING, *, help: str,  # noqa: A002 - argparse's word
@@ -52,8 +53,24 @@ def json_object(text: str) -> dict[str, Any]:
 
 
 def comma_list(text: str) -> tuple[str, ...]:
-    """``a, b,c`` -> ``("a", "b", "c")`` (empty entries dropped)."""
-    return tuple(v.strip() for v in text.split(",") if v.strip())
+    """``a, b,c`` -> ``("a", "b", "c")``; an empty entry (``a,,b``) is a typo, refused."""
+    values = tuple(v.strip() for v in text.split(","))
+    if not text.strip():
+        return ()
+    if any(not v for v in values):
+        raise argparse.ArgumentTypeError(f"'{text}' has an empty entry")
+    return values
+
+
+def positive_float(text: str) -> float:
+    """A number > 0 (timeouts, clocks): 0, negatives, NaN and inf are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
 
 
 def _int(text: str) -> int:
@@ -67,6 +84,19 @@ def positive_int(text: str) -> int:
     value = _int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+#: The most episodes one option may ask for: more is a typo (and a list of that many seeds
+#: would exhaust memory before the first episode).
+MAX_EPISODES = 100_000
+
+
+def episode_count(text: str) -> int:
+    """A number of episodes: positive and at most :data:`MAX_EPISODES`."""
+    value = positive_int(text)
+    if value > MAX_EPISODES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_EPISODES:,} episodes, got {value:,}")
     return value
 
 
@@ -102,3 +132,15 @@ def int_list(text: str) -> tuple[int, ...]:
 def width_list(text: str) -> tuple[int, ...]:
     """``2,3,8`` -> ``(8, 3, 2)``: distinct bit widths, widest first."""
     return tuple(sorted(set(int_list(text)), reverse=True))
+
+
+def option_of(cls: type[Any], dotted: str) -> str:
+    """The command-line option of a settings field (``device.target`` -> ``--target``)."""
+    head, _, rest = dotted.partition(".")
+    for f in dataclasses.fields(cls):
+        if f.name == head:
+            if rest:
+                return option_of(f.default_factory if f.default_factory is not  # type: ignore[arg-type]
+                                 dataclasses.MISSING else type(f.default), rest)
+            return str(f.metadata.get("flag") or "--" + f.name.replace("_", "-"))
+    raise KeyError(dotted)

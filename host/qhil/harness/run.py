@@ -25,6 +25,8 @@ from qhil.bench.store import RunStore
 from qhil.common.envs import make_env
 from qhil.common.errors import ConfigError, QhilError
 from qhil.common.model_dir import ModelDir, load_model_dir
+from qhil.common.paths import check_writable_dir
+from qhil.common.settings import option_of
 from qhil.harness.campaign import Bench, preflight
 from qhil.harness.settings import BenchSettings
 from qhil.link.faults import LinkFaults, parse_link_faults
@@ -37,7 +39,7 @@ from qhil.targets.power import BoardProfile, load_profile
 from qhil.targets.targets import RunningTarget, TargetKind
 
 __all__ = ["BenchReport", "BenchProgress", "run_bench", "BenchStopped", "Prepared", "prepare",
-           "start_device"]
+           "start_device", "check_resume_settings", "finished_report"]
 
 LOG = logging.getLogger(__name__)
 
@@ -131,6 +133,48 @@ class Prepared:
                      profile=self.profile, budget=self.settings.budget, **more)
 
 
+def check_resume_settings(asked: BenchSettings, given: frozenset[str],
+                          resume: str | Path) -> None:
+    """Refuse a resume whose explicitly given settings (``given``: field paths such as
+    ``device.target``) differ from the run's own: they would be ignored silently.
+    ``device.port`` may differ (a board may come back on another port); ``out`` must name
+    the run folder itself.
+
+    :raises ConfigError: naming each option, with the given and the saved value
+    """
+    store = RunStore.open(Path(resume))
+    if "settings" not in store.plan:
+        return  # prepare() refuses it
+    saved = BenchSettings.from_plan(store.plan["settings"])
+    def value(plan: dict[str, Any], dotted: str) -> Any:
+        for key in dotted.split("."):
+            plan = plan[key]
+        return plan
+
+    def show(v: Any) -> str:
+        return ",".join(map(str, v)) if isinstance(v, list | tuple) else str(v)
+
+    saved_plan = dataclasses.replace(saved, out=str(resume)).to_plan()
+    asked_plan = asked.to_plan()
+    if asked.out is not None:
+        saved_plan["out"] = str(Path(resume).resolve())
+        asked_plan["out"] = str(Path(asked.out).resolve())
+    differ = []
+    for dotted in sorted(given):
+        if dotted == "device.port":
+            continue
+        try:
+            mine, theirs = value(asked_plan, dotted), value(saved_plan, dotted)
+        except (KeyError, TypeError):
+            continue
+        if mine != theirs:
+            differ.append(f"{option_of(BenchSettings, dotted)} {show(mine)} (the run has "
+                          f"{show(theirs)})")
+    if differ:
+        raise ConfigError(f"--resume {resume} runs with its own settings; these differ: "
+                          f"{'; '.join(differ)}. Drop them, or start a new run with -o")
+
+
 def prepare(settings: BenchSettings, resume: str | Path | None = None,
             progress: BenchProgress | None = None) -> tuple[Prepared, RunStore | None]:
     """Check and load everything a run needs before any device starts.
@@ -169,13 +213,18 @@ def prepare(settings: BenchSettings, resume: str | Path | None = None,
         raise ConfigError("nothing to run: give variants and/or blobs")
     ids = {p.name: f"0x{blob_id(p.blob):08x}" if p.blob else None for p in policies}
     if store is not None and store.plan["model_ids"] != ids:
-        raise ConfigError(f"{resume}: the models changed since the run started "
-                          f"(was {store.plan['model_ids']}, now {ids}); start a new run")
+        was: dict[str, str | None] = store.plan["model_ids"]
+        changes = [f"{n} {was.get(n) or 'absent'} -> {ids.get(n) or 'absent'}"
+                   for n in [*was, *(n for n in ids if n not in was)]
+                   if was.get(n) != ids.get(n)]
+        raise ConfigError(f"{resume}: the models changed since the run started (model ids: "
+                          f"{'; '.join(changes)}); start a new run")
     env = make_env(model.env_id)
     period = float(getattr(env.unwrapped, "dt", 0.0) or 0.0)
     env.close()
     out = settings.out_dir(model.env_id)
     if store is None:
+        check_writable_dir(out)
         RunStore.check_free(out)
     return Prepared(settings, model, policies, ids, period, profile, faults, out), store
 
@@ -202,18 +251,45 @@ def start_device(prep: Prepared, progress: BenchProgress
     return target, session, meta
 
 
+def finished_report(prep: Prepared, store: RunStore) -> BenchReport | None:
+    """The final report of a saved run whose every episode is done (written again from
+    its episodes if the run stopped before writing it), or None if something is left."""
+    path = prep.out / "report.json"
+    try:
+        old = load_report(path)
+    except QhilError:
+        return None
+    if prep.settings.cycles and not any("estimated" in v.get("device_cost", {})
+                                        for v in old["variants"]):
+        return None
+    bench = prep.bench(store, None, old["target"])
+    if not bench.complete:
+        return None
+    if not old.get("complete", False):
+        bench.cycles = {v["name"]: v["device_cost"]["estimated"] for v in old["variants"]
+                        if "estimated" in v.get("device_cost", {})}
+        bench.write(final=True)
+    return BenchReport.load(prep.out)
+
+
 def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
               progress: BenchProgress | None = None) -> BenchReport:
     """Run (or, with ``resume``, finish) a bench and return its report.
 
     :param resume: a run folder to finish; its saved settings are used, except
-        ``settings.device.port`` when given (a board may come back on another port)
+        ``settings.device.port`` when given (a board may come back on another port); a run
+        with nothing left returns its report without starting anything
     :raises QhilError: bad input, or a device that cannot run a variant (nothing saved)
     :raises BenchStopped: the run stopped part-way (partial report saved); Ctrl-C is
         re-raised as ``KeyboardInterrupt`` after the partial report is written
     """
     progress = progress or BenchProgress()
     prep, store = prepare(settings, resume, progress)
+    if store is not None:
+        finished = finished_report(prep, store)
+        if finished is not None:
+            progress.say(f"{prep.out}: every episode is done, nothing left to do")
+            return finished
     target, session, target_meta = start_device(prep, progress)
     bench: Bench | None = None
     try:

@@ -11,7 +11,8 @@ from typing import Any
 from qhil.bench.policies import VARIANT_NAMES
 from qhil.common.errors import ConfigError
 from qhil.common.model_dir import load_model_dir
-from qhil.common.settings import comma_list, non_negative_int, positive_int, setting
+from qhil.common.paths import writable_dir_text
+from qhil.common.settings import comma_list, episode_count, non_negative_int, setting
 from qhil.quant.pipeline import PTQOptions
 from qhil.targets import TargetSettings
 
@@ -38,12 +39,12 @@ class BenchSettings:
         ("float", "device-f32", "int8"), parse=comma_list,
         help=f"comma-separated variants: {VARIANT_NAMES}")
     blob: tuple[str, ...] = setting((), repeat=True, help="a .qhil blob to run as a variant")
-    episodes: int = setting(20, parse=positive_int, help="episodes per variant")
+    episodes: int = setting(20, parse=episode_count, help="episodes per variant")
     seed: int = setting(100_000, parse=non_negative_int, help=(
         "base seed; episode i uses SEED+i (100000.. is the test split of docs/evaluation.md)"))
     noise: tuple[float, ...] = setting((0.0,), parse=noise_levels, help=(
         "observation noise levels, std relative to each feature's scale, e.g. 0,0.05,0.1"))
-    out: str | None = setting(None, short="-o", help=(
+    out: str | None = setting(None, short="-o", parse=writable_dir_text, help=(
         "run folder (default: reports/<env>-<target>); refuses one that holds another run"))
     link_faults: str = setting("", help=(
         "damage the link on purpose, per byte, e.g. flip=1e-3,drop=1e-3,dup=0,delay=0,"
@@ -110,9 +111,9 @@ class MatrixSettings:
         "targets, comma-separated (one run per model and target)"))
     noise: tuple[float, ...] = setting((0.0,), parse=noise_levels, help=(
         "observation noise levels, e.g. 0,0.05,0.1"))
-    episodes: int = setting(20, parse=positive_int, help="episodes per variant")
+    episodes: int = setting(20, parse=episode_count, help="episodes per variant")
     seed: int = setting(100_000, parse=non_negative_int, help="base seed (test split)")
-    out: str = setting("reports/matrix", short="-o", help=(
+    out: str = setting("reports/matrix", short="-o", parse=writable_dir_text, help=(
         "matrix folder: one run folder per model and target, and the summary"))
     ptq: PTQOptions = setting(default_factory=PTQOptions, help="calibration")
 

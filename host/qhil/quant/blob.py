@@ -30,7 +30,7 @@ from qhil.quant.layout import KernelOrder, WeightLayout
 from qhil.quant.qmodel import LUT_BITS_MAX, LUT_BITS_MIN, MAX_LAYERS, QuantLayer, QuantModel
 
 __all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "relayout_blob", "blob_layouts",
-           "BlobInfo", "FORMAT_VERSION", "MAGIC", "HEADER_SIZE", "LAYER_RECORD_SIZE",
+           "blob_meta", "BlobInfo", "FORMAT_VERSION", "MAGIC", "HEADER_SIZE", "LAYER_RECORD_SIZE",
            "MAX_BLOB_SIZE", "KIND_INT", "KIND_F32"]
 
 MAGIC = b"QHIL"
@@ -184,6 +184,16 @@ def blob_layouts(data: bytes) -> list[WeightLayout]:
     """Each layer's weight layout, from the header of a blob :func:`read_blob` accepts."""
     n_layers = data[13]
     return [WeightLayout.from_code(b) for b in data[48 : 48 + n_layers]]
+
+
+def blob_meta(data: bytes, source: str = "blob") -> dict[str, object]:
+    """A blob's metadata JSON (``env_id``, ``actor_sha256``, ...), of either kind."""
+    model = read_blob(data, source)
+    if isinstance(model, QuantModel):
+        return {"env_id": model.env_id, **model.meta}
+    start = _HEADER.unpack_from(data, 0)
+    meta_off, meta_size = start[16], start[17]
+    return dict(json.loads(data[meta_off:meta_off + meta_size].decode("utf-8")))
 
 
 def blob_id(data: bytes) -> int:
@@ -398,6 +408,6 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
         model.validate()
     except ModelFormatError as exc:
         raise r.fail(str(exc)) from None
-    if not np.all(high > low):
-        raise r.fail("action bounds must have high > low")
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(high > low)):
+        raise r.fail("action bounds must be finite with high > low")
     return model

@@ -9,7 +9,7 @@ import numpy as np
 
 from qhil.common.envs import box_bounds, make_env
 from qhil.common.model_dir import ModelDir
-from qhil.common.settings import positive_int, setting
+from qhil.common.settings import episode_count, setting
 from qhil.quant.calibrate import RangeMethod, collect_observations
 from qhil.quant.config import BitConfig
 from qhil.quant.ptq import InputScale, QuantParams, WeightMethod, build_quant_model, choose_params
@@ -24,7 +24,7 @@ InputRange = Literal["minmax", "percentile"]
 class PTQOptions:
     """Post-training quantization choices (defaults are what the shipped exports use)."""
 
-    calib_episodes: int = setting(20, parse=positive_int, help=(
+    calib_episodes: int = setting(20, parse=episode_count, help=(
         "noisy float-policy rollouts for calibration, seeds 20000.."))
     input_range: InputRange = setting("minmax", help="per-feature input range")
     act_range: RangeMethod = setting("percentile", help=(
@@ -61,5 +61,6 @@ class Calibrator:
     def quantize(self, bits: BitConfig) -> QuantModel:
         model = build_quant_model(self.model.actor, self.params(bits), bits, self.model.env_id)
         model.meta["source"] = self.model.identity
+        model.meta["actor_sha256"] = self.model.actor_sha256
         model.meta["method"] = "ptq"
         return model

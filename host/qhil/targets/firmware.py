@@ -16,7 +16,8 @@ from qhil.common.errors import ConfigError, QhilError
 from qhil.common.provenance import REPO_ROOT
 
 __all__ = ["FIRMWARE_DIR", "build_firmware", "built_firmware", "elf_memory", "firmware_path",
-           "pio_env", "flash", "UPLOADERS", "BUILTIN_HEADER", "build_with_model", "builtin_lock"]
+           "pio_env", "flash", "UPLOADERS", "firmware_source_hash", "upload_failure",
+           "BUILTIN_HEADER", "build_with_model", "builtin_lock"]
 
 LOG = logging.getLogger(__name__)
 
@@ -46,18 +47,17 @@ def built_firmware(pio_environment: str) -> Path:
 
 
 def build_firmware(pio_environment: str, target: str | None = None,
-                   options: list[str] | None = None) -> Path:
+                   env: dict[str, str] | None = None) -> Path:
     """``pio run -e ENV`` (incremental; a no-op build takes about a second).
 
     :param target: a PlatformIO target such as ``upload``
-    :param options: project options overriding platformio.ini (``-O key=value``)
+    :param env: more environment for the build (the in-repo builder reads
+        ``UPLOAD_PROTOCOL``; ``pio run`` has no option to override project settings)
     """
     pio = Path(sys.executable).with_name("pio")  # the venv's platformio
     cmd = [str(pio), "run", "-e", pio_environment] + (["-t", target] if target else [])
-    for option in options or []:
-        cmd += ["-O", option]
-    proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, env=pio_env(), capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, env=pio_env() | (env or {}),
+                          capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
         what = f"'pio run -t {target}'" if target else "firmware build"
@@ -98,6 +98,23 @@ def build_with_model(pio_environment: str, blob: bytes) -> Path:
     return build_firmware(pio_environment)
 
 
+def firmware_source_hash() -> str:
+    """sha256 (first 16 hex digits) of the firmware's sources as they are on disk (C,
+    assembly, headers, linker scripts, the platform and platformio.ini; not builds):
+    recorded with every measured firmware figure, so a table cannot outlive the code."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = [FIRMWARE_DIR / "platformio.ini"] + sorted(
+        p for sub in ("src", "include", "boards", "platform", "test")
+        for p in (FIRMWARE_DIR / sub).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and ".pio" not in p.parts)
+    for path in files:
+        digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def elf_memory(elf: Path) -> dict[str, int]:
     """Flash (vectors, code, read-only data, data image) and static RAM (data, bss, stack)."""
     from elftools.elf.elffile import ELFFile
@@ -119,6 +136,27 @@ def elf_memory(elf: Path) -> dict[str, int]:
 #: upload protocol -> (program on PATH, how to get it)
 UPLOADERS = {"openocd": ("openocd", "sudo apt-get install openocd (or make setup)"),
              "pyocd": ("pyocd", ".venv/bin/pip install pyocd")}
+
+
+#: What an upload tool prints when no probe is attached, and what that means.
+_NO_PROBE = (("open failed", "no ST-LINK found"),
+             ("unable to find a matching CMSIS-DAP device", "no CMSIS-DAP probe found"),
+             ("No J-Link device found", "no J-Link found"),
+             ("No connected debug probes", "no debug probe found"),
+             ("No available debug probes", "no debug probe found"))
+
+
+def upload_failure(output: str, tool: str) -> str:
+    """One line from an upload tool's output: "no ST-LINK found" and the like when no
+    probe answered (with the tool's own words), else its first error line."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    for needle, meaning in _NO_PROBE:
+        hit = next((ln for ln in lines if needle in ln), None)
+        if hit:
+            return (f"{meaning} ({tool}: {hit}); connect the board's debug USB, check it "
+                    "with 'lsusb', and close anything else using the probe")
+    error = next((ln for ln in lines if "error" in ln.lower() and "[upload]" not in ln), None)
+    return f"{tool}: {error}" if error else f"{tool}: " + " | ".join(lines[-3:])
 
 
 def flash(target: str, upload_protocol: str = "openocd") -> Path:
@@ -148,9 +186,9 @@ def flash(target: str, upload_protocol: str = "openocd") -> Path:
         LOG.info("uploading to %s through %s ...", info.name, upload_protocol)
         try:
             build_firmware(info.pio_env, target="upload",
-                           options=[f"upload_protocol={upload_protocol}"])
+                           env={"UPLOAD_PROTOCOL": upload_protocol})
         except QhilError as exc:
-            raise QhilError(f"upload to {info.name} through {upload_protocol} failed "
-                            f"(the build succeeded): {exc}") from None
+            raise QhilError(f"upload to {info.name} through {upload_protocol} failed (the "
+                            f"build succeeded): {upload_failure(str(exc), upload_protocol)}") from None
         LOG.info("uploaded to %s", info.name)
     return elf

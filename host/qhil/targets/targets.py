@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 
 from qhil.common.errors import ConfigError, QhilError
-from qhil.common.settings import setting
+from qhil.common.settings import positive_float, setting
 from qhil.link.device import Device
 from qhil.link.ethernet import EthernetTransport
 from qhil.link.faults import FaultyTransport, LinkFaults
@@ -471,7 +471,8 @@ class TargetSettings:
         "labgrid coordinator of --target labgrid:PLACE (default: $LG_COORDINATOR)"))
     no_build: bool = setting(False, help=(
         "use the firmware already built instead of running 'pio run' first"))
-    timeout: float = setting(2.0, help="seconds to wait for each device answer")
+    timeout: float = setting(2.0, parse=positive_float, help=(
+        "seconds to wait for each device answer"))
     link: str | None = setting(None, metavar="LINK", help=(
         "how the host reaches an emulated board: 'ethernet' (the default where QEMU models "
         "the board's Ethernet controller: qemu-m3, qemu-m4, qemu-m7; a request per frame, "

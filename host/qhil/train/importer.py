@@ -107,6 +107,12 @@ def _from_sb3(args: ImportArgs, env_ref: str) -> ImportedPolicy:
             raise ModelFormatError(f"{args.vecnormalize}: not VecNormalize statistics "
                                    f"({str(exc).splitlines()[0]})") from None
         vec_normalize.training = False
+    else:
+        beside = sorted(p.name for p in args.sb3.parent.glob("*.pkl"))
+        LOG.warning("note: %s carries no VecNormalize statistics (SB3 saves them apart, "
+                    "usually as a .pkl beside the zip%s): if the policy was trained under "
+                    "VecNormalize, give that file with --vecnormalize", args.sb3,
+                    f"; here: {', '.join(beside)}" if beside else "")
     actor = extract_actor(model, vec_normalize)
 
     def source(obs: np.ndarray) -> np.ndarray:

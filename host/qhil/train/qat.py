@@ -162,7 +162,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
 
     def export() -> QuantModel:
         q = student.export(model.env_id)
-        q.meta.update(method="qat-dagger", source=str(model.path))
+        q.meta.update(method="qat-dagger", source=str(model.path), actor_sha256=model.actor_sha256)
         return q
 
     def validate(q: QuantModel) -> float:

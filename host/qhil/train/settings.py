@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qhil.common.paths import writable_dir
 from qhil.common.protocol import TEST_EPISODES, VALIDATION_EPISODES
-from qhil.common.settings import int_list, json_object, non_negative_int, positive_int, setting
+from qhil.common.settings import episode_count, int_list, json_object, non_negative_int, positive_int, setting
 from qhil.quant.config import BitConfig
 
 __all__ = ["Args", "RLArgs", "QATArgs", "ImportArgs", "SB3_ALGOS"]
@@ -33,12 +34,16 @@ class Args:
         "hidden widths of the critic (default: 256,256; 64,64 for Pendulum)"))
     eval_every: int = setting(10_000, parse=positive_int, help=(
         "steps between validation evaluations (the best actor is kept)"))
-    eval_episodes: int = setting(5, parse=positive_int, help=(
+    eval_episodes: int = setting(5, parse=episode_count, help=(
         "validation episodes per evaluation (validation seeds)"))
-    test_episodes: int = setting(TEST_EPISODES, parse=positive_int, help=(
+    test_episodes: int = setting(TEST_EPISODES, parse=episode_count, help=(
         "final evaluation episodes (test seeds); recorded in meta.json"))
-    out: Path | None = setting(None, short="-o", parse=Path, help=(
-        "model folder to write (default: models/<env>)"))
+    out: Path | None = setting(None, short="-o", parse=writable_dir, help=(
+        "model folder to write (default: models/<env>); one that holds a model is refused "
+        "unless --force"))
+    force: bool = setting(False, help=(
+        "overwrite the model in -o (blobs made from the old actor then warn that they were "
+        "made from another actor)"))
     overrides: dict[str, Any] = setting(default_factory=dict, cli=False, help=(
         "hyperparameters that override the preset (SB3 constructor keywords; --set)"))
 
@@ -79,10 +84,10 @@ class QATArgs:
         "student episodes collected per iteration with action noise (recovery states)"))
     rollout_noise: float = setting(0.2, help=(
         "their action noise std, fraction of the action half-range"))
-    val_episodes: int = setting(VALIDATION_EPISODES, parse=positive_int, help=(
+    val_episodes: int = setting(VALIDATION_EPISODES, parse=episode_count, help=(
         "validation episodes that choose the export (seeds 10000..; more episodes choose "
         "less by luck)"))
-    test_episodes: int = setting(TEST_EPISODES, parse=positive_int, help=(
+    test_episodes: int = setting(TEST_EPISODES, parse=episode_count, help=(
         "test episodes (seeds 100000..) of the chosen export, paired with the float actor"))
     learn_scales: bool = setting(False, help=(
         "learn the hidden activation steps with the weights (LSQ-style) instead of keeping "
@@ -120,5 +125,5 @@ class ImportArgs:
         "keyword arguments for the environment, a JSON object (kept with the model)"))
     algo: str | None = setting(None, help=(
         f"the --sb3 algorithm ({', '.join(SB3_ALGOS)}); default: read from the zip"))
-    test_episodes: int = setting(TEST_EPISODES, parse=positive_int, help=(
+    test_episodes: int = setting(TEST_EPISODES, parse=episode_count, help=(
         "episodes of the float test return measured at import (test seeds)"))

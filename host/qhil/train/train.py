@@ -34,6 +34,7 @@ from qhil.common.envs import check_env_id, make_env
 from qhil.common.errors import ConfigError
 from qhil.common.evaluation import evaluate_policy
 from qhil.common.model_dir import save_model_dir
+from qhil.common.paths import check_writable_dir
 from qhil.common.protocol import SeedRange, Split, check_seeds, split_seeds
 from qhil.common.provenance import package_versions
 from qhil.train.extract import extract_actor
@@ -84,6 +85,50 @@ def preset(algo: str, env_id: str) -> dict[str, Any]:
             "n_envs": 1,
         }
     raise ConfigError(f"unknown algo '{algo}' (choose from {', '.join(ALGOS)})")
+
+
+def check_overrides(algo: str, env_id: str, overrides: dict[str, Any]) -> None:
+    """Refuse ``--set`` keys the algorithm does not take and values of the wrong type
+    before they reach stable-baselines3 (whose own checks are asserts deep inside)."""
+    import inspect
+
+    cls = {"td3": TD3, "sac": SAC, "ppo": PPO}[algo]
+    params = inspect.signature(cls).parameters
+    base = preset(algo, env_id)
+    known = set(params) | set(base)
+    for key, value in overrides.items():
+        if key not in known or key in ("policy", "env"):
+            names = sorted(k for k in known if k not in ("policy", "env") and not k.startswith("_"))
+            raise ConfigError(f"--set {key}: {algo} has no such hyperparameter (it has: "
+                              f"{', '.join(names)})")
+        default = base.get(key, params[key].default if key in params else None)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int) and key in base:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, int | float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        else:
+            ok = True
+        if not ok:
+            raise ConfigError(f"--set {key}={value!r}: expected {type(default).__name__} "
+                              f"like {default!r}")
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse to overwrite a model folder without ``force``; say which blobs beside it
+    were made from the actor that is replaced."""
+    check_writable_dir(out)
+    if not (out / "actor.npz").exists() and not (out / "meta.json").exists():
+        return
+    blobs = sorted(p.name for p in out.glob("*.qhil"))
+    beside = f" and {len(blobs)} blobs made from it ({', '.join(blobs)})" if blobs else ""
+    if not force:
+        raise ConfigError(f"{out} already holds a model{beside}: choose another -o, or "
+                          "--force to overwrite it")
+    if blobs:
+        LOG.warning("overwriting %s: %s stay and will warn that they were made from another "
+                    "actor", out, ", ".join(blobs))
 
 
 def build_model(args: Args) -> tuple[BaseAlgorithm, VecNormalize | None, dict[str, Any]]:
@@ -159,7 +204,9 @@ def train(args: Args, show_progress: bool = True) -> Path:
     if not args.net or any(w <= 0 for w in args.net):
         raise ConfigError(f"hidden widths must be positive, got {args.net}")
     check_seeds(SeedRange.of(args.seed, 1), Split.FIT)
+    check_overrides(args.algo, args.env_id, args.overrides)
     out = args.out or Path("models") / args.env_id
+    check_out(out, args.force)
 
     # Seeding: SB3 seeds torch, numpy and the env from `seed`; one thread is fastest here.
     torch.set_num_threads(1)
