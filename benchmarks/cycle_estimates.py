@@ -29,6 +29,7 @@ from qhil.quant.blob import write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_input_codes, random_quant_model
 from qhil.targets import TARGETS
+from qhil.targets.firmware import firmware_source_hash
 from qhil.targets.trace import trace_inference
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -54,7 +55,8 @@ def _request(sizes: list[int], setting: str) -> tuple[bytes, np.ndarray]:
 def measure(target: str, work: Path) -> dict[str, object]:
     info = TARGETS[target]
     ws = info.profile.flash_wait_states if info.profile is not None else 0
-    row: dict[str, object] = {"target": target, "cpu": info.cpu, "flash_wait_states": ws}
+    row: dict[str, object] = {"target": target, "cpu": info.cpu, "flash_wait_states": ws,
+                              "firmware_sha256": firmware_source_hash()}
     cells: dict[str, object] = {}
     for size_name, sizes in SIZES.items():
         macs = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))

@@ -31,7 +31,7 @@ from qhil.quant.config import parse_bits
 from qhil.quant.layout import KernelOrder
 from qhil.quant.random_model import random_input_codes, random_quant_model
 from qhil.targets import TARGETS, TargetKind, start_target
-from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, elf_memory
+from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, elf_memory, firmware_source_hash
 
 OUT = Path(__file__).resolve().parent / "results"
 SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
@@ -50,7 +50,7 @@ def float_actor(sizes: list[int]) -> FloatActor:
 
 
 def measure(name: str, rtt_count: int) -> dict[str, object]:
-    row: dict[str, object] = {"target": name}
+    row: dict[str, object] = {"target": name, "firmware_sha256": firmware_source_hash()}
     with start_target(name, timeout=5.0) as target:
         dev = target.device
         info = dev.info
@@ -204,7 +204,8 @@ def main() -> None:
     order = DEFAULT_TARGETS + [n for n in [*kept, *fresh] if n not in DEFAULT_TARGETS]
     rows = [({**kept, **fresh})[n] for n in order if n in kept or n in fresh]
     for env in ("nucleo-f446re", "blackpill-f411"):  # real boards: memory only, from the build
-        rows.append({"target": env, "memory": elf_memory(build_firmware(TARGETS[env].pio_env))})
+        rows.append({"target": env, "memory": elf_memory(build_firmware(TARGETS[env].pio_env)),
+                     "firmware_sha256": firmware_source_hash()})
     measured = [r for r in rows if "costs" in r]
     OUT.mkdir(exist_ok=True)
     (OUT / "firmware.json").write_text(json.dumps(rows, indent=2) + "\n")

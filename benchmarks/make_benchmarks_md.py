@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from qhil.targets.firmware import firmware_source_hash
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 ENVS = ["Pendulum-v1", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Hopper-v5",
@@ -275,7 +277,24 @@ def golden_speed() -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_firmware_hash(name: str) -> None:
+    """Refuse to write a firmware table measured on other firmware than the tree's: every
+    row of results/<name> records the sources' hash (qhil.targets.firmware)."""
+    path = RESULTS / name
+    if not path.is_file():
+        return
+    head = firmware_source_hash()
+    stale = [f"{r['target']} ({r.get('firmware_sha256', 'no hash')})"
+             for r in json.loads(path.read_text()) if r.get("firmware_sha256") != head]
+    if stale:
+        raise SystemExit(f"make_benchmarks_md: results/{name} rows were measured on other "
+                         f"firmware than the tree's ({head}): {', '.join(stale)}; re-measure "
+                         "them (benchmarks/firmware_cost.py, benchmarks/cycle_estimates.py "
+                         "--targets ...)")
+
+
 def firmware() -> str:
+    check_firmware_hash("firmware.json")
     path = RESULTS / "firmware.md"
     lines = ["## Firmware: cost, kernel throughput, link, memory", "",
              "Command: `.venv/bin/python benchmarks/firmware_cost.py`. Cost per inference is the "
@@ -340,6 +359,7 @@ def versus_cmsis_nn() -> str:
 
 
 def cycle_estimates() -> str:
+    check_firmware_hash("cycles.json")
     path = RESULTS / "cycles.md"
     lines = ["### Estimated cycles", "",
              "Command: `.venv/bin/python benchmarks/cycle_estimates.py` (one inference per cell "
