@@ -6,18 +6,27 @@
 
 #define NVIC_ISER0 (*(volatile uint32_t *)0xE000E100u)
 #define NVIC_ISER1 (*(volatile uint32_t *)0xE000E104u)
+#define NVIC_ICER0 (*(volatile uint32_t *)0xE000E180u)
+#define NVIC_ISPR0 (*(volatile uint32_t *)0xE000E200u)
 #define SCB_AIRCR (*(volatile uint32_t *)0xE000ED0Cu)
 #define DEMCR (*(volatile uint32_t *)0xE000EDFCu)
 #define DWT_CTRL (*(volatile uint32_t *)0xE0001000u)
 #define DWT_CYCCNT (*(volatile uint32_t *)0xE0001004u)
 
+/* NVIC registers come in banks of 32 interrupts, 4 bytes apart. */
 static inline void qhil_irq_enable(uint32_t n)
 {
-    if (n < 32u) {
-        NVIC_ISER0 = 1u << n;
-    } else {
-        NVIC_ISER1 = 1u << (n - 32u);
-    }
+    (&NVIC_ISER0)[n / 32u] = 1u << (n % 32u);
+}
+
+static inline void qhil_irq_disable(uint32_t n)
+{
+    (&NVIC_ICER0)[n / 32u] = 1u << (n % 32u);
+}
+
+static inline void qhil_irq_pend(uint32_t n)
+{
+    (&NVIC_ISPR0)[n / 32u] = 1u << (n % 32u);
 }
 
 /*
@@ -41,26 +50,48 @@ static inline void qhil_system_reset(void)
     }
 }
 
-/* Single-producer (ISR) single-consumer (main loop) byte ring. */
+/*
+ * Single-producer (ISR) single-consumer (main loop) byte ring.
+ *
+ * A UART's RX interrupt that finds the ring full leaves the byte in the UART and masks
+ * itself (qhil_ring_hold); the main loop unmasks it and makes it pending once the ring
+ * has room again (qhil_ring_pop), so the handler drains what waited. The UART then holds
+ * the sender off as a full FIFO does (QEMU stops reading its socket), and a burst longer
+ * than the ring loses nothing. Ethernet frames cannot wait in the controller half-read:
+ * their bytes are dropped when the ring is full (docs/protocol.md#ethernet-link).
+ */
 #ifndef QHIL_RX_RING
 #define QHIL_RX_RING 512u
 #endif
 typedef struct {
     volatile uint32_t head; /* written by the ISR */
     uint32_t tail;          /* written by the main loop */
+    volatile uint32_t held; /* the UART IRQ + 1 while it is masked for a full ring; 0 */
     uint8_t data[QHIL_RX_RING];
 } qhil_rx_ring;
 
 /** The ring every ARM board's UART RX interrupt fills (boards/cortexm/ring_port.c). */
 extern qhil_rx_ring qhil_board_rx;
 
+static inline int qhil_ring_full(const qhil_rx_ring *r)
+{
+    return (r->head + 1u) % QHIL_RX_RING == r->tail;
+}
+
 static inline void qhil_ring_push(qhil_rx_ring *r, uint8_t byte)
 {
     uint32_t next = (r->head + 1u) % QHIL_RX_RING;
-    if (next != r->tail) { /* full: drop; the frame CRC reports it to the host */
+    if (next != r->tail) { /* full (Ethernet only): drop; the host's timeout recovers */
         r->data[r->head] = byte;
         r->head = next;
     }
+}
+
+/* Called by a UART RX handler that finds the ring full, before it reads the byte. */
+static inline void qhil_ring_hold(qhil_rx_ring *r, uint32_t irq)
+{
+    qhil_irq_disable(irq);
+    r->held = irq + 1u;
 }
 
 static inline int qhil_ring_pop(qhil_rx_ring *r, uint8_t *byte)
@@ -70,6 +101,12 @@ static inline int qhil_ring_pop(qhil_rx_ring *r, uint8_t *byte)
     }
     *byte = r->data[r->tail];
     r->tail = (r->tail + 1u) % QHIL_RX_RING;
+    if (r->held != 0u) { /* room again: the UART's waiting bytes come in */
+        uint32_t irq = r->held - 1u;
+        r->held = 0u;
+        qhil_irq_enable(irq);
+        qhil_irq_pend(irq);
+    }
     return 1;
 }
 

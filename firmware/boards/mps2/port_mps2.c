@@ -79,6 +79,10 @@ void UART_RX_HANDLER(void) /* UART0 RX: only move bytes into the ring */
      * The other order loses that byte's interrupt and the 1-byte buffer stays full. */
     UART_INTCLEAR = 2u;
     while (UART_STATE & 2u) {
+        if (qhil_ring_full(&qhil_board_rx)) {
+            qhil_ring_hold(&qhil_board_rx, UART_RX_IRQ); /* the byte waits in the UART */
+            return;
+        }
         qhil_ring_push(&qhil_board_rx, (uint8_t)UART_DATA);
     }
 }

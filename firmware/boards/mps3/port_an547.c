@@ -47,6 +47,10 @@ void Irq33_Handler(void) /* UART0 RX: only move bytes into the ring */
     /* clear before draining, as on the MPS2 boards (port_mps2.c says why) */
     UART_INTCLEAR = 2u;
     while (UART_STATE & 2u) {
+        if (qhil_ring_full(&qhil_board_rx)) {
+            qhil_ring_hold(&qhil_board_rx, UART_RX_IRQ); /* the byte waits in the UART */
+            return;
+        }
         qhil_ring_push(&qhil_board_rx, (uint8_t)UART_DATA);
     }
 }

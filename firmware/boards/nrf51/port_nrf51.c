@@ -39,6 +39,10 @@ const qhil_port_info_t qhil_port_info = {
 void Irq2_Handler(void) /* UART0: move received bytes into the ring */
 {
     while (UART_RXDRDY) {
+        if (qhil_ring_full(&qhil_board_rx)) {
+            qhil_ring_hold(&qhil_board_rx, 2u); /* the byte waits in the UART */
+            return;
+        }
         UART_RXDRDY = 0; /* clear first: the next byte in the FIFO raises it again */
         qhil_ring_push(&qhil_board_rx, (uint8_t)UART_RXD);
     }

@@ -67,6 +67,10 @@ void USART_HANDLER(void)
 {
     uint32_t sr;
     while ((sr = USART_SR) & (SR_RXNE | SR_ORE)) {
+        if ((sr & SR_RXNE) && qhil_ring_full(&qhil_board_rx)) {
+            qhil_ring_hold(&qhil_board_rx, USART_IRQ); /* the byte waits in the USART */
+            return;
+        }
         uint8_t byte = (uint8_t)USART_DR; /* reading DR clears RXNE and ORE */
         if (sr & SR_RXNE) {
             qhil_ring_push(&qhil_board_rx, byte);
