@@ -30,7 +30,7 @@ from qhil.quant.cheader import blob_to_c_header
 from qhil.quant.config import parse_bits
 from qhil.quant.layout import KernelOrder
 from qhil.quant.random_model import random_input_codes, random_quant_model
-from qhil.targets import TARGETS, TargetKind, start_target
+from qhil.targets import TARGETS, start_target
 from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, elf_memory, firmware_source_hash
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -56,8 +56,9 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
         info = dev.info
         assert info is not None
         row.update(board=info.board, cpu=info.cpu, unit=info.cost_kind, kernel=info.kernel)
-        if target.firmware is not None and target.info.kind is not TargetKind.NATIVE:
-            row["memory"] = elf_memory(target.firmware)
+        memory = target.memory()
+        if memory is not None:
+            row["memory"] = memory
         costs: dict[str, dict[str, object]] = {}
         for size_name, sizes in SIZES.items():
             macs = sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))

@@ -14,6 +14,7 @@ both links, in steps per second.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -26,10 +27,9 @@ from qhil.link.transport import Transport
 from qhil.quant.blob import read_blob, write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_input_codes, random_quant_model
-from qhil.targets import start_target
-from qhil.targets import targets as target_table
+from qhil.targets import EmulatorLink, start_target, target_info
+from qhil.targets.drivers import connect_socket, free_port, qemu_command
 from qhil.targets.firmware import build_firmware
-from qhil.targets.targets import EmulatorLink, qemu_command, target_info
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "qemu_rtt.json"
@@ -39,16 +39,16 @@ def measure(target: str, icount: str, obs: int,
             link: EmulatorLink = EmulatorLink.UART) -> dict[str, object]:
     info = target_info(target)
     elf = build_firmware(info.pio_env)
-    port = target_table._free_port()
+    port = free_port()
     ethernet = None
     if link is EmulatorLink.ETHERNET:
-        ethernet = (target_table._free_udp_port(), target_table._free_udp_port())
+        ethernet = (free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM))
         transport: Transport = EthernetTransport(*ethernet)
     proc = subprocess.Popen(qemu_command(info, elf, port, ethernet, icount),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         if ethernet is None:
-            transport = target_table._connect_socket(proc, port, "QEMU", 10.0)
+            transport = connect_socket(proc, port, "QEMU", 10.0)
         dev = Device(transport, timeout=5.0)
         dev.hello(wait=10.0)
         model = random_quant_model(np.random.default_rng(0), [obs, 64, 64, 1],

@@ -37,7 +37,14 @@ SLOW_TESTS = {"test_user_project_runs_with_the_plugin", "test_the_docs_example_r
               "test_readme_ci_gate_never_fails_identical_qemu_runs",
               "test_weights_in_flash_runs_each_model_compiled_into_the_firmware",
               "test_every_environment_builds_offline", "test_closed_loop_on_the_newer_cores",
-              "test_a_2bit_blob_under_the_same_name_is_caught_by_the_return_gate"}
+              "test_a_2bit_blob_under_the_same_name_is_caught_by_the_return_gate",
+              "test_a_gdb_server_probe_flashes_an_stm32f405_and_it_benches_bit_exact",
+              "test_a_black_magic_upload_runs_the_probes_script_through_real_gdb",
+              "test_a_gdb_server_upload_without_a_server_says_so_in_one_line",
+              "test_cycles_trace_the_firmware_and_kernel_that_ran",
+              "test_a_model_bigger_than_ram_runs_from_flash_and_one_too_big_names_its_room",
+              "test_a_usb_port_that_disappears_on_reset_is_waited_for",
+              "test_a_burst_longer_than_the_receive_ring_loses_nothing_over_a_uart"}
 
 
 def _names_a_slow_target(item: pytest.Item) -> bool:

@@ -10,10 +10,10 @@ from qhil.quant.config import BitConfig
 from qhil.quant.golden import GoldenExecutor
 from qhil.quant.layout import KernelOrder
 from qhil.quant.random_model import random_input_codes, random_quant_model
-from qhil.targets import RunningTarget
+from qhil.targets import Target
 
 
-def check_random_models(target: RunningTarget, seeds: range, count: int = 16,
+def check_random_models(target: Target, seeds: range, count: int = 16,
                         max_width: int = 64) -> int:
     """Random models at every width and hidden activation through the device, loaded in
     turn in rows, in the DSP kernel's blocked layouts (format version 3) and in rows with

@@ -50,11 +50,12 @@ def test_flash_builds_an_emulator_target(capsys) -> None:
 
 
 def test_flash_checks_the_upload_tool_before_building(capsys, monkeypatch) -> None:
-    monkeypatch.setenv("PATH", "/nonexistent")  # neither openocd nor pyocd
-    for protocol in ("openocd", "pyocd"):
+    monkeypatch.setenv("PATH", "/nonexistent")  # no openocd, no gdb-multiarch
+    for protocol in ("openocd", "gdb-server"):
         assert main(["flash", "--target", "nucleo-f446re", "--upload-protocol", protocol]) == 2
         err = capsys.readouterr()
-        assert f"{protocol} is not installed" in err.err and "building" not in err.out + err.err
+        program = "openocd" if protocol == "openocd" else "gdb-multiarch"
+        assert f"{program} is not installed" in err.err and "building" not in err.out + err.err
 
 
 def test_run_bench_outside_the_protocol_limit_is_a_usage_error(capsys) -> None:

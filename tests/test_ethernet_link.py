@@ -18,8 +18,7 @@ from qhil.link.framing import MsgType, Packet, decode_frame, encode_frame
 from qhil.quant.blob import write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_quant_model
-from qhil.targets import start_target
-from qhil.targets.targets import EmulatorLink
+from qhil.targets import EmulatorLink, start_target
 
 ROOT = Path(__file__).resolve().parents[1]
 

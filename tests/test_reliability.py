@@ -333,8 +333,12 @@ def test_preflight_refuses_widths_the_device_lacks() -> None:
 
     model = load_model_dir(PENDULUM)
     variants = resolve_policies(model, [], [W3], Calibrator(model, PTQOptions(3)))
+    from qhil.targets.info import ModelRoom, WeightsIn
+
     info = SimpleNamespace(widths=(4, 8), float32=True)  # a firmware without 3-bit kernels
-    session = SimpleNamespace(device=SimpleNamespace(info=info))
+    target = SimpleNamespace(model_room=lambda _: ModelRoom(1 << 20, "model arena"))
+    session = SimpleNamespace(device=SimpleNamespace(info=info), target=target,
+                              weights_in=WeightsIn.RAM)
     with pytest.raises(QhilError, match="does not support 3-bit weights"):
         preflight(variants, session, "board-x")  # type: ignore[arg-type]
 

@@ -10,7 +10,7 @@ step() { echo "setup: $*"; }
 
 APT_PACKAGES=(build-essential gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
               gcc-riscv64-unknown-elf qemu-system-misc chromium clang
-              libclang-rt-14-dev openocd ser2net
+              libclang-rt-14-dev openocd gdb-multiarch ser2net
               python3-venv)
 
 missing=()
@@ -31,7 +31,7 @@ fi
 STAMP=.venv/.qhil-installed
 if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   step "[2/4] Python environment: .venv with qhil (editable), torch 2.13.0 (CPU wheel on disk),"
-  step "      stable-baselines3, gymnasium[mujoco], platformio, labgrid, ray, onnx (1-3 minutes;"
+  step "      stable-baselines3, gymnasium[mujoco], platformio, labgrid, pyocd, ray, onnx (1-3 minutes;"
   step "      log: .venv/pip-install.log) ..."
   [ -x .venv/bin/python ] || python3 -m venv .venv
   # torch==2.13.0 is pinned in pyproject.toml: its CPU wheel is on this machine's disk.
@@ -47,7 +47,7 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAM
     .venv/bin/pip install --disable-pip-version-check --force-reinstall --no-deps \
       pyserial-labgrid >> .venv/pip-install.log 2>&1
   step "      checking that everything imports ..."
-  .venv/bin/python -c "import qhil, torch, gymnasium, stable_baselines3, platformio, serial.rfc2217, ray, labgrid, onnx, onnxruntime, onnxscript"
+  .venv/bin/python -c "import qhil, torch, gymnasium, stable_baselines3, platformio, serial.rfc2217, ray, labgrid, pyocd, onnx, onnxruntime, onnxscript"
   touch "$STAMP"
   step "      .venv ready"
 fi

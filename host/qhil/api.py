@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # torch and SB3 load only when qat, autoquant or train is cal
     from qhil.train.settings import QATArgs
 
 __all__ = ["load_model", "save_model", "quantize", "save_blob", "load_blob", "golden_codes",
-           "evaluate",
+           "doctor", "evaluate",
            "Evaluation", "bench", "compare", "load_report", "write_report", "qat", "autoquant",
            "train", "targets", "infer", "Inference", "BenchReport", "BenchSettings",
            "TargetSettings", "PTQOptions", "Split", "FunctionPolicy", "SeedRange", "matrix",
@@ -148,11 +148,22 @@ def export_c(blob: str | Path, out: str | Path, name: str = "qhil_model",
     return path
 
 
-def flash(target: str, upload_protocol: str = "openocd") -> Path:
-    """``qhil flash``: build a target's firmware (and upload it to a board); its ELF path."""
-    from qhil.targets.firmware import flash as _flash
+def flash(target: str, upload_protocol: str | None = None, port: str | None = None) -> Path:
+    """``qhil flash``: build a target's firmware and put it where the target runs it (a
+    board: uploaded through ``upload_protocol``, default its board's first; an emulator:
+    the build, or an upload to its GDB server at ``port``); the ELF's path."""
+    from qhil.targets import target_info
+    from qhil.targets.drivers import open_target
 
-    return _flash(target, upload_protocol)
+    return open_target(target_info(target)).flash(upload_protocol, port)
+
+
+def doctor(target: str | TargetSettings = "qemu-m4") -> list[Any]:
+    """``qhil doctor``: the first checks with a new board, in order
+    (:class:`qhil.harness.doctor.Check`: ``name``, ``ok``, ``detail``, ``fix``)."""
+    from qhil.harness.doctor import run_checks
+
+    return list(run_checks(target if isinstance(target, TargetSettings) else TargetSettings(target)))
 
 
 def golden_codes(model: QuantModel | str | Path, codes: Sequence[Sequence[int]] | np.ndarray
@@ -409,14 +420,16 @@ def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | Tar
         raise ConfigError(f"the observation holds NaN/inf at index {int(np.argmin(np.isfinite(x)))}")
     policy = (DeviceInteger.of(Path(blob).stem, model, data) if isinstance(model, QuantModel)
               else DeviceFloat32(Path(blob).stem, data))
-    with device.start(model=data) as running:
+    with device.start() as running:
         info = running.device.info
         assert info is not None
-        # loaded as qhil bench loads it: laid out for the device's kernel, widened or
+        # put there as qhil bench puts it: laid out for the device's kernel, widened or
         # compiled into flash as the settings say (which restarts the target)
         data = relayout_blob(data, info.weight_order)
         DeviceSession(running, widen=device.widen_weights,
                       weights_in=device.where_weights).load(data)
+        info = running.device.info
+        assert info is not None
         dev = running.device
         record = EpisodeResult(policy.name, 0, 0.0)
         acting = policy.episode(EpisodeContext(model if isinstance(model, FloatActor) else None,
@@ -438,15 +451,16 @@ def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | Tar
                            info.cost(record.cost[0]), info.cost_kind, stats)
     if cycles:
         result = dataclasses.replace(
-            result, cycles=_cycles(running.info, data, sent, device.widen_weights))
+            result, cycles=_cycles(device, data, sent))
     return result
 
 
-def _cycles(target: TargetInfo, blob: bytes, sent: np.ndarray, widen: bool) -> dict[str, Any]:
+def _cycles(device: TargetSettings, blob: bytes, sent: np.ndarray) -> dict[str, Any]:
     import tempfile
 
     from qhil.targets.trace import trace_inference
 
     with tempfile.TemporaryDirectory(prefix="qhil-trace-") as work:
-        trace = trace_inference(target.name, blob, sent, Path(work), widen=widen)
-    return trace.summary(target.profile)
+        trace = trace_inference(device.target, blob, sent, Path(work), widen=device.widen_weights,
+                                weights_in=device.where_weights)
+    return trace.summary(device.info.profile)

@@ -32,6 +32,7 @@ from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator
 from qhil.quant.policy import ActionDecoder, ObservationQuantizer
 from qhil.quant.qmodel import QuantModel
+from qhil.targets.info import ModelRoom
 
 __all__ = ["PolicyUnderTest", "HostFloat", "DeviceFloat32", "DeviceInteger", "DeviceLink",
            "EpisodeContext", "ActingEpisode", "resolve_policies", "F32_TOLERANCE",
@@ -112,8 +113,12 @@ class PolicyUnderTest(ABC):
     def episode(self, ctx: EpisodeContext) -> ActingEpisode:
         """Start one episode."""
 
-    def unsupported(self, info: HelloInfo) -> str | None:
-        """Why a device that said ``info`` in HELLO cannot run this policy (None: it can)."""
+    def unsupported(self, info: HelloInfo, room: ModelRoom | None = None) -> str | None:
+        """Why a device that said ``info`` in HELLO cannot run this policy (None: it can).
+
+        :param room: where its model goes and how many bytes it may take there (default:
+            the RAM arena HELLO declares)
+        """
         return None
 
     def request(self, obs: np.ndarray, actor: FloatActor) -> np.ndarray | None:
@@ -167,10 +172,10 @@ class DeviceFloat32(PolicyUnderTest):
     def request(self, obs: np.ndarray, actor: FloatActor) -> np.ndarray | None:
         return actor.normalize(obs).astype(np.float32)
 
-    def unsupported(self, info: HelloInfo) -> str | None:
+    def unsupported(self, info: HelloInfo, room: ModelRoom | None = None) -> str | None:
         if not info.float32:
             return "the device has no float32 kernel"
-        return does_not_fit(self.blob, info)
+        return does_not_fit(self.blob, info, room)
 
     def check_fields(self, clean: list[EpisodeResult],
                      all_episodes: list[EpisodeResult]) -> dict[str, Any]:
@@ -233,12 +238,12 @@ class DeviceInteger(PolicyUnderTest):
     def request(self, obs: np.ndarray, actor: FloatActor) -> np.ndarray | None:
         return ObservationQuantizer(self.qmodel)(obs)
 
-    def unsupported(self, info: HelloInfo) -> str | None:
+    def unsupported(self, info: HelloInfo, room: ModelRoom | None = None) -> str | None:
         missing = sorted({w for w in self.qmodel.bits.w if w not in info.widths})
         if missing:
             return (f"the device does not support {', '.join(map(str, missing))}-bit weights "
                     f"(it supports {', '.join(map(str, info.widths))})")
-        return does_not_fit(self.blob, info)
+        return does_not_fit(self.blob, info, room)
 
     def check_fields(self, clean: list[EpisodeResult],
                      all_episodes: list[EpisodeResult]) -> dict[str, Any]:
@@ -305,17 +310,22 @@ class _IntegerEpisode:
             rec.action_error = action_error(self.ctx.actor, np.stack(self.seen), self.dac(got))
 
 
-def does_not_fit(blob: bytes, info: HelloInfo) -> str | None:
-    """Why the device that said ``info`` cannot load ``blob``, in bytes and widths (None:
-    it can). Checked before anything runs, so a model too big for a board is one line."""
+def does_not_fit(blob: bytes, info: HelloInfo, room: ModelRoom | None = None) -> str | None:
+    """Why the device that said ``info`` cannot take ``blob``, in bytes and widths (None:
+    it can). Checked before anything runs, so a model too big for a board is one line.
+
+    :param room: where the model goes and its bytes there (default: HELLO's RAM arena; a
+        model compiled into flash is measured against the flash the firmware leaves)
+    """
     model = read_blob(blob)
     sizes = (model.layer_sizes if isinstance(model, FloatActor)
              else [model.obs_dim] + [la.n_out for la in model.layers])
     version = int.from_bytes(blob[4:6], "little")
     where = f"{info.board or 'the device'} ({info.cpu or '?'})"
-    if len(blob) > info.arena_bytes:
-        return (f"the model needs {len(blob):,} bytes of model arena; {where} has "
-                f"{info.arena_bytes:,}")
+    room = room or ModelRoom(info.arena_bytes, "model arena")
+    if len(blob) > room.bytes:
+        has = "'s firmware leaves" if room.where == "flash" else " has"
+        return f"the model needs {len(blob):,} bytes of {room.where}; {where}{has} {room.bytes:,}"
     if info.max_width and max(sizes) > info.max_width:
         return (f"the model has a layer {max(sizes)} wide; {where} accepts at most "
                 f"{info.max_width}")

@@ -26,8 +26,8 @@ from qhil.common.errors import DeviceError, LinkError, QhilError
 from qhil.link.device import Device, LoadInfo
 from qhil.link.framing import ErrorCode
 from qhil.quant.blob import blob_id
-from qhil.targets.firmware import build_with_model, builtin_lock
-from qhil.targets.targets import RunningTarget, WeightsIn
+from qhil.targets.drivers import Target
+from qhil.targets.info import WeightsIn
 
 __all__ = ["DeviceSession"]
 
@@ -44,7 +44,7 @@ class DeviceSession:
         which is restarted with it (``--weights-in flash``)
     """
 
-    def __init__(self, target: RunningTarget, max_repairs: int = 3, widen: bool = False,
+    def __init__(self, target: Target, max_repairs: int = 3, widen: bool = False,
                  weights_in: WeightsIn = WeightsIn.RAM) -> None:
         self.target = target
         self.max_repairs = max_repairs
@@ -59,15 +59,11 @@ class DeviceSession:
         return self.target.device
 
     def load(self, blob: bytes) -> LoadInfo:
+        """Make ``blob`` the active model the way every command does
+        (:meth:`~qhil.targets.drivers.Target.put_model`), with repairs."""
         self._blob = blob
-        if self.weights_in is WeightsIn.FLASH and self.device.stats()["model_id"] != blob_id(blob):
-            with builtin_lock():
-                build_with_model(self.target.info.pio_env, blob)
-                self.target.restart()  # the firmware now starts with this model active
-            if self.device.stats()["model_id"] != blob_id(blob):
-                raise QhilError(f"{self.target.info.name} did not start with the model built "
-                                "into it; nothing was uploaded instead")
-        return self._call(lambda dev: dev.ensure_loaded(blob, widen=self.widen), "LOAD")
+        return self._call(lambda _: self.target.put_model(blob, widen=self.widen,
+                                                           weights_in=self.weights_in), "LOAD")
 
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:
         return self._call(lambda dev: dev.infer(codes), "INFER")
@@ -114,7 +110,7 @@ class DeviceSession:
             self.target.restart()
         if self._blob is not None and what != "LOAD":
             if self._model_id() != blob_id(self._blob):
-                self.device.load(self._blob, widen=self.widen)
+                self.target.put_model(self._blob, widen=self.widen, weights_in=self.weights_in)
             else:
                 action = "resent the request" if action == "reloaded the model" else action
         return action

@@ -22,14 +22,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from serial.tools import list_ports
 
-    from qhil.targets import TARGETS, TargetKind
+    from qhil.targets import TARGETS
 
     ports = [{"device": p.device, "description": p.description,
               "vid_pid": f"{p.vid:04x}:{p.pid:04x}" if p.vid is not None else ""}
              for p in sorted(list_ports.comports(), key=lambda p: p.device)]
-    targets = [{"name": t.name, "kind": t.kind.value, "pio_env": t.pio_env, "machine": t.machine,
-                "description": t.description,
-                "links": [x.value for x in t.links] if t.kind is TargetKind.QEMU else []}
+    targets = [{"name": t.name, "kind": t.kind, "pio_env": t.pio_env, "machine": t.machine,
+                "description": t.description, "links": [x.value for x in t.links],
+                "upload_protocols": list(t.upload_protocols)}
                for t in TARGETS.values()]
     if args.json:
         print(json.dumps({"ports": ports, "targets": targets}, indent=2))
@@ -40,5 +40,7 @@ def run(args: argparse.Namespace) -> int:
     print("targets:")
     for t in targets:
         links = f" [links: {', '.join(t['links'])}]" if len(t["links"]) > 1 else ""
-        print(f"  {t['name']:16s} {t['kind']:7s} {t['description']}{links}")
+        uploads = (f" [upload: {', '.join(t['upload_protocols'])}]" if t["upload_protocols"]
+                   else "")
+        print(f"  {t['name']:16s} {t['kind']:7s} {t['description']}{links}{uploads}")
     return 0

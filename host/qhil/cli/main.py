@@ -14,6 +14,7 @@ from qhil.cli import (
     bench_cmd,
     compare_cmd,
     devices_cmd,
+    doctor_cmd,
     eval_cmd,
     export_c_cmd,
     flash_cmd,
@@ -34,7 +35,7 @@ __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS: list[ModuleType] = [
     import_cmd, train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
-    flash_cmd, run_cmd, bench_cmd, matrix_cmd, report_cmd, compare_cmd, qat_cmd, sensitivity_cmd,
+    doctor_cmd, flash_cmd, run_cmd, bench_cmd, matrix_cmd, report_cmd, compare_cmd, qat_cmd, sensitivity_cmd,
     autoquant_cmd,
 ]
 

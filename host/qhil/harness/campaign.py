@@ -22,7 +22,9 @@ from qhil.common.errors import DeviceError, QhilError
 from qhil.common.model_dir import ModelDir
 from qhil.link.faults import FaultyTransport
 from qhil.report.build import build_report, write_report
+from qhil.targets.info import WeightsIn
 from qhil.targets.power import BoardProfile
+from qhil.targets.targets import targets_with_room
 
 __all__ = ["Bench", "preflight"]
 
@@ -31,18 +33,27 @@ LOG = logging.getLogger(__name__)
 
 def preflight(variants: list[PolicyUnderTest], session: DeviceSession | None, target: str) -> None:
     """Everything the device can refuse, refused before the first episode: widths it does
-    not support, no float32 kernel, a model that does not fit its arena or payload.
+    not support, no float32 kernel, a model that does not fit where it goes (the RAM
+    arena, or with ``--weights-in flash`` the flash the firmware leaves).
 
-    :raises QhilError: naming the variant and the reason
+    :raises QhilError: naming the variant, the reason, and the targets that would take it
     """
     if session is None:
         return
     info = session.device.info
     assert info is not None
+    room = session.target.model_room(session.weights_in)
     for v in variants:
-        problem = v.unsupported(info)
+        problem = v.unsupported(info, room)
         if problem:
-            raise QhilError(f"variant '{v.name}' cannot run on {target}: {problem}")
+            others = ""
+            if v.blob is not None and len(v.blob) > room.bytes:
+                fits = [t for t in targets_with_room(len(v.blob), session.weights_in)
+                        if t != target]
+                flag = " --weights-in flash" if session.weights_in is WeightsIn.FLASH else ""
+                others = (f" (targets that would take it{flag}: {', '.join(fits)})" if fits
+                          else " (no target qhil knows has the room)")
+            raise QhilError(f"variant '{v.name}' cannot run on {target}: {problem}{others}")
         if v.on_device:
             try:
                 session.load(v.blob)

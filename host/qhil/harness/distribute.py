@@ -30,7 +30,6 @@ from qhil.common.errors import ConfigError, QhilError
 from qhil.harness.run import BenchProgress, BenchReport, prepare, start_device
 from qhil.harness.settings import BenchSettings
 from qhil.targets.firmware import build_firmware
-from qhil.targets.targets import TargetKind
 
 __all__ = ["Job", "plan_jobs", "run_job", "run_on_ray", "RayOptions"]
 
@@ -123,9 +122,10 @@ def run_on_ray(runs: list[BenchSettings], options: RayOptions,
                                                "model_ids": prep.ids})
         benches.append(prep.bench(store, None, {"name": prep.settings.device.target}))
     # built once, here: jobs building the same firmware folder at once would collide
-    for env in sorted({p.settings.device.info.pio_env for p, _ in prepared
-                       if not p.settings.device.no_build and p.settings.device.info.kind
-                       in (TargetKind.NATIVE, TargetKind.QEMU, TargetKind.RENODE)}):
+    drivers = [p.settings.device.open() for p, _ in prepared]
+    for env in sorted({p.settings.device.info.pio_env for (p, _), d in zip(prepared, drivers,
+                                                                          strict=True)
+                       if not p.settings.device.no_build and d.builds_here}):
         progress.say(f"building firmware {env} (incremental) ...")
         build_firmware(env)
     progress.say("connecting to Ray" + (f" at {options.address}" if options.address else
@@ -137,16 +137,15 @@ def run_on_ray(runs: list[BenchSettings], options: RayOptions,
     ledger = _ledger(ray).remote()
     remote_job = ray.remote(max_retries=JOB_RETRIES)(_counted_job)
     jobs: dict[Any, Job] = {}
-    for i, ((prep, _), bench) in enumerate(zip(prepared, benches, strict=True)):
+    for i, ((prep, _), bench, driver) in enumerate(zip(prepared, benches, drivers, strict=True)):
         pending = [(p.name, n, s) for p in prep.policies for n, s in bench.pending(p)]
-        kind = prep.settings.device.info.kind
-        share = 1 if kind in (TargetKind.BOARD, TargetKind.LABGRID) else per_run
+        share = 1 if driver.exclusive else per_run
         plan = {**bench.store.plan["settings"],
                 "device": {**bench.store.plan["settings"]["device"], "no_build": True}}
         for job in plan_jobs(i, plan, pending, share):
             opts: dict[str, Any] = {"num_cpus": 1}
-            if kind is TargetKind.BOARD:  # lands on the node the board hangs off
-                opts["resources"] = {f"board:{prep.settings.device.target}": 1}
+            if driver.ray_resources():  # a board: lands on the node it hangs off
+                opts["resources"] = driver.ray_resources()
             jobs[remote_job.options(**opts).remote(job, ledger)] = job
     total = sum(b.total for b in benches)
     if progress.start is not None:

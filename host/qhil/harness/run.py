@@ -34,9 +34,8 @@ from qhil.quant.blob import blob_id, relayout_blob
 from qhil.quant.pipeline import Calibrator
 from qhil.report.build import load_report
 from qhil.report.decide import parse_budget
-from qhil.targets.firmware import elf_memory
+from qhil.targets.drivers import Target
 from qhil.targets.power import BoardProfile, load_profile
-from qhil.targets.targets import RunningTarget, TargetKind
 
 __all__ = ["BenchReport", "BenchProgress", "run_bench", "BenchStopped", "Prepared", "prepare",
            "start_device", "check_resume_settings", "finished_report"]
@@ -230,12 +229,11 @@ def prepare(settings: BenchSettings, resume: str | Path | None = None,
 
 
 def start_device(prep: Prepared, progress: BenchProgress
-                 ) -> tuple[RunningTarget | None, DeviceSession | None, dict[str, Any]]:
+                 ) -> tuple[Target | None, DeviceSession | None, dict[str, Any]]:
     """Start the target (if a policy runs on a device) and check every policy on it."""
     if not any(p.on_device for p in prep.policies):
         return None, None, _target_meta(prep.settings, None)
-    first = next(p.blob for p in prep.policies if p.on_device)
-    target = prep.settings.device.start(prep.faults, model=first)  # logs its build and start
+    target = prep.settings.device.start(prep.faults)  # logs its build and start
     try:
         session = DeviceSession(target, widen=prep.settings.device.widen_weights,
                                 weights_in=prep.settings.device.where_weights)
@@ -337,12 +335,14 @@ def estimate_cycles(prep: Prepared, progress: BenchProgress) -> dict[str, dict[s
             if request is None:
                 continue
             progress.say(f"tracing one inference of {policy.name} for its cycle estimate ...")
-            trace = trace_inference(prep.settings.device.target, policy.blob, request, Path(work))
+            device = prep.settings.device
+            trace = trace_inference(device.target, policy.blob, request, Path(work),
+                                    widen=device.widen_weights, weights_in=device.where_weights)
             out[policy.name] = trace.summary(prep.profile)
     return out
 
 
-def lay_out_for_kernel(policies: list[PolicyUnderTest], target: RunningTarget) -> None:
+def lay_out_for_kernel(policies: list[PolicyUnderTest], target: Target) -> None:
     """Integer blobs in the order the target's kernel runs in place (HELLO's kernel,
     docs/model-format.md#layouts): the same model, so the same answers, with no weight copy
     at load. Episodes record the relaid blobs' model ids; the run's plan keeps the files'."""
@@ -353,13 +353,13 @@ def lay_out_for_kernel(policies: list[PolicyUnderTest], target: RunningTarget) -
             p.blob = relayout_blob(p.blob, info.weight_order, p.name)
 
 
-def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[str, Any]:
+def _target_meta(settings: BenchSettings, target: Target | None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": settings.device.target}
     if target is None:
         return meta
     info = target.device.info
     assert info is not None
-    meta.update(kind=target.info.kind.value, machine=target.info.machine,
+    meta.update(kind=target.kind, machine=target.info.machine,
                 url=target.port, expected_board=target.info.board, board=info.board,
                 cpu=info.cpu, firmware=info.firmware, kernel=info.kernel,
                 cost_unit=info.cost_kind, clock_hz=info.clock_hz, arena_bytes=info.arena_bytes,
@@ -367,6 +367,7 @@ def _target_meta(settings: BenchSettings, target: RunningTarget | None) -> dict[
                 weight_order=info.weight_order.value,
                 widen_weights=settings.device.widen_weights,
                 weights_in=settings.device.where_weights.value)
-    if target.firmware is not None and target.info.kind is not TargetKind.NATIVE:
-        meta["memory"] = elf_memory(target.firmware)
+    memory = target.memory()
+    if memory is not None:
+        meta["memory"] = memory
     return meta

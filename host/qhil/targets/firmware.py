@@ -6,18 +6,17 @@ import contextlib
 import fcntl
 import logging
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from qhil.common.errors import ConfigError, QhilError
+from qhil.common.errors import QhilError
 from qhil.common.provenance import REPO_ROOT
 
 __all__ = ["FIRMWARE_DIR", "build_firmware", "built_firmware", "elf_memory", "firmware_path",
-           "pio_env", "flash", "UPLOADERS", "firmware_source_hash", "upload_failure",
-           "BUILTIN_HEADER", "build_with_model", "builtin_lock"]
+           "pio_env", "firmware_source_hash", "upload_command", "BUILTIN_HEADER",
+           "build_with_model", "builtin_lock"]
 
 LOG = logging.getLogger(__name__)
 
@@ -133,62 +132,15 @@ def elf_memory(elf: Path) -> dict[str, int]:
     return {"flash": flash, "ram": ram}
 
 
-#: upload protocol -> (program on PATH, how to get it)
-UPLOADERS = {"openocd": ("openocd", "sudo apt-get install openocd (or make setup)"),
-             "pyocd": ("pyocd", ".venv/bin/pip install pyocd")}
-
-
-#: What an upload tool prints when no probe is attached, and what that means.
-_NO_PROBE = (("open failed", "no ST-LINK found"),
-             ("unable to find a matching CMSIS-DAP device", "no CMSIS-DAP probe found"),
-             ("No J-Link device found", "no J-Link found"),
-             ("No connected debug probes", "no debug probe found"),
-             ("No available debug probes", "no debug probe found"))
-
-
-def upload_failure(output: str, tool: str) -> str:
-    """One line from an upload tool's output: "no ST-LINK found" and the like when no
-    probe answered (with the tool's own words), else its first error line."""
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    for needle, meaning in _NO_PROBE:
-        hit = next((ln for ln in lines if needle in ln), None)
-        if hit:
-            return (f"{meaning} ({tool}: {hit}); connect the board's debug USB, check it "
-                    "with 'lsusb', and close anything else using the probe")
-    error = next((ln for ln in lines if "error" in ln.lower() and "[upload]" not in ln), None)
-    return f"{tool}: {error}" if error else f"{tool}: " + " | ".join(lines[-3:])
-
-
-def flash(target: str, upload_protocol: str = "openocd") -> Path:
-    """Build a target's firmware and, for a real board, upload it (``qhil flash``).
-
-    The upload tool is checked before anything is built; a failed build and a failed
-    upload say which of the two failed.
-
-    :raises ConfigError: an unknown protocol, or its tool missing
-    :raises QhilError: the build or the upload failed
-    """
-    from qhil.targets.targets import TargetKind, target_info
-
-    info = target_info(target)
-    if upload_protocol not in UPLOADERS:
-        raise ConfigError(f"unknown upload protocol '{upload_protocol}' "
-                          f"({', '.join(sorted(UPLOADERS))})")
-    upload = info.kind is TargetKind.BOARD
-    if upload:
-        program, how = UPLOADERS[upload_protocol]
-        if shutil.which(program) is None:
-            raise ConfigError(f"cannot upload to {info.name}: {program} is not installed "
-                              f"({how})")
-    LOG.info("building %s ...", info.pio_env)
-    elf = build_firmware(info.pio_env)
-    if upload:
-        LOG.info("uploading to %s through %s ...", info.name, upload_protocol)
-        try:
-            build_firmware(info.pio_env, target="upload",
-                           env={"UPLOAD_PROTOCOL": upload_protocol})
-        except QhilError as exc:
-            raise QhilError(f"upload to {info.name} through {upload_protocol} failed (the "
-                            f"build succeeded): {upload_failure(str(exc), upload_protocol)}") from None
-        LOG.info("uploaded to %s", info.name)
-    return elf
+def upload_command(pio_environment: str, env: dict[str, str]) -> str:
+    """The exact command ``pio run -t upload`` runs for ``env`` (``UPLOAD_PROTOCOL``,
+    ``UPLOAD_PORT``): the in-repo builder prints it for ``-t upload_command``."""
+    pio = Path(sys.executable).with_name("pio")
+    proc = subprocess.run([str(pio), "run", "-e", pio_environment, "-t", "upload_command"],
+                          cwd=FIRMWARE_DIR, env=pio_env() | env, capture_output=True, text=True,
+                          timeout=600)
+    for line in proc.stdout.splitlines():
+        if line.startswith("QHIL-UPLOAD-COMMAND: "):
+            return line.split(": ", 1)[1].replace("\\\"", '"').strip()
+    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-10:])
+    raise QhilError(f"the builder did not say its upload command for '{pio_environment}':\n{tail}")

@@ -33,9 +33,6 @@ from typing import Any
 import numpy as np
 
 from qhil.common.errors import ConfigError, QhilError
-from qhil.link.device import Device
-from qhil.link.transport import SerialTransport
-from qhil.quant.blob import relayout_blob
 from qhil.targets.cycles import (
     Core,
     CycleEstimate,
@@ -45,9 +42,10 @@ from qhil.targets.cycles import (
     is_control_transfer,
     parse_objdump,
 )
-from qhil.targets.firmware import build_firmware
+from qhil.targets.drivers import Connection, QemuTarget
+from qhil.targets.info import TargetInfo, WeightsIn
 from qhil.targets.power import BoardProfile
-from qhil.targets.targets import TargetInfo, TargetKind, _free_port, qemu_command, target_info
+from qhil.targets.targets import target_info
 
 __all__ = ["trace_inference", "InferenceTrace", "executed_stream", "check_traceable"]
 
@@ -221,19 +219,21 @@ class _Monitor:
 def check_traceable(target: str) -> TargetInfo:
     """The target's row, if cycle estimates can be made on it.
 
-    :raises ConfigError: not a QEMU target of a modelled core
+    :raises ConfigError: not a target that can be traced, or a core without a timing model
     """
     info = target_info(target)
-    if info.kind is not TargetKind.QEMU or Core.of_cpu(info.cpu) is None:
+    if not info.driver.can_trace or Core.of_cpu(info.cpu) is None:
         raise ConfigError(f"cycle estimates need a QEMU target of a modelled core "
                           f"({', '.join(c.value for c in Core)}); '{target}' is not one")
     return info
 
 
 def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path,
-                    widen: bool = False) -> InferenceTrace:
-    """Trace one inference of ``blob`` on a QEMU ``target``, laid out for the target's
-    kernel as ``qhil bench`` does (``widen``: LOAD's widen flag, ``--widen-weights``).
+                    widen: bool = False, weights_in: WeightsIn = WeightsIn.RAM) -> InferenceTrace:
+    """Trace one inference of ``blob`` on a QEMU ``target``, put there as every command
+    puts a model (:meth:`~qhil.targets.drivers.Target.put_model`: laid out for the kernel,
+    ``widen`` the LOAD flag, ``weights_in`` FLASH: built into the firmware, which is then
+    the one traced), so the trace is of the firmware and kernel that ran.
 
     :param codes: the request: input codes (integer blob) or the normalized observation as
         float32 (float32 blob)
@@ -243,29 +243,25 @@ def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path,
     info = check_traceable(target)
     core = Core.of_cpu(info.cpu)
     assert core is not None
-    elf = build_firmware(info.pio_env)
     work.mkdir(parents=True, exist_ok=True)
     log = work / f"trace-{target}.log"
     log.unlink(missing_ok=True)
-    port, mport = _free_port(), _free_port()
-    cmd = qemu_command(info, elf, port, monitor=f"tcp:127.0.0.1:{mport},server=on,wait=off")
-    cmd += ["-d", "nochain", "-D", str(log)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        monitor = _Monitor(mport)
-        device = Device(SerialTransport(f"socket://127.0.0.1:{port}"), timeout=5.0)
-        hello = device.hello(wait=10.0)
-        device.load(relayout_blob(blob, hello.weight_order), widen=widen)
+    tracer = QemuTarget(info, Connection(timeout=5.0), trace_log=log)
+    with tracer.start(build=True):
+        tracer.put_model(blob, widen=widen, weights_in=weights_in)  # may restart QEMU
+        assert tracer.monitor_port is not None
+        monitor = _Monitor(tracer.monitor_port)
+        hello = tracer.device.info
+        assert hello is not None and tracer.firmware is not None
+        elf = tracer.firmware
         monitor.command("log exec,nochain")
+        device = tracer.device
         _, raw = (device.infer_f32(codes) if codes.dtype.kind == "f" else device.infer(codes))
         monitor.command("log nochain")
         device.close()
         monitor.quit()  # an orderly exit flushes the log; a kill may lose its tail
-        proc.wait(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if tracer.process is not None:
+            tracer.process.wait(timeout=10)
     pcs = [int(m.group(1), 16) for line in log.read_text(errors="replace").splitlines()
            if (m := _TRACE.match(line))]
     program, symbols = _program(elf, elf.stat().st_mtime, core.objdump_args)

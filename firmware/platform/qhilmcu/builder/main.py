@@ -8,7 +8,10 @@ Three toolchains, chosen by the board's ``build.toolchain``:
   (tools/setup.sh extracts it from Debian's package into ~/.cache/qhil, or
   ``QHIL_PICOLIBC`` names the folder: ``include/`` and ``lib/``);
 - ``native``: the host ``gcc``, producing a process that speaks the protocol over a pty.
-Uploading a real board uses openocd or pyocd from PATH (``upload_protocol``).
+Uploading a real board uses openocd, pyocd or a GDB-server probe (Black Magic; any GDB
+server through gdb-multiarch and ``probes/gdb-load.gdb``) from PATH: ``$UPLOAD_PROTOCOL``
+(or the board's ``upload.protocol``), ``$UPLOAD_PORT`` for a GDB server's address.
+``-t upload_command`` prints the command ``-t upload`` runs.
 """
 
 import os
@@ -93,17 +96,33 @@ elif toolchain == "arm":
                          "$OBJCOPY -O binary $SOURCE $TARGET")
     size = env.Alias("size", program, "$SIZEPRINTCMD")
     AlwaysBuild(size)
-    protocol = env.subst("$UPLOAD_PROTOCOL") or board.get("upload.protocol", "")
+    # pio run has no option to set these: qhil passes them in the environment
+    protocol = (os.environ.get("UPLOAD_PROTOCOL") or env.subst("$UPLOAD_PROTOCOL")
+                or board.get("upload.protocol", ""))
+    port = os.environ.get("UPLOAD_PORT") or env.subst("$UPLOAD_PORT")
+    gdb_load = os.path.join(env.subst("$PROJECT_DIR"), "probes", "gdb-load.gdb")
+    # gdb retries a refused TCP connection for 15 s by default: a probe is there or not
+    gdb = ('gdb-multiarch -nx --batch -ex "set tcp connect-timeout 2" '
+           '-ex "target extended-remote %s"' % port)
     if protocol == "openocd":
         upload_cmd = ('openocd -f interface/%s.cfg -f target/%s.cfg -c "program $SOURCE verify '
                       'reset exit"' % (board.get("debug.openocd_interface", "stlink"),
                                        board.get("debug.openocd_target", "stm32f4x")))
     elif protocol == "pyocd":
         upload_cmd = "pyocd flash -t %s $SOURCE" % board.get("debug.pyocd_target", "stm32f446re")
+    elif protocol == "blackmagic":  # a GDB server on the probe: find and attach the target first
+        upload_cmd = ('%s -ex "monitor swdp_scan" -ex "attach 1" -x %s $SOURCE'
+                      % (gdb, gdb_load))
+    elif protocol == "gdb-server":  # any GDB server that is attached already (QEMU's -gdb)
+        upload_cmd = "%s -x %s $SOURCE" % (gdb, gdb_load)
     else:
         upload_cmd = "echo 'this board runs under an emulator: nothing to upload'"
     env.AddPlatformTarget("upload", program, env.VerboseAction(upload_cmd, "Uploading $SOURCE"),
                           "Upload")
+    # the exact command 'upload' runs, printed (qhil checks it with the real tool, no probe)
+    env.AddPlatformTarget("upload_command", program,
+                          env.VerboseAction("echo QHIL-UPLOAD-COMMAND: " + upload_cmd.replace(
+                              '"', '\\"'), "Upload command"), "Upload command")
     Default([program, binary])
 else:
     Default([program])
