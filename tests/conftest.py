@@ -44,7 +44,9 @@ SLOW_TESTS = {"test_user_project_runs_with_the_plugin", "test_the_docs_example_r
               "test_cycles_trace_the_firmware_and_kernel_that_ran",
               "test_a_model_bigger_than_ram_runs_from_flash_and_one_too_big_names_its_room",
               "test_a_usb_port_that_disappears_on_reset_is_waited_for",
-              "test_a_burst_longer_than_the_receive_ring_loses_nothing_over_a_uart"}
+              "test_a_burst_longer_than_the_receive_ring_loses_nothing_over_a_uart",
+              "test_a_clock_sweep_decides_from_its_own_rows_and_checks_on_the_device",
+              "test_a_timed_bench_reports_latency_delay_and_misses_on_device_time"}
 
 
 def _names_a_slow_target(item: pytest.Item) -> bool:

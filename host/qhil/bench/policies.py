@@ -133,6 +133,14 @@ class PolicyUnderTest(ABC):
     def weight_bytes(self, n_macs: int) -> int:
         return 4 * n_macs
 
+    #: bytes of one input or output value in an INFER request or answer (0: host policy)
+    element_bytes: ClassVar[int] = 0
+
+    def wire_bytes(self, obs_dim: int, act_dim: int) -> int:
+        """An INFER request and its answer on the wire: two frames of 10 bytes of packet
+        around the values (the answer's u32 cost too), COBS' byte and a delimiter each."""
+        return 2 * (10 + 2) + self.element_bytes * (obs_dim + act_dim) + 4
+
 
 @dataclass
 class HostFloat(PolicyUnderTest):
@@ -164,6 +172,7 @@ class _HostFloatEpisode:
 @dataclass
 class DeviceFloat32(PolicyUnderTest):
     kind: ClassVar[str] = "device-f32"
+    element_bytes: ClassVar[int] = 4
     on_device: ClassVar[bool] = True
 
     def episode(self, ctx: EpisodeContext) -> ActingEpisode:
@@ -215,6 +224,7 @@ class DeviceInteger(PolicyUnderTest):
     _golden: GoldenExecutor | None = field(default=None, init=False, repr=False)
 
     kind: ClassVar[str] = "device-int"
+    element_bytes: ClassVar[int] = 2
     on_device: ClassVar[bool] = True
 
     @classmethod

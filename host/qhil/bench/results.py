@@ -39,6 +39,9 @@ class EpisodeResult:
     layer_costs: list[float] = field(default_factory=list)
     link: dict[str, int] = field(default_factory=dict)  # link counters during the episode
     incidents: list[dict[str, Any]] = field(default_factory=list)  # device repairs
+    # time in the loop (--timing): inferences, missed ticks, latency µs and delay in
+    # physics steps (min, median, max)
+    timing: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,8 @@ from tqdm import tqdm
 
 from qhil.cli.matrix_cmd import add_ray_options, ray_options
 from qhil.cli.settings_options import add_settings, settings_from
+from qhil.common.errors import ConfigError
+from qhil.common.settings import positive_int
 from qhil.harness.settings import BenchSettings
 
 NAMES = ("bench",)
@@ -45,6 +47,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="finish the run saved in DIR (after a kill, Ctrl-C or an error): "
                              "its own settings are used, finished episodes are kept")
     add_ray_options(parser)
+    g = parser.add_argument_group("clock sweep (--clock-sweep)")
+    g.add_argument("--sweep-workers", type=positive_int, default=2,
+                   help="processes the search runs in (default: %(default)s)")
+    g.add_argument("--sweep-cache", default=None, metavar="DIR",
+                   help="keep search cells here to share them between sweeps of one model "
+                        "on several cores (default: the sweep folder)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from qhil.report.markdown import markdown_summary
 
     settings = settings_from(BenchSettings, args)
+    if settings.clock_sweep:
+        return _clock_sweep(settings, args)
     if args.resume:
         from qhil.cli.settings_options import given_fields
         from qhil.harness.run import check_resume_settings
@@ -122,3 +132,25 @@ def _stopped(args: argparse.Namespace, settings: BenchSettings, how: str,
     print(f"qhil: {how} after {progress.get('episodes_done')} of "
           f"{progress.get('episodes_total')} episodes; they are saved in {out} (partial "
           f"report.json). Finish with: qhil bench --resume {out}", file=sys.stderr)
+
+
+def _clock_sweep(settings: BenchSettings, args: argparse.Namespace) -> int:
+    from qhil.harness.clock_sweep import run_clock_sweep
+    from qhil.harness.run import BenchProgress
+    from qhil.report.sweep import decision_sentence
+
+    if args.resume or args.ray is not None:
+        raise ConfigError("--clock-sweep resumes by running it again with the same -o, and runs "
+                          "here (not with --resume or --ray)")
+    from pathlib import Path
+
+    doc = run_clock_sweep(settings, settings.clock_sweep,
+                          search_episodes=settings.sweep_episodes,
+                          test_episodes=settings.episodes, workers=args.sweep_workers,
+                          cache=Path(args.sweep_cache) if args.sweep_cache else None,
+                          progress=BenchProgress())  # its phases are logged
+    out = settings.out_dir(doc["env_id"])
+    print(decision_sentence(doc))
+    print(f"sweep: {out / 'sweep.json'} (and {out / 'summary.md'}, {out / 'clock_sweep.png'})")
+    return 0 if not any(r.get("bit_exact", {}).get("mismatches") for r in
+                        (doc.get("device") or {}).get("runs", [])) else 1

@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 from qhil.common.errors import QhilError
+from qhil.common.timing import Plant, StepTiming
 
 __all__ = ["Policy", "FunctionPolicy", "Step", "Episode", "StepCallback", "run_episode",
            "NonFiniteObservation", "NOISE_STREAM"]
@@ -79,7 +80,9 @@ class NonFiniteObservation(QhilError):
 
 def run_episode(policy: Policy, env: gym.Env[Any, Any], seed: int, *, noise: float = 0.0,
                 noise_scale: np.ndarray | None = None, on_step: StepCallback | None = None,
-                max_steps: int | None = None) -> Episode:
+                max_steps: int | None = None, plant: Plant | None = None,
+                latency: Callable[[], float] | None = None,
+                on_timing: Callable[[StepTiming], None] | None = None) -> Episode:
     """Run ``policy`` from ``env.reset(seed=seed)`` until the episode ends (or ``max_steps``).
 
     :param noise: Gaussian noise on what the policy sees (not on the env's state), std
@@ -88,6 +91,10 @@ def run_episode(policy: Policy, env: gym.Env[Any, Any], seed: int, *, noise: flo
     :param on_step: called after every ``env.step``
     :param max_steps: stop after this many steps (calibration's cap); the episode then
         counts as neither terminated nor finished early
+    :param plant: time in the loop (:mod:`qhil.common.timing`): each action lands after
+        the latency ``latency()`` reports for the inference just made, the previous one
+        held until then; steps then count control ticks, missed ones included
+    :param on_timing: called once per inference with its latency, delay and misses
     :raises NonFiniteObservation: a NaN/inf observation (the policy never sees it)
     """
     if noise and noise_scale is None:
@@ -95,6 +102,8 @@ def run_episode(policy: Policy, env: gym.Env[Any, Any], seed: int, *, noise: flo
     rng = np.random.default_rng([seed, NOISE_STREAM]) if noise else None
     std = noise * noise_scale if noise_scale is not None else None
     obs, _ = env.reset(seed=seed)
+    if plant is not None:
+        plant.reset()
     ep = Episode(seed)
     done = False
     while not done and (max_steps is None or ep.steps < max_steps):
@@ -102,14 +111,21 @@ def run_episode(policy: Policy, env: gym.Env[Any, Any], seed: int, *, noise: flo
         if not np.isfinite(seen).all():
             raise NonFiniteObservation(f"the env returned a NaN/inf observation at seed {seed} "
                                        f"step {ep.steps}")
-        action = policy.act(seen)
         t0 = time.perf_counter()
-        obs, reward, terminated, truncated, _ = env.step(action)
+        if plant is None:
+            action = policy.act(seen)
+            t0 = time.perf_counter()
+            obs, reward, terminated, truncated, _ = env.step(action)
+            ticks = 1
+        else:
+            assert latency is not None, "a timed loop needs each inference's latency"
+            action, obs, reward, terminated, truncated, ticks = plant.run(
+                policy.act, latency, seen, on_timing)
         ep.env_s += time.perf_counter() - t0
         ep.ret += float(reward)
         if on_step is not None:
             on_step(Step(ep.steps, seen, action, float(reward)))
-        ep.steps += 1
+        ep.steps += ticks
         ep.terminated = bool(terminated)
         done = terminated or truncated
     return ep

@@ -17,9 +17,11 @@ from qhil.bench.results import EpisodeResult
 from qhil.bench.runner import VariantResult, run_bench_episode
 from qhil.bench.session import DeviceSession
 from qhil.bench.store import RunStore
+from qhil.bench.timing import LatencyModel, TimingSettings
 from qhil.common.envs import make_env
 from qhil.common.errors import DeviceError, QhilError
 from qhil.common.model_dir import ModelDir
+from qhil.common.timing import Plant
 from qhil.link.faults import FaultyTransport
 from qhil.report.build import build_report, write_report
 from qhil.targets.info import WeightsIn
@@ -86,6 +88,9 @@ class Bench:
     """refresh the partial report after each episode (a job leaves that to the driver)"""
     cycles: dict[str, dict[str, Any]] = field(default_factory=dict)
     """estimated cycles per device variant (``--cycles``), added to its device cost"""
+    timing: TimingSettings = field(default_factory=TimingSettings)
+    latency: dict[str, LatencyModel] = field(default_factory=dict)
+    """each device variant's latency model (--timing), by name"""
     _done: dict[str, EpisodeResult] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,6 +131,11 @@ class Bench:
             info = self.session.device.info if self.session is not None else None
             scale = info.cost_num / info.cost_den if info is not None else 1.0
             env = make_env(self.model.env_id)
+            plant = None
+            if self.timing.on and variant.on_device:
+                plant = Plant(env, self.timing.physics_substeps, self.timing.delay_periods)
+            elif self.timing.on:  # the zero-latency baseline, on the same physics
+                Plant.substeps_only(env, self.timing.physics_substeps)
             try:
                 for level, seed in todo:
                     if self.session is not None:
@@ -134,7 +144,9 @@ class Bench:
                         first_incident = len(self.session.incidents)
                     try:
                         ep = run_bench_episode(variant, self.model.actor, env, seed,
-                                               self.session, noise=level, cost_scale=scale)
+                                               self.session, noise=level, cost_scale=scale,
+                                               plant=plant,
+                                               latency=self.latency.get(variant.name))
                     except QhilError:
                         if self.session is not None:
                             self.store.save_incidents(self.session.incidents[first_incident:])
@@ -190,7 +202,8 @@ class Bench:
                               model_meta=self.model.meta, target=self.target_meta,
                               seeds=self.seeds, period=self.period,
                               macs=self.model.actor.n_macs, link=link, profile=self.profile,
-                              layer_shapes=[w.shape for w in self.model.actor.weights])
+                              layer_shapes=[w.shape for w in self.model.actor.weights],
+                              timing=self._timing_meta())
         for entry in report["variants"]:
             if entry["name"] in self.cycles and "device_cost" in entry:
                 entry["device_cost"]["estimated"] = self.cycles[entry["name"]]
@@ -200,6 +213,28 @@ class Bench:
         report["complete"] = self.complete
         report["progress"] = {"episodes_done": len(episodes), "episodes_total": self.total}
         return report
+
+    def _timing_meta(self) -> dict[str, Any]:
+        t = self.timing
+        if not t.on:
+            return {"mode": "none"}
+        clock = next((m.clock_hz for m in self.latency.values()), t.clock_hz)
+        step = self.period / (self._frames() or 1)
+        return {"mode": t.mode, "clock_hz": clock, "io_latency_us": t.io_latency_us,
+                "physics_substeps": t.physics_substeps, "delay_periods": t.delay_periods,
+                "delay_unit": "control periods" if t.delay_periods is not None else
+                              "physics steps", "physics_step_s": step,
+                "cycles_per_unit": {n: m.cycles_per_unit for n, m in self.latency.items()}}
+
+    def _frames(self) -> int:
+        """Physics steps per control step under this run's sub-steps (1: whole periods)."""
+        if self.timing.delay_periods is not None:
+            return 1
+        env = make_env(self.model.env_id)
+        try:
+            return int(getattr(env.unwrapped, "frame_skip", 1)) * self.timing.physics_substeps
+        finally:
+            env.close()
 
     def write(self, final: bool) -> dict[str, Any]:
         """The report into the run folder; HTML only when ``final`` (it is the slow part)."""

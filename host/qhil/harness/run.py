@@ -22,11 +22,13 @@ from qhil.bench.policies import DeviceInteger, PolicyUnderTest, resolve_policies
 from qhil.bench.results import EpisodeResult
 from qhil.bench.session import DeviceSession
 from qhil.bench.store import RunStore
+from qhil.bench.timing import LatencyModel
 from qhil.common.envs import make_env
 from qhil.common.errors import ConfigError, QhilError
 from qhil.common.model_dir import ModelDir, load_model_dir
 from qhil.common.paths import check_writable_dir
 from qhil.common.settings import option_of
+from qhil.common.timing import Plant
 from qhil.harness.campaign import Bench, preflight
 from qhil.harness.settings import BenchSettings
 from qhil.link.faults import LinkFaults, parse_link_faults
@@ -129,7 +131,8 @@ class Prepared:
         return Bench(self.model, self.policies, self.settings.seeds, list(self.settings.noise),
                      store, session, target_meta, self.period,
                      faults=self.faults.describe() if self.faults.any else "",
-                     profile=self.profile, budget=self.settings.budget, **more)
+                     profile=self.profile, budget=self.settings.budget,
+                     timing=self.settings.timing, **more)
 
 
 def check_resume_settings(asked: BenchSettings, given: frozenset[str],
@@ -220,6 +223,11 @@ def prepare(settings: BenchSettings, resume: str | Path | None = None,
                           f"{'; '.join(changes)}); start a new run")
     env = make_env(model.env_id)
     period = float(getattr(env.unwrapped, "dt", 0.0) or 0.0)
+    if settings.timing.on:  # an env it cannot delay is refused before any device starts
+        try:
+            Plant(env, settings.timing.physics_substeps, settings.timing.delay_periods)
+        finally:
+            env.close()
     env.close()
     out = settings.out_dir(model.env_id)
     if store is None:
@@ -291,15 +299,23 @@ def run_bench(settings: BenchSettings, *, resume: str | Path | None = None,
     target, session, target_meta = start_device(prep, progress)
     bench: Bench | None = None
     try:
+        traces: dict[str, dict[str, Any]] = {}
+        latency: dict[str, LatencyModel] = {}
+        if prep.settings.timing.on:  # checked and measured before the run is saved
+            prep.settings.timing.check(str(target_meta.get("cost_unit")))
+            if target_meta.get("cost_unit") == "instructions":
+                traces = estimate_cycles(prep, progress)
+            latency = latency_models(prep, target_meta, traces)
         if store is None:  # every check passed: only now is the run saved
             store = RunStore.create(prep.out, {"settings": prep.settings.to_plan(),
                                                "model_ids": prep.ids})
         bench = prep.bench(store, session, target_meta)
+        bench.cycles, bench.latency = traces, latency
         if progress.start is not None:
             progress.start(bench.total - sum(len(bench.pending(p)) for p in prep.policies),
                            bench.total)
         bench.run(on_episode=progress.episode)
-        if prep.settings.cycles:
+        if prep.settings.cycles and not bench.cycles:
             bench.cycles = estimate_cycles(prep, progress)
         return BenchReport(bench.write(final=True), prep.out)
     except KeyboardInterrupt:
@@ -340,6 +356,26 @@ def estimate_cycles(prep: Prepared, progress: BenchProgress) -> dict[str, dict[s
                                     widen=device.widen_weights, weights_in=device.where_weights)
             out[policy.name] = trace.summary(prep.profile)
     return out
+
+
+def latency_models(prep: Prepared, target_meta: dict[str, Any],
+                   traces: dict[str, dict[str, Any]]) -> dict[str, LatencyModel]:
+    """Each device variant's latency at the run's clock (--clock-hz, else the board
+    profile's, else the device's own)."""
+    timing = prep.settings.timing
+    clock = timing.clock_hz or (prep.profile.clock_hz if prep.profile is not None else 0) or \
+        float(target_meta.get("clock_hz") or 0)
+    if not clock:
+        raise ConfigError("--timing needs a clock: give --clock-hz (the target reports none "
+                          "and has no board profile)")
+    models = {}
+    for policy in prep.policies:
+        if policy.on_device:
+            wire = policy.wire_bytes(prep.model.actor.obs_dim, prep.model.actor.action_dim)
+            models[policy.name] = LatencyModel.for_variant(
+                timing, str(target_meta.get("cost_unit")), clock, traces.get(policy.name),
+                prep.profile, wire, prep.settings.device.link_baud)
+    return models
 
 
 def lay_out_for_kernel(policies: list[PolicyUnderTest], target: Target) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from qhil.bench.policies import VARIANT_NAMES
+from qhil.bench.timing import TimingSettings, clock_list
 from qhil.common.errors import ConfigError
 from qhil.common.model_dir import load_model_dir
 from qhil.common.paths import writable_dir_text
@@ -59,6 +60,16 @@ class BenchSettings:
     cycles: bool = setting(False, help=(
         "estimate cycles per action from a QEMU trace of one inference per device variant "
         "(QEMU targets of the M0, M3, M4, M7, M33), shown beside the instruction counts"))
+    clock_sweep: tuple[float, ...] = setting((), parse=clock_list, metavar="CLOCKS", help=(
+        "decide a clock: per device variant, the return with its latency in the loop at each "
+        "clock (e.g. 8M,16M,24M,48M,84M,168M), searched on validation seeds with the golden "
+        "executor, then the lowest clock keeping 95 %% of float with no miss and the next "
+        "lower one run on the device on the test seeds (--episodes); -o is the sweep's "
+        "folder (resumable)"))
+    sweep_episodes: int = setting(20, parse=episode_count, help=(
+        "validation episodes per clock and variant in the clock search"))
+    timing: TimingSettings = setting(default_factory=TimingSettings, help=(
+        "time in the loop (docs/evaluation.md#time-in-the-loop)"))
     device: TargetSettings = setting(default_factory=TargetSettings, help="target")
     ptq: PTQOptions = setting(default_factory=PTQOptions, help="calibration")
 
@@ -89,7 +100,9 @@ class BenchSettings:
             data["variants"] = tuple(data["variants"])
             data["blob"] = tuple(data["blob"])
             data["noise"] = tuple(float(v) for v in data["noise"])
+            data["clock_sweep"] = tuple(float(v) for v in data.get("clock_sweep", ()))
             data["device"] = TargetSettings(**data["device"])
+            data["timing"] = TimingSettings(**data.get("timing", {}))
             data["ptq"] = PTQOptions(**data["ptq"])
             return cls(**data)
         except (KeyError, TypeError) as exc:

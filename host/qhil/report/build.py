@@ -3,6 +3,7 @@
 Schema ``qhil-report/1`` (top level): ``schema``, ``created``, ``qhil``, ``git``,
 ``versions``, ``env_id``, ``model``, ``target`` (name, kind, board, cpu, firmware,
 kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variants``
+``timing`` (mode, clock, physics step, sub-steps: time in the loop, docs/evaluation.md),
 (one object each: return, percent_of_float with its 95 % paired bootstrap
 interval ``percent_of_float_interval95`` (null where undefined, with the reason in
 ``percent_of_float_undefined``), ``return_difference_vs_float`` {mean, interval95},
@@ -91,6 +92,7 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
         "steps": int(sum(e.steps for e in clean)),
         "latency_ms": _percentiles_ms(rtts),
         "deadline_misses": int(sum(t > period for t in rtts)) if period > 0 else None,
+        "deadline_misses_judged_on": "host round trip (the harness's link)",
         "sizes": {"blob_bytes": len(v.blob) if v.blob else None,
                   "weight_bytes": v.weight_bytes(macs),
                   "arena_bytes": next((e.arena_bytes for e in res.episodes if e.arena_bytes),
@@ -123,6 +125,19 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
             "max": max(e["max"] for e in errors),
             "sign_flips": int(sum(e["sign_flips"] for e in errors)), "components": count,
             "unit": "action half-range"}
+    timed = [e.timing for e in clean if e.timing]
+    if timed:
+        inferences = sum(t["inferences"] for t in timed)
+        entry["timing"] = {
+            "inferences": inferences,
+            "latency_us": {"median": float(np.median([t["latency_us"][1] for t in timed])),
+                           "max": max(t["latency_us"][2] for t in timed)},
+            "delay_steps": {"median": float(np.median([t["delay_steps"][1] for t in timed])),
+                            "max": max(t["delay_steps"][2] for t in timed)}}
+        # judged on the device's time: a tick that passed with no new action
+        entry["harness_deadline_misses"] = entry["deadline_misses"]
+        entry["deadline_misses"] = int(sum(t["misses"] for t in timed))
+        entry["deadline_misses_judged_on"] = "device time (--timing)"
     if paired is not None and not paired.defined:
         entry["percent_of_float_undefined"] = paired.undefined_reason
     if res.model_id is not None:
@@ -140,7 +155,8 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
                  model_meta: dict[str, Any], target: dict[str, Any], seeds: list[int],
                  period: float, macs: int, link: dict[str, int],
                  profile: BoardProfile | None = None,
-                 layer_shapes: list[tuple[int, int]] | None = None) -> dict[str, Any]:
+                 layer_shapes: list[tuple[int, int]] | None = None,
+                 timing: dict[str, Any] | None = None) -> dict[str, Any]:
     float_res = None
     for res in results:
         if res.variant.is_float_baseline:
@@ -162,7 +178,7 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
         "model_train": {k: model_meta.get(k) for k in ("algo", "net")} |
                        {"float_eval": model_meta.get("eval", {}).get("mean")},
         "target": target, "seeds": seeds, "control_period_s": period, "macs": macs,
-        "variants": variants, "link": link,
+        "variants": variants, "link": link, "timing": timing or {"mode": "none"},
         "energy_model": {"op_level": "Horowitz ISSCC 2014, 45 nm; widths below 8 bits and "
                                      "memory traffic as stated in qhil.quant.energy",
                          "horowitz_pj": HOROWITZ_PJ,

@@ -36,6 +36,8 @@ from qhil.report.markdown import (  # noqa: E402
     partial_line,
     table_columns,
     table_head,
+    timing_table,
+    timing_title,
     variant_cells,
 )
 
@@ -142,7 +144,7 @@ def _figures(report: dict[str, Any]) -> dict[str, str]:
                     ha="center", va="bottom")
     if use_pct:
         ax.axhline(100, color="black", lw=0.8, ls="--")
-        top = max(max(c[1] for c in cis), max(p for p in pcts if p is not None))
+        top = max([c[1] for c in cis] + [p for p in pcts if p is not None], default=100.0)
         ax.set_ylim(0, max(110.0, min(top, 400.0) + 10))
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
     ax.set_ylabel("% of float, 95% CI (label: return)" if use_pct else "return (95% CI of mean)")
@@ -314,6 +316,7 @@ def write_html(report: dict[str, Any], path: Path) -> Path:
     decision = "".join(f"<p>{_inline(line)}</p>" for line in decision_lines(report))
     sections = ""
     for heading, caption, (head, rows) in (
+            ("Time in the loop", timing_title(report), timing_table(report)),
             ("Control latency", LATENCY_TITLE, latency_table(report)),
             ("Robustness to observation noise", "Return; % of the clean float return.",
              noise_table(report)),

@@ -11,7 +11,7 @@ from qhil.report.decide import decide, parse_budget
 __all__ = ["markdown_summary", "table_head", "table_columns", "variant_cells", "variant_values",
            "decision_lines", "noise_table", "note_lines", "partial_line", "header_line",
            "action_error_table", "ACTION_ERROR_TITLE", "layer_cost_table", "latency_table",
-           "LATENCY_TITLE", "headline", "COLUMNS"]
+           "LATENCY_TITLE", "headline", "COLUMNS", "timing_table", "timing_title"]
 
 ACTION_ERROR_TITLE = ("Action error vs float on the states each quantized variant visited "
                       "(clean episodes; units of the action half-range; a sign flip is an "
@@ -106,9 +106,37 @@ def latency_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         lat = v.get("latency_ms") or {}
         if not lat:
             continue
+        misses = v.get("harness_deadline_misses", v.get("deadline_misses"))
         rows.append([v["name"], _fmt(lat.get("p50"), ".3f"), _fmt(lat.get("p99"), ".3f"),
-                     _fmt(lat.get("max"), ".3f"),
-                     "-" if v.get("deadline_misses") is None else str(v["deadline_misses"])])
+                     _fmt(lat.get("max"), ".3f"), "-" if misses is None else str(misses)])
+    return head, rows
+
+
+def timing_title(report: dict[str, Any]) -> str:
+    t = report.get("timing") or {}
+    unit = t.get("delay_unit", "physics steps")
+    step = (f" of {t['physics_step_s'] * 1e3:g} ms" if t.get("physics_step_s") else "")
+    return (f"Time in the loop (--timing {t.get('mode')}, clock {t.get('clock_hz', 0) / 1e6:g} "
+            f"MHz, I/O {t.get('io_latency_us', 0):g} µs): each action lands after the device's "
+            f"latency, the previous one held until then; delay in {unit}{step}, rounded up; "
+            "a deadline miss is a control tick that passed with no new action:")
+
+
+def timing_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Each timed variant's latency on the device, the delay it caused, and its misses."""
+    if (report.get("timing") or {}).get("mode", "none") == "none":
+        return [], []
+    head = ["variant", "latency µs (median)", "latency µs (max)", "delay (median)",
+            "delay (max)", "deadline misses"]
+    rows = []
+    for v in report["variants"]:
+        t = v.get("timing")
+        if t:
+            rows.append([v["name"], f"{t['latency_us']['median']:,.1f}",
+                         f"{t['latency_us']['max']:,.1f}", f"{t['delay_steps']['median']:g}",
+                         str(t["delay_steps"]["max"]), str(v.get("deadline_misses", 0))])
+        else:
+            rows.append([v["name"], "0 (host, zero latency)", "-", "0", "0", "-"])
     return head, rows
 
 
@@ -282,6 +310,11 @@ def markdown_summary(report: dict[str, Any]) -> str:
               "|" + "---|" * len(table_head(report))]
     lines += ["| " + " | ".join(variant_cells(v, report)) + " |" for v in report["variants"]]
     lines += ["", *decision_lines(report)]
+    head, rows = timing_table(report)
+    if rows:
+        lines += ["", timing_title(report), "", "| " + " | ".join(head) + " |",
+                  "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
     head, rows = latency_table(report)
     if rows:
         lines += ["", LATENCY_TITLE, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

@@ -30,6 +30,9 @@ class BoardProfile:
         added the profile (False: recalled, check before quoting it)
     :param flash_wait_states: flash wait states at ``clock_hz``: cycle estimates charge
         them once per taken branch (qhil.targets.cycles)
+    :param flash_wait_table: the part's wait states by clock, ``((max_hz, wait_states),
+        ...)`` in rising order (the reference manual's table at the profile's supply);
+        empty: ``flash_wait_states`` at every clock
     """
 
     name: str
@@ -40,6 +43,16 @@ class BoardProfile:
     source: str
     verified: bool = False
     flash_wait_states: int = 0
+    flash_wait_table: tuple[tuple[int, int], ...] = ()
+
+    def wait_states_at(self, clock_hz: float) -> int:
+        """Flash wait states at ``clock_hz`` (above the table's last clock: its last)."""
+        if not self.flash_wait_table:
+            return self.flash_wait_states
+        for max_hz, states in self.flash_wait_table:
+            if clock_hz <= max_hz:
+                return states
+        return self.flash_wait_table[-1][1]
 
     @property
     def active_power_w(self) -> float:
@@ -57,11 +70,14 @@ BOARD_PROFILES: dict[str, BoardProfile] = {p.name: p for p in [
     BoardProfile("stm32f411-100mhz", "STM32F411CE", 100_000_000, 3.3, 100.0,
                  "ST DS10314 (STM32F411xC/E datasheet), features: 'Run: 100 µA/MHz "
                  "(peripheral off)'; 3 flash wait states at 90-100 MHz, 2.7-3.6 V (RM0383); "
-                 + _UNCHECKED, flash_wait_states=3),
+                 + _UNCHECKED, flash_wait_states=3,
+                 flash_wait_table=((30_000_000, 0), (64_000_000, 1), (90_000_000, 2),
+                                   (100_000_000, 3))),
     BoardProfile("stm32f401-84mhz", "STM32F401RE", 84_000_000, 3.3, 128.0,
                  "ST DS10086 (STM32F401xD/E datasheet), features: 'Run: 128 µA/MHz "
                  "(peripheral off)'; 2 flash wait states at 60-84 MHz, 2.7-3.6 V (RM0368); "
-                 + _UNCHECKED, flash_wait_states=2),
+                 + _UNCHECKED, flash_wait_states=2,
+                 flash_wait_table=((30_000_000, 0), (60_000_000, 1), (84_000_000, 2))),
 ]}
 
 
@@ -69,10 +85,13 @@ def load_profile(path: Path) -> BoardProfile:
     """A user's profile (JSON with the :class:`BoardProfile` fields)."""
     try:
         data = json.loads(Path(path).read_text())
+        if "flash_wait_table" in data:
+            data["flash_wait_table"] = tuple(tuple(row) for row in data["flash_wait_table"])
         profile = BoardProfile(**data)
     except (OSError, json.JSONDecodeError, TypeError) as exc:
         raise ConfigError(f"board profile '{path}': {exc} (fields: name, mcu, clock_hz, vdd_v, "
-                          "run_ua_per_mhz, source, verified, flash_wait_states)") from None
+                          "run_ua_per_mhz, source, verified, flash_wait_states, "
+                          "flash_wait_table)") from None
     if profile.clock_hz <= 0 or profile.vdd_v <= 0 or profile.run_ua_per_mhz <= 0:
         raise ConfigError(f"board profile '{path}': clock, voltage and current must be > 0")
     return profile

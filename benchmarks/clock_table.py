@@ -1,0 +1,73 @@
+"""The clock table of BENCHMARKS.md (issue 30): per task, core and variant, the lowest clock
+that keeps 95 % of the zero-latency float return with no deadline miss, with the device's
+latency in the loop.
+
+    .venv/bin/python benchmarks/clock_table.py [--envs HalfCheetah-v5] [--cores qemu-m4]
+        [--jobs 2]
+
+Each (task, core) is one `qhil bench --clock-sweep` (qhil.harness.clock_sweep) into
+benchmarks/results/clock/<env>-<core>/, resumable: run the command again and it goes on
+where it stopped. The search's cells (variant, delay) are shared by the cores of a task
+(benchmarks/results/clock/<env>-cache/). qemu-m0 runs every model compiled into flash
+(its 9 KB RAM arena does not hold the float32 model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "clock"
+ENVS = {"HalfCheetah-v5": 100, "Hopper-v5": 20, "Walker2d-v5": 20}  # K: 0.1 ms physics steps
+CORES = ["qemu-m0", "qemu-m4", "qemu-m55"]
+CLOCKS = "8M,16M,24M,48M,84M,168M"
+SEARCH_EPISODES = 20
+TEST_EPISODES = 100
+
+
+def command(env: str, core: str) -> list[str]:
+    model = ROOT / "models" / env
+    cmd = [sys.executable, "-m", "qhil.cli.main", "bench", "--model", str(model), "--target",
+           core, "--variants", "device-f32,int8", "--blob", str(model / "qat_w3.qhil"),
+           "--blob", str(model / "qat_w2.qhil"), "--clock-sweep", CLOCKS,
+           "--sweep-episodes", str(SEARCH_EPISODES), "--episodes", str(TEST_EPISODES),
+           "--timing", "device", "--physics-substeps", str(ENVS[env]),
+           "--sweep-workers", "1", "--sweep-cache", str(OUT / f"{env}-cache"),
+           "-o", str(OUT / f"{env}-{core}")]
+    if core == "qemu-m0":
+        cmd += ["--weights-in", "flash"]
+    return cmd
+
+
+def run(env: str, core: str) -> int:
+    log = OUT / f"{env}-{core}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a") as f:
+        proc = subprocess.run(command(env, core), stdout=f, stderr=subprocess.STDOUT)
+    print(f"{env} on {core}: exit {proc.returncode} (log {log.relative_to(ROOT)})", flush=True)
+    return proc.returncode
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", default=",".join(ENVS))
+    parser.add_argument("--cores", default=",".join(CORES))
+    parser.add_argument("--jobs", type=int, default=2, help="sweeps at once")
+    args = parser.parse_args()
+    jobs = [(e, c) for e in args.envs.split(",") for c in args.cores.split(",")]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        codes = list(pool.map(lambda j: run(*j), jobs))
+    done = {f"{e}-{c}": json.loads((OUT / f"{e}-{c}" / "sweep.json").read_text())["decision"]
+            for e, c in jobs if (OUT / f"{e}-{c}" / "sweep.json").is_file()}
+    print(json.dumps(done, indent=2))
+    sys.exit(max(codes))
+
+
+if __name__ == "__main__":
+    main()
