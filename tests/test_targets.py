@@ -376,3 +376,20 @@ def test_a_link_given_with_a_port_is_refused() -> None:
     with pytest.raises(ConfigError, match="qemu-m0 has no ethernet link"):
         QemuTarget(TARGETS["qemu-m0"], Connection(link=EmulatorLink.ETHERNET))
 
+
+
+def test_builds_in_one_checkout_wait_for_each_other() -> None:
+    """SCons keeps one signature database per project: two `pio run` at once (two sweeps,
+    two benches) corrupted it. A build waits while another holds the checkout's lock."""
+    import threading
+
+    from qhil.targets import firmware
+
+    finished = threading.Event()
+    with firmware._build_lock():
+        worker = threading.Thread(target=lambda: (firmware.build_firmware("native"),
+                                                  finished.set()))
+        worker.start()
+        assert not finished.wait(1.0)
+    worker.join(timeout=120)
+    assert finished.is_set()

@@ -55,13 +55,28 @@ def build_firmware(pio_environment: str, target: str | None = None,
     """
     pio = Path(sys.executable).with_name("pio")  # the venv's platformio
     cmd = [str(pio), "run", "-e", pio_environment] + (["-t", target] if target else [])
-    proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, env=pio_env() | (env or {}),
-                          capture_output=True, text=True, timeout=600)
+    with _build_lock():
+        proc = subprocess.run(cmd, cwd=FIRMWARE_DIR, env=pio_env() | (env or {}),
+                              capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-25:])
         what = f"'pio run -t {target}'" if target else "firmware build"
         raise QhilError(f"{what} for '{pio_environment}' failed:\n{tail}")
     return firmware_path(pio_environment)
+
+
+@contextlib.contextmanager
+def _build_lock() -> Iterator[None]:
+    """One ``pio run`` at a time in a checkout: SCons keeps one signature database for
+    the project, and two builds at once (two benches, a sweep's jobs) corrupt it."""
+    lock_dir = FIRMWARE_DIR / ".pio"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with (lock_dir / ".build-lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 #: The header a ``-builtin`` environment compiles in (``qhil export-c --name qhil_builtin``).
@@ -136,9 +151,10 @@ def upload_command(pio_environment: str, env: dict[str, str]) -> str:
     """The exact command ``pio run -t upload`` runs for ``env`` (``UPLOAD_PROTOCOL``,
     ``UPLOAD_PORT``): the in-repo builder prints it for ``-t upload_command``."""
     pio = Path(sys.executable).with_name("pio")
-    proc = subprocess.run([str(pio), "run", "-e", pio_environment, "-t", "upload_command"],
-                          cwd=FIRMWARE_DIR, env=pio_env() | env, capture_output=True, text=True,
-                          timeout=600)
+    with _build_lock():
+        proc = subprocess.run([str(pio), "run", "-e", pio_environment, "-t", "upload_command"],
+                              cwd=FIRMWARE_DIR, env=pio_env() | env, capture_output=True,
+                              text=True, timeout=600)
     for line in proc.stdout.splitlines():
         if line.startswith("QHIL-UPLOAD-COMMAND: "):
             return line.split(": ", 1)[1].replace("\\\"", '"').strip()
