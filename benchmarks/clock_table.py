@@ -5,6 +5,10 @@ latency in the loop.
     .venv/bin/python benchmarks/clock_table.py [--envs HalfCheetah-v5] [--cores qemu-m4]
         [--jobs 2]
 
+Tasks: the three MuJoCo locomotion tasks on qemu-m0, qemu-m4 and qemu-m55 (50 ms or 8 ms
+control periods), and the quadrotor (issue 31, 2 ms) on qemu-m0, qemu-stm32f4 with the
+Crazyflie's board profile (crazyflie21) and qemu-m55.
+
 Each (task, core) is one `qhil bench --clock-sweep` (qhil.harness.clock_sweep) into
 benchmarks/results/clock/<env>-<core>/, resumable: run the command again and it goes on
 where it stopped. The search's cells (variant, delay) are shared by the cores of a task
@@ -19,28 +23,50 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "clock"
-ENVS = {"HalfCheetah-v5": 100, "Hopper-v5": 20, "Walker2d-v5": 20}  # K: 0.1 ms physics steps
-CORES = ["qemu-m0", "qemu-m4", "qemu-m55"]
-CLOCKS = "8M,16M,24M,48M,84M,168M"
 SEARCH_EPISODES = 20
 TEST_EPISODES = 100
 
 
+@dataclass(frozen=True)
+class Task:
+    model: str  # folder under models/
+    substeps: int  # --physics-substeps: 0.1 ms physics steps
+    cores: tuple[str, ...]
+    clocks: str
+    profiles: tuple[tuple[str, str], ...] = ()  # (core, --board-profile)
+
+
+LOCOMOTION = ("qemu-m0", "qemu-m4", "qemu-m55")
+TASKS = {t.model: t for t in [
+    Task("HalfCheetah-v5", 100, LOCOMOTION, "8M,16M,24M,48M,84M,168M"),
+    Task("Hopper-v5", 20, LOCOMOTION, "8M,16M,24M,48M,84M,168M"),
+    Task("Walker2d-v5", 20, LOCOMOTION, "8M,16M,24M,48M,84M,168M"),
+    Task("QuadrotorHover-v0", 5, ("qemu-m0", "qemu-stm32f4", "qemu-m55"),
+         "2M,4M,8M,16M,24M,48M,84M,168M", (("qemu-stm32f4", "crazyflie21"),)),
+]}
+ENVS = [t for t in TASKS if t != "QuadrotorHover-v0"]  # the default run: issue 30's table
+
+
 def command(env: str, core: str) -> list[str]:
+    task = TASKS[env]
     model = ROOT / "models" / env
     cmd = [sys.executable, "-m", "qhil.cli.main", "bench", "--model", str(model), "--target",
            core, "--variants", "device-f32,int8", "--blob", str(model / "qat_w3.qhil"),
-           "--blob", str(model / "qat_w2.qhil"), "--clock-sweep", CLOCKS,
+           "--blob", str(model / "qat_w2.qhil"), "--clock-sweep", task.clocks,
            "--sweep-episodes", str(SEARCH_EPISODES), "--episodes", str(TEST_EPISODES),
-           "--timing", "device", "--physics-substeps", str(ENVS[env]),
+           "--timing", "device", "--physics-substeps", str(task.substeps),
            "--sweep-workers", "1", "--sweep-cache", str(OUT / f"{env}-cache"),
            "-o", str(OUT / f"{env}-{core}")]
     if core == "qemu-m0":
         cmd += ["--weights-in", "flash"]
+    profile = dict(task.profiles).get(core)
+    if profile:
+        cmd += ["--board-profile", profile]
     return cmd
 
 
@@ -56,11 +82,12 @@ def run(env: str, core: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", default=",".join(ENVS))
-    parser.add_argument("--cores", default=",".join(CORES))
+    parser.add_argument("--envs", default=",".join(ENVS), help=f"of {', '.join(TASKS)}")
+    parser.add_argument("--cores", default="", help="default: each task's own")
     parser.add_argument("--jobs", type=int, default=2, help="sweeps at once")
     args = parser.parse_args()
-    jobs = [(e, c) for e in args.envs.split(",") for c in args.cores.split(",")]
+    jobs = [(e, c) for e in args.envs.split(",")
+            for c in (args.cores.split(",") if args.cores else TASKS[e].cores)]
     with ThreadPoolExecutor(args.jobs) as pool:
         codes = list(pool.map(lambda j: run(*j), jobs))
     done = {f"{e}-{c}": json.loads((OUT / f"{e}-{c}" / "sweep.json").read_text())["decision"]

@@ -559,25 +559,29 @@ def imported_ppo() -> str:
 
 def clock_table() -> str:
     lines = ["## Will it keep up? The clock each policy needs", "",
-             "Command: `.venv/bin/python benchmarks/clock_table.py` (one `qhil bench "
-             "--clock-sweep 8M,16M,24M,48M,84M,168M --timing device` per task and core, "
-             "docs/evaluation.md#time-in-the-loop): each action lands after the device's "
+             "Command: `.venv/bin/python benchmarks/clock_table.py` (the locomotion tasks) and "
+             "`.venv/bin/python benchmarks/clock_table.py --envs QuadrotorHover-v0`: one "
+             "`qhil bench --clock-sweep CLOCKS --timing device` per task and core "
+             "(docs/evaluation.md#time-in-the-loop; the clocks, cores and sub-steps of each "
+             "task are in the script): each action lands after the device's "
              "latency at the clock (its counted instructions times the traced cycles per "
              "instruction, the board profile's flash wait states by clock), physics steps of "
-             "0.1 ms (`--physics-substeps` 100 for HalfCheetah, 20 for Hopper and Walker2d). "
+             "0.1 ms (`--physics-substeps` 100 for HalfCheetah, 20 for Hopper and Walker2d, "
+             "5 for the quadrotor's 0.5 ms). "
              "The clock is the lowest at which the variant, and every higher clock swept, "
              "keeps 95 % of the zero-latency float return with no deadline miss, searched on "
              "20 validation episodes with the golden executor; the chosen clock and the next "
              "lower one then run on the device on 100 test episodes (% of float with its "
              "interval, misses). qemu-m0 runs every model from flash; its clock, like the "
              "others', is what the policy would need on that core, whatever the part's "
-             "real maximum (the nRF51 runs at 16 MHz).", "",
+             "real maximum (the nRF51 runs at 16 MHz). The quadrotor's qemu-stm32f4 row "
+             "uses the Crazyflie 2.1's board profile (`--board-profile crazyflie21`).", "",
              "| task | core | variant | lowest clock (validation) | on the device at it "
              "(test) | at the next lower clock (test) |", "|---|---|---|---|---|---|"]
     folder = RESULTS / "clock"
     found = False
-    for env in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5"):
-        for core in ("qemu-m0", "qemu-m4", "qemu-m55"):
+    for env in ("HalfCheetah-v5", "Hopper-v5", "Walker2d-v5", "QuadrotorHover-v0"):
+        for core in ("qemu-m0", "qemu-m4", "qemu-stm32f4", "qemu-m55"):
             path = folder / f"{env}-{core}" / "sweep.json"
             if not path.is_file():
                 continue

@@ -42,6 +42,8 @@ class EpisodeResult:
     # time in the loop (--timing): inferences, missed ticks, latency µs and delay in
     # physics steps (min, median, max)
     timing: dict[str, Any] = field(default_factory=dict)
+    # task metrics the env reports (RMS over the episode's steps), e.g. position_error_m
+    metrics: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -75,6 +75,7 @@ def run_bench_episode(policy: PolicyUnderTest, actor: FloatActor, env: gym.Env[A
         raise QhilError(f"{policy.name}: {exc}; episodes finished so far are saved") from None
     record.ret, record.steps, record.terminated, record.env_s = (ep.ret, ep.steps,
                                                                  ep.terminated, ep.env_s)
+    record.metrics = dict(ep.metrics)
     if ticks:
         lat = np.asarray([t.latency_s for t in ticks]) * 1e6
         delay = np.asarray([t.delay_steps for t in ticks])

@@ -36,6 +36,12 @@ SHIPPED_ENVS: tuple[str, ...] = (
 )
 
 
+# qhil's own tasks, registered when qhil loads (a Gymnasium id like any other)
+if "qhil/QuadrotorHover-v0" not in gym.registry:
+    gym.register(id="qhil/QuadrotorHover-v0",
+                 entry_point="qhil.common.quadrotor:QuadrotorHover", max_episode_steps=2500)
+
+
 def env_reference(env_id: str, kwargs: dict[str, Any] | None = None) -> str:
     """The env reference of an id or factory and its keyword arguments (canonical JSON)."""
     if not kwargs:

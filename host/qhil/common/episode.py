@@ -10,9 +10,10 @@ same level sees the same draws (docs/evaluation.md).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import gymnasium as gym
@@ -69,6 +70,9 @@ class Episode:
     """ended before the time limit (a fall, a crash): docs/evaluation.md"""
     env_s: float = 0.0
     """seconds spent inside ``env.step``"""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """task metrics the env reports (``info["qhil_metric_sq"]``: squared values per step),
+    as root mean squares over the episode's steps (the quadrotor's position error)"""
 
 
 StepCallback = Callable[[Step], None]
@@ -105,6 +109,7 @@ def run_episode(policy: Policy, env: gym.Env[Any, Any], seed: int, *, noise: flo
     if plant is not None:
         plant.reset()
     ep = Episode(seed)
+    squares: dict[str, float] = {}
     done = False
     while not done and (max_steps is None or ep.steps < max_steps):
         seen = obs if rng is None or std is None else obs + std * rng.standard_normal(obs.shape)
@@ -115,12 +120,16 @@ def run_episode(policy: Policy, env: gym.Env[Any, Any], seed: int, *, noise: flo
         if plant is None:
             action = policy.act(seen)
             t0 = time.perf_counter()
-            obs, reward, terminated, truncated, _ = env.step(action)
-            ticks = 1
+            obs, reward, terminated, truncated, info = env.step(action)
+            infos = [info]
         else:
             assert latency is not None, "a timed loop needs each inference's latency"
-            action, obs, reward, terminated, truncated, ticks = plant.run(
+            action, obs, reward, terminated, truncated, infos = plant.run(
                 policy.act, latency, seen, on_timing)
+        ticks = len(infos)
+        for info in infos:
+            for name, value in (info.get("qhil_metric_sq") or {}).items():
+                squares[name] = squares.get(name, 0.0) + float(value)
         ep.env_s += time.perf_counter() - t0
         ep.ret += float(reward)
         if on_step is not None:
@@ -128,4 +137,5 @@ def run_episode(policy: Policy, env: gym.Env[Any, Any], seed: int, *, noise: flo
         ep.steps += ticks
         ep.terminated = bool(terminated)
         done = terminated or truncated
+    ep.metrics = {name: math.sqrt(total / max(ep.steps, 1)) for name, total in squares.items()}
     return ep

@@ -39,9 +39,57 @@ __all__ = ["Plant", "StepTiming", "has_physics_substeps"]
 
 
 def has_physics_substeps(env: gym.Env[Any, Any]) -> bool:
-    """Whether ``env`` is a Gymnasium MuJoCo env (its physics steps can be split)."""
-    u = env.unwrapped
-    return hasattr(u, "_step_mujoco_simulation") and hasattr(u, "frame_skip")
+    """Whether ``env``'s control step is physics steps that can be split: a Gymnasium
+    MuJoCo env, or an env with ``frame_skip``, ``physics_dt`` and ``step_physics(ctrl, n)``
+    (qhil's quadrotor; the interface a user's env offers to get the same)."""
+    return _physics(env) is not None
+
+
+class _Physics:
+    """The physics steps of an env: their length, how many make a control step, and
+    running ``n`` of them with a control held (two such runs split a control step)."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+
+    @property
+    def frames(self) -> int:
+        return int(self.env.frame_skip)
+
+    @property
+    def step_s(self) -> float:
+        return float(self.env.physics_dt)
+
+    def refine(self, k: int) -> None:
+        self.env.physics_dt /= k
+        self.env.frame_skip *= k
+
+    def hold(self, hook: _HoldHook) -> None:
+        hook.original = self.env.step_physics
+        self.env.step_physics = hook
+
+
+class _MujocoPhysics(_Physics):
+    @property
+    def step_s(self) -> float:
+        return float(self.env.model.opt.timestep)
+
+    def refine(self, k: int) -> None:
+        self.env.model.opt.timestep /= k
+        self.env.frame_skip *= k
+
+    def hold(self, hook: _HoldHook) -> None:
+        hook.original = self.env._step_mujoco_simulation
+        self.env._step_mujoco_simulation = hook
+
+
+def _physics(env: gym.Env[Any, Any]) -> _Physics | None:
+    u: Any = env.unwrapped
+    if hasattr(u, "step_physics") and hasattr(u, "frame_skip") and hasattr(u, "physics_dt"):
+        return _Physics(u)
+    if hasattr(u, "_step_mujoco_simulation") and hasattr(u, "frame_skip"):
+        return _MujocoPhysics(u)
+    return None
 
 
 @dataclass
@@ -56,14 +104,15 @@ class StepTiming:
 
 
 class _HoldHook:
-    """Replaces a MuJoCo env's ``_step_mujoco_simulation``: the first ``hold`` physics steps
-    of the next ``do_simulation`` run ``previous`` instead of the commanded control."""
+    """Takes the place of an env's physics stepping (:class:`_Physics`): the first ``hold``
+    physics steps of the next control step run ``previous`` instead of the commanded
+    control."""
 
-    def __init__(self, env: Any) -> None:
-        self.original = env._step_mujoco_simulation
+    def __init__(self, physics: _Physics) -> None:
+        self.original: Any = None
         self.hold = 0
         self.previous: np.ndarray | None = None
-        env._step_mujoco_simulation = self
+        physics.hold(self)
 
     def __call__(self, ctrl: np.ndarray, n_frames: int) -> None:
         held = min(self.hold, n_frames)
@@ -92,17 +141,17 @@ class Plant:
         self.delay_periods = delay_periods
         self._hook: _HoldHook | None = None
         if delay_periods is None:
-            if not has_physics_substeps(env):
+            physics = _physics(env)
+            if physics is None:
                 raise ConfigError(
                     f"{getattr(env.spec, 'id', type(u).__name__)} has no physics steps to "
                     "delay an action by (not a MuJoCo env): give --delay-periods N to delay "
                     "every action by N whole control periods")
             if physics_substeps > 1:
-                u.model.opt.timestep /= physics_substeps
-                u.frame_skip *= physics_substeps
-            self.frames = int(u.frame_skip)
-            self.physics_dt = float(u.model.opt.timestep)
-            self._hook = _HoldHook(u)
+                physics.refine(physics_substeps)
+            self.frames = physics.frames
+            self.physics_dt = physics.step_s
+            self._hook = _HoldHook(physics)
         else:
             if delay_periods < 0:
                 raise ConfigError(f"--delay-periods must be >= 0, got {delay_periods}")
@@ -114,10 +163,9 @@ class Plant:
     @staticmethod
     def substeps_only(env: gym.Env[Any, Any], physics_substeps: int) -> None:
         """Only the finer physics (the zero-latency float baseline of a timed run)."""
-        if physics_substeps > 1 and has_physics_substeps(env):
-            u: Any = env.unwrapped
-            u.model.opt.timestep /= physics_substeps
-            u.frame_skip *= physics_substeps
+        physics = _physics(env)
+        if physics_substeps > 1 and physics is not None:
+            physics.refine(physics_substeps)
 
     def delay(self, latency_s: float) -> int:
         """Physics steps (or periods) the previous action holds for a latency."""
@@ -130,21 +178,23 @@ class Plant:
 
     def run(self, act: Callable[[np.ndarray], np.ndarray], latency: Callable[[], float],
             obs: np.ndarray, on_tick: Callable[[StepTiming], None] | None = None
-            ) -> tuple[np.ndarray, np.ndarray, float, bool, bool, int]:
+            ) -> tuple[np.ndarray, np.ndarray, float, bool, bool, list[dict[str, Any]]]:
         """One inference from ``obs`` until the next observation: ``(action, next obs, reward
-        summed over the ticks it took, terminated, truncated, ticks)``."""
+        summed over the ticks it took, terminated, truncated, each tick's info)``."""
         action = act(obs)
         latency_s = latency()
         d = self.delay(latency_s)
         misses = 0
         reward = 0.0
+        infos: list[dict[str, Any]] = []
         while True:
             landing = d <= self.frames
             hold = d if landing else self.frames
             if not landing:
                 misses += 1
-            obs, r, terminated, truncated = self._step(action if landing else self.rest_or_prev(),
-                                                       hold)
+            obs, r, terminated, truncated, info = self._step(
+                action if landing else self.rest_or_prev(), hold)
+            infos.append(info)
             reward += r
             d -= self.frames
             if landing or terminated or truncated:
@@ -152,21 +202,22 @@ class Plant:
         if on_tick is not None:
             on_tick(StepTiming(latency_s, self.delay(latency_s), misses))
         self._prev = action
-        return action, obs, reward, terminated, truncated, misses + 1
+        return action, obs, reward, terminated, truncated, infos
 
     def rest_or_prev(self) -> np.ndarray:
         return getattr(self, "_prev", self.rest)
 
-    def _step(self, action: np.ndarray, hold: int) -> tuple[np.ndarray, float, bool, bool]:
+    def _step(self, action: np.ndarray, hold: int
+              ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         prev = self.rest_or_prev()
         if self._hook is not None:
             self._hook.hold = hold
             self._hook.previous = np.asarray(prev, np.float64)
-            obs, r, terminated, truncated, _ = self.env.step(action)
+            obs, r, terminated, truncated, info = self.env.step(action)
             self._hook.hold = 0
         else:  # whole periods: the tick runs the previous action when it is held over it
-            obs, r, terminated, truncated, _ = self.env.step(prev if hold >= 1 else action)
-        return obs, float(r), bool(terminated), bool(truncated)
+            obs, r, terminated, truncated, info = self.env.step(prev if hold >= 1 else action)
+        return obs, float(r), bool(terminated), bool(truncated), dict(info)
 
     def reset(self) -> None:
         """A new episode starts from rest."""

@@ -91,6 +91,8 @@ class Bench:
     timing: TimingSettings = field(default_factory=TimingSettings)
     latency: dict[str, LatencyModel] = field(default_factory=dict)
     """each device variant's latency model (--timing), by name"""
+    platform_power_w: float | None = None
+    """the power the env's plant draws doing its task (``qhil_platform_power_w``)"""
     _done: dict[str, EpisodeResult] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -203,7 +205,8 @@ class Bench:
                               seeds=self.seeds, period=self.period,
                               macs=self.model.actor.n_macs, link=link, profile=self.profile,
                               layer_shapes=[w.shape for w in self.model.actor.weights],
-                              timing=self._timing_meta())
+                              timing=self._timing_meta(),
+                              platform_power_w=self.platform_power_w)
         for entry in report["variants"]:
             if entry["name"] in self.cycles and "device_cost" in entry:
                 entry["device_cost"]["estimated"] = self.cycles[entry["name"]]
@@ -232,7 +235,7 @@ class Bench:
             return 1
         env = make_env(self.model.env_id)
         try:
-            return int(getattr(env.unwrapped, "frame_skip", 1)) * self.timing.physics_substeps
+            return Plant(env, self.timing.physics_substeps).frames
         finally:
             env.close()
 

@@ -37,7 +37,7 @@ from qhil.quant.pipeline import Calibrator
 from qhil.report.build import load_report
 from qhil.report.decide import parse_budget
 from qhil.targets.drivers import Target
-from qhil.targets.power import BoardProfile, load_profile
+from qhil.targets.power import BoardProfile, resolve_profile
 
 __all__ = ["BenchReport", "BenchProgress", "run_bench", "BenchStopped", "Prepared", "prepare",
            "start_device", "check_resume_settings", "finished_report"]
@@ -125,6 +125,7 @@ class Prepared:
     profile: BoardProfile | None
     faults: LinkFaults
     out: Path
+    platform_power_w: float | None = None
 
     def bench(self, store: RunStore, session: DeviceSession | None,
               target_meta: dict[str, Any], **more: Any) -> Bench:
@@ -132,7 +133,8 @@ class Prepared:
                      store, session, target_meta, self.period,
                      faults=self.faults.describe() if self.faults.any else "",
                      profile=self.profile, budget=self.settings.budget,
-                     timing=self.settings.timing, **more)
+                     timing=self.settings.timing, platform_power_w=self.platform_power_w,
+                     **more)
 
 
 def check_resume_settings(asked: BenchSettings, given: frozenset[str],
@@ -207,7 +209,7 @@ def prepare(settings: BenchSettings, resume: str | Path | None = None,
         from qhil.targets.trace import check_traceable
 
         check_traceable(settings.device.target)
-    profile = load_profile(Path(settings.board_profile)) if settings.board_profile else \
+    profile = resolve_profile(settings.board_profile) if settings.board_profile else \
         settings.device.info.profile
     policies = resolve_policies(model, list(settings.variants), [Path(b) for b in settings.blob],
                                 Calibrator(model, settings.ptq))
@@ -223,6 +225,7 @@ def prepare(settings: BenchSettings, resume: str | Path | None = None,
                           f"{'; '.join(changes)}); start a new run")
     env = make_env(model.env_id)
     period = float(getattr(env.unwrapped, "dt", 0.0) or 0.0)
+    platform = getattr(env.unwrapped, "qhil_platform_power_w", None)
     if settings.timing.on:  # an env it cannot delay is refused before any device starts
         try:
             Plant(env, settings.timing.physics_substeps, settings.timing.delay_periods)
@@ -233,7 +236,8 @@ def prepare(settings: BenchSettings, resume: str | Path | None = None,
     if store is None:
         check_writable_dir(out)
         RunStore.check_free(out)
-    return Prepared(settings, model, policies, ids, period, profile, faults, out), store
+    return Prepared(settings, model, policies, ids, period, profile, faults, out,
+                    float(platform) if platform else None), store
 
 
 def start_device(prep: Prepared, progress: BenchProgress

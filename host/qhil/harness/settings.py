@@ -15,7 +15,7 @@ from qhil.common.model_dir import load_model_dir
 from qhil.common.paths import writable_dir_text
 from qhil.common.settings import comma_list, episode_count, non_negative_int, setting
 from qhil.quant.pipeline import PTQOptions
-from qhil.targets import TargetSettings
+from qhil.targets import BOARD_PROFILES, TargetSettings
 
 __all__ = ["BenchSettings", "MatrixSettings", "noise_levels"]
 
@@ -50,9 +50,11 @@ class BenchSettings:
     link_faults: str = setting("", help=(
         "damage the link on purpose, per byte, e.g. flip=1e-3,drop=1e-3,dup=0,delay=0,"
         "delay_ms=5,seed=0 (testing the bench itself)"))
-    board_profile: str | None = setting(None, metavar="JSON", help=(
-        "the board's power figures for device energy (fields: name, mcu, clock_hz, vdd_v, "
-        "run_ua_per_mhz, source, verified); default: the target's built-in profile, if any"))
+    board_profile: str | None = setting(None, metavar="NAME|JSON", help=(
+        "the board's power figures for device energy: a built-in profile "
+        f"({', '.join(BOARD_PROFILES)}) or a JSON file (fields: name, mcu, clock_hz, vdd_v, "
+        "run_ua_per_mhz, source, verified, flash_wait_table, battery_mah, battery_v); "
+        "default: the target's built-in profile, if any"))
     budget: str | None = setting(None, metavar="METRIC=N,...", help=(
         "ceilings the report picks the best variant under, e.g. weight_bytes=2000,cost=30000 "
         "(metrics of qhil compare that are better lower; default: none, the best device "
@@ -85,7 +87,7 @@ class BenchSettings:
         data = dataclasses.asdict(self)
         data["model"] = str(Path(self.model).resolve()) if self.model else None
         data["blob"] = [str(Path(b).resolve()) for b in self.blob]
-        if self.board_profile:
+        if self.board_profile and Path(self.board_profile).is_file():
             data["board_profile"] = str(Path(self.board_profile).resolve())
         return data
 

@@ -2,18 +2,19 @@
 
 Schema ``qhil-report/1`` (top level): ``schema``, ``created``, ``qhil``, ``git``,
 ``versions``, ``env_id``, ``model``, ``target`` (name, kind, board, cpu, firmware,
-kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``variants``
-``timing`` (mode, clock, physics step, sub-steps: time in the loop, docs/evaluation.md),
-(one object each: return, percent_of_float with its 95 % paired bootstrap
-interval ``percent_of_float_interval95`` (null where undefined, with the reason in
+kernel, cost_unit, clock_hz, memory), ``seeds``, ``control_period_s``, ``timing`` (mode,
+clock, physics step, sub-steps: time in the loop, docs/evaluation.md), ``variants`` (one
+object each: return, percent_of_float with its 95 % paired bootstrap interval
+``percent_of_float_interval95`` (null where undefined, with the reason in
 ``percent_of_float_undefined``), ``return_difference_vs_float`` {mean, interval95},
-early_terminations, latency_ms, device_cost, deadline_misses,
-bit_exact, sizes {blob, weight and device arena bytes}, energy {op_level, device},
-noise, action_error_vs_float {rmse, max, sign_flips, components}, layer_costs), ``budget`` (the ceilings
-the report decides under, or null), ``link`` (requests, retries,
-corrupt/stale frames, timeouts, injected faults), ``energy_model`` (the table and board
-profile behind the energy figures), ``incidents`` (device repairs), ``complete`` and
-``progress`` (a run still going, or stopped, is partial).
+early_terminations, latency_ms, device_cost, deadline_misses, bit_exact, sizes {blob,
+weight and device arena bytes}, energy {op_level, device, platform: inference power
+against the plant's own}, task_metrics, noise, action_error_vs_float {rmse, max,
+sign_flips, components}, layer_costs), ``budget`` (the ceilings the report decides
+under, or null), ``link`` (requests, retries, corrupt/stale frames, timeouts, injected
+faults), ``energy_model`` (the table, board profile and plant power behind the energy
+figures), ``incidents`` (device repairs), ``complete`` and ``progress`` (a run still
+going, or stopped, is partial).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from qhil.common.provenance import git_sha, package_versions
 from qhil.quant.energy import HOROWITZ_PJ, op_energy
 from qhil.report.html import write_html
 from qhil.report.markdown import markdown_summary
-from qhil.targets.power import BoardProfile, describe, device_energy
+from qhil.targets.power import BoardProfile, describe, device_energy, platform_share
 
 __all__ = ["SCHEMA", "build_report", "write_report", "load_report"]
 
@@ -63,7 +64,8 @@ def _clean_result(res: VariantResult) -> EvalResult | None:
 
 def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: float, macs: int,
                    cost_unit: str, profile: BoardProfile | None,
-                   layer_shapes: list[tuple[int, int]]) -> dict[str, Any]:
+                   layer_shapes: list[tuple[int, int]],
+                   platform_power_w: float | None = None) -> dict[str, Any]:
     clean = [e for e in res.episodes if e.noise == 0.0]
     returns = [e.ret for e in clean]
     float_mean = float_res.mean if float_res is not None else None
@@ -112,6 +114,9 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
                                 "max": float(np.max(costs)), "per_mac": med / macs}
         if profile is not None:
             energy["device"] = device_energy(med, cost_unit, profile)
+            if energy["device"] and platform_power_w and period > 0:
+                energy["platform"] = platform_share(energy["device"]["uj"], period,
+                                                    platform_power_w, profile)
     entry["energy"] = energy
     entry |= v.check_fields(clean, res.episodes)
     per_layer = [e.layer_costs for e in clean if e.layer_costs]
@@ -125,6 +130,10 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
             "max": max(e["max"] for e in errors),
             "sign_flips": int(sum(e["sign_flips"] for e in errors)), "components": count,
             "unit": "action half-range"}
+    names = sorted({n for e in clean for n in e.metrics})
+    if names:  # the env's own task metrics, RMS per episode, mean over the episodes
+        entry["task_metrics"] = {n: float(np.mean([e.metrics[n] for e in clean
+                                                   if n in e.metrics])) for n in names}
     timed = [e.timing for e in clean if e.timing]
     if timed:
         inferences = sum(t["inferences"] for t in timed)
@@ -156,7 +165,8 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
                  period: float, macs: int, link: dict[str, int],
                  profile: BoardProfile | None = None,
                  layer_shapes: list[tuple[int, int]] | None = None,
-                 timing: dict[str, Any] | None = None) -> dict[str, Any]:
+                 timing: dict[str, Any] | None = None,
+                 platform_power_w: float | None = None) -> dict[str, Any]:
     float_res = None
     for res in results:
         if res.variant.is_float_baseline:
@@ -164,8 +174,8 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
     float_mean = float_res.mean if float_res is not None else None
     shapes = layer_shapes or []
     unit = str(target.get("cost_unit", ""))
-    variants = [_variant_entry(r, float_res, period, macs, unit, profile, shapes)
-                for r in results]
+    variants = [_variant_entry(r, float_res, period, macs, unit, profile, shapes,
+                               platform_power_w) for r in results]
     if float_mean is not None:  # noise robustness as % of the clean float return
         for v in variants:
             for stats in v.get("noise", {}).values():
@@ -182,7 +192,8 @@ def build_report(results: list[VariantResult], *, env_id: str, model_path: str,
         "energy_model": {"op_level": "Horowitz ISSCC 2014, 45 nm; widths below 8 bits and "
                                      "memory traffic as stated in qhil.quant.energy",
                          "horowitz_pj": HOROWITZ_PJ,
-                         "board_profile": describe(profile) if profile else None},
+                         "board_profile": describe(profile) if profile else None,
+                         "platform_power_w": platform_power_w},
     }
 
 

@@ -216,8 +216,15 @@ def layer_cost_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]
 
 
 def note_lines(report: dict[str, Any]) -> list[str]:
-    """The closing facts: link health, incidents, firmware memory, energy model, arena."""
+    """The closing facts: task metrics, link health, incidents, firmware memory, energy
+    model, arena."""
     lines = []
+    metrics = [(v["name"], v["task_metrics"]) for v in report["variants"] if v.get("task_metrics")]
+    if metrics:
+        lines.append("Task metrics (the env's, RMS over each clean episode, mean of the "
+                     "episodes): " + "; ".join(
+                         f"{name} " + ", ".join(f"{k} {val:.4g}" for k, val in m.items())
+                         for name, m in metrics) + ".")
     link = report["link"]
     over = report["target"].get("link")
     lines.append(f"Link{f' ({over})' if over else ''}: {link['requests']} requests, "
@@ -249,6 +256,21 @@ def note_lines(report: dict[str, Any]) -> list[str]:
     else:
         lines.append("Energy: op-level only (Horowitz 45 nm table); no board profile for this "
                      "target (give one with --board-profile).")
+    shares = [(v["name"], v["energy"]["platform"]) for v in report["variants"]
+              if (v.get("energy") or {}).get("platform")]
+    if shares:
+        first = shares[0][1]
+        battery = profile.get("battery_mah", 0) if profile else 0
+        lines.append(
+            f"Flight energy: inference at {1 / period:.0f} Hz against the "
+            f"{first['platform_w']:.2f} W the env's plant draws to do its task (its "
+            "qhil_platform_power_w): " + "; ".join(
+                f"{name} {s['inference_mw']:.3g} mW, {s['percent_of_platform']:.3g} %"
+                + (f", {s['battery_minutes_lost'] * 60:.2g} s of the battery's "
+                   f"{s['battery_minutes']:.1f} min" if "battery_minutes" in s else "")
+                for name, s in shares) + "."
+            + (f" Battery: {battery:g} mAh at {profile['battery_v']:g} V."
+               if battery and profile else ""))
     estimated = [(v["name"], v["device_cost"]["estimated"]) for v in report["variants"]
                  if (v.get("device_cost") or {}).get("estimated")]
     if estimated:

@@ -2,7 +2,7 @@
 
 from qhil.targets.drivers import Connection, Target, open_target
 from qhil.targets.info import EmulatorLink, TargetInfo, WeightsIn
-from qhil.targets.power import BOARD_PROFILES, BoardProfile, load_profile
+from qhil.targets.power import BOARD_PROFILES, BoardProfile, load_profile, resolve_profile
 from qhil.targets.targets import (
     TARGETS,
     TargetSettings,
@@ -13,4 +13,4 @@ from qhil.targets.targets import (
 
 __all__ = ["TARGETS", "Target", "TargetInfo", "TargetSettings", "Connection", "EmulatorLink",
            "WeightsIn", "open_target", "register_target", "start_target", "target_info",
-           "BOARD_PROFILES", "BoardProfile", "load_profile"]
+           "BOARD_PROFILES", "BoardProfile", "load_profile", "resolve_profile"]

@@ -17,7 +17,8 @@ from typing import Any
 
 from qhil.common.errors import ConfigError
 
-__all__ = ["BoardProfile", "BOARD_PROFILES", "load_profile", "device_energy", "describe"]
+__all__ = ["BoardProfile", "BOARD_PROFILES", "load_profile", "resolve_profile", "device_energy",
+           "platform_share", "describe"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class BoardProfile:
     :param flash_wait_table: the part's wait states by clock, ``((max_hz, wait_states),
         ...)`` in rising order (the reference manual's table at the profile's supply);
         empty: ``flash_wait_states`` at every clock
+    :param battery_mah: the battery the board flies or runs on (0: none), with
+        ``battery_v`` its nominal voltage: reports say how much of it inference spends
     """
 
     name: str
@@ -44,6 +47,8 @@ class BoardProfile:
     verified: bool = False
     flash_wait_states: int = 0
     flash_wait_table: tuple[tuple[int, int], ...] = ()
+    battery_mah: float = 0.0
+    battery_v: float = 0.0
 
     def wait_states_at(self, clock_hz: float) -> int:
         """Flash wait states at ``clock_hz`` (above the table's last clock: its last)."""
@@ -62,6 +67,10 @@ class BoardProfile:
     def energy_per_cycle_j(self) -> float:
         return self.active_power_w / self.clock_hz
 
+    @property
+    def battery_j(self) -> float:
+        return self.battery_mah * 3.6 * self.battery_v
+
 
 _UNCHECKED = ("recalled from the datasheet's feature summary; not checked against the "
               "document in this repository: confirm before quoting")
@@ -78,7 +87,31 @@ BOARD_PROFILES: dict[str, BoardProfile] = {p.name: p for p in [
                  "(peripheral off)'; 2 flash wait states at 60-84 MHz, 2.7-3.6 V (RM0368); "
                  + _UNCHECKED, flash_wait_states=2,
                  flash_wait_table=((30_000_000, 0), (60_000_000, 1), (84_000_000, 2))),
+    # The Crazyflie 2.1's STM32F405 runs at 168 MHz from the board's 3.0 V rail, on a
+    # 250 mAh, 3.7 V LiPo.
+    BoardProfile("crazyflie21", "STM32F405RG", 168_000_000, 3.0, 238.0,
+                 "ST DS8626 (STM32F405xx/STM32F407xx datasheet), the table 'Typical and maximum "
+                 "current consumption in Run mode, code with data processing running from Flash "
+                 "memory (ART accelerator enabled)', fHCLK = 168 MHz, all peripherals disabled: "
+                 "238 µA/MHz, the figure ST's STM32F405/407 product summary gives for run mode "
+                 "from flash at 168 MHz (checked against that summary; the table's number and "
+                 "typical mA were not checked against the datasheet here); flash wait states "
+                 "from RM0090's table at 2.7-3.6 V; battery: Bitcraze's Crazyflie 2.1 "
+                 "specification (250 mAh, 3.7 V LiPo)", flash_wait_states=5,
+                 flash_wait_table=((30_000_000, 0), (60_000_000, 1), (90_000_000, 2),
+                                   (120_000_000, 3), (150_000_000, 4), (168_000_000, 5)),
+                 battery_mah=250.0, battery_v=3.7),
 ]}
+
+
+def resolve_profile(text: str) -> BoardProfile:
+    """``--board-profile``: a built-in profile's name, or a JSON file of one."""
+    if text in BOARD_PROFILES:
+        return BOARD_PROFILES[text]
+    if not Path(text).is_file():
+        raise ConfigError(f"board profile '{text}': neither a built-in profile "
+                          f"({', '.join(BOARD_PROFILES)}) nor a JSON file")
+    return load_profile(Path(text))
 
 
 def load_profile(path: Path) -> BoardProfile:
@@ -91,9 +124,13 @@ def load_profile(path: Path) -> BoardProfile:
     except (OSError, json.JSONDecodeError, TypeError) as exc:
         raise ConfigError(f"board profile '{path}': {exc} (fields: name, mcu, clock_hz, vdd_v, "
                           "run_ua_per_mhz, source, verified, flash_wait_states, "
-                          "flash_wait_table)") from None
+                          "flash_wait_table, battery_mah, battery_v)") from None
     if profile.clock_hz <= 0 or profile.vdd_v <= 0 or profile.run_ua_per_mhz <= 0:
         raise ConfigError(f"board profile '{path}': clock, voltage and current must be > 0")
+    if profile.battery_mah < 0 or profile.battery_v < 0 or \
+            (profile.battery_mah > 0) != (profile.battery_v > 0):
+        raise ConfigError(f"board profile '{path}': a battery needs both battery_mah and "
+                          "battery_v > 0 (or neither)")
     return profile
 
 
@@ -106,6 +143,22 @@ def device_energy(cost: float, cost_unit: str, profile: BoardProfile) -> dict[st
             "basis": "cycles" if cost_unit == "cycles" else
                      "instructions, one cycle each assumed (emulator)",
             "profile_verified": profile.verified}
+
+
+def platform_share(action_uj: float, period_s: float, platform_w: float,
+                   profile: BoardProfile) -> dict[str, Any]:
+    """What inference at the control rate costs a platform that draws ``platform_w`` to do
+    its task (a quadrotor's hover power): its power, its share, and the battery's
+    runtime at the platform's power with and without it."""
+    inference_w = action_uj * 1e-6 / period_s
+    out: dict[str, Any] = {"inference_mw": round(inference_w * 1e3, 6),
+                           "platform_w": platform_w,
+                           "percent_of_platform": round(100 * inference_w / platform_w, 6)}
+    if profile.battery_j > 0:
+        out["battery_minutes"] = round(profile.battery_j / (platform_w + inference_w) / 60, 3)
+        out["battery_minutes_lost"] = round(
+            profile.battery_j / platform_w / 60 - out["battery_minutes"], 4)
+    return out
 
 
 def describe(profile: BoardProfile) -> dict[str, Any]:

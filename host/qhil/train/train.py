@@ -26,7 +26,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.noise import NormalActionNoise
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 from tqdm import tqdm
 
 from qhil.common.actor import FloatActor
@@ -83,6 +83,8 @@ def preset(algo: str, env_id: str) -> dict[str, Any]:
             "gae_lambda": 0.95,
             "clip_range": 0.2,
             "n_envs": 1,
+            "vec_env": "dummy",  # or "subproc": each training env in a process of its own
+            "log_std_init": 0.0,  # SB3's default initial action noise (std 1)
         }
     raise ConfigError(f"unknown algo '{algo}' (choose from {', '.join(ALGOS)})")
 
@@ -148,11 +150,19 @@ def build_model(args: Args) -> tuple[BaseAlgorithm, VecNormalize | None, dict[st
             return TD3("MlpPolicy", env, seed=args.seed, device="cpu", **kwargs), None, hp_record
         return SAC("MlpPolicy", env, seed=args.seed, device="cpu", **kwargs), None, hp_record
     n_envs = int(hp.pop("n_envs", 1))
-    venv = VecNormalize(make_vec_env(lambda: make_env(args.env_id), n_envs=n_envs, seed=args.seed),
+    vec_classes: dict[str, type[DummyVecEnv] | type[SubprocVecEnv]] = {
+        "dummy": DummyVecEnv, "subproc": SubprocVecEnv}
+    vec_cls = vec_classes.get(str(hp.pop("vec_env", "dummy")))
+    if vec_cls is None:
+        raise ConfigError("--set vec_env must be 'dummy' or 'subproc'")
+    venv = VecNormalize(make_vec_env(lambda: make_env(args.env_id), n_envs=n_envs, seed=args.seed,
+                                     vec_env_cls=vec_cls),
                         norm_obs=True, norm_reward=True)
     kwargs = dict(hp)
     kwargs["policy_kwargs"] = {"net_arch": {"pi": list(args.net), "vf": critic},
                                "activation_fn": nn.ReLU}
+    if "log_std_init" in kwargs:  # the policy's initial action noise (a policy_kwargs key)
+        kwargs["policy_kwargs"]["log_std_init"] = float(kwargs.pop("log_std_init"))
     return PPO("MlpPolicy", venv, seed=args.seed, device="cpu", **kwargs), venv, hp_record
 
 

@@ -1,0 +1,221 @@
+"""A Crazyflie 2.x quadrotor to hover, flown by four normalized motor commands at 500 Hz
+(``qhil/QuadrotorHover-v0``).
+
+The dynamics are the first-principles rigid-body model of the ``drone-models`` package
+(Newton-Euler with quadratic thrust and drag-torque curves, linear body drag, propeller
+gyroscopic torque and first-order rotor lag), written here in numpy with that package's
+identified parameters for the Crazyflie 2.x with 250 mm propellers (``cf2x_L250``):
+``tests/test_quadrotor.py`` checks every derivative against ``drone_models`` itself on
+random states and commands. numpy rather than the package at run time: it pulls casadi
+and scipy (~390 MB) and needs ``SCIPY_ARRAY_API=1`` set before scipy loads, for one
+function of a few dozen flops; a step here takes ~10 µs and repeats exactly.
+
+State: position and velocity (world frame, z up), attitude (quaternion xyzw, body to
+world), body rates, the four rotor speeds (RPM). A control step of 2 ms is ``frame_skip``
+physics steps (4 of 0.5 ms; qhil's ``--physics-substeps`` refines them for the latency
+model, :mod:`qhil.common.timing`), each integrated semi-implicitly (rates and velocities
+first), the attitude by the exact rotation of the body rates over the step.
+
+Action: 4 motor commands in [-1, 1], each mapped linearly to a thrust between the
+motor's minimum and maximum and commanded as the RPM that gives it (the rotors then lag).
+Observation (22): position error to the hover point (target minus position), velocity,
+the rotation matrix (9, row by row), body rates, the previous action. Episodes start
+within 0.5 m of the hover point with roll, pitch and yaw up to 30°, small velocities
+and rates, rotors at hover speed; they last 5 s (2,500 steps) and end early on a crash
+(below 5 cm) or outside a 1.5 m box around the hover point. Reward per step: 1 (alive)
+minus the position error (m), 0.1 x the speed, 0.02 x the body rate norm and 0.05 x the
+change of action norm: a return near 2,500 is a steady hover. ``info["qhil_metric_sq"]``
+carries the squared position error, which reports turn into an RMS position error;
+``qhil_platform_power_w`` the hover power reports set inference energy against.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = ["QuadrotorHover", "CF2X_L250", "ENV_ID"]
+
+ENV_ID = "qhil/QuadrotorHover-v0"
+
+#: drone-models' identified Crazyflie 2.x parameters, ``cf2x_L250`` (data/params.toml)
+CF2X_L250: dict[str, Any] = {
+    "mass": 0.0319, "L": 0.03253, "gravity": 9.81,
+    "J": np.diag([16.8e-6, 16.8e-6, 29.8e-6]),
+    "rpm2thrust": np.array([0.0, -5.382196214637237e-7, 2.4582929831265485e-10]),
+    "rpm2torque": np.array([0.0, 1.410454111996297e-9, 1.4592584373980652e-12]),
+    "rotor_dyn_coef": np.array([7.355623702172756, 0.0, 0.0, 0.00024443862952110715]),
+    "mixing_matrix": np.array([[-1.0, -1.0, 1.0, 1.0],
+                               [-1.0, 1.0, 1.0, -1.0],
+                               [-1.0, 1.0, -1.0, 1.0]]),
+    "drag_matrix": np.diag([-0.01471782, -0.01471782, -0.01277641]),
+    "prop_inertia": 34.52e-9,
+    "thrust_min": 0.012817578393224994, "thrust_max": 0.12,
+}
+TARGET = np.array([0.0, 0.0, 1.0])
+RPM_TO_RAD = 2 * math.pi / 60
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Rotation matrix (body to world) of a unit quaternion xyzw."""
+    x, y, z, w = q
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+
+
+def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return np.array([aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw,
+                     aw * bw - ax * bx - ay * by - az * bz])
+
+
+def euler_to_quat(roll: float, pitch: float, yaw: float) -> np.ndarray:
+    """xyzw of the rotation yaw (z), then pitch (y), then roll (x), body to world."""
+    cr, sr = math.cos(roll / 2), math.sin(roll / 2)
+    cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
+    cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
+    return np.array([sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
+                     cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy])
+
+
+def derivatives(quat: np.ndarray, vel: np.ndarray, ang_vel: np.ndarray, rotor: np.ndarray,
+                cmd: np.ndarray, p: dict[str, Any] = CF2X_L250
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(acceleration, body angular acceleration, rotor acceleration in RPM/s) of the
+    first-principles model, for rotor speeds ``rotor`` and commanded speeds ``cmd``."""
+    c = p["rotor_dyn_coef"]
+    up = cmd > rotor
+    rotor_dot = np.where(up, c[0] * (cmd - rotor) + c[1] * (cmd ** 2 - rotor ** 2),
+                         c[2] * (cmd - rotor) + c[3] * (cmd ** 2 - rotor ** 2))
+    a0, a1, a2 = p["rpm2thrust"]
+    forces = a0 + a1 * rotor + a2 * rotor ** 2
+    t0, t1, t2 = p["rpm2torque"]
+    torques = t0 + t1 * rotor + t2 * rotor ** 2
+    rot = quat_to_matrix(quat)
+    thrust_world = rot[:, 2] * forces.sum()
+    drag = rot @ (p["drag_matrix"] @ (rot.T @ vel))
+    acc = (thrust_world + drag) / p["mass"] + np.array([0.0, 0.0, -p["gravity"]])
+    mix = p["mixing_matrix"]
+    torque = (mix @ forces) * np.array([p["L"], p["L"], 0.0])
+    torque = torque + (mix @ torques) * np.array([0.0, 0.0, 1.0])
+    spin = float(mix[2] @ (rotor * RPM_TO_RAD))
+    spin_dot = float(mix[2] @ (rotor_dot * RPM_TO_RAD))
+    torque = torque + p["prop_inertia"] * np.array([-ang_vel[1] * spin, -ang_vel[0] * spin,
+                                                    spin_dot])
+    J = p["J"]
+    torque = torque - np.cross(ang_vel, J @ ang_vel)
+    ang_acc = np.linalg.solve(J, torque)
+    return acc, ang_acc, rotor_dot
+
+
+def thrust_to_rpm(thrust: np.ndarray, p: dict[str, Any] = CF2X_L250) -> np.ndarray:
+    """The rotor speed whose thrust is ``thrust`` (N per motor): the thrust curve inverted."""
+    a0, a1, a2 = p["rpm2thrust"]
+    return (-a1 + np.sqrt(a1 * a1 - 4 * a2 * (a0 - thrust))) / (2 * a2)
+
+
+class QuadrotorHover(gym.Env[np.ndarray, np.ndarray]):
+    """Hover a Crazyflie 2.x at 1 m (module docstring)."""
+
+    metadata = {"render_modes": []}
+    PHYSICS_DT = 0.0005
+    FRAME_SKIP = 4
+
+    def __init__(self, max_tilt_deg: float = 30.0) -> None:
+        self.p = CF2X_L250
+        self.max_tilt = math.radians(max_tilt_deg)
+        self.physics_dt = self.PHYSICS_DT
+        self.frame_skip = self.FRAME_SKIP
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (4,), np.float32)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (22,), np.float64)
+        hover = self.p["mass"] * self.p["gravity"] / 4
+        self.hover_rpm = float(thrust_to_rpm(np.array([hover]))[0])
+        span = self.p["thrust_max"] - self.p["thrust_min"]
+        self.hover_action = 2 * (hover - self.p["thrust_min"]) / span - 1
+        self.pos = np.zeros(3)
+        self.vel = np.zeros(3)
+        self.quat = np.array([0.0, 0.0, 0.0, 1.0])
+        self.ang_vel = np.zeros(3)
+        self.rotor = np.zeros(4)
+        self.last_action = np.zeros(4)
+
+    @property
+    def dt(self) -> float:
+        """The control period (2 ms: 500 Hz)."""
+        return self.physics_dt * self.frame_skip
+
+    @property
+    def qhil_platform_power_w(self) -> float:
+        """The power hovering takes: the four rotors' drag torque times their speed at
+        hover (shaft power; the motors' losses come on top, so a report's share of it
+        spent on inference is an upper bound). Reports set inference energy against it."""
+        t0, t1, t2 = self.p["rpm2torque"]
+        rpm = self.hover_rpm
+        return 4 * (t0 + t1 * rpm + t2 * rpm * rpm) * rpm * RPM_TO_RAD
+
+    def command_rpm(self, action: np.ndarray) -> np.ndarray:
+        u = np.clip(np.asarray(action, np.float64), -1.0, 1.0)
+        p = self.p
+        thrust = p["thrust_min"] + 0.5 * (u + 1.0) * (p["thrust_max"] - p["thrust_min"])
+        return thrust_to_rpm(thrust, p)
+
+    def step_physics(self, action: np.ndarray, n: int) -> None:
+        """``n`` physics steps with ``action`` commanded (qhil.common.timing splits a
+        control step into two of these when an action lands late)."""
+        cmd = self.command_rpm(action)
+        h = self.physics_dt
+        for _ in range(n):
+            acc, ang_acc, rotor_dot = derivatives(self.quat, self.vel, self.ang_vel,
+                                                  self.rotor, cmd, self.p)
+            self.rotor = self.rotor + h * rotor_dot
+            self.ang_vel = self.ang_vel + h * ang_acc
+            self.vel = self.vel + h * acc
+            self.pos = self.pos + h * self.vel
+            rate = float(np.linalg.norm(self.ang_vel))
+            if rate > 0.0:  # body rates: the attitude turns about them, exactly, for h
+                half = 0.5 * rate * h
+                turn = np.concatenate([self.ang_vel / rate * math.sin(half), [math.cos(half)]])
+                self.quat = quat_mul(self.quat, turn)
+                self.quat /= np.linalg.norm(self.quat)
+
+    def _obs(self) -> np.ndarray:
+        rot = quat_to_matrix(self.quat)
+        return np.concatenate([TARGET - self.pos, self.vel, rot.ravel(), self.ang_vel,
+                               self.last_action])
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        rng = self.np_random
+        self.pos = TARGET + rng.uniform(-0.5, 0.5, 3)
+        self.pos[2] = max(self.pos[2], 0.5)
+        roll, pitch, yaw = rng.uniform(-self.max_tilt, self.max_tilt, 3)
+        self.quat = euler_to_quat(roll, pitch, yaw)
+        self.vel = rng.uniform(-0.1, 0.1, 3)
+        self.ang_vel = rng.uniform(-0.1, 0.1, 3)
+        self.rotor = np.full(4, self.hover_rpm)
+        self.last_action = np.full(4, self.hover_action)
+        return self._obs(), {}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        action = np.clip(np.asarray(action, np.float64), -1.0, 1.0)
+        self.step_physics(action, self.frame_skip)
+        error = TARGET - self.pos
+        dist = float(np.linalg.norm(error))
+        change = float(np.linalg.norm(action - self.last_action))
+        reward = (1.0 - dist - 0.1 * float(np.linalg.norm(self.vel))
+                  - 0.02 * float(np.linalg.norm(self.ang_vel)) - 0.05 * change)
+        self.last_action = action
+        crashed = self.pos[2] < 0.05
+        outside = bool(np.any(np.abs(error) > 1.5))
+        terminated = bool(crashed or outside or not np.all(np.isfinite(self.pos)))
+        return self._obs(), reward, terminated, False, {"qhil_metric_sq":
+                                                        {"position_error_m": dist * dist}}
