@@ -64,18 +64,20 @@ def incidents(out: Path) -> list[str]:
 
 
 def kill_a_worker_mid_job(stop: threading.Event, killed: list[int]) -> None:
-    """SIGKILL the first Ray worker seen running a job once it has run for a moment (a
-    job over qemu-m4's Ethernet link lasts well under a second: starting its QEMU alone
-    takes longer than this moment)."""
+    """SIGKILL the first Ray worker seen running a job once its job has started a device
+    (a child process: QEMU). The job records its start with the run's ledger before it
+    starts one, so the kill always lands after that record, however loaded the machine."""
     while not stop.is_set():
         found = subprocess.run(["pgrep", "-f", "ray::_counted_job"], capture_output=True,
                                text=True).stdout.split()
-        if found:
-            time.sleep(0.1)
-            os.kill(int(found[0]), signal.SIGKILL)
-            killed.append(int(found[0]))
-            return
-        time.sleep(0.05)
+        for pid in found:
+            children = subprocess.run(["pgrep", "-P", pid], capture_output=True,
+                                      text=True).stdout.split()
+            if children:
+                os.kill(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+                return
+        time.sleep(0.02)
 
 
 def main() -> int:
