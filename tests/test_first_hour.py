@@ -126,6 +126,19 @@ def test_train_checks_hyperparameter_types_and_names_before_training(
     assert not (tmp_path / "m").exists()
 
 
+def test_train_refuses_a_curriculum_or_an_expert_the_env_does_not_have(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for setting, message in (("curriculum=true", "no qhil_curriculum(progress) method"),
+                             ("imitate=2", "no qhil_expert(obs) controller")):
+        code, _, err = cli(capsys, "train", "--env", "Pendulum-v1", "--algo", "ppo",
+                           "--set", setting, "-o", str(tmp_path / "m"))
+        assert code == 2 and message in one_line(err)
+    code, _, err = cli(capsys, "train", "--env", "qhil/QuadrotorHover-v0", "--algo", "td3",
+                       "--set", "imitate=2", "-o", str(tmp_path / "m"))
+    assert code == 2 and "for --algo ppo only" in one_line(err)
+    assert not (tmp_path / "m").exists()
+
+
 def test_train_refuses_to_overwrite_a_model_without_force(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     import shutil

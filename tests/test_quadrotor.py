@@ -151,3 +151,63 @@ def test_the_crazyflie_profile_is_chosen_by_name_and_prices_flight_energy() -> N
     assert share["battery_minutes"] == pytest.approx(3330.0 / (power + 0.01785) / 60, rel=1e-4)
     assert share["battery_minutes_lost"] == pytest.approx(minutes - share["battery_minutes"],
                                                           abs=1e-3)
+
+
+def test_the_pd_expert_hovers_from_tilted_starts() -> None:
+    """The env is flyable from its observation: the controller `--set imitate` clones
+    holds every episode for 5 s within 0.25 m RMS."""
+    env = QuadrotorHover()
+    for seed in (3, 11):
+        obs, _ = env.reset(seed=seed)
+        squares, done, terminated = [], False, False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(env.qhil_expert(obs))
+            squares.append(info["qhil_metric_sq"]["position_error_m"])
+            done = terminated or truncated
+        assert not terminated and len(squares) == 2500
+        assert np.sqrt(np.mean(squares[-500:])) < 0.25
+
+
+def test_ladder_options_shape_the_observation_and_the_period() -> None:
+    env = QuadrotorHover(action_history=3, control_hz=250, max_tilt_deg=15.0)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (18 + 12,) and env.frame_skip == 8 and env.dt == pytest.approx(0.004)
+    first, second = np.full(4, 0.1), np.full(4, -0.2)
+    env.step(first)
+    obs, *_ = env.step(second)
+    np.testing.assert_allclose(obs[18:22], second)  # newest first
+    np.testing.assert_allclose(obs[22:26], first)
+    steps = 1
+    while not env.step(np.full(4, env.hover_action))[3]:
+        steps += 1
+    assert steps == 1250 - 2  # truncated by the env itself at 5 s, at any rate
+    for bad in ({"action_history": 0}, {"control_hz": 300}, {"max_tilt_deg": 0.0}):
+        with pytest.raises(ValueError):
+            QuadrotorHover(**bad)  # type: ignore[arg-type]
+
+
+def test_the_curriculum_scales_only_the_penalties() -> None:
+    env = QuadrotorHover()
+    rewards = []
+    for progress in (0.0, 1.0):
+        env.qhil_curriculum(progress)
+        env.reset(seed=5)
+        rewards.append(env.step(np.full(4, 0.3))[1])
+    assert rewards[0] > rewards[1] and 1 - rewards[0] == pytest.approx((1 - rewards[1]) / 10)
+
+
+def test_imitation_clones_the_expert_and_sets_the_normalization(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from qhil.train import imitate
+
+    monkeypatch.setattr(imitate, "EPISODES_PER_ROUND", 1)
+    venv = VecNormalize(DummyVecEnv([lambda: make_env(ENV_ID)]))
+    model = PPO("MlpPolicy", venv, seed=0, device="cpu", n_steps=64, batch_size=64)
+    errors: list[float] = []
+    imitate.clone_expert(model, venv, ENV_ID, 2, 0, lambda r, n, err: errors.append(err))
+    assert len(errors) == 2 and errors[-1] < 0.05  # mean |action error|, actions in [-1, 1]
+    assert venv.obs_rms.count > 2000 and venv.obs_rms.mean[2] != 0.0
+    assert venv.ret_rms.var > 0.0

@@ -109,7 +109,8 @@ class SeedRange:
 #: The ranges of each split. They are disjoint from each other and from PUBLISHED.
 SPLITS: dict[Split, tuple[SeedRange, ...]] = {
     # SB3 training envs reset with the training seed (0 for the shipped actors);
-    # calibration rollouts use 20000.., DAgger rollouts 30000.., RL fine-tuning 60000...
+    # calibration rollouts use 20000.., DAgger rollouts 30000.., RL fine-tuning 60000..,
+    # imitation of an env's expert (qhil train --set imitate) 90000...
     Split.FIT: (SeedRange(0, 1_000), SeedRange(20_000, 100_000)),
     Split.VALIDATION: (SeedRange(10_000, 20_000),),
     Split.TEST: (SeedRange(100_000, 200_000),),

@@ -38,6 +38,7 @@ from qhil.common.paths import check_writable_dir
 from qhil.common.protocol import SeedRange, Split, check_seeds, split_seeds
 from qhil.common.provenance import package_versions
 from qhil.train.extract import extract_actor
+from qhil.train.imitate import clone_expert, expert_of
 from qhil.train.settings import Args
 
 __all__ = ["Args", "train", "ALGOS"]
@@ -50,7 +51,15 @@ ALGOS = ("td3", "sac", "ppo")
 # Presets: hyperparameters known to work for small ReLU actors on each task family.
 # --------------------------------------------------------------------------------------
 def preset(algo: str, env_id: str) -> dict[str, Any]:
-    """SB3 keyword arguments for ``algo`` on ``env_id`` (before user overrides)."""
+    """SB3 keyword arguments for ``algo`` on ``env_id`` (before user overrides), and qhil's
+    own: ``curriculum`` (True: call the env's ``qhil_curriculum(progress)`` as training
+    goes, progress 0 to 1) and ``imitate`` (N > 0, PPO only: start the actor as a clone of
+    the env's ``qhil_expert(obs)`` controller by N rounds of DAgger, :mod:`qhil.train.imitate`).
+    An env without the method either needs is refused."""
+    return _sb3_preset(algo, env_id) | {"curriculum": False, "imitate": 0}
+
+
+def _sb3_preset(algo: str, env_id: str) -> dict[str, Any]:
     classic = env_id.startswith(("Pendulum", "MountainCar", "LunarLander"))
     # Short tasks cannot spend 10k steps on random warm-up (InvertedPendulum: 20k steps).
     warmup = 1_000 if classic or env_id.startswith("Inverted") else 10_000
@@ -135,6 +144,8 @@ def check_out(out: Path, force: bool) -> None:
 
 def build_model(args: Args) -> tuple[BaseAlgorithm, VecNormalize | None, dict[str, Any]]:
     hp = preset(args.algo, args.env_id) | args.overrides
+    hp.pop("curriculum")  # qhil's, not SB3's: the validation callback drives it
+    hp.pop("imitate")  # qhil's: train() clones the expert into the built model
     classic = args.env_id.startswith("Pendulum")
     critic = list(args.critic_net or ((64, 64) if classic else (256, 256)))
     hp_record = dict(hp, critic_net=critic)
@@ -170,13 +181,19 @@ def build_model(args: Args) -> tuple[BaseAlgorithm, VecNormalize | None, dict[st
 # Periodic validation: keep the actor with the best mean return on validation seeds.
 # --------------------------------------------------------------------------------------
 class ValidationCallback(BaseCallback):
-    def __init__(self, args: Args, vec_normalize: VecNormalize | None, bar: tqdm) -> None:
+    def __init__(self, args: Args, vec_normalize: VecNormalize | None, bar: tqdm,
+                 curriculum: bool = False) -> None:
         super().__init__()
         self.args = args
         self.vec_normalize = vec_normalize
         self.bar = bar
+        self.curriculum = curriculum
         self.curve: list[tuple[int, float]] = []
         self.best: tuple[float, FloatActor] | None = None
+
+    def _on_rollout_start(self) -> None:
+        if self.curriculum:  # only the training envs: validation keeps the env's reward
+            self.training_env.env_method("qhil_curriculum", self.num_timesteps / self.args.steps)
 
     def _on_step(self) -> bool:
         self.bar.update(self.training_env.num_envs)
@@ -215,6 +232,21 @@ def train(args: Args, show_progress: bool = True) -> Path:
         raise ConfigError(f"hidden widths must be positive, got {args.net}")
     check_seeds(SeedRange.of(args.seed, 1), Split.FIT)
     check_overrides(args.algo, args.env_id, args.overrides)
+    settings = preset(args.algo, args.env_id) | args.overrides
+    curriculum = bool(settings["curriculum"])
+    imitate = int(settings["imitate"])
+    if imitate < 0 or (imitate and args.algo != "ppo"):
+        raise ConfigError(f"--set imitate={imitate}: a number of DAgger rounds >= 0, for "
+                          "--algo ppo only")
+    if imitate:
+        expert_of(args.env_id)
+    if curriculum:
+        probe = make_env(args.env_id)
+        has_hook = callable(getattr(probe.unwrapped, "qhil_curriculum", None))
+        probe.close()
+        if not has_hook:
+            raise ConfigError(f"--set curriculum=true: {args.env_id} has no "
+                              "qhil_curriculum(progress) method to drive")
     out = args.out or Path("models") / args.env_id
     check_out(out, args.force)
 
@@ -225,7 +257,16 @@ def train(args: Args, show_progress: bool = True) -> Path:
     start = time.perf_counter()
     with tqdm(total=args.steps, desc=f"train {args.algo} {args.env_id}", unit="step",
               disable=not show_progress, smoothing=0.05) as bar:
-        callback = ValidationCallback(args, vec_normalize, bar)
+        callback = ValidationCallback(args, vec_normalize, bar, curriculum)
+        if imitate:
+            assert isinstance(model, PPO) and vec_normalize is not None
+            bar.set_description(f"imitate {args.env_id}'s expert")
+            clone_expert(model, vec_normalize, args.env_id, imitate, args.seed,
+                         lambda r, n, err: bar.set_postfix(round=f"{r + 1}/{imitate}",
+                                                           samples=n, error=f"{err:.3f}"))
+            callback.init_callback(model)
+            callback.validate()  # the clone itself competes with every RL checkpoint
+            bar.set_description(f"train {args.algo} {args.env_id}")
         model.learn(total_timesteps=args.steps, callback=callback)
         if not callback.curve or callback.curve[-1][0] != model.num_timesteps:
             callback.validate()
