@@ -10,7 +10,8 @@ control periods), and the quadrotor (issue 31, 2 ms) on qemu-m0, qemu-stm32f4 wi
 Crazyflie's board profile (crazyflie21) and qemu-m55.
 
 Each (task, core) is one `qhil bench --clock-sweep` (qhil.harness.clock_sweep) into
-benchmarks/results/clock/<env>-<core>/, resumable: run the command again and it goes on
+benchmarks/results/clock/<env>-<core>/ (`--search-only`: with `--sweep-no-device`, the
+decision on validation without the device runs), resumable: run the command again and it goes on
 where it stopped. The search's cells (variant, delay) are shared by the cores of a task
 (benchmarks/results/clock/<env>-cache/). qemu-m0 runs every model compiled into flash
 (its 9 KB RAM arena does not hold the float32 model).
@@ -52,7 +53,7 @@ TASKS = {t.model: t for t in [
 ENVS = [t for t in TASKS if t != "QuadrotorHover-v0"]  # the default run: issue 30's table
 
 
-def command(env: str, core: str) -> list[str]:
+def command(env: str, core: str, search_only: bool = False) -> list[str]:
     task = TASKS[env]
     model = ROOT / "models" / env
     cmd = [sys.executable, "-m", "qhil.cli.main", "bench", "--model", str(model), "--target",
@@ -64,17 +65,19 @@ def command(env: str, core: str) -> list[str]:
            "-o", str(OUT / f"{env}-{core}")]
     if core == "qemu-m0":
         cmd += ["--weights-in", "flash"]
+    if search_only:
+        cmd += ["--sweep-no-device"]
     profile = dict(task.profiles).get(core)
     if profile:
         cmd += ["--board-profile", profile]
     return cmd
 
 
-def run(env: str, core: str) -> int:
+def run(env: str, core: str, search_only: bool) -> int:
     log = OUT / f"{env}-{core}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as f:
-        proc = subprocess.run(command(env, core), stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.run(command(env, core, search_only), stdout=f, stderr=subprocess.STDOUT)
     print(f"{env} on {core}: exit {proc.returncode} (log {log.relative_to(ROOT)})", flush=True)
     return proc.returncode
 
@@ -85,11 +88,14 @@ def main() -> None:
     parser.add_argument("--envs", default=",".join(ENVS), help=f"of {', '.join(TASKS)}")
     parser.add_argument("--cores", default="", help="default: each task's own")
     parser.add_argument("--jobs", type=int, default=2, help="sweeps at once")
+    parser.add_argument("--search-only", action="store_true",
+                        help="decide on validation and stop before the device runs "
+                             "(run again without it to add them)")
     args = parser.parse_args()
     jobs = [(e, c) for e in args.envs.split(",")
             for c in (args.cores.split(",") if args.cores else TASKS[e].cores)]
     with ThreadPoolExecutor(args.jobs) as pool:
-        codes = list(pool.map(lambda j: run(*j), jobs))
+        codes = list(pool.map(lambda j: run(*j, args.search_only), jobs))
     done = {f"{e}-{c}": json.loads((OUT / f"{e}-{c}" / "sweep.json").read_text())["decision"]
             for e, c in jobs if (OUT / f"{e}-{c}" / "sweep.json").is_file()}
     print(json.dumps(done, indent=2))

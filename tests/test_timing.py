@@ -261,6 +261,18 @@ def test_a_clock_sweep_decides_from_its_own_rows_and_checks_on_the_device(tmp_pa
     assert {p: p.stat().st_mtime_ns for p in (out / "search").glob("*.json")} == before
 
 
+def test_a_sweep_without_the_device_runs_says_its_decision_is_unconfirmed(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["-q", "bench", "--model", str(ROOT / "models" / "InvertedPendulum-v5"),
+                 "--target", "qemu-m4", "--variants", "int8", "--clock-sweep", "250k,2M",
+                 "--sweep-episodes", "2", "--physics-substeps", "4", "--calib-episodes", "2",
+                 "--sweep-no-device", "-o", str(out)]) == 0
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["device"] == {"skipped": True} and doc["decision"]["int8"] == 2e6
+    assert not (out / "device").exists()
+    assert "unconfirmed on the test seeds" in (out / "summary.md").read_text()
+
+
 def test_a_clock_sweep_on_the_native_target_is_refused(capsys, tmp_path: Path) -> None:
     code = main(["-q", "bench", "--model", str(ROOT / "models" / "InvertedPendulum-v5"),
                  "--target", "native", "--variants", "int8", "--clock-sweep", "8M,16M",

@@ -53,6 +53,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--sweep-cache", default=None, metavar="DIR",
                    help="keep search cells here to share them between sweeps of one model "
                         "on several cores (default: the sweep folder)")
+    g.add_argument("--sweep-no-device", action="store_true",
+                   help="decide on the validation search only and skip the device runs on "
+                        "the test seeds (the summary says the decision is unconfirmed); run "
+                        "again without it to add them, the search is kept")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,7 +152,7 @@ def _clock_sweep(settings: BenchSettings, args: argparse.Namespace) -> int:
                           search_episodes=settings.sweep_episodes,
                           test_episodes=settings.episodes, workers=args.sweep_workers,
                           cache=Path(args.sweep_cache) if args.sweep_cache else None,
-                          progress=BenchProgress())  # its phases are logged
+                          progress=BenchProgress(), run_device=not args.sweep_no_device)  # its phases are logged
     out = settings.out_dir(doc["env_id"])
     print(decision_sentence(doc))
     print(f"sweep: {out / 'sweep.json'} (and {out / 'summary.md'}, {out / 'clock_sweep.png'})")

@@ -263,6 +263,8 @@ def run_clock_sweep(settings: BenchSettings, clocks: tuple[float, ...], *,
     if run_device:
         doc["device"] = _confirm(settings, prep, clocks, decision, test_episodes, out, progress,
                                  cache)
+    else:
+        doc["device"] = {"skipped": True}
     atomic_write(out / "sweep.json", json.dumps(doc, indent=2) + "\n")
     from qhil.report.sweep import write_sweep_report
 

@@ -75,6 +75,9 @@ def sweep_markdown(doc: dict[str, Any]) -> str:
                          f"{' (chosen)' if r['chosen'] else ''} | {r['mean']:.1f} | {pct} | "
                          f"{r['deadline_misses']} | {r['early_terminations']} | {exact_txt} | "
                          f"{r['folder']} |")
+    elif (doc.get("device") or {}).get("skipped"):
+        lines += ["", "Not run on the device (--sweep-no-device): the decision is the search's, "
+                      "on validation seeds, and unconfirmed on the test seeds."]
     lines.append("")
     return "\n".join(lines)
 

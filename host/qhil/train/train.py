@@ -144,11 +144,11 @@ def check_out(out: Path, force: bool) -> None:
 
 def build_model(args: Args) -> tuple[BaseAlgorithm, VecNormalize | None, dict[str, Any]]:
     hp = preset(args.algo, args.env_id) | args.overrides
-    hp.pop("curriculum")  # qhil's, not SB3's: the validation callback drives it
-    hp.pop("imitate")  # qhil's: train() clones the expert into the built model
     classic = args.env_id.startswith("Pendulum")
     critic = list(args.critic_net or ((64, 64) if classic else (256, 256)))
     hp_record = dict(hp, critic_net=critic)
+    hp.pop("curriculum")  # qhil's, not SB3's: the validation callback drives it
+    hp.pop("imitate")  # qhil's: train() clones the expert into the built model
     if args.algo in ("td3", "sac"):
         env = make_env(args.env_id)
         kwargs = {k: v for k, v in hp.items() if k != "action_noise_sigma"}
