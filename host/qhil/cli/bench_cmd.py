@@ -152,7 +152,8 @@ def _clock_sweep(settings: BenchSettings, args: argparse.Namespace) -> int:
                           search_episodes=settings.sweep_episodes,
                           test_episodes=settings.episodes, workers=args.sweep_workers,
                           cache=Path(args.sweep_cache) if args.sweep_cache else None,
-                          progress=BenchProgress(), run_device=not args.sweep_no_device)  # its phases are logged
+                          progress=BenchProgress(),  # its phases are logged
+                          run_device=not args.sweep_no_device)
     out = settings.out_dir(doc["env_id"])
     print(decision_sentence(doc))
     print(f"sweep: {out / 'sweep.json'} (and {out / 'summary.md'}, {out / 'clock_sweep.png'})")
