@@ -9,6 +9,7 @@ above its section; nothing is typed in by hand.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from qhil.targets.firmware import firmware_source_hash
@@ -604,10 +605,117 @@ def clock_table() -> str:
                 chosen = next((r for r in mine if r["chosen"]), None)
                 lower = next((r for r in mine if not r["chosen"]), None)
                 label = "none swept" if clock is None else f"{clock / 1e6:g} MHz"
+                row = next((r for r in doc["search"]["rows"]
+                            if r["variant"] == variant and r["clock_hz"] == clock), None)
+                if row is not None and row["percent_of_float"] is not None:
+                    label += f" ({row['percent_of_float']:.1f} %, {row['latency_us']:,.0f} µs)"
+                if (doc.get("device") or {}).get("skipped"):
+                    lines.append(f"| {env} | {core} | {variant} | {label} | not run yet "
+                                 "(`--search-only`) | - |")
+                    continue
                 lines.append(f"| {env} | {core} | {variant} | {label} | {cell(chosen)} | "
                              f"{cell(lower)} |")
     if not found:
         lines.append("(not measured yet)")
+    return "\n".join(lines) + "\n"
+
+
+LADDER = [  # (folder under results/quadrotor, what was tried)
+    ("rung0", "PPO, 2 subprocess envs, 500 Hz, ±30°, the last action in the observation"),
+    ("rung1", "+ the last 32 actions in the observation + the reward curriculum"),
+    ("rung1-td3", "the same with TD3 (1 env)"),
+    ("rung4", "+ ±15° initial attitude + 250 Hz control (PPO, 2 envs, γ 0.99)"),
+    ("rung5", "beyond the ladder: a DAgger clone of the env's PD controller "
+              "(`--set imitate=10`), then PPO fine-tuning from it"),
+]
+
+
+def _ladder_row(name: str, tried: str) -> str:
+    folder = RESULTS / "quadrotor" / name
+    meta_path = folder / "model" / "meta.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        ev, train = meta["eval"], meta["train"]
+        best = max(train["curve"], key=lambda c: c[1])
+        hover = ev["episodes"] - ev["early_terminations"]
+        return (f"| {tried} | {train['steps']:,} ({train['wall_time_s'] / 60:.0f} min) | "
+                f"{train['best_validation_return']:.1f} at step {best[0]:,} | "
+                f"{ev['mean']:.1f} ± {ev['std']:.1f} | {hover} / {ev['episodes']} |")
+    log = (folder / "train.log").read_text() if (folder / "train.log").is_file() else ""
+    steps = re.findall(r"(\d+)/2000000", log)
+    vals = re.findall(r"best=(-?\d+)", log)
+    return (f"| {tried} | stopped at {int(steps[-1]) if steps else 0:,} of 2,000,000 | "
+            f"{vals[-1] if vals else '-'} | not evaluated (stopped) | - |")
+
+
+def quadrotor() -> str:
+    lines = ["## The quadrotor on the Crazyflie's MCU", "",
+             "`qhil/QuadrotorHover-v0` (docs/evaluation.md#the-quadrotor): a Crazyflie 2.x "
+             "hovering at 1 m from ±30° and 0.5 m starts, four normalized motor commands at "
+             "500 Hz, 5 s episodes (2,500 steps); return near 2,500 is a still hover.", "",
+             "**The float policy.** Command: `benchmarks/train_quadrotor.sh RUNG` (one rung of "
+             "issue 31's ladder per call; logs and meta.json in "
+             "`benchmarks/results/quadrotor/rung*/`). Validation: 10 episodes (seeds "
+             "10000..) per checkpoint; test: the 100 test seeds. A random policy scores about "
+             "120 and a constant hover command about -90..90 (it drifts out of the box "
+             "within ~1 s); the PD controller the last rung clones about 1,900.", "",
+             "| rung | steps | best validation return | test return | no crash (test) |",
+             "|---|---|---|---|---|"]
+    lines += [_ladder_row(name, tried) for name, tried in LADDER]
+    lines += ["", "No PPO or TD3 run on the ladder learned to hover: the policies crash within "
+              "1-2 s, after a growing oscillation (250 Hz) or spinning with bang-bang "
+              "commands (TD3); the rotors lag the commands by ~0.1 s, 50 control periods at "
+              "500 Hz. The shipped actor (`models/QuadrotorHover-v0`) is rung 5's: its "
+              "validation kept the clone itself (step 0), since every PPO checkpoint after "
+              "it scored lower on validation (curve in meta.json).", ""]
+    exports = sorted((ROOT / "models" / "QuadrotorHover-v0").glob("qat_*.json"))
+    if exports:
+        lines += ["**QAT exports** (`benchmarks/qat_recipe.sh QuadrotorHover-v0`, the recipe of "
+                  "every task; golden executor on the host, zero latency, the 100 test seeds):",
+                  "", "| export | bits | weight B | test return | % of float (95% CI) | "
+                  "crashed | wall |", "|---|---|---|---|---|---|---|"]
+        for path in exports:
+            d = json.loads(path.read_text())
+            c = d["comparison"]
+            lines.append(f"| {path.stem} | {d['bits']} | {d['weight_bytes']:,} | "
+                         f"{d['test']['mean']:.1f} ± {d['test']['std']:.1f} | "
+                         f"{_ci(c['percent_of_float'], c['interval95'])} | "
+                         f"{c['early_terminations']} | {d['wall_time_s'] / 60:.0f} min |")
+        lines.append("")
+    reports = [(name, RESULTS / "quadrotor" / f"{name}.json") for name in ("ptq", "qat")]
+    variants: list[tuple[dict, dict]] = []
+    for _, path in reports:
+        if path.is_file():
+            rep = json.loads(path.read_text())
+            variants += [(rep, v) for v in rep["variants"] if v["name"] != "float"
+                         or not variants]
+    lines += ["**Flown from the STM32F405 with its latency.** Command: "
+              "`benchmarks/quadrotor_bench.sh` (two `qhil bench` runs on qemu-stm32f4 "
+              "`--board-profile crazyflie21 --timing device`, 168 MHz, 100 test episodes, "
+              "every device answer checked against the golden executor). float is the host's "
+              "float policy at zero latency; % of float is paired on the same seeds.", ""]
+    if not variants:
+        lines.append("(not measured yet)")
+        return "\n".join(lines) + "\n"
+    lines += ["| variant | return | % of float (95% CI) | crashed | deadline misses | "
+              "bit-exact steps | latency µs | delay (0.5 ms steps) | RMS position error m | "
+              "inference power mW (% of hover power) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for rep, v in variants:
+        pct = v.get("percent_of_float")
+        ci = v.get("percent_of_float_interval95") or [0, 0]
+        timing = v.get("timing") or {}
+        platform = (v.get("energy") or {}).get("platform") or {}
+        exact = v.get("bit_exact") or {}
+        lines.append(
+            f"| {v['name']} | {v['return']['mean']:.1f} ± {v['return']['std']:.1f} | "
+            + ("-" if pct is None else f"{pct:.1f} ({ci[0]:.1f}-{ci[1]:.1f})") + " | "
+            f"{v['early_terminations']} | {v.get('deadline_misses', '-')} | "
+            + (f"{exact['checked_steps']:,} ({exact['mismatches']} mismatches)" if exact else "-")
+            + " | " + (f"{timing['latency_us']['median']:.1f}" if timing.get("latency_us") else "0")
+            + f" | {timing.get('delay_steps', {}).get('max', 0)} | "
+            f"{(v.get('task_metrics') or {}).get('position_error_m', float('nan')):.3f} | "
+            + (f"{platform['inference_mw']:.2f} ({platform['percent_of_platform']:.3f} %)"
+               if platform else "-") + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -626,7 +734,7 @@ def main() -> None:
              float_baselines(), ptq_tables(), qat_results(), paper_table(), imported_ppo(),
              sensitivity(),
              autoquant(),
-             closed_loop(), clock_table(), host_overhead(), ray_matrix(), qemu_rtt(),
+             closed_loop(), clock_table(), quadrotor(), host_overhead(), ray_matrix(), qemu_rtt(),
              golden_speed(), firmware(), versus_cmsis_nn(), cycle_estimates(), fuzzing()]
     extra = RESULTS / "notes.md"
     if extra.is_file():

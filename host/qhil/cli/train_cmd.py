@@ -16,7 +16,11 @@ DESCRIPTION = """\
 Train a deterministic ReLU actor with stable-baselines3 (TD3, SAC or PPO) and save it
 as a model folder (actor.npz + meta.json). The actor with the best return on validation
 seeds (10000..) is kept, then evaluated on the test seeds (100000.., docs/evaluation.md).
-Hyperparameters come from per-task presets; --set overrides them.
+Hyperparameters come from per-task presets; --set overrides them. Two --set keys are
+qhil's own, for envs that offer the hook: curriculum=true (call the env's
+qhil_curriculum(progress) as training goes) and imitate=N (PPO: start the actor as an
+N-round DAgger clone of the env's qhil_expert(obs) controller; validation then keeps the
+clone unless an RL checkpoint beats it). docs/evaluation.md#the-quadrotor.
 
 example: qhil train --env Pendulum-v1 --algo td3 --steps 20000 -o models/Pendulum-v1
 """
