@@ -682,7 +682,7 @@ def quadrotor() -> str:
                          f"{_ci(c['percent_of_float'], c['interval95'])} | "
                          f"{c['early_terminations']} | {d['wall_time_s'] / 60:.0f} min |")
         lines.append("")
-    reports = [(name, RESULTS / "quadrotor" / f"{name}.json") for name in ("ptq", "qat")]
+    reports = [(name, RESULTS / "quadrotor" / f"{name}.json") for name in ("ptq", "qat_w3", "qat_w2")]
     variants: list[tuple[dict, dict]] = []
     for _, path in reports:
         if path.is_file():
@@ -690,7 +690,7 @@ def quadrotor() -> str:
             variants += [(rep, v) for v in rep["variants"] if v["name"] != "float"
                          or not variants]
     lines += ["**Flown from the STM32F405 with its latency.** Command: "
-              "`benchmarks/quadrotor_bench.sh` (two `qhil bench` runs on qemu-stm32f4 "
+              "`benchmarks/quadrotor_bench.sh` (three `qhil bench` runs on qemu-stm32f4 "
               "`--board-profile crazyflie21 --timing device`, 168 MHz, 100 test episodes, "
               "every device answer checked against the golden executor). float is the host's "
               "float policy at zero latency; % of float is paired on the same seeds.", ""]

@@ -46,7 +46,10 @@ SLOW_TESTS = {"test_user_project_runs_with_the_plugin", "test_the_docs_example_r
               "test_a_usb_port_that_disappears_on_reset_is_waited_for",
               "test_a_burst_longer_than_the_receive_ring_loses_nothing_over_a_uart",
               "test_a_clock_sweep_decides_from_its_own_rows_and_checks_on_the_device",
-              "test_a_timed_bench_reports_latency_delay_and_misses_on_device_time"}
+              "test_a_timed_bench_reports_latency_delay_and_misses_on_device_time",
+              "test_the_shipped_policy_flies_on_the_crazyflies_mcu_with_its_latency",
+              "test_a_sweep_without_the_device_runs_says_its_decision_is_unconfirmed",
+              "test_imitation_clones_the_expert_and_sets_the_normalization"}
 
 
 def _names_a_slow_target(item: pytest.Item) -> bool:

@@ -16,8 +16,12 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 META_FIELDS = ("env_id", "algo", "net", "train", "versions", "eval")
 
 
+def folder(env_id: str) -> Path:
+    return MODELS / env_id.split("/")[-1]
+
+
 def test_every_task_ships_a_model() -> None:
-    missing = [env for env in SHIPPED_ENVS if not (MODELS / env / "meta.json").is_file()]
+    missing = [env for env in SHIPPED_ENVS if not (folder(env) / "meta.json").is_file()]
     assert not missing, f"no trained actor for {missing}"
 
 
@@ -28,7 +32,7 @@ def test_models_folder_is_small() -> None:
 
 @pytest.mark.parametrize("env_id", SHIPPED_ENVS)
 def test_metadata_is_complete(env_id: str) -> None:
-    model = load_model_dir(MODELS / env_id)
+    model = load_model_dir(folder(env_id))
     meta = model.meta
     for field in META_FIELDS:
         assert field in meta, field
@@ -48,10 +52,10 @@ def test_metadata_is_complete(env_id: str) -> None:
 @pytest.mark.parametrize("env_id", SHIPPED_ENVS)
 def test_recorded_return_is_reproduced(env_id: str, tmp_path: Path) -> None:
     out = tmp_path / "eval.json"
-    assert main(["-q", "eval", "--model", str(MODELS / env_id), "--episodes", "3",
+    assert main(["-q", "eval", "--model", str(folder(env_id)), "--episodes", "3",
                  "--json", str(out)]) == 0
     got = json.loads(out.read_text())["float"]["returns"]
-    recorded = load_model_dir(MODELS / env_id).meta["eval"]["returns"][:3]
+    recorded = load_model_dir(folder(env_id)).meta["eval"]["returns"][:3]
     np.testing.assert_allclose(got, recorded, rtol=1e-6, atol=1e-6)
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ import pytest
 from qhil.common.envs import make_env
 from qhil.common.quadrotor import CF2X_L250, ENV_ID, QuadrotorHover, derivatives, euler_to_quat
 from qhil.common.timing import Plant, has_physics_substeps
+
+ROOT = Path(__file__).resolve().parents[1]
 
 COMPARE = """
 import json, sys
@@ -211,3 +214,29 @@ def test_imitation_clones_the_expert_and_sets_the_normalization(
     assert len(errors) == 2 and errors[-1] < 0.05  # mean |action error|, actions in [-1, 1]
     assert venv.obs_rms.count > 2000 and venv.obs_rms.mean[2] != 0.0
     assert venv.ret_rms.var > 0.0
+
+
+def test_the_shipped_policy_flies_on_the_crazyflies_mcu_with_its_latency(tmp_path: Path) -> None:
+    """models/QuadrotorHover-v0 closed loop on qemu-stm32f4 priced as a Crazyflie 2.1, each
+    action landing after the device's own latency at 168 MHz (--timing device): every
+    answer bit-exact, no deadline missed at 500 Hz, the episode flown to its end."""
+    from qhil.cli.main import main
+
+    model = ROOT / "models" / "QuadrotorHover-v0"
+    out = tmp_path / "run"
+    assert main(["-q", "bench", "--model", str(model), "--target", "qemu-stm32f4",
+                 "--board-profile", "crazyflie21", "--timing", "device", "--variants", "float",
+                 "--blob", str(model / "int8.qhil"), "--blob", str(model / "qat_w3.qhil"),
+                 "--episodes", "1", "-o", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["control_period_s"] == pytest.approx(0.002)
+    for variant in report["variants"][1:]:
+        assert variant["bit_exact"] == {"checked_steps": 2500, "mismatches": 0, "examples": []}
+        assert variant["deadline_misses"] == 0 and variant["early_terminations"] == 0
+        assert variant["deadline_misses_judged_on"].startswith("device time")
+        assert 0 < variant["timing"]["latency_us"]["max"] < 2000
+        assert variant["task_metrics"]["position_error_m"] < 0.6
+        platform = variant["energy"]["platform"]
+        assert platform["platform_w"] == pytest.approx(4.38, abs=0.01)
+        assert 0 < platform["percent_of_platform"] < 1
+    assert "Flight energy" in (out / "summary.md").read_text()

@@ -25,7 +25,8 @@ from qhil.common.errors import ConfigError
 __all__ = ["SHIPPED_ENVS", "make_env", "check_env_id", "box_bounds", "env_reference",
            "parse_env_reference", "env_module_file"]
 
-#: The tasks whose trained actors ship in ``models/``.
+#: The tasks whose trained actors ship in ``models/`` (each in ``models/<id without its
+#: namespace>``: qhil/QuadrotorHover-v0 in models/QuadrotorHover-v0).
 SHIPPED_ENVS: tuple[str, ...] = (
     "Pendulum-v1",
     "InvertedPendulum-v5",
@@ -33,6 +34,7 @@ SHIPPED_ENVS: tuple[str, ...] = (
     "Hopper-v5",
     "HalfCheetah-v5",
     "Walker2d-v5",
+    "qhil/QuadrotorHover-v0",
 )
 
 

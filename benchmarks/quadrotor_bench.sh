@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Issue 31's flight test: models/QuadrotorHover-v0 closed loop on qemu-stm32f4 (the
+# Crazyflie 2.x's STM32F405) priced with the Crazyflie 2.1's board profile, each action
+# landing after the device's own latency at 168 MHz (--timing device, 500 Hz control,
+# 0.5 ms physics steps), on the 100 test seeds, every device answer checked against the
+# golden executor. Three benches at once (one QEMU each), each with the float policy at
+# zero latency: device-f32 and int8 (post-training, calibrated now); the shipped qat_w3;
+# the shipped qat_w2. Runs land in reports/quadrotor/ (resumable: run again to finish), their
+# report.json and summary.md in benchmarks/results/quadrotor/.
+# Usage: benchmarks/quadrotor_bench.sh [ptq] [qat_w3] [qat_w2]   (default: all; EPISODES=100)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+episodes=${EPISODES:-100}
+parts=("$@"); [ ${#parts[@]} -eq 0 ] && parts=(ptq qat_w3 qat_w2)
+model=models/QuadrotorHover-v0
+mkdir -p reports/quadrotor benchmarks/results/quadrotor
+bench() {
+  local name=$1; shift
+  local out=reports/quadrotor/$name resume=()
+  [ -f "$out/run.json" ] && resume=(--resume "$out")
+  if [ ${#resume[@]} -eq 0 ]; then
+    .venv/bin/qhil bench --model $model --target qemu-stm32f4 --board-profile crazyflie21 \
+      --timing device --episodes "$episodes" "$@" -o "$out" > "$out.log" 2>&1
+  else
+    .venv/bin/qhil bench "${resume[@]}" >> "$out.log" 2>&1
+  fi
+  cp "$out/report.json" "benchmarks/results/quadrotor/$name.json"
+  cp "$out/summary.md" "benchmarks/results/quadrotor/$name.md"
+  echo "$name done"
+}
+for part in "${parts[@]}"; do
+  case "$part" in
+    ptq) bench ptq --variants float,device-f32,int8 & ;;
+    qat_w3|qat_w2) bench "$part" --variants float --blob "$model/$part.qhil" & ;;
+    *) echo "unknown part $part (ptq, qat_w3, qat_w2)" >&2; exit 2 ;;
+  esac
+done
+wait
