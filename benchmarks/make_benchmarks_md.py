@@ -709,8 +709,10 @@ def quadrotor() -> str:
         lines.append(
             f"| {v['name']} | {v['return']['mean']:.1f} ± {v['return']['std']:.1f} | "
             + ("-" if pct is None else f"{pct:.1f} ({ci[0]:.1f}-{ci[1]:.1f})") + " | "
-            f"{v['early_terminations']} | {v.get('deadline_misses', '-')} | "
-            + (f"{exact['checked_steps']:,} ({exact['mismatches']} mismatches)" if exact else "-")
+            f"{v['early_terminations']} | "
+            + ("- (host)" if v["kind"] == "host-float" else str(v.get("deadline_misses"))) + " | "
+            + (f"{exact['checked_steps']:,} ({exact['mismatches']} mismatches)" if exact else
+               "- (float32: within tolerance)" if v["kind"] == "device-f32" else "-")
             + " | " + (f"{timing['latency_us']['median']:.1f}" if timing.get("latency_us") else "0")
             + f" | {timing.get('delay_steps', {}).get('max', 0)} | "
             f"{(v.get('task_metrics') or {}).get('position_error_m', float('nan')):.3f} | "
