@@ -683,12 +683,11 @@ def quadrotor() -> str:
                          f"{c['early_terminations']} | {d['wall_time_s'] / 60:.0f} min |")
         lines.append("")
     reports = [(name, RESULTS / "quadrotor" / f"{name}.json") for name in ("ptq", "qat_w3", "qat_w2")]
-    variants: list[tuple[dict, dict]] = []
+    variants: list[dict] = []
     for _, path in reports:
         if path.is_file():
             rep = json.loads(path.read_text())
-            variants += [(rep, v) for v in rep["variants"] if v["name"] != "float"
-                         or not variants]
+            variants += [v for v in rep["variants"] if v["name"] != "float" or not variants]
     lines += ["**Flown from the STM32F405 with its latency.** Command: "
               "`benchmarks/quadrotor_bench.sh` (three `qhil bench` runs on qemu-stm32f4 "
               "`--board-profile crazyflie21 --timing device`, 168 MHz, 100 test episodes, "
@@ -700,7 +699,7 @@ def quadrotor() -> str:
     lines += ["| variant | return | % of float (95% CI) | crashed | deadline misses | "
               "bit-exact steps | latency µs | delay (0.5 ms steps) | RMS position error m | "
               "inference power mW (% of hover power) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for rep, v in variants:
+    for v in variants:
         pct = v.get("percent_of_float")
         ci = v.get("percent_of_float_interval95") or [0, 0]
         timing = v.get("timing") or {}
