@@ -29,7 +29,7 @@ from qhil.common.envs import make_env
 from qhil.common.errors import ConfigError
 from qhil.common.protocol import Split, split_seeds
 
-__all__ = ["clone_expert", "expert_of", "EPISODES_PER_ROUND"]
+__all__ = ["clone_expert", "check_has_expert", "EPISODES_PER_ROUND"]
 
 LOG = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ BATCH = 256
 Expert = Callable[[np.ndarray], np.ndarray]
 
 
-def expert_of(env_id: str) -> None:
+def check_has_expert(env_id: str) -> None:
     """Refuse an env that has no ``qhil_expert`` method, naming it."""
     env = make_env(env_id)
     try:

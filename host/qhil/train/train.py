@@ -38,7 +38,7 @@ from qhil.common.paths import check_writable_dir
 from qhil.common.protocol import SeedRange, Split, check_seeds, split_seeds
 from qhil.common.provenance import package_versions
 from qhil.train.extract import extract_actor
-from qhil.train.imitate import clone_expert, expert_of
+from qhil.train.imitate import check_has_expert, clone_expert
 from qhil.train.settings import Args
 
 __all__ = ["Args", "train", "ALGOS"]
@@ -239,7 +239,7 @@ def train(args: Args, show_progress: bool = True) -> Path:
         raise ConfigError(f"--set imitate={imitate}: a number of DAgger rounds >= 0, for "
                           "--algo ppo only")
     if imitate:
-        expert_of(args.env_id)
+        check_has_expert(args.env_id)
     if curriculum:
         probe = make_env(args.env_id)
         has_hook = callable(getattr(probe.unwrapped, "qhil_curriculum", None))
