@@ -379,9 +379,11 @@ def test_dsp_kernel_runs_blocked_weights_in_place_and_copies_nothing_by_default(
 
 
 def test_helium_kernel_reads_weights_where_the_blob_keeps_them() -> None:
-    """qemu-m55: no copy at load (LOAD's bytes used is the blob), int8 layers on the
-    Helium kernel, odd shapes included (inputs not a multiple of 8: the tail-predicated
-    turn; rows not a multiple of 4), bit-exact with the golden executor."""
+    """qemu-m55: no copy at load (LOAD's bytes used is the blob, plus 4 bytes a row of
+    starting sums for int8 layers fed by a ReLU's 8-bit activations, which run on x - 128),
+    int8, 4- and 2-bit layers on the Helium kernel, odd shapes included (inputs not a
+    multiple of 16: the tail-predicated turn; rows not a multiple of 4), bit-exact with
+    the golden executor."""
     from qhil.quant.golden import GoldenExecutor
     from qhil.quant.random_model import random_input_codes
 
@@ -389,14 +391,55 @@ def test_helium_kernel_reads_weights_where_the_blob_keeps_them() -> None:
     with start_target("qemu-m55") as running:
         dev = running.device
         for sizes, bits in (([17, 64, 64, 6], "int8"), ([5, 37, 13, 3], "int8"),
-                            ([9, 40, 40, 2], "w3a3")):
+                            ([9, 40, 40, 2], "w3a3"), ([3, 37, 21, 1], "w4a4"),
+                            ([7, 70, 33, 5], "w2a2")):
             model = random_quant_model(rng, sizes, parse_bits(bits, len(sizes) - 1))
             blob = write_blob(model)
             info = dev.load(blob)
-            assert info.bytes_used == (len(blob) + 3) // 4 * 4
+            starts = sum(4 * layer.n_out for layer in model.layers[1:]) if bits == "int8" else 0
+            assert info.bytes_used == (len(blob) + 3) // 4 * 4 + starts
             x = random_input_codes(rng, model, 32)
             got = np.stack([dev.infer(row)[0] for row in x])
             np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x))
+
+
+def test_m0_packed_low_bit_rows_bit_exact() -> None:
+    """qemu-m0's 4- and 2-bit rows by packed products (qhil_dot_packed_m0.S): one sum a
+    row (4-bit activations), rows in several pieces (8-bit activations and observations
+    bound a piece to a few bytes), 2-bit rows in both halves, signed inputs (tanh hidden
+    layers), odd widths (a padding code in the last byte), and 16-bit observations that
+    leave the packed path: bit-exact with the golden executor."""
+    from qhil.quant.config import BitConfig
+    from qhil.quant.golden import GoldenExecutor
+    from qhil.quant.qmodel import Activation
+    from qhil.quant.random_model import random_input_codes
+
+    rng = np.random.default_rng(60)
+    cases = [([3, 64, 64, 1], BitConfig((4, 4, 4), (4, 4, 8))),
+             ([17, 63, 21, 6], BitConfig((4, 4, 4), (8, 8, 8))),
+             ([5, 37, 64, 3], BitConfig((2, 2, 2), (2, 8, 8))),
+             ([9, 45, 19, 2], BitConfig((2, 4, 2), (3, 3, 8), 16, 16)),
+             ([11, 30, 30, 4], BitConfig((4, 2, 4), (4, 4, 8)))]
+    models = [random_quant_model(rng, sizes, bits,
+                                 activations=(Activation.TANH, Activation.RELU) if k == 4 else ())
+              for k, (sizes, bits) in enumerate(cases)]
+    # the bound on a piece at its limit: every code at the largest value a row can add,
+    # against inputs at +-in_max (a piece one byte longer would overflow a half)
+    extreme = random_quant_model(rng, [40, 20, 24, 2], BitConfig((4, 4, 4), (8, 8, 8)))
+    for layer in extreme.layers[:2]:
+        layer.weights[:] = 7
+        layer.weights[1::2] = -7
+    models.append(extreme)
+    with start_target("qemu-m0", timeout=5.0) as running:
+        dev = running.device
+        for model in models:
+            dev.load(write_blob(model))
+            x = random_input_codes(rng, model, 24)
+            x[:8] = 127
+            x[8:16] = -127
+            got = np.stack([dev.infer(row)[0] for row in x])
+            np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x),
+                                          err_msg=f"{[layer.w_bits for layer in model.layers]}")
 
 
 @pytest.mark.parametrize(("env", "machine", "cases"), [("qemu-m4-kernels", "mps2-an386", 1000),

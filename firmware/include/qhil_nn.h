@@ -37,10 +37,12 @@ typedef struct {
     int32_t out_min;        /**< 0 for ReLU layers, -2^(A-1) for the output layer */
     int32_t out_max;        /**< 2^A - 1 for ReLU layers, 2^(A-1) - 1 for the output layer */
     int32_t in_max;         /**< largest |input code| this layer can receive */
+    int32_t in_min;         /**< smallest input code: 0 after a ReLU layer, else -in_max or less */
     const uint8_t *repacked; /**< kernel-private weights made by qhil_fc_opt_prepare, or NULL */
     const qhil_fc_rq *rq;    /**< kernel-private row records made by qhil_fc_opt_prepare, or NULL */
     const int32_t *acc_init; /**< kernel-private: the sums' starting values (bias), or NULL */
     uint8_t kernel_bits;     /**< code width of `repacked` (kernel-private) */
+    uint8_t kernel_mode;     /**< how qhil_fc_opt runs the layer (kernel-private) */
 } qhil_fc_params;
 
 /**

@@ -30,6 +30,7 @@ int main(int argc, char **argv)
         int a_bits = rnd_range(2, 8);
         int relu = rnd() & 1u;
         p.in_max = (rnd() & 1u) ? (1 << a_bits) - 1 : rnd_range(1, 32767);
+        p.in_min = relu ? 0 : -p.in_max;
         uint32_t row = qhil_nn_row_bytes(p.n_in, p.w_bits);
         memset(weights, 0, sizeof weights);
         int32_t lim = (1 << (p.w_bits - 1)) - 1;

@@ -213,6 +213,7 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
 
     uint32_t prev = obs_dim;
     int32_t in_max = (kind == QHIL_KIND_INT) ? (1 << (in_bits - 1u)) - 1 : 0;
+    int32_t in_min = -in_max;
     uint32_t macs = 0;
     for (uint32_t l = 0; l < n_layers; l++) {
         const uint8_t *r = blob + HEADER_SIZE + l * LAYER_SIZE;
@@ -312,10 +313,12 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
                 m->act_offsets[l] = 1 << (lut_bits - 1u);
             }
             p->in_max = in_max;
+            p->in_min = in_min;
             p->repacked = NULL;
             p->rq = NULL;
             p->acc_init = NULL;
             p->kernel_bits = 0;
+            p->kernel_mode = 0;
             qhil_model_error e = check_layer_values(p);
             if (e != QHIL_MODEL_OK) {
                 return e;
@@ -324,6 +327,7 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             in_max = act == QHIL_ACT_RELU ? (1 << a_bits) - 1
                      : act == QHIL_ACT_TANH ? (1 << (a_bits - 1u)) - 1
                                             : (1 << (a_bits - 1u));
+            in_min = act == QHIL_ACT_RELU ? 0 : -in_max;
         }
         prev = n_out;
     }

@@ -51,6 +51,7 @@ static void random_layer(qhil_fc_params *p)
     const int relu = tight ? 0 : (int)(rnd() & 1u);
     const int small_inputs = tight || (rnd() & 1u);
     p->in_max = tight ? 7 : (small_inputs ? (1 << a_bits) - 1 : rnd_range(1, 32767));
+    p->in_min = relu ? 0 : -p->in_max;
     const uint32_t row_bytes = qhil_nn_row_bytes(p->n_in, p->w_bits);
     const int32_t lim = (1 << (p->w_bits - 1u)) - 1;
     memset(weights, 0, sizeof weights);
@@ -72,7 +73,7 @@ static void random_layer(qhil_fc_params *p)
          * rounding away from zero tells the signs apart */
         const uint32_t kind = tight ? 1u + rnd() % 2u : rnd() % 8u;
         mult[i] = kind == 0u ? 0 : (kind < 3u ? (1 << 30) : (int32_t)((1u << 30) + (rnd() >> 2)));
-        shift[i] = kind < 3u ? rnd_range(30, 35) : rnd_range(12, 46);
+        shift[i] = kind < 3u ? rnd_range(30, 35) : (kind == 7u ? rnd_range(1, 62) : rnd_range(12, 46));
     }
     for (uint32_t k = 0; k < p->n_in; k++) {
         in[k] = (int16_t)(relu ? rnd_range(0, p->in_max) : rnd_range(-p->in_max, p->in_max));
@@ -91,6 +92,7 @@ static void random_layer(qhil_fc_params *p)
     p->rq = NULL;
     p->acc_init = NULL;
     p->kernel_bits = 0;
+    p->kernel_mode = 0;
 }
 
 /* One preparation of a layer and one run against the reference's answer. */

@@ -1,6 +1,7 @@
 /*
  * Optimized portable C kernel (Cortex-M0/M3, RISC-V, native): one specialized inner loop per
- * common width (8, 4, 3 and 2 bits). Words of rows at any byte address go through memcpy,
+ * common width (8, 4, 3 and 2 bits); on the M0, 4- and 2-bit rows by packed products, two
+ * MACs a multiply (qhil_dot_packed_m0.S). Words of rows at any byte address go through memcpy,
  * which the compiler turns into one load where the core allows unaligned loads (ARMv7-M)
  * and into byte loads where it does not (RISC-V; the M0 code uses byte loads only).
  * Widths without a specialization (5..7 bits), and weights in a blocked layout (laid out
@@ -12,14 +13,52 @@
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
 
+#if defined(__ARM_ARCH_6M__)
+/* qhil_dot_packed_m0.S: the high halves of packed products, two MACs a multiply */
+uint32_t qhil_dot4_m0(const uint8_t *row, const uint32_t *xp, uint32_t bytes);
+uint32_t qhil_dot2lo_m0(const uint8_t *row, const uint32_t *xp, uint32_t bytes);
+uint32_t qhil_dot2hi_m0(const uint8_t *row, const uint32_t *xp, uint32_t bytes);
+void qhil_dot4_rows_m0(const uint8_t *rows, const uint32_t *xp, uint32_t row_bytes,
+                       uint32_t count, int32_t *sums);
+void qhil_dot4_pieces_m0(const uint8_t *rows, const uint32_t *xp, uint32_t row_bytes,
+                         uint32_t count, int32_t *sums, uint32_t chunk);
+
+/*
+ * On the M0, kernel_mode is the number of a row's bytes one packed sum may take (1..255)
+ * for 4- and 2-bit rows, else 0: each byte adds at most 2 * wmax * |x| to a 16-bit half
+ * (wmax = 15 or 3, the codes' largest value plus the offset), which must stay within
+ * +-(2^15 - 1) to be taken apart again.
+ */
+static uint8_t packed_chunk(const qhil_fc_params *p)
+{
+    const int32_t xmax = p->in_max > -p->in_min ? p->in_max : -p->in_min;
+    if (p->layout_group != 0u || (p->w_bits != 4u && p->w_bits != 2u) || xmax < 1) {
+        return 0;
+    }
+    const uint32_t wmax = p->w_bits == 4u ? 15u : 3u;
+    const uint32_t bytes = 32767u / (2u * wmax * (uint32_t)xmax);
+    return (uint8_t)(bytes > 255u ? 255u : bytes);
+}
+
+/* H of a packed sum S = L + H 2^16, |L|, |H| < 2^15 (qhil_dot_packed_m0.S). */
+static inline int32_t high_half(uint32_t s)
+{
+    return (int32_t)(s - (uint32_t)(int32_t)(int16_t)s) >> 16;
+}
+#endif
+
 #ifndef QHIL_OPT_C_IS_FALLBACK
 const char *const qhil_fc_opt_name = "c";
 const uint8_t qhil_fc_opt_variant = 1;
 
 uint32_t qhil_fc_scratch_size(const qhil_fc_params *p)
 {
+#if defined(__ARM_ARCH_6M__)
+    return 8u * ((p->n_in + 3u) / 4u); /* the packed input pairs, whole bytes of 2-bit codes */
+#else
     (void)p;
     return 0;
+#endif
 }
 
 void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
@@ -35,6 +74,9 @@ uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int 
     p->repacked = NULL;
     p->rq = NULL;
     p->kernel_bits = 0;
+#if defined(__ARM_ARCH_6M__)
+    p->kernel_mode = packed_chunk(p);
+#endif
     return 0;
 }
 #endif
@@ -72,7 +114,7 @@ static inline uint32_t word_of(const uint8_t *p)
            ((uint32_t)p[3] << 24);
 }
 
-/* Eight 4-bit codes a word, taken from it by shifts. */
+/* Eight 4-bit codes a word, taken from it by shifts; the rest two a byte. */
 static int32_t dot_s4(const uint8_t *row, const int16_t *in, uint32_t n)
 {
     int32_t acc = 0;
@@ -83,8 +125,11 @@ static int32_t dot_s4(const uint8_t *row, const int16_t *in, uint32_t n)
                s4(v >> 12) * in[k + 3u] + s4(v >> 16) * in[k + 4u] + s4(v >> 20) * in[k + 5u] +
                s4(v >> 24) * in[k + 6u] + s4(v >> 28) * in[k + 7u];
     }
-    for (uint32_t j = 0; k < n; k++, j++) {
-        acc += qhil_nn_unpack_code(row, j, 4u) * in[k];
+    for (; k + 2u <= n; k += 2u, row++) {
+        acc += s4(row[0]) * in[k] + s4((uint32_t)row[0] >> 4) * in[k + 1u];
+    }
+    if (k < n) {
+        acc += s4(row[0]) * in[k];
     }
     return acc;
 }
@@ -111,7 +156,8 @@ static int32_t dot_s3(const uint8_t *row, const int16_t *in, uint32_t n)
     return acc;
 }
 
-/* Eight 2-bit codes a halfword (sixteen a word run out of the M0's eight low registers). */
+/* Eight 2-bit codes a halfword (sixteen a word run out of the M0's eight low registers);
+ * the rest from their byte. */
 static int32_t dot_s2(const uint8_t *row, const int16_t *in, uint32_t n)
 {
     int32_t acc = 0;
@@ -124,10 +170,67 @@ static int32_t dot_s2(const uint8_t *row, const int16_t *in, uint32_t n)
                s2(v >> 14) * x[7];
     }
     for (uint32_t j = 0; k < n; k++, j++) {
-        acc += qhil_nn_unpack_code(row, j, 2u) * in[k];
+        acc += s2((uint32_t)row[j / 4u] >> (2u * (j % 4u))) * in[k];
     }
     return acc;
 }
+
+#if defined(__ARM_ARCH_6M__)
+/*
+ * 4- and 2-bit rows by packed products (qhil_dot_packed_m0.S): the inputs are paired once
+ * for the layer, xp[j] = x[2j + 1] + x[2j] 2^16 (zero past n), and each row's sum comes
+ * in chunks of p->kernel_mode bytes, less (2^(b-1)) * sum x for the codes' offset.
+ */
+__attribute__((noinline)) static void rows_packed(const qhil_fc_params *p, const int16_t *in,
+                                                  int16_t *out, uint32_t *xp)
+{
+    const uint32_t n = p->n_in;
+    const uint32_t row_bytes = qhil_nn_row_bytes(n, p->w_bits);
+    const uint32_t pairs = p->w_bits == 4u ? row_bytes : 2u * row_bytes;
+    int32_t sum = 0;
+    for (uint32_t j = 0; j < pairs; j++) {
+        const int32_t x0 = 2u * j < n ? in[2u * j] : 0;
+        const int32_t x1 = 2u * j + 1u < n ? in[2u * j + 1u] : 0;
+        xp[j] = (uint32_t)x1 + ((uint32_t)x0 << 16);
+        sum += x0 + x1;
+    }
+    const int32_t offset = (p->w_bits == 4u ? 8 : 2) * sum;
+    const uint32_t chunk = p->kernel_mode;
+    const uint8_t *row = p->weights;
+    uint32_t i = 0;
+    if (p->w_bits == 4u) { /* sixteen rows a call */
+        int32_t sums[16];
+        for (; i < p->n_out; i += 16u, row += 16u * row_bytes) {
+            const uint32_t count = p->n_out - i < 16u ? p->n_out - i : 16u;
+            if (row_bytes <= chunk) {
+                qhil_dot4_rows_m0(row, xp, row_bytes, count, sums);
+            } else {
+                qhil_dot4_pieces_m0(row, xp, row_bytes, count, sums, chunk);
+            }
+            for (uint32_t j = 0; j < count; j++) {
+                out[i + j] = (int16_t)qhil_nn_requantize_fast(
+                    p->bias[i + j] - offset + sums[j], p->mult[i + j], p->shift[i + j],
+                    p->out_min, p->out_max);
+            }
+        }
+        return;
+    }
+    for (; i < p->n_out; i++, row += row_bytes) {
+        int32_t acc = p->bias[i] - offset;
+        for (uint32_t at = 0; at < row_bytes; at += chunk) {
+            const uint32_t len = row_bytes - at < chunk ? row_bytes - at : chunk;
+            if (p->w_bits == 4u) {
+                acc += high_half(qhil_dot4_m0(row + at, xp + at, len));
+            } else {
+                acc += high_half(qhil_dot2lo_m0(row + at, xp + 2u * at, len)) +
+                       high_half(qhil_dot2hi_m0(row + at, xp + 2u * at + 1u, len));
+            }
+        }
+        out[i] = (int16_t)qhil_nn_requantize_fast(acc, p->mult[i], p->shift[i], p->out_min,
+                                                  p->out_max);
+    }
+}
+#endif
 
 /*
  * int8 rows four at a time (two on the M0, whose eight low registers hold no more): each
@@ -333,6 +436,12 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
         qhil_fc_ref(p, in, out, scratch);
         return;
     }
+#if defined(__ARM_ARCH_6M__)
+    if (p->kernel_mode != 0u) {
+        rows_packed(p, in, out, (uint32_t *)scratch);
+        return;
+    }
+#endif
     int32_t (*dot)(const uint8_t *, const int16_t *, uint32_t);
     uint32_t first = 0;
     switch (p->w_bits) {

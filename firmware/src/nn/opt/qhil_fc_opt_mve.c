@@ -1,21 +1,24 @@
 /*
  * Helium (MVE) kernel for the Cortex-M55 (ARMv8.1-M with the M-profile Vector Extension).
  *
- * int8 rows are read where the blob keeps them: no copy at load. Four rows at a time
- * (qhil_mat4_s8_mve.S), in a tail-predicated loop that reads nothing past a row. When the
- * layer's inputs fit a byte (narrow: signed 8-bit codes, or a ReLU's 8-bit activations
- * with the weights' sign bits flipped and 128 * sum(x) taken off after), sixteen inputs a
- * turn in byte lanes: 10 instructions (14 for unsigned inputs) for 64 MACs; otherwise
- * eight a turn, the codes sign-extended to halfwords: 10 for 32. The rows left over
- * (n_out mod 4) run one at a time under VCTP.
+ * Weights are read where the blob keeps them, in its row layout: no copy at load. Four
+ * rows at a time in a tail-predicated loop that reads nothing past a row
+ * (qhil_mat4_mve.inc). How a layer runs is decided once, at load, from its weight width
+ * and the range of its inputs (in_min, in_max), so its cost does not depend on the data:
  *
- * Four sums at a time are then requantized in 32-bit lanes (requantize_s8), by
- * qhil_nn_requantize_fast's identity: the high word of the product (VMULH), the rounding
- * half and the shift in one VRSHL, the clamp and a narrowing store; lanes with a shift of
- * 32 or less are scaled up first (raise_shifts), or, where that could overflow, the pass
- * takes the scalar path.
+ *   int8 weights, inputs in [-128, 127]   byte lanes, the inputs narrowed to int8
+ *   int8 weights, inputs in [0, 255]      byte lanes on x - 128 (a ReLU layer's 8-bit
+ *                                         activations), the sums started at
+ *                                         bias + 128 * sum_k w[i][k], made at load
+ *                                         (4 bytes a row; without room: halfword lanes)
+ *   int8 weights, other inputs            halfword lanes on the int16 codes
+ *   4- and 2-bit weights, inputs in       byte lanes, the codes unpacked in registers
+ *     [-128, 127]                         (qhil_mat4_sub8_mve.S), the inputs regrouped
+ *   anything else, or a blocked layout    the portable C kernel
  *
- * Other widths, and blocked layouts, run the portable C kernel.
+ * The rows left over (n_out mod 4) run one at a time in the same lanes. Then the sums
+ * are requantized four at a time in 32-bit lanes (qhil_requant_mve.S): 13 instructions
+ * for four rows when every shift of the layer exceeds 32 (decided at load), 20 for any.
  */
 #include <arm_mve.h>
 #include <stddef.h>
@@ -30,158 +33,132 @@
 const char *const qhil_fc_opt_name = "mve";
 const uint8_t qhil_fc_opt_variant = 3;
 
+/* qhil_fc_run_mve.S: one layer each, by the lanes its inputs take */
+typedef void run_fn(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
+run_fn qhil_run_s16_mve, qhil_run_s8_mve, qhil_run_s8_short_mve, qhil_run_u8_mve,
+    qhil_run_s4_mve, qhil_run_s2_mve;
+void qhil_regroup_mve(const int16_t *in, uint32_t n, uint32_t lg, int8_t *bytes);
+
+/* The assembly reads the layer's fields at these offsets (qhil_mat_mve.inc; C99 has no
+ * static_assert). */
+typedef char qhil_fc_offsets_check[(offsetof(qhil_fc_params, n_in) == 0u &&
+                                    offsetof(qhil_fc_params, n_out) == 2u &&
+                                    offsetof(qhil_fc_params, w_bits) == 4u &&
+                                    offsetof(qhil_fc_params, weights) == 8u &&
+                                    offsetof(qhil_fc_params, bias) == 12u &&
+                                    offsetof(qhil_fc_params, mult) == 16u &&
+                                    offsetof(qhil_fc_params, shift) == 20u &&
+                                    offsetof(qhil_fc_params, out_min) == 24u &&
+                                    offsetof(qhil_fc_params, out_max) == 28u &&
+                                    offsetof(qhil_fc_params, acc_init) == 48u &&
+                                    offsetof(qhil_fc_params, kernel_mode) == 53u) ? 1 : -1];
+
+/* Input bytes a layer's lanes take: the regrouped low-bit inputs fill whole turns. */
+static uint32_t input_bytes(uint32_t n_in)
+{
+    return 64u * ((n_in + 63u) / 64u);
+}
+
 uint32_t qhil_fc_scratch_size(const qhil_fc_params *p)
 {
-    return 4u * p->n_out + p->n_in; /* the raw sums, then the inputs as bytes */
+    return 4u * ((p->n_out + 3u) & ~3u) + input_bytes(p->n_in);
+}
+
+/* kernel_mode: RUNS' index << 1, bit 0 set when every shift of the layer exceeds 32 */
+enum { RUN_C, RUN_S16, RUN_S8, RUN_S8_SHORT, RUN_U8, RUN_W4, RUN_W2 };
+#define RUN_FAST_REQUANT 1u
+
+static run_fn *const RUNS[] = {NULL, qhil_run_s16_mve, qhil_run_s8_mve, qhil_run_s8_short_mve,
+                               qhil_run_u8_mve, qhil_run_s4_mve, qhil_run_s2_mve};
+
+static int fits_s8(const qhil_fc_params *p)
+{
+    return p->in_min >= -128 && p->in_max <= 127;
 }
 
 uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen)
 {
-    (void)mem;
-    (void)cap;
     (void)widen;
     p->repacked = NULL;
     p->rq = NULL;
+    p->acc_init = p->bias;
     p->kernel_bits = 0;
-    return 0;
-}
-
-void qhil_mat4_s8_mve(const int16_t *x, const int8_t *w, uint32_t n, uint32_t blocks,
-                      int32_t *acc);
-void qhil_mat4_s8x8_mve(const int8_t *x, const int8_t *w, uint32_t n, uint32_t blocks,
-                        int32_t *acc);
-void qhil_mat4_u8x8_mve(const uint8_t *x, const int8_t *w, uint32_t n, uint32_t blocks,
-                        int32_t *acc);
-
-/* How the inputs fit a byte lane, which halves the loop (qhil_mat4_s8_mve.S). */
-typedef enum { LANES_S16, LANES_S8, LANES_U8 } lanes;
-
-/*
- * The inputs' range decides the lanes: all in [-128, 127] (signed codes of at most 8
- * bits: a first layer, a tanh layer's outputs) or all in [0, 255] (a ReLU layer's 8-bit
- * activations) are narrowed to bytes in `bytes`; else the halfword loop takes them as
- * they are. `*sum` is their sum: the u8x8 loop adds 128 * sum(x) too many.
- */
-static lanes narrow(const int16_t *in, uint32_t n, uint8_t *bytes, int32_t *sum)
-{
-    int16x8_t lo = vdupq_n_s16(INT16_MAX);
-    int16x8_t hi = vdupq_n_s16(INT16_MIN);
-    int32_t total = 0;
-    uint32_t k = 0;
-    /* one pass: range, bytes (kept only if the range allows) and sum; whole vectors
-     * unpredicated, the rest under one tail predicate */
-    for (; k + 8u <= n; k += 8u) {
-        const int16x8_t x = vldrhq_s16(in + k);
-        lo = vminq_s16(lo, x);
-        hi = vmaxq_s16(hi, x);
-        vstrbq_s16((int8_t *)bytes + k, x);
-        total = vaddvaq_s16(total, x);
-    }
-    if (k < n) {
-        const mve_pred16_t part = vctp16q(n - k);
-        const int16x8_t x = vldrhq_z_s16(in + k, part);
-        lo = vminq_m_s16(lo, lo, x, part);
-        hi = vmaxq_m_s16(hi, hi, x, part);
-        vstrbq_p_s16((int8_t *)bytes + k, x, part);
-        total = vaddvaq_p_s16(total, x, part);
-    }
-    const int32_t min = vminvq_s16(INT16_MAX, lo);
-    const int32_t max = vmaxvq_s16(INT16_MIN, hi);
-    *sum = total;
-    return (min >= -128 && max <= 127) ? LANES_S8
-           : (min >= 0 && max <= 255) ? LANES_U8 : LANES_S16;
-}
-
-/*
- * The identity below needs n > 32. A lane with a shift of 32 or less is scaled up by
- * 2^(33 - shift) with its shift raised to 33 (the product only gains zero low bits, so the
- * floor of the tie-broken quotient is unchanged), which holds while the scaled sum fits
- * int32 with room for |a|. Returns 0 when some lane does not: the pass goes scalar.
- */
-static int raise_shifts(int32x4_t *a, int32x4_t *shift)
-{
-    const int32x4_t lsl = vmaxq_s32(vsubq_s32(vdupq_n_s32(33), *shift), vdupq_n_s32(0));
-    const int32x4_t scaled = vshlq_s32(*a, lsl);
-    const int32x4_t lost = veorq_s32(vshlq_s32(scaled, vnegq_s32(lsl)), *a);
-    if (vmaxvq_u32(0u, vreinterpretq_u32_s32(lost)) != 0u ||
-        vminvq_s32(INT32_MAX, vabsq_s32(scaled)) < 0) {
-        return 0;
-    }
-    *a = scaled;
-    *shift = vaddq_s32(*shift, lsl);
-    return 1;
-}
-
-/* Rows 0..4*blocks-1 from their raw sums less `excess`, four a pass. */
-static void requantize_s8(const qhil_fc_params *p, const int32_t *acc, int32_t excess,
-                          uint32_t blocks, int16_t *out)
-{
-    const int32x4_t lo = vdupq_n_s32(p->out_min);
-    const int32x4_t hi = vdupq_n_s32(p->out_max);
-    const int32x4_t v32 = vdupq_n_s32(32);
-    for (uint32_t i = 0; i < 4u * blocks; i += 4u) {
-        int32x4_t a = vsubq_n_s32(vaddq_s32(vldrwq_s32(acc + i), vldrwq_s32(p->bias + i)),
-                                  excess);
-        int32x4_t shift = vldrwq_s32(p->shift + i);
-        if (vminvq_s32(INT32_MAX, shift) <= 32 && !raise_shifts(&a, &shift)) {
-            for (uint32_t j = i; j < i + 4u; j++) {
-                out[j] = (int16_t)qhil_nn_requantize(acc[j] - excess + p->bias[j], p->mult[j],
-                                                     p->shift[j], p->out_min, p->out_max);
+    uint32_t used = 0;
+    uint32_t mode = RUN_C;
+    if (p->layout_group == 0u && p->w_bits == 8u) {
+        if (fits_s8(p)) {
+            mode = p->n_in <= 16u ? RUN_S8_SHORT : RUN_S8;
+        } else if (p->in_min >= 0 && p->in_max <= 255 && cap >= 4u * p->n_out) {
+            int32_t *init = (int32_t *)(void *)mem;
+            for (uint32_t i = 0; i < p->n_out; i++) {
+                const int8_t *w = (const int8_t *)p->weights + i * p->n_in;
+                int32_t sum = 0;
+                for (uint32_t k = 0; k < p->n_in; k++) {
+                    sum += w[k];
+                }
+                /* wraps only where the final sum would not fit, which load refuses */
+                init[i] = (int32_t)((uint32_t)p->bias[i] + 128u * (uint32_t)sum);
             }
-            continue;
+            p->acc_init = init;
+            used = 4u * p->n_out;
+            mode = RUN_U8;
+        } else {
+            mode = RUN_S16;
         }
-        /* hi32(a * mult - neg), neg = (a < 0): for a < 0 it is
-         * floor((a m - 1) / 2^32) = -floor(|a| m / 2^32) - 1 = ~hi32(|a| m), so one
-         * multiply of |a| and an XOR with the sign (|a| < 2^31: no overflow) */
-        const int32x4_t sign = vshrq_n_s32(a, 31);
-        const int32x4_t high = veorq_s32(vmulhq_s32(vabsq_s32(a), vldrwq_s32(p->mult + i)),
-                                         sign);
-        /* (high + 2^(n-33)) >> (n-32) is VRSHL's rounding right shift by n - 32 */
-        const int32x4_t q = vrshlq_s32(high, vsubq_s32(v32, shift));
-        vstrhq_s32(out + i, vminq_s32(vmaxq_s32(q, lo), hi));
+    } else if (p->layout_group == 0u && (p->w_bits == 4u || p->w_bits == 2u) && fits_s8(p)) {
+        mode = p->w_bits == 4u ? RUN_W4 : RUN_W2;
     }
+    uint32_t fast = RUN_FAST_REQUANT;
+    for (uint32_t i = 0; i < p->n_out; i++) {
+        if (p->shift[i] <= 32) {
+            fast = 0;
+        }
+    }
+    p->kernel_mode = (uint8_t)(mode << 1 | fast);
+    return used;
 }
 
-static void rows_s8(const qhil_fc_params *p, const int16_t *in, int16_t *out, int32_t *acc)
+/*
+ * The inputs regrouped for the sub-byte loops: 2^lg groups (2 at 4 bits, 4 at 2 bits) of
+ * 16 bytes a turn; input k = 16 g t + g j + r (g = 2^lg) goes to byte 16 (g t + r) + j.
+ * Whole runs of 8 g inputs de-interleave in one VLD2/VLD4; the last turn is zeroed first
+ * (inputs past n read as 0), then takes the inputs left one at a time.
+ */
+void qhil_regroup_mve(const int16_t *in, uint32_t n, uint32_t lg, int8_t *bytes)
 {
-    const uint32_t n = p->n_in;
-    const uint32_t blocks = p->n_out / 4u;
-    if (blocks > 0u) {
-        const int8_t *w = (const int8_t *)p->weights;
-        uint8_t *bytes = (uint8_t *)(acc + 4u * blocks);
-        int32_t sum = 0;
-        int32_t excess = 0;
-        switch (narrow(in, n, bytes, &sum)) {
-        case LANES_S8:
-            qhil_mat4_s8x8_mve((const int8_t *)bytes, w, n, blocks, acc);
-            break;
-        case LANES_U8:
-            qhil_mat4_u8x8_mve(bytes, w, n, blocks, acc);
-            excess = 128 * sum;
-            break;
-        default:
-            qhil_mat4_s8_mve(in, w, n, blocks, acc);
-            break;
-        }
-        requantize_s8(p, acc, excess, blocks, out);
+    const uint32_t g = 1u << lg;
+    const uint32_t per_turn = 16u << lg;
+    const uint32_t last = (n - 1u) / per_turn * per_turn;
+    for (uint32_t r = 0; r < g; r++) {
+        vstrbq_s8(bytes + last + 16u * r, vdupq_n_s8(0));
     }
-    for (uint32_t i = 4u * blocks; i < p->n_out; i++) {
-        const int8_t *w = (const int8_t *)p->weights + i * n;
-        int32_t a = p->bias[i];
-        for (uint32_t k = 0; k < n; k += 8u) {
-            const mve_pred16_t part = vctp16q(n - k);
-            a = vmladavaq_p_s16(a, vldrbq_z_s16(w + k, part), vldrhq_z_s16(in + k, part), part);
+    uint32_t k = 0;
+    for (; k + 8u * g <= n; k += 8u * g) {
+        int8_t *dst = bytes + (k & ~(per_turn - 1u)) + ((k & (per_turn - 1u)) >> lg);
+        if (lg == 1u) {
+            const int16x8x2_t v = vld2q_s16(in + k);
+            vstrbq_s16(dst, v.val[0]);
+            vstrbq_s16(dst + 16, v.val[1]);
+        } else {
+            const int16x8x4_t v = vld4q_s16(in + k);
+            vstrbq_s16(dst, v.val[0]);
+            vstrbq_s16(dst + 16, v.val[1]);
+            vstrbq_s16(dst + 32, v.val[2]);
+            vstrbq_s16(dst + 48, v.val[3]);
         }
-        out[i] = (int16_t)qhil_nn_requantize_fast(a, p->mult[i], p->shift[i], p->out_min,
-                                                  p->out_max);
+    }
+    for (; k < n; k++) {
+        bytes[(k & ~(per_turn - 1u)) + 16u * (k & (g - 1u)) + ((k & (per_turn - 1u)) >> lg)] =
+            (int8_t)in[k];
     }
 }
 
 void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch)
 {
-    if (p->w_bits == 8u && p->layout_group == 0u) {
-        rows_s8(p, in, out, (int32_t *)scratch);
-    } else {
+    run_fn *const run = RUNS[p->kernel_mode >> 1];
+    if (run == NULL) {
         qhil_fc_opt_c(p, in, out, scratch);
+        return;
     }
+    run(p, in, out, scratch);
 }
