@@ -37,7 +37,8 @@ OUT = Path(__file__).resolve().parent / "results"
 SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
 SETTINGS = ["int8", "w4a4", "w3a3", "w2a2", "float32"]
 DEFAULT_TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33",
-                   "qemu-m55", "qemu-rv32", "qemu-stm32f4"]
+                   "qemu-m55", "qemu-rv32", "qemu-stm32f4", "qemu-m0-clang", "qemu-m3-clang",
+                   "qemu-m4-clang", "qemu-m55-clang"]
 
 
 def float_actor(sizes: list[int]) -> FloatActor:

@@ -313,7 +313,10 @@ def firmware() -> str:
              "each cell is measured again with `--widen-weights`, with the arena bytes each "
              "way (second table). float32 on FPU cores is the VFMA kernel "
              "(`qhil_fc_f32_fpu.S`); rv32imac has no FPU (soft float). qemu-m55's Helium kernel "
-             "takes int8 layers; its other widths run the portable kernel. RTT (qemu-m3/m4/m7 over "
+             "takes int8, 4- and 2-bit layers (its arena holds 4 bytes a row of starting sums "
+             "for int8 layers fed by 8-bit ReLU activations); 3-bit runs the portable kernel. "
+             "qemu-m0 runs 4- and 2-bit rows by packed products (two MACs a multiply). "
+             "RTT (qemu-m3/m4/m7 over "
              "their default Ethernet link, the others over their UART) is timed on the host "
              "through the Python client, this time with other benchmark jobs running (round "
              "trips vary run to run; instruction counts do not).", ""]
@@ -322,41 +325,121 @@ def firmware() -> str:
     return "\n".join(lines) + "\n" + path.read_text()
 
 
-# ARM CMSIS-NN (main, arm-none-eabi-gcc 12.2 -O3, its best flag), instructions per MAC of a
-# whole inference at the Pendulum / HalfCheetah sizes, measured outside this repository by
-# the method of benchmarks/firmware_cost.py (issue 17): qhil cannot vendor CMSIS-NN.
-CMSIS_NN = {"qemu-m0": {"int8": (9.11, 8.53), "w4a4": (10.79, 10.23)},
-            "qemu-m3": {"int8": (4.62, 4.35), "w4a4": (6.42, 6.18)},
-            "qemu-m4": {"int8": (3.48, 3.21), "w4a4": (6.35, 6.17)}}
-
-
 def versus_cmsis_nn() -> str:
+    """qhil against ARM CMSIS-NN, whose figures are external measurements
+    (results/cmsis_nn.json: built outside this repository, which cannot vendor it)."""
+    path, ext_path, cyc_path = (RESULTS / "firmware.json", RESULTS / "cmsis_nn.json",
+                                RESULTS / "cycles.json")
+    lines = ["### Against CMSIS-NN", ""]
+    if not path.is_file() or not ext_path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    ext = json.loads(ext_path.read_text())
+    lines += ["Command: `.venv/bin/python benchmarks/cmsis_nn_external.py --cmsis-nn PATH` (a "
+              "CMSIS-NN checkout; nothing of it enters this repository). **CMSIS-NN's figures "
+              f"are external measurements**: commit {ext['cmsis_nn_commit'][:12]} "
+              f"({ext['cmsis_nn_commit_date']}), measured {ext['measured']}; {ext['method']}; "
+              f"{ext['compilers']['gcc']}, {ext['compilers']['clang']}. qhil's side is the "
+              "firmware table above and the estimated cycles below, whole inference, same "
+              "shapes. qhil requantizes per row, so per-channel CMSIS-NN is its like; the "
+              "better of per-tensor and per-channel is taken, from CMSIS-NN's best build of "
+              "six. CMSIS-NN's s4 keeps int8 activations; qhil's 4-bit is w4a4. Below 1.00 "
+              "qhil is ahead.", "",
+              "| target | width | shape | qhil instr/MAC | CMSIS-NN best (kernel, build) | "
+              "ratio | qhil est. cycles/MAC | CMSIS-NN est. cycles/MAC | ratio |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    rows = {r["target"]: r for r in json.loads(path.read_text()) if "costs" in r}
+    cycles = ({r["target"]: r["cells"] for r in json.loads(cyc_path.read_text())}
+              if cyc_path.is_file() else {})
+    for target, kinds in ext["per_mac"].items():
+        if target not in rows:
+            continue
+        for setting, theirs_kinds in (("int8", ("s8", "s8pc")), ("w4a4", ("s4",))):
+            for size in ("pendulum", "halfcheetah"):
+                kind = min(theirs_kinds, key=lambda k: kinds[k][size][ext["best"][target][
+                    f"{size}/{k}"]])
+                build = ext["best"][target][f"{size}/{kind}"]
+                theirs = kinds[kind][size][build]
+                ours = rows[target]["costs"][f"{size}/{setting}"].get("per_mac")
+                our_cyc = cycles.get(target, {}).get(f"{size}/{setting}", {}).get(
+                    "cycles_per_mac")
+                their_cyc = ext["cycles_per_mac"][target].get(f"{size}/{kind}")
+                cyc = (f"{our_cyc:.2f} | {their_cyc:.2f} | **{our_cyc / their_cyc:.2f}x**"
+                       if our_cyc and their_cyc else "- | - | -")
+                lines.append(f"| {target} | {setting} | {size} | {ours:.2f} | {theirs:.2f} "
+                             f"({kind}, {build}) | **{ours / theirs:.2f}x** | {cyc} |")
+    lines += ["", "CMSIS-NN's every build (instructions per MAC, Pendulum / HalfCheetah):", "",
+              "| core | kernel | " + " | ".join(BUILDS) + " |",
+              "|---|---|" + "---|" * len(BUILDS)]
+    for target, kinds in ext["per_mac"].items():
+        for kind, label in (("s8", "s8 per-tensor"), ("s8pc", "s8 per-channel"), ("s4", "s4")):
+            cells = []
+            for build in BUILDS:
+                p_, h_ = (kinds[kind][size].get(build) for size in ("pendulum", "halfcheetah"))
+                cells.append(f"{p_:.2f} / {h_:.2f}" if p_ and h_ else "-")
+            lines.append(f"| {target} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def compilers() -> str:
+    """qhil's firmware built by gcc (the default) and by clang, per core."""
     path = RESULTS / "firmware.json"
-    lines = ["### Against CMSIS-NN", "",
-             "qhil's instructions per MAC (the table above) over ARM CMSIS-NN's for the same "
-             "model shapes and the same method (QEMU 7.2, `-icount shift=7`, median of 21, whole "
-             "inference; CMSIS-NN main built with arm-none-eabi-gcc 12.2 -O3, measured outside "
-             "this repository because it cannot be vendored here: s8 and s4 kernels against "
-             "qhil's int8 and w4a4). Below 1.00 qhil is ahead. Every core runs at the stored "
-             "width (on the M4, laid out for its DSP loops, no copy at load); with "
-             "`--widen-weights` the M4 runs on an int16 copy, at one cost for every width "
-             "(the firmware section's second table).", "",
-             "| target | int8 Pendulum | int8 HalfCheetah | w4a4 Pendulum | w4a4 HalfCheetah |",
-             "|---|---|---|---|---|"]
+    lines = ["### gcc or clang", "",
+             "The `qemu-*-clang` targets are the same firmware with its C compiled by clang "
+             "(`custom_compiler = clang` in platformio.ini; gcc still assembles and links; "
+             "`tests/test_firmware.py` checks them bit-exact on random models like the gcc "
+             "builds). Instructions per MAC, whole inference, gcc / clang (Pendulum and "
+             "HalfCheetah shapes, from the firmware table); gcc stays the default where it "
+             "is faster or equal.", "",
+             "| core | int8 | w4a4 | w2a2 |", "|---|---|---|---|"]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
     rows = {r["target"]: r for r in json.loads(path.read_text()) if "costs" in r}
-    for target, figures in CMSIS_NN.items():
-        if target not in rows:
+    for target in ("qemu-m0", "qemu-m3", "qemu-m4", "qemu-m55"):
+        if target not in rows or f"{target}-clang" not in rows:
             continue
         cells = []
-        for setting in ("int8", "w4a4"):
-            for size, theirs in zip(("pendulum", "halfcheetah"), figures[setting], strict=True):
-                ours = rows[target]["costs"][f"{size}/{setting}"].get("per_mac")
-                cells.append(f"{ours:.2f} / {theirs:.2f} = **{ours / theirs:.2f}x**" if ours
-                             else "-")
+        for setting in ("int8", "w4a4", "w2a2"):
+            pairs = [(rows[t]["costs"][f"{size}/{setting}"]["per_mac"])
+                     for size in ("pendulum", "halfcheetah") for t in (target, f"{target}-clang")]
+            cells.append(f"{pairs[0]:.2f} / {pairs[1]:.2f}, {pairs[2]:.2f} / {pairs[3]:.2f}")
         lines.append(f"| {target} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def model_bytes() -> str:
+    """A model's run-time bytes in three parts against per-channel CMSIS-NN's (issue 32)."""
+    path = RESULTS / "model_bytes.json"
+    lines = ["### Bytes", "",
+             "Command: `.venv/bin/python benchmarks/model_bytes.py` (the random models of the "
+             "firmware table). Parameters: weights at their stored width, int32 bias, "
+             "multiplier and shift per row, tanh tables (the output's included); container "
+             "overhead: the rest of the blob LOAD sends (header, layer table, the host "
+             "section with the observation scaling and action bounds, metadata, padding, "
+             "CRC); activations: two int16 buffers of the widest layer. Per-channel CMSIS-NN: "
+             "weights, and an int32 bias, multiplier and shift per channel (its tanh is "
+             "another operator). Targets (issue 32): parameters <= 1.05x CMSIS-NN's, "
+             "container overhead <= 256 B on the device.", "",
+             "| model | blob B | parameters B (of which output table) | x CMSIS-NN per-channel "
+             "| container overhead B | activations B |", "|---|---|---|---|---|---|"]
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    for key, row in json.loads(path.read_text()).items():
+        ratio = row["parameters"] / row["cmsis_nn_per_channel_parameters"]
+        over = row["container_overhead"]
+        lines.append(f"| {key} | {row['blob']:,} | {row['parameters']:,} "
+                     f"({row['output_table']:,}) | {row['cmsis_nn_per_channel_parameters']:,} "
+                     f"= **{ratio:.3f}x** ({'met' if ratio <= 1.05 else 'not met'}) | {over} "
+                     f"({'met' if over <= 256 else 'not met'}) | {row['activations']:,} |")
+    lines += ["", "Not met at int8: the output's tanh table of 256 int16 codes (512 B) is the "
+              "gap (without it 1.000x); container overhead grows with the observation's "
+              "width because the host section travels with the blob (4 bytes a feature "
+              "twice, 17 features on HalfCheetah). Both need a model-format change (a table "
+              "of the width the action codes need; the host section kept on the host), not "
+              "made yet."]
+    return "\n".join(lines) + "\n"
+
+
+BUILDS = ["gcc -O3", "gcc -O2", "gcc -Os", "clang -O3", "clang -O2", "clang -Os"]
 
 
 def cycle_estimates() -> str:
@@ -742,7 +825,8 @@ def main() -> None:
              sensitivity(),
              autoquant(),
              closed_loop(), clock_table(), quadrotor(), host_overhead(), ray_matrix(), qemu_rtt(),
-             golden_speed(), firmware(), versus_cmsis_nn(), cycle_estimates(), fuzzing()]
+             golden_speed(), firmware(), compilers(), versus_cmsis_nn(), model_bytes(),
+             cycle_estimates(), fuzzing()]
     extra = RESULTS / "notes.md"
     if extra.is_file():
         parts.append(extra.read_text())

@@ -403,6 +403,15 @@ def test_helium_kernel_reads_weights_where_the_blob_keeps_them() -> None:
             np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x))
 
 
+@pytest.mark.parametrize("name", ["qemu-m0-clang", "qemu-m3-clang", "qemu-m4-clang",
+                                  "qemu-m55-clang"])
+def test_clang_built_firmware_bit_exact(name: str) -> None:
+    """The firmware with its C compiled by clang (custom_compiler = clang): random models of
+    every width bit-exact with the golden executor, as the gcc builds."""
+    with start_target(name, timeout=5.0) as running:
+        assert check_random_models(running, range(7), max_width=64 if "m0" in name else 72) == 7
+
+
 def test_m0_packed_low_bit_rows_bit_exact() -> None:
     """qemu-m0's 4- and 2-bit rows by packed products (qhil_dot_packed_m0.S): one sum a
     row (4-bit activations), rows in several pieces (8-bit activations and observations

@@ -1,7 +1,9 @@
 """SCons builder for the qhilmcu platform.
 
 Three toolchains, chosen by the board's ``build.toolchain``:
-- ``arm``: the system ``arm-none-eabi-*`` (Debian's gcc-arm-none-eabi), newlib-nano;
+- ``arm``: the system ``arm-none-eabi-*`` (Debian's gcc-arm-none-eabi), newlib-nano; with
+  ``custom_compiler = clang`` in the environment, Debian's clang compiles the C
+  (``--target=arm-none-eabi``) and gcc still assembles and links;
 - ``riscv``: the system ``riscv64-unknown-elf-*`` (Debian's gcc-riscv64-unknown-elf) at the
   board's ``build.march``/``build.mabi`` (binutils 2.40 wants the ``_zicsr`` extension
   named), with picolibc's C library for that one multilib
@@ -23,6 +25,9 @@ env = DefaultEnvironment()
 board = env.BoardConfig()
 platform_dir = env.PioPlatform().get_dir()
 toolchain = board.get("build.toolchain", "arm")
+# custom_compiler = clang in an environment: clang compiles the C for the board's Arm core,
+# arm-none-eabi-gcc still assembles and links (newlib, libgcc)
+compiler = env.GetProjectOption("custom_compiler", "gcc")
 
 common = ["-O2", "-g", "-Wall", "-Wextra", "-Werror", "-ffunction-sections", "-fdata-sections"]
 env.Append(CFLAGS=["-std=c99"], CCFLAGS=common)
@@ -75,9 +80,21 @@ else:
     machine = ["-mcpu=%s" % board.get("build.cpu"), "-mthumb"]
     fpu = board.get("build.fpu", "")
     machine += ["-mfloat-abi=hard", "-mfpu=%s" % fpu] if fpu else ["-mfloat-abi=soft"]
+    if compiler == "clang":
+        # newlib's headers sit beside its libc.a; clang takes the FPU from -mcpu
+        libc = os.popen("arm-none-eabi-gcc -print-file-name=libc.a").read().strip()
+        newlib = os.path.normpath(os.path.join(os.path.dirname(libc), "..", "include"))
+        env.Replace(CC="clang", LINK="arm-none-eabi-gcc",
+                    ASPPCOM=env["ASPPCOM"].replace("$CC", "arm-none-eabi-gcc"))
+        # -fshort-enums: arm-none-eabi-gcc's enum size, which newlib is built with
+        env.Append(CCFLAGS=["--target=arm-none-eabi", "-fshort-enums", "-isystem", newlib] +
+                   [f for f in machine if f != "-mfpu=auto"])
+        machine_c = []
+    else:
+        machine_c = machine
     env.Append(
         ASFLAGS=machine,
-        CCFLAGS=machine,
+        CCFLAGS=machine_c,
         LINKFLAGS=machine + ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections",
                              "-L" + os.path.join(env.subst("$PROJECT_DIR"), "boards", "cortexm"),
                              "-Wl,-Map,%s" % os.path.join("$BUILD_DIR", "firmware.map")],
