@@ -439,6 +439,26 @@ def model_bytes() -> str:
     return "\n".join(lines) + "\n"
 
 
+def kernel_code() -> str:
+    """Kernel code per weight width in flash images (issue 32)."""
+    path = RESULTS / "kernel_code.json"
+    lines = ["### Kernel code", "",
+             "Command: `.venv/bin/python benchmarks/kernel_code.py`. Bytes of code and "
+             "constants the link keeps from `src/nn/` (every kernel, the reference and "
+             "float32 ones included), from the link map: for the firmware that takes any "
+             "uploaded model (every width) and for flash images built with one model "
+             "(`--weights-in flash`, `qhil export-c`; a random Pendulum-shape model of the "
+             "width named), which link only the optimized loops of their model's widths.", ""]
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    rows = json.loads(path.read_text())
+    cols = list(next(iter(rows.values())))
+    lines += ["| core | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
+    for target, row in rows.items():
+        lines.append(f"| {target} | " + " | ".join(f"{row[c]:,}" for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
 BUILDS = ["gcc -O3", "gcc -O2", "gcc -Os", "clang -O3", "clang -O2", "clang -Os"]
 
 
@@ -826,7 +846,7 @@ def main() -> None:
              autoquant(),
              closed_loop(), clock_table(), quadrotor(), host_overhead(), ray_matrix(), qemu_rtt(),
              golden_speed(), firmware(), compilers(), versus_cmsis_nn(), model_bytes(),
-             cycle_estimates(), fuzzing()]
+             kernel_code(), cycle_estimates(), fuzzing()]
     extra = RESULTS / "notes.md"
     if extra.is_file():
         parts.append(extra.read_text())

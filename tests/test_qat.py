@@ -123,3 +123,56 @@ def test_learned_activation_steps_are_exported_and_match_the_simulation(tmp_path
     calibration_scales = FakeQuantActor(model.actor, params, bits).export()
     assert any(not np.array_equal(a.mult, b.mult) or not np.array_equal(a.shift, b.shift)
                for a, b in zip(exported.layers, calibration_scales.layers, strict=True))
+
+
+def test_widened_student_computes_what_the_teacher_computes() -> None:
+    """Net2Net widening (train/widen.py): the wider actor's actions equal the teacher's on
+    any observation, and the copies of a unit differ in their outgoing weights (so
+    training can tell them apart); narrower or deeper students start fresh."""
+    from qhil.common.model_dir import load_model_dir
+    from qhil.train.widen import student_actor
+
+    teacher = load_model_dir(PENDULUM).actor
+    wide, init = student_actor(teacher, (100, 90), seed=3)
+    assert init == "net2net" and wide.layer_sizes == [3, 100, 90, 1]
+    obs = np.random.default_rng(0).uniform([-1, -1, -8], [1, 1, 8], size=(500, 3))
+    np.testing.assert_allclose(wide.act(obs), teacher.act(obs), rtol=0, atol=2e-5)
+    out = np.asarray(wide.weights[2][0], np.float64)
+    assert len(np.unique(np.round(out, 6))) > 64  # the copies' shares differ
+    assert student_actor(teacher, (32, 32))[1] == "random"
+    assert student_actor(teacher, (64, 64, 64))[1] == "random"
+    assert student_actor(teacher, None) == (teacher, "teacher")
+
+
+def test_qat_distills_into_a_wider_student(tmp_path: Path) -> None:
+    """qhil qat --hidden: a student wider than its teacher, exported and run bit-exact; the
+    .json records its widths and how it started."""
+    out = tmp_path / "wide.qhil"
+    assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3,3,3 a=3,3,8 in=12",
+                 "--hidden", "96,80", "--iterations", "1", "--grad-steps", "50",
+                 "--calib-episodes", "3", "--test-episodes", "2", "-o", str(out)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["hidden"] == [96, 80] and side["student_init"] == "net2net"
+    assert side["agreement_with_simulation"] >= 0.999
+    model = read_blob(out.read_bytes())
+    assert [layer.weights.shape for layer in model.layers] == [(96, 3), (80, 96), (1, 80)]
+    policy = QuantPolicy(model)  # type: ignore[arg-type]
+    obs = np.random.default_rng(1).uniform([-1, -1, -8], [1, 1, 8], size=(20, 3))
+    with start_target("native") as target:
+        target.device.load(out.read_bytes())
+        for o in obs:
+            x = quantize_obs(model, o)  # type: ignore[arg-type]
+            np.testing.assert_array_equal(target.device.infer(x)[0],
+                                          policy.executor.action_codes(x))
+
+
+def test_qat_student_of_another_depth_starts_fresh(tmp_path: Path) -> None:
+    """--hidden of another depth: fresh weights, calibrated on the student; --bits counts
+    the student's layers; still exported exactly as simulated."""
+    out = tmp_path / "deep.qhil"
+    assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w4a4", "--hidden", "24",
+                 "--iterations", "1", "--grad-steps", "20", "--calib-episodes", "3",
+                 "--test-episodes", "2", "-o", str(out)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["hidden"] == [24] and side["student_init"] == "random"
+    assert side["agreement_with_simulation"] >= 0.999

@@ -314,15 +314,16 @@ def qat(model: ModelLike, bits: str, out: str | Path | None = None,
     """``qhil qat``: the QAT recipe at ``bits``; writes ``out`` (+ its ``.json``) if given.
 
     :param args: the recipe's settings, :class:`qhil.train.qat.QATArgs` (``bits`` is taken
-        from the argument)
+        from the argument; with ``hidden`` set it counts the student's layers)
     """
     from qhil.train.qat import qat as _qat
     from qhil.train.qat import save_qat
     from qhil.train.settings import QATArgs
 
     m = load_model(model)
-    qargs = dataclasses.replace(args or QATArgs(bits=parse_bits("int8", 1)),
-                                bits=parse_bits(bits, len(m.actor.weights)))
+    base = args or QATArgs(bits=parse_bits("int8", 1))
+    depth = len(base.hidden) + 1 if base.hidden else len(m.actor.weights)
+    qargs = dataclasses.replace(base, bits=parse_bits(bits, depth))
     result = _qat(m, qargs, Calibrator(m, ptq or PTQOptions()))
     if out is not None:
         save_qat(result, m, qargs, Path(out))

@@ -32,7 +32,13 @@ env's reward for N steps, the fake-quant actor in the loop (a new critic learns 
 for --rl-warmup steps first); exports are kept only if validation improves.
 Writes X.qhil and X.json (provenance, validation curve, test return, agreement).
 
+With --hidden W,W the student has hidden widths of its own (--bits then counts its
+layers): wider than the teacher at the same depth, it starts as the teacher widened
+without changing its function (Net2Net); any other shape starts from fresh weights,
+calibrated on itself. The export and its .json record the widths and the start.
+
 example: qhil qat --model models/Pendulum-v1 --bits "w=3 a=3,3,8 in=auto" -o models/Pendulum-v1/qat_w3.qhil
+         qhil qat --model models/Pendulum-v1 --bits w3a3 --hidden 128,128 -o wide_w3.qhil
 """
 
 LOG = logging.getLogger(__name__)
@@ -57,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     model = load_model_dir(args.model)
     auto_input = "in=auto" in args.bits.split()
-    bits = parse_bits(" ".join(t for t in args.bits.split() if t != "in=auto"),
-                      len(model.actor.weights))
+    depth = len(args.hidden) + 1 if args.hidden else len(model.actor.weights)
+    bits = parse_bits(" ".join(t for t in args.bits.split() if t != "in=auto"), depth)
     out = Path(args.out)
     calibrator = Calibrator(model, ptq_options(args))
     input_choice = None

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["setting", "comma_list", "positive_int", "positive_float", "episode_count", "MAX_EPISODES",
-           "non_negative_int", "int_in_range", "int_list", "width_list", "json_object",
+           "non_negative_int", "int_in_range", "int_list", "width_list", "layer_widths",
+           "json_object",
            "option_of"]
 
 
@@ -126,6 +127,15 @@ def int_list(text: str) -> tuple[int, ...]:
                                          "integers") from None
     if not values or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"'{text}' must list positive integers")
+    return values
+
+
+def layer_widths(text: str) -> tuple[int, ...]:
+    """``128,128`` -> ``(128, 128)``: hidden layer widths in order, 1..7 layers of 1..1024."""
+    values = tuple(positive_int(v) for v in comma_list(text))
+    if not 1 <= len(values) <= 7 or max(values) > 1024:
+        raise argparse.ArgumentTypeError(
+            f"'{text}': 1 to 7 hidden layers of 1 to 1024 units (docs/model-format.md)")
     return values
 
 

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import re
 
-from qhil.quant.blob import blob_id
+from qhil.quant.blob import blob_id, read_blob
+from qhil.quant.qmodel import QuantModel
 
 __all__ = ["blob_to_c_header"]
 
 
-def blob_to_c_header(data: bytes, name: str = "qhil_model", source: str = "") -> str:
-    """A header defining ``<name>_blob`` (4-byte aligned) and ``<name>_blob_len``.
+def weight_widths_mask(data: bytes) -> int:
+    """Bit b set for every weight width b the blob's integer layers use (0: float32)."""
+    model = read_blob(data)
+    if not isinstance(model, QuantModel):
+        return 0
+    mask = 0
+    for layer in model.layers:
+        mask |= 1 << layer.w_bits
+    return mask
 
-    The firmware's loader validates a compiled-in blob exactly like an uploaded one.
+
+def blob_to_c_header(data: bytes, name: str = "qhil_model", source: str = "") -> str:
+    """A header defining ``<name>_blob`` (4-byte aligned), ``<name>_BLOB_LEN`` and
+    ``<name>_WIDTHS``, the weight widths its layers use (bit b for b bits).
+
+    The firmware's loader validates a compiled-in blob exactly like an uploaded one. Its
+    kernels, including the header with ``<name>_WIDTHS_ONLY`` defined, see only the mask:
+    a flash image links the optimized loops of those widths (others run the reference).
     """
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"'{name}' is not a C identifier")
@@ -28,10 +43,13 @@ def blob_to_c_header(data: bytes, name: str = "qhil_model", source: str = "") ->
         "",
         "#include <stdint.h>",
         "",
+        f"#define {name.upper()}_WIDTHS 0x{weight_widths_mask(data):03x}u",
         f"#define {name.upper()}_BLOB_LEN {len(data)}u",
+        f"#ifndef {name.upper()}_WIDTHS_ONLY",
         f"static const uint8_t {name}_blob[{name.upper()}_BLOB_LEN] __attribute__((aligned(4))) = {{",
         *rows,
         "};",
+        "#endif",
         "",
         f"#endif /* {guard} */",
         "",

@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from qhil.common.actor import FloatActor
 from qhil.common.envs import box_bounds, make_env
 from qhil.common.model_dir import ModelDir
 from qhil.common.settings import episode_count, setting
@@ -49,12 +50,14 @@ class Calibrator:
                                                       self.options.calib_episodes)
         return self._observations
 
-    def params(self, bits: BitConfig) -> QuantParams:
+    def params(self, bits: BitConfig, actor: FloatActor | None = None) -> QuantParams:
+        """Scales for ``bits``, measured on ``actor`` (default: the model's own) over the
+        model's calibration observations."""
         env = make_env(self.model.env_id)
         low, high = box_bounds(env.observation_space)
         env.close()
         o = self.options
-        return choose_params(self.model.actor, self.observations, bits, low, high,
+        return choose_params(actor or self.model.actor, self.observations, bits, low, high,
                              input_method=o.input_range, act_method=o.act_range,
                              weight_method=o.weights, input_scale=o.input_scale)
 

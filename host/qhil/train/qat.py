@@ -60,6 +60,7 @@ from qhil.quant.policy import QuantPolicy, quantize_obs
 from qhil.quant.qmodel import QuantModel
 from qhil.train.qat_rl import rl_finetune
 from qhil.train.settings import QATArgs
+from qhil.train.widen import student_actor
 
 __all__ = ["QATArgs", "QATResult", "qat", "save_qat", "choose_input_bits", "ROLLOUT_SEED",
            "INPUT_WIDTHS"]
@@ -155,14 +156,17 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     rng = np.random.default_rng(args.seed)
     torch.set_num_threads(1)
     calibrator = calibrator or Calibrator(model)
-    params = calibrator.params(args.bits)
-    student = FakeQuantActor(model.actor, params, args.bits, torch.float32, args.learn_scales)
+    start_actor, init = student_actor(model.actor, args.hidden, args.seed)
+    # a widened teacher keeps the teacher's activation ranges; fresh weights get their own
+    params = calibrator.params(args.bits, start_actor if init == "random" else None)
+    student = FakeQuantActor(start_actor, params, args.bits, torch.float32, args.learn_scales)
     optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
     val_seeds = split_seeds(Split.VALIDATION, args.val_episodes)
 
     def export() -> QuantModel:
         q = student.export(model.env_id)
-        q.meta.update(method="qat-dagger", source=str(model.path), actor_sha256=model.actor_sha256)
+        q.meta.update(method="qat-dagger", source=str(model.path), actor_sha256=model.actor_sha256,
+                      student_init=init)
         return q
 
     def validate(q: QuantModel) -> float:
@@ -236,7 +240,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     test = evaluate_policy(QuantPolicy(best_model), model.env_id,
                            split_seeds(Split.TEST, args.test_episodes), Split.TEST)
     float_result = float_test(model, args.test_episodes)
-    sim = FakeQuantActor(model.actor, params, args.bits, torch.float64, args.learn_scales)
+    sim = FakeQuantActor(start_actor, params, args.bits, torch.float64, args.learn_scales)
     sim.load_state_dict({k: v.double() for k, v in best_state.items()})
     agreement = _agreement(best_model, sim, states)
     return QATResult(best_model, ptq_val, best_val, test, float_result, agreement, curve,
@@ -269,6 +273,8 @@ def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path,
                "method": "qat-dagger+rl" if args.rl_steps else "qat-dagger",
                "source": str(model.path),
                "model_id": f"0x{blob_id(data):08x}", "blob_bytes": len(data),
+               "hidden": [layer.n_out for layer in result.model.layers[:-1]],
+               "student_init": result.model.meta.get("student_init", "teacher"),
                "weight_bytes": result.model.weight_bytes, "args": recorded,
                "ptq_validation_return": result.ptq_val_return,
                "best_validation_return": result.best_val_return,

@@ -10,7 +10,15 @@ from typing import Any
 
 from qhil.common.paths import writable_dir
 from qhil.common.protocol import TEST_EPISODES, VALIDATION_EPISODES
-from qhil.common.settings import episode_count, int_list, json_object, non_negative_int, positive_int, setting
+from qhil.common.settings import (
+    episode_count,
+    int_list,
+    json_object,
+    layer_widths,
+    non_negative_int,
+    positive_int,
+    setting,
+)
 from qhil.quant.config import BitConfig
 
 __all__ = ["Args", "RLArgs", "QATArgs", "ImportArgs", "SB3_ALGOS"]
@@ -71,6 +79,10 @@ class QATArgs:
     """The QAT recipe (docs/evaluation.md); ``qhil qat``'s options are generated from it."""
 
     bits: BitConfig = setting(cli=False, help="per-layer widths of the student")
+    hidden: tuple[int, ...] | None = setting(None, parse=layer_widths, metavar="W,W", help=(
+        "the student's hidden layer widths when they differ from the teacher's (e.g. "
+        "128,128): wider at the same depth starts from the teacher widened without changing "
+        "its function (Net2Net), any other shape from fresh weights; default: the teacher's"))
     iterations: int = setting(60, parse=positive_int, help=(
         "DAgger iterations (train, validate, collect)"))
     grad_steps: int = setting(1000, parse=positive_int, help="gradient steps per iteration")

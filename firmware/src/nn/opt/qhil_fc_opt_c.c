@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "qhil_kernel_widths.h"
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
 
@@ -437,7 +438,7 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
         return;
     }
 #if defined(__ARM_ARCH_6M__)
-    if (p->kernel_mode != 0u) {
+    if (p->kernel_mode != 0u && (p->w_bits == 4u ? QHIL_KERNEL_HAS(4) : QHIL_KERNEL_HAS(2))) {
         rows_packed(p, in, out, (uint32_t *)scratch);
         return;
     }
@@ -446,22 +447,38 @@ void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, voi
     uint32_t first = 0;
     switch (p->w_bits) {
     case 8:
+        if (!QHIL_KERNEL_HAS(8)) { /* a flash image without this width's loops */
+            qhil_fc_ref(p, in, out, scratch);
+            return;
+        }
         dot = dot_s8;
         first = rows_s8(p, in, out);
         break;
     case 4:
+        if (!QHIL_KERNEL_HAS(4)) { /* a flash image without this width's loops */
+            qhil_fc_ref(p, in, out, scratch);
+            return;
+        }
         dot = dot_s4;
 #if !defined(__ARM_ARCH_6M__)
         first = rows_s4(p, in, out);
 #endif
         break;
     case 3:
+        if (!QHIL_KERNEL_HAS(3)) { /* a flash image without this width's loops */
+            qhil_fc_ref(p, in, out, scratch);
+            return;
+        }
         dot = dot_s3;
 #if !defined(__ARM_ARCH_6M__)
         first = rows_s3(p, in, out);
 #endif
         break;
     case 2:
+        if (!QHIL_KERNEL_HAS(2)) { /* a flash image without this width's loops */
+            qhil_fc_ref(p, in, out, scratch);
+            return;
+        }
         dot = dot_s2;
 #if !defined(__ARM_ARCH_6M__)
         first = rows_s2(p, in, out);

@@ -26,8 +26,13 @@
  */
 #include <string.h>
 
+#include "qhil_kernel_widths.h"
 #include "qhil_nn.h"
 #include "qhil_nn_support.h"
+
+/* Widened copies (LOAD's widen flag) need every loop; a flash image, compiled for its
+ * model's widths, reads its weights where they lie. */
+#define COPIES (QHIL_KERNEL_WIDTHS == 0x1FCu)
 
 #if !defined(__ARM_FEATURE_DSP)
 #error "qhil_fc_opt_dsp.c needs the Cortex-M DSP extension (-mcpu=cortex-m4 or cortex-m7)"
@@ -169,14 +174,16 @@ static uint32_t copy_bytes(const qhil_fc_params *p, uint32_t bits)
 /* Stored weights already in a loop's order (docs/model-format.md#layouts) run in place. */
 static uint32_t in_place_bits(const qhil_fc_params *p)
 {
-    if (p->w_bits == 8u && p->layout_rows == 4u && p->layout_group == 4u) {
+    if (QHIL_KERNEL_HAS(8) && p->w_bits == 8u && p->layout_rows == 4u &&
+        p->layout_group == 4u) {
         return 8u;
     }
-    if (p->w_bits == 4u && p->layout_rows == 2u && p->layout_group == 8u && fits_scaled(p, 4u)) {
+    if (QHIL_KERNEL_HAS(4) && p->w_bits == 4u && p->layout_rows == 2u &&
+        p->layout_group == 8u && fits_scaled(p, 4u)) {
         return 4u;
     }
-    if (p->w_bits == 2u && p->layout_rows == 2u && p->layout_group == 16u &&
-        fits_scaled(p, 6u)) {
+    if (QHIL_KERNEL_HAS(2) && p->w_bits == 2u && p->layout_rows == 2u &&
+        p->layout_group == 16u && fits_scaled(p, 6u)) {
         return 2u;
     }
     return 0u;
@@ -215,7 +222,8 @@ uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int 
     p->acc_init = NULL;
     p->kernel_bits = 0;
     uint32_t used = 0;
-    uint32_t bits = widen ? copy_bits(p, cap) : 0u;
+    /* a flash image links no copy loop: its model is read where it lies */
+    uint32_t bits = (widen && COPIES) ? copy_bits(p, cap) : 0u;
     if (bits != 0u) {
         lay_out(p, bits, mem);
         p->repacked = mem;
@@ -392,31 +400,33 @@ static void fc_prepared(const qhil_fc_params *p, const int16_t *in, int16_t *out
                         uint32_t *scratch)
 {
     const uint32_t n_in = p->n_in;
-    if (p->kernel_bits == 16u) {
+    if (COPIES && p->kernel_bits == 16u) {
         const uint32_t groups = div_up(n_in, 4u);
         int32_t *acc = (int32_t *)(void *)(scratch + 2u * groups);
         memcpy(scratch, in, n_in * sizeof(int16_t));
         memset((int16_t *)(void *)scratch + n_in, 0, (groups * 4u - n_in) * sizeof(int16_t));
         qhil_mat_acc4_s16(scratch, p->repacked, groups, div_up(p->n_out, 4u), acc, p->acc_init);
         requantize_rows(p, acc, out);
-    } else if (p->kernel_bits == 8u) {
+    } else if ((COPIES || QHIL_KERNEL_HAS(8)) && p->kernel_bits == 8u) {
         const uint32_t groups = div_up(n_in, 4u);
         int32_t *acc = (int32_t *)(void *)(scratch + 2u * groups);
         reorder(in, n_in, 4u, order_s8, scratch);
         rows_through(p, qhil_mat_acc4_s8, qhil_row1_s8, 4u, groups, scratch, acc);
         requantize_rows(p, acc, out);
-    } else if (p->kernel_bits == 4u) {
+    } else if ((COPIES || QHIL_KERNEL_HAS(4)) && p->kernel_bits == 4u) {
         const uint32_t groups = div_up(n_in, 8u);
         int32_t *acc = (int32_t *)(void *)(scratch + 4u * groups);
         reorder(in, n_in, 8u, order_s4, scratch);
         rows_through(p, qhil_mat_acc2_s4, qhil_row1_s4, 2u, groups, scratch, acc);
         requantize_rows(p, acc, out);
-    } else {
+    } else if ((COPIES || QHIL_KERNEL_HAS(2)) && p->kernel_bits == 2u) {
         const uint32_t groups = div_up(n_in, 16u);
         int32_t *acc = (int32_t *)(void *)(scratch + 8u * groups);
         reorder(in, n_in, 16u, order_s2, scratch);
         rows_through(p, qhil_mat_acc2_s2, qhil_row1_s2, 2u, groups, scratch, acc);
         requantize_rows(p, acc, out);
+    } else { /* prepare makes no other kind */
+        qhil_fc_opt_c(p, in, out, scratch);
     }
 }
 
