@@ -271,6 +271,22 @@ def test_a_sweep_without_the_device_runs_says_its_decision_is_unconfirmed(tmp_pa
     assert doc["device"] == {"skipped": True} and doc["decision"]["int8"] == 2e6
     assert not (out / "device").exists()
     assert "unconfirmed on the test seeds" in (out / "summary.md").read_text()
+    # the device's counts are kept for the firmware and blobs they were measured with:
+    # another firmware (here a forged hash and count) is measured again
+    from qhil.targets.firmware import firmware_source_hash
+
+    measured = out / "measured.json"
+    saved = json.loads(measured.read_text())
+    assert saved["key"]["firmware_sha256"] == firmware_source_hash()
+    saved["key"]["firmware_sha256"], saved["costs"]["int8"] = "0" * 16, 1.0
+    measured.write_text(json.dumps(saved))
+    assert main(["-q", "bench", "--model", str(ROOT / "models" / "InvertedPendulum-v5"),
+                 "--target", "qemu-m4", "--variants", "int8", "--clock-sweep", "250k,2M",
+                 "--sweep-episodes", "2", "--physics-substeps", "4", "--calib-episodes", "2",
+                 "--sweep-no-device", "-o", str(out)]) == 0
+    again = json.loads(measured.read_text())
+    assert again["key"]["firmware_sha256"] == firmware_source_hash()
+    assert again["costs"]["int8"] > 1000
 
 
 def test_a_clock_sweep_on_the_native_target_is_refused(capsys, tmp_path: Path) -> None:

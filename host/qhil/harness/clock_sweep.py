@@ -46,6 +46,7 @@ from qhil.common.timing import Plant
 from qhil.harness.run import BenchProgress, Prepared, estimate_cycles, prepare, run_bench
 from qhil.harness.settings import BenchSettings
 from qhil.quant.policy import QuantPolicy
+from qhil.targets.firmware import firmware_source_hash
 
 __all__ = ["run_clock_sweep", "lowest_clock", "THRESHOLD_PERCENT"]
 
@@ -197,13 +198,19 @@ def run_clock_sweep(settings: BenchSettings, clocks: tuple[float, ...], *,
     out = prep.out
     out.mkdir(parents=True, exist_ok=True)
     measured = out / "measured.json"
-    if measured.is_file():
-        saved = json.loads(measured.read_text())
+    # the counts belong to this firmware and these blobs: another of either re-measures
+    key = {"firmware_sha256": firmware_source_hash(),
+           "blobs": {p.name: _digest(p) for p in prep.policies}}
+    saved = json.loads(measured.read_text()) if measured.is_file() else {}
+    if saved.get("key") == key:
         costs, meta, traces = saved["costs"], saved["target"], saved["traces"]
     else:
+        if saved:
+            progress.say("the firmware or a blob changed since the last measurement: "
+                         "measuring again")
         costs, meta, traces = _measure(prep, progress)
-        atomic_write(measured, json.dumps({"costs": costs, "target": meta, "traces": traces},
-                                          indent=2) + "\n")
+        atomic_write(measured, json.dumps({"key": key, "costs": costs, "target": meta,
+                                           "traces": traces}, indent=2) + "\n")
     search = split_seeds(Split.VALIDATION, search_episodes)
     check_seeds(search, Split.VALIDATION)
     env = make_env(prep.model.env_id)
