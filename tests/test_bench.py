@@ -112,7 +112,7 @@ def test_weights_in_flash_refusals_are_one_line(tmp_path: Path, extra: list[str]
 def test_weights_in_flash_runs_each_model_compiled_into_the_firmware(tmp_path: Path) -> None:
     """--weights-in flash: each device variant is built into qemu-m4's firmware, which is
     restarted with it and answers without an upload, from flash: bit-exact, and within
-    1 % of the instruction count of the same blob uploaded into RAM (the kernel reads it
+    2 % of the instruction count of the same blob uploaded into RAM (the kernel reads it
     in place either way; the flash image, compiled for its model's widths only, skips a
     few of the checks that choose a width's loop)."""
     args = ["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4", "--variants", "int8",
@@ -124,7 +124,7 @@ def test_weights_in_flash_runs_each_model_compiled_into_the_firmware(tmp_path: P
     for r, f in zip(ram["variants"], flash["variants"], strict=True):
         assert f["bit_exact"]["mismatches"] == 0 and f["bit_exact"]["checked_steps"] == 200
         ram_cost, flash_cost = r["device_cost"]["median"], f["device_cost"]["median"]
-        assert 0.99 * ram_cost <= flash_cost <= ram_cost, f["name"]
+        assert 0.98 * ram_cost <= flash_cost <= ram_cost, f["name"]
         assert f["sizes"]["arena_bytes"] is None and r["sizes"]["arena_bytes"] is not None
     assert "compiled into flash" in (tmp_path / "flash" / "summary.md").read_text()
 

@@ -380,8 +380,8 @@ def test_dsp_kernel_runs_blocked_weights_in_place_and_copies_nothing_by_default(
 
 def test_helium_kernel_reads_weights_where_the_blob_keeps_them() -> None:
     """qemu-m55: no copy at load (LOAD's bytes used is the blob, plus 4 bytes a row of
-    starting sums for int8 layers fed by a ReLU's 8-bit activations, which run on x - 128),
-    int8, 4- and 2-bit layers on the Helium kernel, odd shapes included (inputs not a
+    starting sums for layers fed by a ReLU's 8-bit activations, which run on x - 128),
+    8-, 4-, 3- and 2-bit layers on the Helium kernel, odd shapes included (inputs not a
     multiple of 16: the tail-predicated turn; rows not a multiple of 4), bit-exact with
     the golden executor."""
     from qhil.quant.golden import GoldenExecutor
@@ -392,11 +392,12 @@ def test_helium_kernel_reads_weights_where_the_blob_keeps_them() -> None:
         dev = running.device
         for sizes, bits in (([17, 64, 64, 6], "int8"), ([5, 37, 13, 3], "int8"),
                             ([9, 40, 40, 2], "w3a3"), ([3, 37, 21, 1], "w4a4"),
-                            ([7, 70, 33, 5], "w2a2")):
+                            ([7, 70, 33, 5], "w2a2"), ([5, 33, 20, 2], "w=4,2,3 a=8,8,8")):
             model = random_quant_model(rng, sizes, parse_bits(bits, len(sizes) - 1))
             blob = write_blob(model)
             info = dev.load(blob)
-            starts = sum(4 * layer.n_out for layer in model.layers[1:]) if bits == "int8" else 0
+            eight_bit = "int8" in bits or "a=8" in bits  # ReLU activations of 8 bits
+            starts = sum(4 * layer.n_out for layer in model.layers[1:]) if eight_bit else 0
             assert info.bytes_used == (len(blob) + 3) // 4 * 4 + starts
             x = random_input_codes(rng, model, 32)
             got = np.stack([dev.infer(row)[0] for row in x])

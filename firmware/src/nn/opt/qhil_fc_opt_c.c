@@ -82,7 +82,7 @@ uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int 
 }
 #endif
 
-static int32_t dot_s8(const uint8_t *row, const int16_t *in, uint32_t n)
+__attribute__((noinline)) static int32_t dot_s8(const uint8_t *row, const int16_t *in, uint32_t n)
 {
     const int8_t *w = (const int8_t *)row;
     int32_t acc = 0;
@@ -116,7 +116,7 @@ static inline uint32_t word_of(const uint8_t *p)
 }
 
 /* Eight 4-bit codes a word, taken from it by shifts; the rest two a byte. */
-static int32_t dot_s4(const uint8_t *row, const int16_t *in, uint32_t n)
+__attribute__((noinline)) static int32_t dot_s4(const uint8_t *row, const int16_t *in, uint32_t n)
 {
     int32_t acc = 0;
     uint32_t k = 0;
@@ -141,7 +141,7 @@ static inline int32_t s3(uint32_t v)
 }
 
 /* Eight 3-bit codes fill three bytes: one 24-bit word per group, then shifts. */
-static int32_t dot_s3(const uint8_t *row, const int16_t *in, uint32_t n)
+__attribute__((noinline)) static int32_t dot_s3(const uint8_t *row, const int16_t *in, uint32_t n)
 {
     int32_t acc = 0;
     uint32_t k = 0;
@@ -159,7 +159,7 @@ static int32_t dot_s3(const uint8_t *row, const int16_t *in, uint32_t n)
 
 /* Eight 2-bit codes a halfword (sixteen a word run out of the M0's eight low registers);
  * the rest from their byte. */
-static int32_t dot_s2(const uint8_t *row, const int16_t *in, uint32_t n)
+__attribute__((noinline)) static int32_t dot_s2(const uint8_t *row, const int16_t *in, uint32_t n)
 {
     int32_t acc = 0;
     uint32_t k = 0;

@@ -9,8 +9,10 @@
  * scratch holds the sums (p->n_out rounded up to 4 words), then the input bytes.
  * s16: the int16 codes as they are (qhil_mat_s8_mve); s8, s8_short, u8: the codes as
  * bytes, less 128 for u8 (qhil_mat_s8x8_mve, or _short for rows of at most 16); s4, s2:
- * the codes regrouped (qhil_regroup_mve) for the sub-byte loops, whose sums come 2^4 or
- * 2^6 times too large and without the bias (qhil_requant_down_mve). The requantization
+ * the codes regrouped (qhil_regroup_mve, qhil_regroup128_mve for x - 128) for the
+ * sub-byte loops, whose sums come 2^4 or 2^6 times too large and without the starting
+ * sums (qhil_requant_down_mve adds p->acc_init); s3: the codes as bytes
+ * for the 3-bit loop, whose sums come without the bias (the same, shifted by 0). The requantization
  * is the fast one when bit 0 of p->kernel_mode says every shift exceeds 32, else the
  * general one; it is a tail call. In assembly because the compiler's version of this
  * glue cost about 50 instructions a layer, this about 25.
@@ -21,7 +23,23 @@
 
 #include "qhil_mat_mve.inc"
 
-.macro RUN name, mat, inputs, down
+/* The inputs regrouped by `fn` for a sub-byte loop; then r2 is the bytes a row, r1 the
+ * regrouped inputs. */
+.macro REGROUP fn, down
+    mov     r0, r1
+    mov     r1, r2
+    movs    r2, #(\down / 2 - 1)    /* log2 of the groups: 1 at 4 bits, 2 at 2 bits */
+    mov     r3, r7
+    bl      \fn
+    ldrh    r2, [r4, #QHIL_FC_N_IN]
+    ldrb    r3, [r4, #QHIL_FC_W_BITS]
+    mul     r2, r2, r3
+    adds    r2, r2, #7
+    lsrs    r2, r2, #3              /* bytes a row */
+    mov     r1, r7
+.endm
+
+.macro RUN name, mat, inputs, down, bias=0
     .global \name
     .type   \name, %function
     .thumb_func
@@ -59,17 +77,10 @@
     mov     r1, r7
     .endif
     .ifc \inputs, groups
-    mov     r0, r1
-    mov     r1, r2
-    movs    r2, #(\down / 2 - 1)    /* log2 of the groups: 1 at 4 bits, 2 at 2 bits */
-    mov     r3, r7
-    bl      qhil_regroup_mve
-    ldrh    r2, [r4, #QHIL_FC_N_IN]
-    ldrb    r3, [r4, #QHIL_FC_W_BITS]
-    mul     r2, r2, r3
-    adds    r2, r2, #7
-    lsrs    r2, r2, #3              /* bytes a row */
-    mov     r1, r7
+    REGROUP qhil_regroup_mve, \down
+    .endif
+    .ifc \inputs, groups128
+    REGROUP qhil_regroup128_mve, \down
     .endif
     mov     r0, r4
     mov     r3, r6
@@ -81,7 +92,7 @@
     ldrb    r12, [r4, #QHIL_FC_KERNEL_MODE]
     tst     r12, #1
     pop     {r4-r8, lr}
-    .if \down
+    .if \down + \bias
     bne.w   qhil_requant_down_mve
     b.w     qhil_requant_any_down_mve
     .else
@@ -97,3 +108,7 @@
     RUN qhil_run_u8_mve, qhil_mat_s8x8_mve, bytes_less_128, 0
     RUN qhil_run_s4_mve, qhil_mat_s4_mve, groups, 4
     RUN qhil_run_s2_mve, qhil_mat_s2_mve, groups, 6
+    RUN qhil_run_s3_mve, qhil_mat_s3_mve, bytes, 0, 1
+    RUN qhil_run_s4u_mve, qhil_mat_s4_mve, groups128, 4
+    RUN qhil_run_s2u_mve, qhil_mat_s2_mve, groups128, 6
+    RUN qhil_run_s3u_mve, qhil_mat_s3_mve, bytes_less_128, 0, 1

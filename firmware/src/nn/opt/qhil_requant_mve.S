@@ -10,8 +10,9 @@
  *   qhil_requant_any_mve, qhil_requant_any_down_mve: the same arguments, any shift
  *
  * out[i] = clamp(qhil_nn_requantize(a, p->mult[i], p->shift[i]), p->out_min, p->out_max)
- * for i < p->n_out with a = acc[i], or (acc[i] >> down) + p->bias[i] in the _down forms
- * (the sub-byte loops' sums, read times 2^down). |a| < 2^31, mult in {0} or
+ * for i < p->n_out with a = acc[i], or (acc[i] >> down) + p->acc_init[i] in the _down
+ * forms (the sub-byte loops' sums, read times 2^down, and their starting sums: the bias,
+ * or with inputs taken less 128 the bias plus 128 sum(w)). |a| < 2^31, mult in {0} or
  * [2^30, 2^31), shift in [1, 62]. The fields are read at the offsets qhil_mat_mve.inc
  * names.
  *
@@ -45,7 +46,7 @@
     vpush   {d8-d15}
     mov     r4, r2                  /* out */
     .if \down
-    ldr     r6, [r0, #QHIL_FC_BIAS]
+    ldr     r6, [r0, #QHIL_FC_ACC_INIT]
     rsbs    r7, r3, #0              /* VSHL by a negative count shifts right */
     .endif
     ldrd    r12, r5, [r0, #QHIL_FC_OUT_MIN]
