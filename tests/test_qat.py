@@ -15,6 +15,20 @@ from qhil.targets import start_target
 PENDULUM = Path(__file__).resolve().parents[1] / "models" / "Pendulum-v1"
 
 
+def assert_bit_exact_on_native(blob: Path, seed: int, count: int) -> None:
+    """The exported blob on the native firmware answers as the golden executor, on
+    ``count`` random Pendulum observations."""
+    model = read_blob(blob.read_bytes())
+    policy = QuantPolicy(model)  # type: ignore[arg-type]
+    obs = np.random.default_rng(seed).uniform([-1, -1, -8], [1, 1, 8], size=(count, 3))
+    with start_target("native") as target:
+        target.device.load(blob.read_bytes())
+        for o in obs:
+            x = quantize_obs(model, o)  # type: ignore[arg-type]
+            np.testing.assert_array_equal(target.device.infer(x)[0],
+                                          policy.executor.action_codes(x))
+
+
 def test_qat_export_matches_simulation_and_runs_bit_exact(tmp_path: Path) -> None:
     out = tmp_path / "p.qhil"
     assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3,3,3 a=3,3,8 in=12",
@@ -31,15 +45,7 @@ def test_qat_export_matches_simulation_and_runs_bit_exact(tmp_path: Path) -> Non
     assert side["float_test"]["seeds"] == side["test"]["seeds"]
     lo, hi = side["comparison"]["interval95"]
     assert lo <= side["percent_of_float"] <= hi
-    model = read_blob(out.read_bytes())
-    policy = QuantPolicy(model)  # type: ignore[arg-type]
-    obs = np.random.default_rng(0).uniform([-1, -1, -8], [1, 1, 8], size=(40, 3))
-    with start_target("native") as target:
-        target.device.load(out.read_bytes())
-        for o in obs:
-            x = quantize_obs(model, o)  # type: ignore[arg-type]
-            np.testing.assert_array_equal(target.device.infer(x)[0],
-                                          policy.executor.action_codes(x))
+    assert_bit_exact_on_native(out, seed=0, count=40)
 
 
 def test_rl_finetuning_trains_the_quantized_actor_in_the_loop(tmp_path: Path) -> None:
@@ -156,14 +162,7 @@ def test_qat_distills_into_a_wider_student(tmp_path: Path) -> None:
     assert side["agreement_with_simulation"] >= 0.999
     model = read_blob(out.read_bytes())
     assert [layer.weights.shape for layer in model.layers] == [(96, 3), (80, 96), (1, 80)]
-    policy = QuantPolicy(model)  # type: ignore[arg-type]
-    obs = np.random.default_rng(1).uniform([-1, -1, -8], [1, 1, 8], size=(20, 3))
-    with start_target("native") as target:
-        target.device.load(out.read_bytes())
-        for o in obs:
-            x = quantize_obs(model, o)  # type: ignore[arg-type]
-            np.testing.assert_array_equal(target.device.infer(x)[0],
-                                          policy.executor.action_codes(x))
+    assert_bit_exact_on_native(out, seed=1, count=20)
 
 
 def test_qat_student_of_another_depth_starts_fresh(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ known kind is a row here; a new kind is a driver class (docs/api.md#extending) a
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -69,20 +70,6 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
     TargetInfo("qemu-m55", "qemu-m55", QemuTarget, "mps3-an547", "cortex-m55",
                description="QEMU MPS3 AN547 (Cortex-M55 with Helium and FPU; Secure state)",
                board="mps3_an547", links=UART),
-    # the same machines with the firmware's C compiled by clang (custom_compiler in
-    # platformio.ini): BENCHMARKS compares the compilers per core
-    TargetInfo("qemu-m0-clang", "qemu-m0-clang", QemuTarget, "microbit", "cortex-m0",
-               description="qemu-m0, its C compiled by clang", board="microbit_qemu",
-               links=UART),
-    TargetInfo("qemu-m3-clang", "qemu-m3-clang", QemuTarget, "mps2-an385", "cortex-m3",
-               description="qemu-m3, its C compiled by clang",
-               board="mps2_an385", power_profile=F411, links=LAN9118),
-    TargetInfo("qemu-m4-clang", "qemu-m4-clang", QemuTarget, "mps2-an386", "cortex-m4",
-               description="qemu-m4, its C compiled by clang",
-               board="mps2_an386", power_profile=F411, links=LAN9118),
-    TargetInfo("qemu-m55-clang", "qemu-m55-clang", QemuTarget, "mps3-an547", "cortex-m55",
-               description="qemu-m55, its C compiled by clang",
-               board="mps3_an547", links=UART),
     TargetInfo("qemu-rv32", "qemu-rv32", QemuTarget, "virt", "rv32imac",
                description="QEMU virt, riscv32 (rv32imac, NS16550A UART; no core clock)",
                board="qemu_virt_rv32", qemu=("qemu-system-riscv32", "-bios", "none"), links=UART),
@@ -98,6 +85,17 @@ TARGETS: dict[str, TargetInfo] = {t.name: t for t in [
                description="WeAct Black Pill F411, USART1 on PA9/PA10", board="blackpill_f411",
                power_profile=F411),
 ]}
+
+
+def _compiled_by_clang(info: TargetInfo) -> TargetInfo:
+    """``info``'s machine with the firmware's C compiled by clang (``custom_compiler`` in
+    platformio.ini, env ``<env>-clang``): BENCHMARKS compares the compilers per core."""
+    return dataclasses.replace(info, name=f"{info.name}-clang", pio_env=f"{info.pio_env}-clang",
+                               description=f"{info.name}, its C compiled by clang", builtin="")
+
+
+TARGETS.update((t.name, t) for t in (_compiled_by_clang(TARGETS[n])
+                                     for n in ("qemu-m0", "qemu-m3", "qemu-m4", "qemu-m55")))
 
 
 def register_target(info: TargetInfo) -> TargetInfo:
