@@ -52,7 +52,7 @@ def test_any_bit_flip_is_rejected(blob, data) -> None:
         read_blob(bytes(flipped))
 
 
-@pytest.mark.parametrize("version", [0, 4, 0xFFFF])
+@pytest.mark.parametrize("version", [0, 5, 0xFFFF])
 def test_wrong_version(blob, version) -> None:
     with pytest.raises(ModelFormatError, match=f"format version {version} is not supported"):
         read_blob(_patch(blob, 4, "<H", version))

@@ -43,7 +43,7 @@ def test_hello_describes_the_target(target) -> None:
     # model limits (after the strings): tanh/identity layers need format 2, blocked
     # weight layouts format 3
     assert info.max_width in (64, 256, 512, 1024) and info.max_layers == 8
-    assert info.model_format == 3
+    assert info.model_format == 4
     if target.emulated:
         assert info.cost_kind == "instructions" and info.cpu == target.info.cpu
     else:
@@ -66,6 +66,23 @@ def test_shared_vectors_bit_exact(target) -> None:
 def test_random_models_every_width_bit_exact(target) -> None:
     seeds = range(49 if target.info.name == "native" else 21)
     assert check_random_models(target, seeds, max_width=64 if target.info.name == "qemu-m0" else 72)
+
+
+def test_random_tflite_models_bit_exact(target) -> None:
+    """Models in the tflite arithmetic (zero points, clamps, tables, left shifts, ties of
+    the second rounding), device against the golden executor."""
+    from qhil.quant.golden import GoldenExecutor
+    from qhil.quant.random_model import random_input_codes, random_tflite_model
+
+    for seed, (sizes, tables) in enumerate([([9, 33, 17, 4], "iti"), ([3, 64, 64, 1], "tti"),
+                                            ([12, 20, 3], "it")]):
+        rng = np.random.default_rng([77, seed])
+        model = random_tflite_model(rng, sizes, tables, lshift_share=0.2, tie_share=0.2)
+        target.device.load(write_blob(model))
+        x = random_input_codes(rng, model, 24)
+        got = np.stack([target.device.infer(row)[0] for row in x])
+        np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x),
+                                      err_msg=f"{target.info.name} tflite {seed}")
 
 
 def test_edge_case_ties_match_the_exact_reference(target) -> None:

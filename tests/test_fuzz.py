@@ -60,7 +60,8 @@ def test_short_fuzz_campaigns() -> None:
 # Fields of the host section only the host's converters use (a float32 model's observation
 # mean/std/clip normalize on the host; the device receives z), and the metadata.
 HOST_ONLY = re.compile(r"metadata|env_id|action bounds|input (steps|centre|center)|"
-                       r"output scale|out_scale|host section|observation (std|mean)|clip", re.I)
+                       r"output scale|out_scale|host section|observation (std|mean)|clip|"
+                       r"(input|output) zero point|action mapping", re.I)
 
 
 def test_c_loader_and_python_reader_agree_on_the_fuzz_corpus(tmp_path: Path) -> None:

@@ -31,12 +31,12 @@ fi
 STAMP=.venv/.qhil-installed
 if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   step "[2/4] Python environment: .venv with qhil (editable), torch 2.13.0 (CPU wheel on disk),"
-  step "      stable-baselines3, gymnasium[mujoco], platformio, labgrid, pyocd, ray, onnx (1-3 minutes;"
+  step "      stable-baselines3, gymnasium[mujoco], platformio, labgrid, pyocd, ray, onnx, tflite (1-3 minutes;"
   step "      log: .venv/pip-install.log) ..."
   [ -x .venv/bin/python ] || python3 -m venv .venv
   # torch==2.13.0 is pinned in pyproject.toml: its CPU wheel is on this machine's disk.
-  # lab, ray and onnx are optional for users; the suite tests them, so setup installs them
-  if ! .venv/bin/pip install --disable-pip-version-check -e ".[dev,lab,ray,onnx]" > .venv/pip-install.log 2>&1; then
+  # lab, ray, onnx and tflite are optional for users; the suite tests them, so setup installs them
+  if ! .venv/bin/pip install --disable-pip-version-check -e ".[dev,lab,ray,onnx,tflite]" > .venv/pip-install.log 2>&1; then
     tail -20 .venv/pip-install.log >&2
     echo "setup: pip install failed (full log: .venv/pip-install.log)" >&2
     exit 1
@@ -47,7 +47,7 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAM
     .venv/bin/pip install --disable-pip-version-check --force-reinstall --no-deps \
       pyserial-labgrid >> .venv/pip-install.log 2>&1
   step "      checking that everything imports ..."
-  .venv/bin/python -c "import qhil, torch, gymnasium, stable_baselines3, platformio, serial.rfc2217, ray, labgrid, pyocd, onnx, onnxruntime, onnxscript"
+  .venv/bin/python -c "import qhil, torch, gymnasium, stable_baselines3, platformio, serial.rfc2217, ray, labgrid, pyocd, onnx, onnxruntime, onnxscript, tflite_micro, ai_edge_litert"
   touch "$STAMP"
   step "      .venv ready"
 fi

@@ -8,7 +8,7 @@
 #include "qhil_status.h"
 
 #define QHIL_MAX_LAYERS 8u
-#define QHIL_MODEL_FORMAT_MAX 3u /* newest docs/model-format.md version the loader reads */
+#define QHIL_MODEL_FORMAT_MAX 4u /* newest docs/model-format.md version the loader reads */
 #ifndef QHIL_MAX_WIDTH
 #define QHIL_MAX_WIDTH 256u /* widest layer a board accepts; set per board */
 #endif
@@ -29,7 +29,8 @@ typedef struct {
     uint16_t act_dim;
     uint32_t model_id; /**< the blob's CRC32 */
     uint32_t macs;
-    int32_t in_max; /**< 2^(in_bits-1) - 1 */
+    int32_t in_max; /**< largest input code: 2^(in_bits-1) - 1 (tflite: 127) */
+    int32_t in_min; /**< smallest input code: -in_max (tflite: -128) */
     qhil_fc_params layers[QHIL_MAX_LAYERS];
     qhil_fc_f32_params f32_layers[QHIL_MAX_LAYERS];
     const int16_t *lut; /**< 2^A entries for tanh outputs, else NULL */
@@ -69,6 +70,9 @@ qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int1
 
 /** Float32 inference (float32 models): normalized observation -> policy output. */
 qhil_status qhil_model_infer_f32(const qhil_model *m, const float *in, float *out);
+
+/* The header's arithmetic byte (version 4). */
+enum { QHIL_ARITH_QHIL = 0, QHIL_ARITH_TFLITE = 1 };
 
 /** Use the reference kernel for every layer (tests compare it with the optimized one). */
 void qhil_model_force_reference(int enable);

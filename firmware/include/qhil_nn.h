@@ -43,10 +43,16 @@ typedef struct {
     const int32_t *acc_init; /**< kernel-private: the sums' starting values (bias), or NULL */
     uint8_t kernel_bits;     /**< code width of `repacked` (kernel-private) */
     uint8_t kernel_mode;     /**< how qhil_fc_opt runs the layer (kernel-private) */
+    uint8_t tflite;          /**< 1: the tflite arithmetic (docs/quantization.md): `shift`
+                                  holds TFLite's exponent, out_zero is added; reference
+                                  kernel only */
+    int32_t out_zero;        /**< tflite: the output zero point */
 } qhil_fc_params;
 
 /**
  * out[i] = clamp(requantize(bias[i] + sum_k w[i][k] * in[k], mult[i], shift[i]), min, max)
+ * (tflite layers: clamp(requantize_tflite(acc, mult[i], shift[i]) + out_zero, min, max),
+ * which only qhil_fc_ref runs)
  *
  * @param[in]  p    layer parameters (validated by qhil_model_load)
  * @param[in]  in   [n_in] input codes, |in[k]| <= p->in_max

@@ -30,6 +30,29 @@ static inline int32_t qhil_nn_requantize(int32_t acc, int32_t mult, int32_t shif
 }
 
 /**
+ * TFLite Micro's MultiplyByQuantizedMultiplier (docs/quantization.md#the-tflite-arithmetic):
+ * acc * 2^l through the saturating rounding doubling high multiply, then a rounding divide
+ * by 2^r, with l = max(e, 0) and r = max(-e, 0); e in [-31, 30], mult 0 or in
+ * [2^30, 2^31-1]. The loader's bound keeps |acc| * 2^l below 2^31. Twin of
+ * qhil.quant.tflite_requant.requantize_tflite.
+ */
+static inline int32_t qhil_nn_requantize_tflite(int32_t acc, int32_t mult, int32_t e)
+{
+    const int32_t a = e > 0 ? (int32_t)((uint32_t)acc << e) : acc;
+    const int64_t p = (int64_t)a * (int64_t)mult;
+    const int64_t nudge = p >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
+    const int32_t h = (int32_t)((p + nudge) / ((int64_t)1 << 31)); /* C: toward zero */
+    if (e >= 0) {
+        return h;
+    }
+    const int32_t r = -e;
+    const int32_t mask = (int32_t)(((uint32_t)1 << r) - 1u);
+    const int32_t rem = h & mask;
+    const int32_t thr = (mask >> 1) + (h < 0 ? 1 : 0);
+    return (h >> r) + (rem > thr ? 1 : 0);
+}
+
+/**
  * qhil_nn_requantize, same results, fewer instructions (used by optimized kernels).
  *
  * With neg = (acc < 0) -- equal to (acc * mult < 0) whenever mult > 0, and harmless when

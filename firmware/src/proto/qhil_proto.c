@@ -281,7 +281,7 @@ static uint32_t bad_input_index(void)
 {
     const int16_t *x = (const int16_t *)input_words;
     uint32_t k = 0;
-    while (k < st.model.obs_dim && x[k] <= st.model.in_max && x[k] >= -st.model.in_max) {
+    while (k < st.model.obs_dim && x[k] <= st.model.in_max && x[k] >= st.model.in_min) {
         k++;
     }
     return k;

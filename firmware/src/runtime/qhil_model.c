@@ -10,7 +10,7 @@
 #define HEADER_SIZE 64u
 #define LAYER_SIZE 32u
 #define MAX_DIM 1024u
-#define MAX_SECTIONS (QHIL_MAX_LAYERS * 5u + 4u)
+#define MAX_SECTIONS (QHIL_MAX_LAYERS * 5u + 5u)
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -137,11 +137,15 @@ static qhil_model_error check_layer_values(const qhil_fc_params *p)
         }
         int32_t m = p->mult[i];
         int32_t s = p->shift[i];
-        if ((m != 0 && m < (1 << 30)) || m < 0 || s < 1 || s > 62) {
+        const int shift_ok = p->tflite ? (s >= -31 && s <= 30) : (s >= 1 && s <= 62);
+        if ((m != 0 && m < (1 << 30)) || m < 0 || !shift_ok) {
             return QHIL_MODEL_ERR_REQUANT;
         }
         int64_t b = p->bias[i];
         bound += b < 0 ? -b : b;
+        if (p->tflite && s > 0) { /* the left shift comes before the multiply */
+            bound <<= s;
+        }
         if (bound > INT32_MAX) {
             return QHIL_MODEL_ERR_ACC_BOUND;
         }
@@ -182,11 +186,19 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
     const uint32_t host_size = rd32(blob + 36);
     const uint32_t meta_off = rd32(blob + 40);
     const uint32_t meta_size = rd32(blob + 44);
+    /* version 4: byte 17 the arithmetic, bytes 56..59 the tflite section's offset */
+    const uint8_t arith = blob[17];
+    const uint32_t tfl_off = rd32(blob + 56);
+    const int tflite = arith == QHIL_ARITH_TFLITE;
     /* bytes 48..55: version 3 integer models' per-layer layouts, zero past n_layers */
     const uint32_t n_layouts =
         (version >= 3u && kind == QHIL_KIND_INT && n_layers <= 8u) ? n_layers : 0u;
-    if (!all_zero(blob + 17, 3) || !all_zero(blob + 48u + n_layouts, 16u - n_layouts) ||
-        n_layers < 1u ||
+    if ((version < 4u && arith != 0u) || arith > QHIL_ARITH_TFLITE ||
+        (!tflite && tfl_off != 0u) ||
+        (tflite && (kind != QHIL_KIND_INT || output != QHIL_OUTPUT_LINEAR || in_bits != 8u ||
+                    out_bits != 8u)) ||
+        !all_zero(blob + 18, 2) || !all_zero(blob + 48u + n_layouts, 8u - n_layouts) ||
+        !all_zero(blob + 60, 4) || n_layers < 1u ||
         n_layers > QHIL_MAX_LAYERS || output > 1u || obs_dim < 1u || obs_dim > MAX_DIM ||
         act_dim < 1u || act_dim > MAX_DIM || layers_off != HEADER_SIZE) {
         return QHIL_MODEL_ERR_HEADER;
@@ -211,9 +223,22 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
         return QHIL_MODEL_ERR_SECTION;
     }
 
+    const uint8_t *tfl = NULL; /* per layer: zero point, clamp min, clamp max, reserved */
+    if (tflite) {
+        if (!section_ok(&sc, tfl_off, 4u * n_layers)) {
+            return QHIL_MODEL_ERR_SECTION;
+        }
+        tfl = blob + tfl_off;
+        for (uint32_t l = 0; l < n_layers; l++) {
+            if (tfl[4u * l + 3u] != 0u || (int8_t)tfl[4u * l + 1u] > (int8_t)tfl[4u * l + 2u]) {
+                return QHIL_MODEL_ERR_HEADER;
+            }
+        }
+    }
     uint32_t prev = obs_dim;
-    int32_t in_max = (kind == QHIL_KIND_INT) ? (1 << (in_bits - 1u)) - 1 : 0;
-    int32_t in_min = -in_max;
+    /* inputs: symmetric codes, or tflite's whole int8 range */
+    int32_t in_max = tflite ? 128 : (kind == QHIL_KIND_INT) ? (1 << (in_bits - 1u)) - 1 : 0;
+    int32_t in_min = tflite ? -128 : -in_max;
     uint32_t macs = 0;
     for (uint32_t l = 0; l < n_layers; l++) {
         const uint8_t *r = blob + HEADER_SIZE + l * LAYER_SIZE;
@@ -230,10 +255,12 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
         const uint8_t lut_bits = r[7];
         const uint32_t t_off = rd32(r + 28);
         const int last = (l + 1u == n_layers);
-        /* v1: ReLU hidden layers; v2: any of the three; the last layer has none */
-        const int act_ok = last ? act == QHIL_ACT_NONE
-                                : (act == QHIL_ACT_RELU ||
-                                   (version >= 2u && act <= QHIL_ACT_TANH));
+        /* v1: ReLU hidden layers; v2: any of the three; the last layer has none;
+         * tflite: identity or a table, the last layer too */
+        const int act_ok = tflite ? (act == QHIL_ACT_NONE || act == QHIL_ACT_TANH)
+                           : last ? act == QHIL_ACT_NONE
+                                  : (act == QHIL_ACT_RELU ||
+                                     (version >= 2u && act <= QHIL_ACT_TANH));
         const int has_table = (kind == QHIL_KIND_INT && act == QHIL_ACT_TANH);
         if (!has_table && (lut_bits != 0u || t_off != 0u)) {
             return QHIL_MODEL_ERR_HEADER;
@@ -265,7 +292,8 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
             f->relu = (uint8_t)(act == QHIL_ACT_RELU);
             m->f32_tanh[l] = (uint8_t)(act == QHIL_ACT_TANH);
         } else {
-            if (w_bits < 2u || w_bits > 8u || a_bits < 2u || a_bits > 8u) {
+            if (w_bits < 2u || w_bits > 8u || a_bits < 2u || a_bits > 8u ||
+                (tflite && (w_bits != 8u || a_bits != 8u))) {
                 return QHIL_MODEL_ERR_WIDTH;
             }
             qhil_fc_params *p = &m->layers[l];
@@ -302,7 +330,10 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
                 }
                 const int8_t *table = (const int8_t *)(const void *)(blob + t_off);
                 const int32_t q = (1 << (a_bits - 1u)) - 1;
-                for (uint32_t i = 0; i < (1u << lut_bits); i++) {
+                if (tflite && lut_bits != 8u) { /* indexed by the whole int8 range */
+                    return QHIL_MODEL_ERR_LUT;
+                }
+                for (uint32_t i = 0; i < (1u << lut_bits) && !tflite; i++) {
                     if (table[i] > q || table[i] < -q) {
                         return QHIL_MODEL_ERR_LUT;
                     }
@@ -311,6 +342,13 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
                 p->out_max = (1 << (lut_bits - 1u)) - 1;
                 m->act_tables[l] = table;
                 m->act_offsets[l] = 1 << (lut_bits - 1u);
+            }
+            p->tflite = (uint8_t)tflite;
+            p->out_zero = 0;
+            if (tflite) { /* the clamp and zero point replace the activation's range */
+                p->out_zero = (int8_t)tfl[4u * l];
+                p->out_min = (int8_t)tfl[4u * l + 1u];
+                p->out_max = (int8_t)tfl[4u * l + 2u];
             }
             p->in_max = in_max;
             p->in_min = in_min;
@@ -324,17 +362,19 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
                 return e;
             }
             /* the largest |code| the next layer receives */
-            in_max = act == QHIL_ACT_RELU ? (1 << a_bits) - 1
+            in_max = tflite                 ? 128
+                     : act == QHIL_ACT_RELU ? (1 << a_bits) - 1
                      : act == QHIL_ACT_TANH ? (1 << (a_bits - 1u)) - 1
                                             : (1 << (a_bits - 1u));
-            in_min = act == QHIL_ACT_RELU ? 0 : -in_max;
+            in_min = tflite ? -128 : act == QHIL_ACT_RELU ? 0 : -in_max;
         }
         prev = n_out;
     }
     if (prev != act_dim) {
         return QHIL_MODEL_ERR_SHAPE;
     }
-    if (host_size != 4u * (2u * obs_dim + 1u + 2u * act_dim) ||
+    const uint32_t host_words = tflite ? 5u + 2u * act_dim : 2u * obs_dim + 1u + 2u * act_dim;
+    if (host_size != 4u * host_words ||
         !section_ok(&sc, host_off, host_size) || !section_ok(&sc, meta_off, meta_size)) {
         return QHIL_MODEL_ERR_SECTION;
     }
@@ -367,7 +407,8 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
     m->act_dim = act_dim;
     m->model_id = crc;
     m->macs = macs;
-    m->in_max = (kind == QHIL_KIND_INT) ? (1 << (in_bits - 1u)) - 1 : 0;
+    m->in_max = tflite ? 127 : (kind == QHIL_KIND_INT) ? (1 << (in_bits - 1u)) - 1 : 0;
+    m->in_min = tflite ? -128 : -m->in_max;
     m->n_layers = n_layers; /* usable from here on */
     return QHIL_MODEL_OK;
 }
@@ -379,6 +420,9 @@ uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap, int widen
         return 0;
     }
     for (uint32_t l = 0; l < m->n_layers; l++) {
+        if (m->layers[l].tflite) { /* the reference kernel runs it: nothing to prepare */
+            continue;
+        }
         uint32_t n = qhil_fc_opt_prepare(&m->layers[l], mem + used, cap - used, widen);
         used += (n + 3u) & ~3u;
         if (used > cap) { /* cannot happen: prepare never exceeds cap; stay safe anyway */
@@ -410,7 +454,7 @@ qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int1
         return QHIL_ERR_STATE;
     }
     for (uint32_t k = 0; k < m->obs_dim; k++) {
-        if (in[k] > m->in_max || in[k] < -m->in_max) {
+        if (in[k] > m->in_max || in[k] < m->in_min) {
             return QHIL_ERR_INPUT;
         }
     }
@@ -420,7 +464,7 @@ qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int1
         int16_t *y = bufs[l & 1u];
         const qhil_fc_params *p = &m->layers[l];
         const uint32_t t0 = clock != NULL ? clock() : 0u;
-        if (force_reference) {
+        if (force_reference || p->tflite) {
             qhil_fc_ref(p, x, y, kernel_scratch);
         } else {
             qhil_fc_opt(p, x, y, kernel_scratch);

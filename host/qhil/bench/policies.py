@@ -342,9 +342,19 @@ def does_not_fit(blob: bytes, info: HelloInfo, room: ModelRoom | None = None) ->
     if info.max_layers and len(sizes) - 1 > info.max_layers:
         return f"the model has {len(sizes) - 1} layers; {where} accepts at most {info.max_layers}"
     if version > info.model_format:
-        return (f"the model is format version {version} (tanh or identity hidden layers); "
-                f"{where} runs firmware that reads version {info.model_format}: rebuild it")
+        needs = _VERSION_NEEDS.get(version, "a newer format")
+        return (f"the model is format version {version} ({needs}); {where} runs firmware that "
+                f"reads version {info.model_format}: " + (
+                    "rebuild it" if version <= FIRMWARE_FORMAT else
+                    "no qhil firmware runs it yet (qhil eval runs it on the host)"))
     return None
+
+
+#: What each format version added (docs/model-format.md), for a firmware that predates it.
+_VERSION_NEEDS = {2: "tanh or identity hidden layers", 3: "weights in a kernel's order",
+                  4: "the tflite arithmetic"}
+#: The newest format version qhil's own firmware reads.
+FIRMWARE_FORMAT = 4
 
 
 def action_error(actor: FloatActor, obs: np.ndarray, actions: np.ndarray) -> dict[str, float]:

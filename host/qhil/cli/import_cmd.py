@@ -1,4 +1,4 @@
-"""``qhil import``: bring your own policy (stable-baselines3, ONNX, PyTorch)."""
+"""``qhil import``: bring your own policy (stable-baselines3, ONNX, PyTorch, TFLite)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from qhil.cli.settings_options import add_settings, settings_from
 from qhil.train.settings import ImportArgs
 
 NAMES = ("import",)
-HELP = "import a policy trained elsewhere (stable-baselines3 zip, ONNX, PyTorch)"
+HELP = "import a policy trained elsewhere (stable-baselines3 zip, ONNX, PyTorch, int8 TFLite)"
 DESCRIPTION = """\
 Turn a policy you trained elsewhere into a qhil model folder (actor.npz + meta.json) that
 every other command takes: quantize, sweep-bits, bench, qat, autoquant.
@@ -20,11 +20,17 @@ actions (stable-baselines3's predict, onnxruntime, torch) on 1,000 observations 
 env (differences above 1e-5 are an error), then its float return is measured on the
 test seeds (docs/evaluation.md). meta.json records the file, its sha256 and that check.
 
+An int8 .tflite policy (--tflite) is not re-quantized: it becomes tflite.qhil in TFLite
+Micro's own integer arithmetic (docs/quantization.md#the-tflite-arithmetic), checked
+equal to TFLM's interpreter on 10,000 inputs, beside actor.npz, its float twin
+(dequantized weights), which is the float baseline. Bench it with --blob FOLDER/tflite.qhil.
+
 example: qhil import --sb3 ppo_pendulum.zip --env Pendulum-v1 -o models/my-ppo
 more:
   qhil import --sb3 sac.zip --vecnormalize vecnormalize.pkl --env Hopper-v5 -o models/sac
   qhil import --onnx actor.onnx --env mylab.envs:make_arm --env-kwargs '{"links": 3}' -o m
   qhil import --torch cleanrl_td3_actor.pt --env HalfCheetah-v5 -o models/cleanrl
+  qhil import --tflite actor_int8.tflite --env Pendulum-v1 -o models/tfl
 """
 
 LOG = logging.getLogger(__name__)
@@ -41,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     out = import_policy(settings_from(ImportArgs, args))
     meta = load_model_dir(out).meta
     ev = meta["eval"]
-    LOG.info("saved %s (%s, checked to %.1e): float return %.1f +- %.1f over %d test episodes",
-             out, meta["algo"], meta["source"]["max_abs_action_error"], ev["mean"], ev["std"],
-             ev["episodes"])
+    check = meta["source"].get("check")
+    how = (f"equal to TFLM on {check['inputs']:,} inputs" if check
+           else f"checked to {meta['source']['max_abs_action_error']:.1e}")
+    LOG.info("saved %s (%s, %s): float return %.1f +- %.1f over %d test episodes",
+             out, meta["algo"], how, ev["mean"], ev["std"], ev["episodes"])
     return 0

@@ -17,6 +17,7 @@ from qhil.cli import (
     doctor_cmd,
     eval_cmd,
     export_c_cmd,
+    export_cmd,
     flash_cmd,
     import_cmd,
     inspect_cmd,
@@ -34,7 +35,8 @@ from qhil.common.errors import QhilError
 __all__ = ["main", "SUBCOMMANDS"]
 
 SUBCOMMANDS: list[ModuleType] = [
-    import_cmd, train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd, devices_cmd,
+    import_cmd, train_cmd, eval_cmd, quantize_cmd, sweep_bits_cmd, inspect_cmd, export_c_cmd,
+    export_cmd, devices_cmd,
     doctor_cmd, flash_cmd, run_cmd, bench_cmd, matrix_cmd, report_cmd, compare_cmd, qat_cmd, sensitivity_cmd,
     autoquant_cmd,
 ]

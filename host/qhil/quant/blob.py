@@ -1,7 +1,8 @@
-"""The ``.qhil`` binary model format, versions 1 to 3 (``docs/model-format.md`` is normative).
+"""The ``.qhil`` binary model format, versions 1 to 4 (``docs/model-format.md`` is normative).
 
 Version 2 adds per-layer activations (tanh hidden layers with their tables, identity);
-version 3 weights stored in a kernel's order (:mod:`qhil.quant.layout`). A blob is
+version 3 weights stored in a kernel's order (:mod:`qhil.quant.layout`); version 4 the
+tflite arithmetic (zero points, TFLM's requantization, a clamp per layer). A blob is
 written in the oldest version that holds it: all-ReLU models in plain rows stay version 1,
 byte for byte as before.
 
@@ -14,20 +15,29 @@ bytes. Integer blobs hold a :class:`QuantModel`; float32 blobs hold a :class:`Fl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from qhil import __version__
-from qhil.common.actor import Activation, FloatActor, OutputKind
+from qhil.common.actor import Activation, FloatActor
 from qhil.common.errors import ModelFormatError
 from qhil.quant.layout import KernelOrder, WeightLayout
-from qhil.quant.qmodel import LUT_BITS_MAX, LUT_BITS_MIN, MAX_LAYERS, QuantLayer, QuantModel
+from qhil.quant.qmodel import (
+    LUT_BITS_MAX,
+    LUT_BITS_MIN,
+    MAX_LAYERS,
+    Arithmetic,
+    QuantLayer,
+    QuantModel,
+)
 
 __all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "relayout_blob", "blob_layouts",
            "blob_meta", "BlobInfo", "FORMAT_VERSION", "MAGIC", "HEADER_SIZE", "LAYER_RECORD_SIZE",
@@ -35,7 +45,7 @@ __all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "relayout_blob", "
 
 MAGIC = b"QHIL"
 #: The newest version this module writes and reads; it still reads every older one.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 HEADER_SIZE = 64
 LAYER_RECORD_SIZE = 32
 MAX_BLOB_SIZE = 1 << 20
@@ -46,18 +56,29 @@ OUT_TANH, OUT_LINEAR = 0, 1
 ACT_CODES = {Activation.RELU: 0, Activation.IDENTITY: 1, Activation.TANH: 2}
 ACT_OF_CODE = {code: act for act, code in ACT_CODES.items()}
 F32_WIDTH = 32
+#: The header's ``arithmetic`` byte (version 4).
+ARITH_CODES: dict[Arithmetic, int] = {"qhil": 0, "tflite": 1}
+ARITH_OF_CODE: dict[int, Arithmetic] = {code: name for name, code in ARITH_CODES.items()}
+#: A tflite model's host section: action mapping codes.
+ACTION_MAPS: dict[str, float] = {"clip": 0.0, "rescale": 1.0}
 
 
-def _version_for(activations: tuple[Activation, ...], layouts: list[WeightLayout]) -> int:
+def _version_for(activations: tuple[Activation, ...], layouts: list[WeightLayout],
+                 arithmetic: str = "qhil") -> int:
     """The oldest version that holds the blob, so older readers keep reading what they can."""
+    if arithmetic != "qhil":
+        return 4
     if any(not lay.is_rows for lay in layouts):
         return 3
     return 1 if all(a is Activation.RELU for a in activations) else 2
 
 # magic, version, header_size, total_size, kind, n_layers, in_bits, output, out_bits,
-# reserved[3], obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off,
-# meta_size, layouts[8] (version 3; reserved before), reserved[8]
-_HEADER = struct.Struct("<4sHHIBBBBB3sHHIIIIII8s8s")
+# arithmetic (version 4; reserved before), reserved[2], obs_dim, act_dim, layers_off,
+# lut_off, host_off, host_size, meta_off, meta_size, layouts[8] (version 3; reserved
+# before), tflite_off (version 4; reserved before), reserved[4]
+_HEADER = struct.Struct("<4sHHIBBBBBB2sHHIIIIII8sI4s")
+#: A tflite model's per-layer record: output zero point, clamp min, clamp max, reserved.
+_TFLITE_LAYER = struct.Struct("<bbbB")
 # n_in, n_out, w_bits, out_bits, act, lut_bits, weights_off, weights_size, bias_off,
 # mult_off, shift_off, lut_off
 _LAYER = struct.Struct("<HHBBBBIIIIII")
@@ -117,7 +138,8 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
         raise ModelFormatError(f"{n_layers} layers; the format holds at most {MAX_LAYERS}")
     body = _Builder(HEADER_SIZE + n_layers * LAYER_RECORD_SIZE)
     records = []
-    lut_off = 0
+    lut_off = tflite_off = 0
+    arith: Arithmetic = "qhil"
     layouts: list[WeightLayout] = []
     if isinstance(model, QuantModel):
         for layer in model.layers:
@@ -134,8 +156,16 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
                                        m_off, s_off, t_off))
         if model.lut is not None:
             lut_off = body.add(np.asarray(model.lut, dtype="<i2").tobytes())
-        host = (_f32(model.in_center) + _f32(model.in_step) + _f32([model.out_scale])
-                + _f32(model.action_low) + _f32(model.action_high))
+        if model.arithmetic == "tflite":
+            tflite_off = body.add(b"".join(_TFLITE_LAYER.pack(*layer.clamp, 0)
+                                           for layer in model.layers if layer.clamp))
+            host = (_f32([model.in_center[0], model.in_step[0], model.out_zero,
+                          model.out_scale, ACTION_MAPS[model.output]])
+                    + _f32(model.action_low) + _f32(model.action_high))
+        else:
+            host = (_f32(model.in_center) + _f32(model.in_step) + _f32([model.out_scale])
+                    + _f32(model.action_low) + _f32(model.action_high))
+        arith = model.arithmetic
         in_bits, out_bits = model.in_bits, model.out_bits
         env = env_id if env_id is not None else model.env_id
         meta_all: dict[str, object] = {"env_id": env, "qhil": __version__, **model.meta}
@@ -160,10 +190,11 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
     if total > MAX_BLOB_SIZE:
         raise ModelFormatError(f"blob would be {total} bytes; the format allows {MAX_BLOB_SIZE}")
     layout_bytes = bytes(lay.code for lay in layouts).ljust(8, b"\0")
-    header = _HEADER.pack(MAGIC, _version_for(model.activations, layouts), HEADER_SIZE, total,
-                          KIND_INT if is_int else KIND_F32, n_layers, in_bits, output, out_bits,
-                          b"\0" * 3, obs_dim, act_dim, HEADER_SIZE, lut_off, host_off, len(host),
-                          meta_off, len(meta_bytes), layout_bytes, b"\0" * 8)
+    header = _HEADER.pack(MAGIC, _version_for(model.activations, layouts, arith), HEADER_SIZE,
+                          total, KIND_INT if is_int else KIND_F32, n_layers, in_bits, output,
+                          out_bits, ARITH_CODES[arith], b"\0" * 2, obs_dim, act_dim, HEADER_SIZE,
+                          lut_off, host_off, len(host), meta_off, len(meta_bytes), layout_bytes,
+                          tflite_off, b"\0" * 4)
     data = header + b"".join(records) + b"".join(body.parts)
     assert len(data) == total - 4
     return data + struct.pack("<I", zlib.crc32(data))
@@ -231,10 +262,17 @@ def _arr(data: bytes, dtype: str, count: int) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, count=count)
 
 
-def _layer_activation(r: _Reader, where: str, version: int, last: bool, code: int) -> Activation:
+def _layer_activation(r: _Reader, where: str, version: int, last: bool, code: int,
+                      tflite: bool) -> Activation:
     """A record's ``act`` byte: version 1 fixes it by position, version 2 allows any
-    activation on hidden layers; the last layer has none either way."""
+    activation on hidden layers; the last layer has none either way, but in the tflite
+    arithmetic, where it may be a table (a model ending in TANH or LOGISTIC)."""
     act = ACT_OF_CODE.get(code)
+    if tflite and act in (Activation.IDENTITY, Activation.TANH):
+        return act
+    if tflite:
+        raise r.fail(f"{where}: activation {code}; tflite layers are identity (1) or a "
+                     "table (2)")
     if last:
         if act is not Activation.IDENTITY:
             raise r.fail(f"{where}: activation {code}; the last layer has none (1)")
@@ -267,9 +305,9 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
         raise r.fail(f"{len(data)} bytes is too short for a qhil model (at least {HEADER_SIZE + 4})")
     if len(data) > MAX_BLOB_SIZE:
         raise r.fail(f"{len(data)} bytes exceeds the {MAX_BLOB_SIZE}-byte limit")
-    (magic, version, header_size, total, kind, n_layers, in_bits, output, out_bits, res3,
-     obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off, meta_size,
-     layout_bytes, res8) = _HEADER.unpack_from(data, 0)
+    (magic, version, header_size, total, kind, n_layers, in_bits, output, out_bits, arith_code,
+     res2, obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off, meta_size,
+     layout_bytes, tflite_off, res4) = _HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise r.fail(f"bad magic {magic!r}; not a qhil model")
     if not 1 <= version <= FORMAT_VERSION:
@@ -281,8 +319,19 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
     stored, actual = blob_id(data), zlib.crc32(data[:-4])
     if stored != actual:
         raise r.fail(f"CRC32 mismatch (stored {stored:08x}, computed {actual:08x}): corrupted")
-    if res3 != b"\0" * 3 or res8 != b"\0" * 8:
+    if res2 != b"\0" * 2 or res4 != b"\0" * 4:
         raise r.fail("reserved header bytes are not zero")
+    if version < 4 and (arith_code or tflite_off):
+        raise r.fail("reserved header bytes are not zero (the arithmetic, byte 17, and the "
+                     "tflite section, bytes 56..59, need version 4)")
+    arithmetic = ARITH_OF_CODE.get(arith_code)
+    if arithmetic is None:
+        raise r.fail(f"unknown arithmetic {arith_code} (0 qhil, 1 tflite)")
+    tflite = arithmetic == "tflite"
+    if tflite and (kind != KIND_INT or output != OUT_LINEAR):
+        raise r.fail("the tflite arithmetic needs an integer model with a linear output (1)")
+    if not tflite and tflite_off:
+        raise r.fail("tflite section offset (bytes 56..59) set for a qhil-arithmetic model")
     if kind not in (KIND_INT, KIND_F32):
         raise r.fail(f"unknown model kind {kind}")
     if not 1 <= n_layers <= MAX_LAYERS:
@@ -315,7 +364,7 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
          t_off) = _LAYER.unpack_from(data, HEADER_SIZE + i * LAYER_RECORD_SIZE)
         where = f"layer {i}"
         last = i == n_layers - 1
-        act = _layer_activation(r, where, version, last, act_code)
+        act = _layer_activation(r, where, version, last, act_code, tflite)
         tanh_int = is_int and act is Activation.TANH
         if not tanh_int and (lut_bits or t_off):
             raise r.fail(f"{where}: table fields (bytes 7, 28) must be zero for a "
@@ -367,14 +416,40 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
     if prev != act_dim:
         raise r.fail(f"last layer has {prev} outputs, header says {act_dim} actions")
 
-    expected_host = 4 * (2 * obs_dim + 1 + 2 * act_dim)
+    clamps: list[tuple[int, int, int]] = []
+    if tflite:
+        sec = r.section(tflite_off, 4 * n_layers, "tflite section")
+        for i in range(n_layers):
+            zero, lo, hi, pad = _TFLITE_LAYER.unpack_from(sec, 4 * i)
+            if pad:
+                raise r.fail(f"layer {i}: reserved byte of its tflite record is not zero")
+            clamps.append((zero, lo, hi))
+        layers = [dataclasses.replace(layer, clamp=c) for layer, c in zip(layers, clamps,
+                                                                          strict=True)]
+    expected_host = 4 * (5 + 2 * act_dim) if tflite else 4 * (2 * obs_dim + 1 + 2 * act_dim)
     if host_size != expected_host:
         raise r.fail(f"host section is {host_size} bytes, expected {expected_host}")
     host = _arr(r.section(host_off, host_size, "host section"), "<f4", host_size // 4)
-    first, second = host[:obs_dim].astype(np.float64), host[obs_dim : 2 * obs_dim].astype(np.float64)
-    scalar = float(host[2 * obs_dim])
-    low = host[2 * obs_dim + 1 : 2 * obs_dim + 1 + act_dim].astype(np.float64)
-    high = host[2 * obs_dim + 1 + act_dim :].astype(np.float64)
+    out_zero = 0.0
+    out_kind: Literal["tanh", "clip", "rescale"] = "tanh" if output == OUT_TANH else "clip"
+    if tflite:
+        first = np.full(obs_dim, host[0], np.float64)
+        second = np.full(obs_dim, host[1], np.float64)
+        out_zero, scalar, action_map = float(host[2]), float(host[3]), float(host[4])
+        maps: dict[float, Literal["clip", "rescale"]] = {0.0: "clip", 1.0: "rescale"}
+        if action_map not in maps:
+            raise r.fail(f"action mapping {action_map} is not 0 (clip) or 1 (rescale)")
+        out_kind = maps[action_map]
+        if out_zero != int(out_zero):
+            raise r.fail(f"output zero point {out_zero} is not an integer")
+        rest = host[5:]
+    else:
+        first = host[:obs_dim].astype(np.float64)
+        second = host[obs_dim : 2 * obs_dim].astype(np.float64)
+        scalar = float(host[2 * obs_dim])
+        rest = host[2 * obs_dim + 1:]
+    low = rest[:act_dim].astype(np.float64)
+    high = rest[act_dim:].astype(np.float64)
 
     try:
         meta = json.loads(r.section(meta_off, meta_size, "metadata").decode("utf-8"))
@@ -391,11 +466,10 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
         raise r.fail("tanh table present for a model that does not use it")
     r.check_overlaps()
 
-    out_kind: OutputKind = "tanh" if output == OUT_TANH else "clip"
     if not is_int:
         try:
             return FloatActor(tuple(f_weights), tuple(f_biases), first, second, scalar, low, high,
-                              out_kind, tuple(f_acts[:-1]))
+                              "tanh" if output == OUT_TANH else "clip", tuple(f_acts[:-1]))
         except ModelFormatError as exc:
             raise r.fail(str(exc)) from None
     model = QuantModel(layers=layers, in_bits=in_bits, in_center=first.astype(np.float32),
@@ -403,7 +477,8 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
                        out_scale=scalar, action_low=low.astype(np.float32),
                        action_high=high.astype(np.float32), lut=lut,
                        env_id=str(meta.get("env_id", "")),
-                       meta={k: v for k, v in meta.items() if k not in ("env_id", "qhil")})
+                       meta={k: v for k, v in meta.items() if k not in ("env_id", "qhil")},
+                       arithmetic=arithmetic, out_zero=int(out_zero))
     try:
         model.validate()
     except ModelFormatError as exc:

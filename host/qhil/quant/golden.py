@@ -16,6 +16,7 @@ import numpy as np
 
 from qhil.quant.qmodel import QuantModel
 from qhil.quant.requant import requantize
+from qhil.quant.tflite_requant import requantize_tflite
 
 __all__ = ["GoldenExecutor"]
 
@@ -33,6 +34,7 @@ class _Layer:
     scale: np.ndarray | None  # float64 m / 2**n when the float requantization is exact
     lut: np.ndarray | None  # int64 tanh table of a tanh hidden layer
     lut_offset: int
+    zero: int | None  # tflite: the output zero point (TFLM's requantization)
 
 
 def _float_requant_is_exact(bound: int, mult: np.ndarray, shift: np.ndarray, lo: int,
@@ -67,12 +69,14 @@ class GoldenExecutor:
             mult = layer.mult.astype(np.int64)
             shift = layer.shift.astype(np.int64)
             lo, hi = layer.out_range
-            scale = (mult / np.exp2(shift) if _float_requant_is_exact(bound, mult, shift, lo, hi)
-                     else None)
+            zero = None if layer.clamp is None else layer.clamp[0]
+            exact = zero is None and _float_requant_is_exact(bound, mult, shift, lo, hi)
+            scale = mult / np.exp2(shift) if exact else None
             lut = None if layer.lut is None else layer.lut.astype(np.int64)
             self._layers.append(_Layer(layer.weights.astype(dtype).T.copy(),
                                        layer.bias.astype(dtype), mult, shift, lo, hi, scale,
-                                       lut, -lo))
+                                       lut, 1 << (layer.lut_bits - 1) if lut is not None else 0,
+                                       zero))
         self._lut = None if model.lut is None else model.lut.astype(np.int64)
         self._lut_offset = 1 << (model.layers[-1].out_bits - 1)
 
@@ -89,6 +93,11 @@ class GoldenExecutor:
                 np.maximum(r, layer.lo, out=r)  # np.clip costs ~10x more per call on small rows
                 np.minimum(r, layer.hi, out=r)
                 h = r
+            elif layer.zero is not None:
+                h = requantize_tflite(acc.astype(np.int64), layer.mult, layer.shift)
+                h += layer.zero
+                np.maximum(h, layer.lo, out=h)
+                np.minimum(h, layer.hi, out=h)
             else:
                 h = requantize(acc.astype(np.int64), layer.mult, layer.shift, layer.lo, layer.hi)
             if layer.lut is not None:
@@ -101,10 +110,10 @@ class GoldenExecutor:
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.model.obs_dim:
             raise ValueError(f"expected input codes [B, {self.model.obs_dim}], got {x.shape}")
-        limit = self.model.in_limit
-        if x.size and (x.max() > limit or x.min() < -limit):
-            flat = np.flatnonzero(np.abs(x.astype(np.int64)).max(axis=0) > limit)
-            raise ValueError(f"input code outside ±{limit} at index {int(flat[0])} (the "
+        lo, hi = self.model.in_range
+        if x.size and (x.max() > hi or x.min() < lo):
+            flat = np.flatnonzero(((x > hi) | (x < lo)).any(axis=0))
+            raise ValueError(f"input code outside [{lo}, {hi}] at index {int(flat[0])} (the "
                              "device answers BAD_INPUT; docs/quantization.md#input-codes-host)")
         if x.shape[0] <= self.CHUNK:
             return self._forward(x, keep_all)

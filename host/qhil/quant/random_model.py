@@ -16,7 +16,7 @@ from qhil.quant.config import BitConfig
 from qhil.quant.qmodel import ACC_LIMIT, LUT_BITS_MAX, QuantLayer, QuantModel, tanh_limit, weight_limit
 from qhil.quant.requant import quantize_multipliers, requantize
 
-__all__ = ["random_quant_model", "random_input_codes"]
+__all__ = ["random_quant_model", "random_input_codes", "random_tflite_model"]
 
 
 def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConfig,
@@ -90,8 +90,66 @@ def random_quant_model(rng: np.random.Generator, sizes: list[int], bits: BitConf
 
 def random_input_codes(rng: np.random.Generator, model: QuantModel, count: int) -> np.ndarray:
     """Input codes ``[count, obs_dim]``: mostly uniform, some at the extremes."""
-    q = model.in_limit
-    x = rng.integers(-q, q + 1, size=(count, model.obs_dim))
+    lo, hi = model.in_range
+    x = rng.integers(lo, hi + 1, size=(count, model.obs_dim))
     edge = rng.random(x.shape) < 0.1
-    x[edge] = rng.choice([-q, q, 0], size=int(edge.sum()))
+    x[edge] = rng.choice([lo, hi, 0], size=int(edge.sum()))
     return x.astype(np.int64)
+
+
+def random_tflite_model(rng: np.random.Generator, sizes: list[int], tables: str,
+                        lshift_share: float = 0.0, tie_share: float = 0.0) -> QuantModel:
+    """A valid model in the tflite arithmetic (docs/quantization.md#the-tflite-arithmetic).
+
+    :param tables: one letter per layer: ``i`` identity with a random clamp (a fused
+        activation's), ``t`` a random monotone 256-entry table (TANH or LOGISTIC's kind)
+    :param lshift_share: share of rows with a positive exponent (a left shift before the
+        multiply; their weights are made small enough for the bound)
+    :param tie_share: share of rows with multiplier ``2**30`` and a negative exponent:
+        exact ties of the final rounding, where TFLM's two roundings differ from one
+    """
+    from qhil.quant.tflite_requant import requantize_tflite
+
+    layers = []
+    h = rng.integers(-128, 128, size=(256, sizes[0])).astype(np.int64)
+    for i, kind in enumerate(tables):
+        n_in, n_out = sizes[i], sizes[i + 1]
+        w = rng.integers(-127, 128, size=(n_out, n_in)).astype(np.int64)
+        left = rng.random(n_out) < lshift_share
+        w[left] //= 64  # room for 2**e <= 2**4 in the bound
+        acc = h @ w.T
+        spread = np.maximum(acc.std(axis=0), 1.0)
+        bias = np.round(rng.normal(size=n_out) * spread * 0.5).astype(np.int64)
+        real = 60.0 * np.exp(rng.uniform(-1.0, 0.7, size=n_out)) / spread
+        real[left] = rng.uniform(2.0, 9.0, size=int(left.sum()))
+        f, e = np.frexp(real)
+        mult = np.round(f * 2.0**31).astype(np.int64)
+        e = e.astype(np.int64)
+        carry = mult == 1 << 31
+        mult[carry] //= 2
+        e[carry] += 1
+        ties = (rng.random(n_out) < tie_share) & ~left
+        mult[ties] = 1 << 30
+        e[ties] = -rng.integers(1, 6, size=int(ties.sum())) - 4
+        zero = int(rng.integers(-20, 21))
+        lo, hi = -128, 127
+        if kind == "i" and rng.random() < 0.7:
+            lo = max(-128, zero)  # a fused RELU
+        act = Activation.TANH if kind == "t" else Activation.IDENTITY
+        table = None
+        if act is Activation.TANH:
+            table = np.clip(np.round(127.5 * np.tanh((np.arange(256) - 128 - zero) / 40.0)
+                                     + rng.integers(-1, 1)), -128, 127).astype(np.int8)
+        layer = QuantLayer(w.astype(np.int8), 8, bias.astype(np.int32), mult.astype(np.int32),
+                           e.astype(np.int32), 8, act, table, (zero, lo, hi))
+        layers.append(layer)
+        u = np.clip(requantize_tflite(acc + bias, layer.mult, layer.shift) + zero, lo, hi)
+        h = layer.activate(u)
+    act_dim = sizes[-1]
+    model = QuantModel(layers=layers, in_bits=8, in_center=np.full(sizes[0], -3, np.float32),
+                       in_step=np.full(sizes[0], 0.05, np.float32), output="clip", out_bits=8,
+                       out_scale=0.02, action_low=-np.ones(act_dim, np.float32),
+                       action_high=np.ones(act_dim, np.float32), env_id="random",
+                       arithmetic="tflite", out_zero=int(rng.integers(-5, 6)))
+    model.validate()
+    return model

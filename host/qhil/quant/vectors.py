@@ -32,7 +32,7 @@ from qhil.quant.config import BitConfig, parse_bits
 from qhil.quant.golden import GoldenExecutor
 from qhil.quant.layout import KernelOrder
 from qhil.quant.qmodel import QuantModel
-from qhil.quant.random_model import random_input_codes, random_quant_model
+from qhil.quant.random_model import random_input_codes, random_quant_model, random_tflite_model
 
 __all__ = ["VECTOR_VERSION", "VectorCase", "generate", "load_cases", "DEFAULT_DIR",
            "F32_TOLERANCE", "generate_converters", "generate_f32", "load_f32"]
@@ -84,6 +84,15 @@ _V3_CASES: dict[str, tuple[list[int], str, str, float, str]] = {
 }
 
 
+# Format version 4: the tflite arithmetic (sizes, one letter per layer: i identity with a
+# clamp, t a table; share of left-shift rows; share of tie rows).
+_V4_CASES: dict[str, tuple[list[int], str, float, float]] = {
+    "tflite_mixed": ([7, 24, 16, 3], "iti", 0.0, 0.25),
+    "tflite_lshift": ([5, 12, 4], "ii", 0.5, 0.0),
+    "tflite_table_last": ([6, 16, 2], "it", 0.1, 0.25),
+}
+
+
 @dataclass(frozen=True)
 class VectorCase:
     name: str
@@ -121,6 +130,22 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
             **({"layouts": [f"0x{lay.code:02x}" for lay in blob_layouts(data)]}
                if order is not KernelOrder.ROWS else {}),
         })
+        cases.append(VectorCase(name, data, x, y))
+    for index, (name, (sizes, tables, lshift, ties)) in enumerate(_V4_CASES.items(),
+                                                                  start=len(all_cases)):
+        rng = np.random.default_rng([seed, index])
+        model = random_tflite_model(rng, sizes, tables, lshift, ties)
+        data = write_blob(model, meta={"case": name})
+        x = random_input_codes(rng, model, COUNT)
+        y = GoldenExecutor(model).action_codes(x)
+        (out_dir / f"{name}.qhil").write_bytes(data)
+        (out_dir / f"{name}.in.bin").write_bytes(x.astype("<i2").tobytes())
+        (out_dir / f"{name}.out.bin").write_bytes(y.astype("<i2").tobytes())
+        entries.append({
+            "name": name, "bits": str(model.bits), "output": "clip", "sizes": sizes,
+            "count": COUNT, "obs_dim": sizes[0], "act_dim": sizes[-1], "blob_bytes": len(data),
+            "model_id": f"0x{blob_id(data):08x}", "arithmetic": "tflite",
+            "activations": ["table" if t == "t" else "identity" for t in tables]})
         cases.append(VectorCase(name, data, x, y))
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     generate_converters(out_dir, seed)

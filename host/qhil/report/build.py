@@ -82,6 +82,7 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
     v = res.variant
     entry: dict[str, Any] = {
         "name": v.name, "kind": v.kind, "bits": v.bits,
+        "arithmetic": v.qmodel.arithmetic if v.qmodel is not None else None,
         "return": {"mean": float(np.mean(returns)), "std": float(np.std(returns)),
                    "per_episode": returns},
         "percent_of_float": (percent_of_float(float(np.mean(returns)), float_mean)

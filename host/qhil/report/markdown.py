@@ -314,9 +314,13 @@ def header_line(report: dict[str, Any]) -> str:
     weights = ("" if t.get("weights_in", "ram") == "ram" else
                ", models compiled into flash")
     weights += ", weights widened at load" if t.get("widen_weights") else ""
+    tflite = [v["name"] for v in report.get("variants", []) if v.get("arithmetic") == "tflite"]
+    reference = (f" ({', '.join(tflite)}: the reference kernel, which alone runs the tflite "
+                 "arithmetic)" if tflite else "")
     return (f"{len(report['seeds'])} episodes per variant (seeds {report['seeds'][0]}.."
             f"{report['seeds'][-1]}), board {t.get('board', '-')}{where}, {t.get('cpu', '-')}, "
-            f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}{weights}; "
+            f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}{reference}"
+            f"{weights}; "
             f"qhil {report['qhil']} ({report['git'][:12]}).")
 
 

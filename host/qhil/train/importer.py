@@ -184,7 +184,7 @@ def read_source(args: ImportArgs) -> tuple[ImportedPolicy, Path, str]:
     sources = [(name, p) for name, p in (("sb3", args.sb3), ("onnx", args.onnx),
                                          ("torch", args.torch)) if p is not None]
     if len(sources) != 1:
-        raise ConfigError("give exactly one of --sb3, --onnx, --torch "
+        raise ConfigError("give exactly one of --sb3, --onnx, --torch, --tflite "
                           f"({'none' if not sources else ', '.join(n for n, _ in sources)} given)")
     if args.vecnormalize is not None and args.sb3 is None:
         raise ConfigError("--vecnormalize goes with --sb3")
@@ -215,6 +215,16 @@ def import_policy(args: ImportArgs, show_progress: bool = True) -> Path:
     :raises ConfigError: a source that is not supported or disagrees with its own actions
     :raises ModelFormatError: a file that cannot be read as the source it is given as
     """
+    if args.tflite is not None:
+        from qhil.tflite.importer import import_tflite
+
+        others = [n for n, p in (("--sb3", args.sb3), ("--onnx", args.onnx),
+                                 ("--torch", args.torch)) if p is not None]
+        if others or args.vecnormalize is not None:
+            raise ConfigError("give exactly one source: --tflite with "
+                              f"{', '.join(others) or '--vecnormalize'}")
+        return import_tflite(args.tflite, args.env_id, args.env_kwargs, args.out,
+                             args.test_episodes, show_progress)
     policy, path, env_ref = read_source(args)
     actor = policy.actor
     LOG.info("read %s (%s): %s, hidden %s, %s output", path, policy.kind,
@@ -227,28 +237,31 @@ def import_policy(args: ImportArgs, show_progress: bool = True) -> Path:
     if not error <= CHECK_TOLERANCE:
         raise ConfigError(f"{path}: the imported actor's actions differ from the source's by "
                           f"{error:.3g} (> {CHECK_TOLERANCE:g}) on {len(obs)} observations")
-    seeds: SeedRange = split_seeds(Split.TEST, args.test_episodes)
+    source = {"file": str(path), "sha256": _sha256(path), "kind": policy.kind,
+              "checked_observations": len(obs), "max_abs_action_error": error,
+              **{k: v for k, v in policy.notes.items() if v is not None}}
+    meta = evaluate_and_meta(actor, env_ref, policy.kind, path, source, args.test_episodes,
+                             show_progress)
+    save_model_dir(args.out, actor, meta)
+    return args.out
+
+
+def evaluate_and_meta(actor: FloatActor, env_ref: str, kind: str, path: Path,
+                      source: dict[str, Any], test_episodes: int,
+                      show_progress: bool) -> dict[str, Any]:
+    """The float test return on the held-out protocol, and the folder's meta.json."""
+    seeds: SeedRange = split_seeds(Split.TEST, test_episodes)
     progress = None
     if show_progress:
         from tqdm import tqdm
 
         def progress(it: Any) -> Any:
-            return tqdm(it, desc="float test return", unit="episode", total=args.test_episodes)
+            return tqdm(it, desc="float test return", unit="episode", total=test_episodes)
 
     start = time.perf_counter()
     test = evaluate_policy(actor, env_ref, seeds, Split.TEST, progress=progress)
     LOG.info("float test return over %d episodes (seeds %s): %.1f +- %.1f (%.0f s)",
-             args.test_episodes, seeds, test.mean, test.std, time.perf_counter() - start)
-    meta = {
-        "env_id": env_ref,
-        "algo": policy.kind,
-        "net": actor.layer_sizes[1:-1],
-        "provenance": f"imported from {path}",
-        "source": {"file": str(path), "sha256": _sha256(path), "kind": policy.kind,
-                   "checked_observations": len(obs), "max_abs_action_error": error,
-                   **{k: v for k, v in policy.notes.items() if v is not None}},
-        "versions": package_versions(),
-        "eval": test.as_dict(),
-    }
-    save_model_dir(args.out, actor, meta)
-    return args.out
+             test_episodes, seeds, test.mean, test.std, time.perf_counter() - start)
+    return {"env_id": env_ref, "algo": kind, "net": actor.layer_sizes[1:-1],
+            "provenance": f"imported from {path}", "source": source,
+            "versions": package_versions(), "eval": test.as_dict()}

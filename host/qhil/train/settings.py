@@ -115,7 +115,8 @@ class QATArgs:
 
 @dataclass
 class ImportArgs:
-    """``qhil import``'s settings: one source (``sb3``, ``onnx`` or ``torch``) and its env."""
+    """``qhil import``'s settings: one source (``sb3``, ``onnx``, ``torch`` or ``tflite``)
+    and its env."""
 
     env_id: str = setting(flag="--env", help=(
         "the policy's environment: a Gymnasium id, or module:function returning a "
@@ -129,6 +130,11 @@ class ImportArgs:
     torch: Path | None = setting(None, parse=Path, metavar="FILE", help=(
         "a CleanRL-style actor state_dict (fc1.., fc_mu/fc_mean, action_scale, action_bias; "
         "or actor_mean.<i>) or a TorchScript nn.Sequential of Linear and ReLU/Tanh"))
+    tflite: Path | None = setting(None, parse=Path, metavar="FILE", help=(
+        "an int8 TensorFlow Lite policy (FULLY_CONNECTED with fused NONE/RELU/RELU6/"
+        "RELU_N1_TO_1, TANH, LOGISTIC, QUANTIZE/DEQUANTIZE at the ends): written as "
+        "tflite.qhil in TFLM's own arithmetic, checked bit for bit against TFLM's "
+        "interpreter, beside its float twin (needs qhil[tflite])"))
     vecnormalize: Path | None = setting(None, parse=Path, metavar="PKL", help=(
         "VecNormalize statistics saved with .save() (with --sb3): observation mean, "
         "variance and clip become the actor's normalization"))

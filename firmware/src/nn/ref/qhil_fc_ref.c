@@ -18,7 +18,13 @@ void qhil_fc_ref(const qhil_fc_params *p, const int16_t *in, int16_t *out, void 
                 acc += qhil_fc_weight(p, i, k) * (int32_t)in[k];
             }
         }
-        out[i] = (int16_t)qhil_nn_requantize(acc, p->mult[i], p->shift[i], p->out_min,
-                                             p->out_max);
+        if (p->tflite) {
+            int32_t q = qhil_nn_requantize_tflite(acc, p->mult[i], p->shift[i]) + p->out_zero;
+            q = q < p->out_min ? p->out_min : q;
+            out[i] = (int16_t)(q > p->out_max ? p->out_max : q);
+        } else {
+            out[i] = (int16_t)qhil_nn_requantize(acc, p->mult[i], p->shift[i], p->out_min,
+                                                 p->out_max);
+        }
     }
 }
