@@ -202,10 +202,13 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
 
 def relayout_blob(data: bytes, order: KernelOrder, source: str = "blob") -> bytes:
     """The blob ``data`` with its integer weights in ``order``: the same model, and the same
-    bytes when they already are (float32 blobs have no layouts and come back unchanged)."""
+    bytes when they already are (float32 blobs have no layouts and come back unchanged;
+    tflite-arithmetic blobs stay in rows, the order of the reference kernel that runs them)."""
     model = read_blob(data, source)
     if not isinstance(model, QuantModel):
         return data
+    if model.arithmetic == "tflite":  # only the reference kernel runs it: rows suit it best
+        order = KernelOrder.ROWS
     if blob_layouts(data) == [order.layout_for(layer.w_bits) for layer in model.layers]:
         return data
     return write_blob(model, order=order)
