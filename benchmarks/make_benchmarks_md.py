@@ -661,6 +661,51 @@ def imported_ppo() -> str:
     return "\n".join(lines + device) + "\n"
 
 
+def tflite() -> str:
+    lines = ["## TensorFlow Lite: a TFLite int8 policy beside qhil's own int8", "",
+             "Command: `.venv/bin/python benchmarks/tflite_side_by_side.py` (one `qhil bench` per "
+             "task on the emulated core; every device answer checked against the golden "
+             "executor). `tflite_converter`: the int8 .tflite TensorFlow's converter made from "
+             "the same float actor (tests/fixtures/tflite/make_fixtures.py: per-channel "
+             "weights, observation normalization folded into the first layer), imported with "
+             "`qhil import --tflite`; `tflite_ptq`: `qhil export --tflite` of the float actor "
+             "(TFLite's recipe: one input scale, per-channel int8 weights, int8 activations "
+             "from 20 calibration rollouts); both in TFLM's arithmetic, run by the firmware's "
+             "reference kernel. `int8`: qhil's own post-training int8 (per-feature input steps, "
+             "one rounding), run by the core's optimized kernel. " + PROTOCOL, ""]
+    path = RESULTS / "tflite" / "summary.json"
+    if not path.is_file():
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    lines += ["| task | core | variant | arithmetic | return | % of float (95% CI) | "
+              "instructions / inference | per MAC | blob B | bit-exact steps |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    checks = []
+    for task in json.loads(path.read_text()):
+        for r in task["rows"]:
+            pct = "-" if r["percent_of_float"] is None else _ci(r["percent_of_float"],
+                                                               r["interval95"])
+            cost, per_mac, exact = r["instructions"], r["per_mac"], r["bit_exact"]
+            steps = (f"{exact['checked_steps']:,} ({exact['mismatches']} mismatches)"
+                     if isinstance(exact, dict) else "-")
+            lines.append(
+                f"| {task['env']} | {task['target']} | {r['variant']} | "
+                f"{r['arithmetic'] or 'float'} | {r['return']:.1f} ± {r['return_std']:.1f} | "
+                f"{pct} | {'-' if cost is None else f'{cost:,.0f}'} | "
+                f"{'-' if per_mac is None else f'{per_mac:.2f}'} | "
+                f"{r['blob_bytes'] or '-'} | {steps} |")
+        for name, check in task["checks"].items():
+            if isinstance(check, dict):
+                litert = check.get("litert_reference_equal")
+                checks.append(f"- {task['env']} `{name}`: equal to TFLM's interpreter on "
+                              f"{check['tflm_equal']:,} of {check['inputs']:,} inputs; LiteRT's "
+                              f"reference kernels agree on {litert:,}.")
+            else:
+                checks.append(f"- {task['env']} `{name}`: {check.split(': ', 1)[-1]}.")
+    return "\n".join(lines + ["", "Checks at import and export (10,000 inputs: half "
+                               "observations of the env, half uniform over the input range):",
+                               ""] + checks) + "\n"
+
+
 def clock_table() -> str:
     lines = ["## Will it keep up? The clock each policy needs", "",
              "Command: `.venv/bin/python benchmarks/clock_table.py` (the locomotion tasks) and "
@@ -842,7 +887,7 @@ def main() -> None:
              "int16 at load, which is what `--widen-weights` does now (the firmware section's "
              "second table gives both for every width).", "",
              float_baselines(), ptq_tables(), qat_results(), paper_table(), imported_ppo(),
-             sensitivity(),
+             tflite(), sensitivity(),
              autoquant(),
              closed_loop(), clock_table(), quadrotor(), host_overhead(), ray_matrix(), qemu_rtt(),
              golden_speed(), firmware(), compilers(), versus_cmsis_nn(), model_bytes(),

@@ -30,6 +30,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from qhil.tflite.export import export_tflite
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "tflite"
 CONVERTER_FIXTURE = ROOT / "tests" / "fixtures" / "tflite" / "pendulum_relu_pc.tflite"
@@ -48,10 +50,9 @@ def side_by_side(env: str, target: str, episodes: int) -> dict[str, object]:
     out = OUT / env
     out.mkdir(parents=True, exist_ok=True)
     model = ROOT / "models" / env
-    export = run(QHIL + ["export", "--model", str(model), "--tflite",
-                         str(out / "tflite_ptq.tflite")])
-    blobs = [out / "tflite_ptq.qhil"]
-    checks: dict[str, object] = {"tflite_ptq": export.stdout.strip()}
+    exported = export_tflite(model, out / "tflite_ptq.tflite")  # what qhil export --tflite does
+    blobs = [exported.blob]
+    checks: dict[str, object] = {"tflite_ptq": exported.check}
     if env == "Pendulum-v1":
         folder = out / "converter"
         shutil.rmtree(folder, ignore_errors=True)

@@ -230,3 +230,14 @@ def test_export_refuses_a_missing_model(tmp_path: Path) -> None:
                                  str(tmp_path / "x.tflite")], capture_output=True, text=True,
                          check=False)
     assert run.returncode == 2 and run.stderr.count("qhil: error") == 1, run.stderr
+
+
+def test_python_api_imports_and_exports(tmp_path: Path) -> None:
+    from qhil import api
+
+    folder = api.import_policy(tmp_path / "m", "Pendulum-v1",
+                               tflite=FIXTURES / "pendulum_tanh_pt.tflite", test_episodes=2)
+    blob = read_blob((folder.path / "tflite.qhil").read_bytes())
+    assert blob.arithmetic == "tflite" and blob.output == "clip"  # PPO: a linear output
+    out = api.export_tflite(folder.path, tmp_path / "again.tflite")
+    assert read_tflite(out.read_bytes()).float_input

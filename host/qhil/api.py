@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # torch and SB3 load only when qat, autoquant or train is cal
     from qhil.train.settings import QATArgs
 
 __all__ = ["load_model", "save_model", "quantize", "save_blob", "load_blob", "golden_codes",
+           "export_tflite",
            "doctor", "evaluate",
            "Evaluation", "bench", "compare", "load_report", "write_report", "qat", "autoquant",
            "train", "targets", "infer", "Inference", "BenchReport", "BenchSettings",
@@ -360,16 +361,29 @@ def train(env_id: str, out: str | Path, **settings: Any) -> Path:
 def import_policy(out: str | Path, env_id: str, **source: Any) -> ModelDir:
     """``qhil import``: a policy trained elsewhere as a model folder (``source``: the fields
     of :class:`qhil.train.settings.ImportArgs`, e.g. ``sb3="ppo.zip"``, ``onnx=...``,
-    ``torch=...``, ``vecnormalize=...``, ``env_kwargs={...}``); checked against the
-    source's own actions, its float test return measured. Returns the loaded folder."""
+    ``torch=...``, ``tflite=...``, ``vecnormalize=...``, ``env_kwargs={...}``); checked
+    against the source's own actions (a .tflite: equal to TFLM's interpreter), its float
+    test return measured. Returns the loaded folder (a .tflite's holds ``tflite.qhil``)."""
+    from qhil.tflite.importer import import_tflite
     from qhil.train.importer import import_policy as _import
     from qhil.train.settings import ImportArgs
 
     paths: dict[str, Any] = {
-        k: Path(v) if k in ("sb3", "onnx", "torch", "vecnormalize") and v is not None else v
-        for k, v in source.items()}
-    return load_model_dir(_import(ImportArgs(env_id=env_id, out=Path(out), **paths),
-                                  show_progress=False))
+        k: Path(v) if k in ("sb3", "onnx", "torch", "tflite", "vecnormalize") and v is not None
+        else v for k, v in source.items()}
+    args = ImportArgs(env_id=env_id, out=Path(out), **paths)
+    run = import_tflite if args.tflite is not None else _import
+    return load_model_dir(run(args, show_progress=False))
+
+
+def export_tflite(model: str | Path, out: str | Path, blob: str | Path | None = None) -> Path:
+    """``qhil export --tflite``: the model folder's actor quantized as TFLite's converter
+    would, written as ``out`` (.tflite) and as the same model in a qhil blob (``blob``,
+    default ``out`` with .qhil); TFLM's interpreter is checked to answer as the golden
+    executor does on 10,000 inputs first. Returns the .tflite path."""
+    from qhil.tflite.export import export_tflite as _export
+
+    return _export(Path(model), Path(out), Path(blob) if blob is not None else None).tflite
 
 
 def targets() -> list[TargetInfo]:

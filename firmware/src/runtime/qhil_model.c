@@ -453,18 +453,23 @@ qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int1
     if (m->kind != QHIL_KIND_INT) {
         return QHIL_ERR_STATE;
     }
+    /* one unsigned compare per code: in_min <= in[k] <= in_max */
+    const uint32_t span = (uint32_t)(m->in_max - m->in_min);
     for (uint32_t k = 0; k < m->obs_dim; k++) {
-        if (in[k] > m->in_max || in[k] < m->in_min) {
+        if ((uint32_t)((int32_t)in[k] - m->in_min) > span) {
             return QHIL_ERR_INPUT;
         }
     }
     const int16_t *x = in;
     int16_t *bufs[2] = {act_a, act_b};
+    /* the arithmetic is the model's: every layer or none is tflite, which only the
+     * reference kernel runs */
+    const int reference = force_reference || m->layers[0].tflite;
     for (uint32_t l = 0; l < m->n_layers; l++) {
         int16_t *y = bufs[l & 1u];
         const qhil_fc_params *p = &m->layers[l];
         const uint32_t t0 = clock != NULL ? clock() : 0u;
-        if (force_reference || p->tflite) {
+        if (reference) {
             qhil_fc_ref(p, x, y, kernel_scratch);
         } else {
             qhil_fc_opt(p, x, y, kernel_scratch);

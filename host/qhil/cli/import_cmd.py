@@ -42,9 +42,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qhil.common.model_dir import load_model_dir
+    from qhil.tflite.importer import import_tflite
     from qhil.train.importer import import_policy
 
-    out = import_policy(settings_from(ImportArgs, args))
+    settings = settings_from(ImportArgs, args)
+    out = import_tflite(settings) if settings.tflite is not None else import_policy(settings)
     meta = load_model_dir(out).meta
     ev = meta["eval"]
     check = meta["source"].get("check")

@@ -30,11 +30,15 @@ def run(args: argparse.Namespace) -> int:
     info: dict[str, object] = {"file": str(path), "bytes": len(data),
                                "model_id": f"0x{blob_id(data):08x}"}
     if isinstance(model, QuantModel):
-        info.update(kind="int", env_id=model.env_id, bits=str(model.bits), output=model.output,
+        info.update(kind="int", env_id=model.env_id, arithmetic=model.arithmetic,
+                    bits=str(model.bits), output=model.output,
                     weight_bytes=model.weight_bytes, macs=model.n_macs, layers=[
                         {"in": la.n_in, "out": la.n_out, "w_bits": la.w_bits,
-                         "out_bits": la.out_bits, "act": la.act.value,
+                         "out_bits": la.out_bits,
+                         "act": "table" if la.clamp and la.lut is not None else la.act.value,
                          "table_bits": la.lut_bits,
+                         **({"zero": la.clamp[0], "clamp": f"[{la.clamp[1]}, {la.clamp[2]}]"}
+                            if la.clamp else {}),
                          "acc_bound": la.acc_bound(model.input_bound(i))}
                         for i, la in enumerate(model.layers)], meta=model.meta)
     else:
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"{path}: {info['kind']} model, {len(data)} B, id {info['model_id']}")
-    for key in ("env_id", "bits", "output", "weight_bytes", "macs"):
+    for key in ("env_id", "arithmetic", "bits", "output", "weight_bytes", "macs"):
         if key in info:
             print(f"  {key:12s} {info[key]}")
     layers: list[dict[str, object]] = info["layers"]  # type: ignore[assignment]

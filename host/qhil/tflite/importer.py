@@ -34,6 +34,8 @@ from qhil.quant.qmodel import QuantModel
 from qhil.tflite.convert import ActionMap, to_quant_model
 from qhil.tflite.graph import TfliteDense, TfliteGraph, TfliteTable, read_tflite
 from qhil.tflite.interpreters import run_litert_reference, run_tflm
+from qhil.train.importer import check_observations, evaluate_and_meta
+from qhil.train.settings import ImportArgs
 
 __all__ = ["import_tflite", "check_against_tflm", "float_twin", "CHECK_INPUTS", "BLOB_NAME"]
 
@@ -127,11 +129,19 @@ def check_against_tflm(data: bytes, graph: TfliteGraph, model: QuantModel,
     return result
 
 
-def import_tflite(path: Path, env_id: str, env_kwargs: dict[str, Any], out: Path,
-                  test_episodes: int, show_progress: bool = True) -> Path:
-    """Read, check against TFLM, and save ``out`` (see the module docstring)."""
-    from qhil.train.importer import check_observations, evaluate_and_meta
+def import_tflite(args: ImportArgs, show_progress: bool = True) -> Path:
+    """Read ``args.tflite``, check it against TFLM, save ``args.out`` (module docstring).
 
+    :raises ConfigError: another source given too, or a model that does not fit the env
+    :raises ModelFormatError: a file that is not an int8 policy qhil reads
+    """
+    others = [n for n, p in (("--sb3", args.sb3), ("--onnx", args.onnx),
+                             ("--torch", args.torch), ("--vecnormalize", args.vecnormalize))
+              if p is not None]
+    if args.tflite is None or others:
+        raise ConfigError(f"give exactly one source: --tflite, not with {', '.join(others)}")
+    path, env_id, env_kwargs, out = args.tflite, args.env_id, args.env_kwargs, args.out
+    test_episodes = args.test_episodes
     try:
         data = path.read_bytes()
     except FileNotFoundError:

@@ -216,15 +216,8 @@ def import_policy(args: ImportArgs, show_progress: bool = True) -> Path:
     :raises ModelFormatError: a file that cannot be read as the source it is given as
     """
     if args.tflite is not None:
-        from qhil.tflite.importer import import_tflite
-
-        others = [n for n, p in (("--sb3", args.sb3), ("--onnx", args.onnx),
-                                 ("--torch", args.torch)) if p is not None]
-        if others or args.vecnormalize is not None:
-            raise ConfigError("give exactly one source: --tflite with "
-                              f"{', '.join(others) or '--vecnormalize'}")
-        return import_tflite(args.tflite, args.env_id, args.env_kwargs, args.out,
-                             args.test_episodes, show_progress)
+        raise ConfigError("an int8 .tflite policy is imported by qhil.tflite.importer "
+                          "(qhil import --tflite), not re-quantized from float")
     policy, path, env_ref = read_source(args)
     actor = policy.actor
     LOG.info("read %s (%s): %s, hidden %s, %s output", path, policy.kind,
