@@ -701,7 +701,19 @@ def tflite() -> str:
                               f"reference kernels agree on {litert:,}.")
             else:
                 checks.append(f"- {task['env']} `{name}`: {check.split(': ', 1)[-1]}.")
-    return "\n".join(lines + ["", "Checks at import and export (10,000 inputs: half "
+    steps = []
+    for task in json.loads(path.read_text()):
+        blob = RESULTS / "tflite" / task["env"] / "tflite_ptq.qhil"
+        if blob.is_file():
+            from qhil.quant.blob import read_blob
+
+            m = read_blob(blob.read_bytes())
+            steps.append(f"{task['env']} {float(m.in_step[0]):.4f} for its {m.obs_dim} features")
+    note = ("TFLite quantizes the observation as one tensor: one input step for every feature "
+            f"({'; '.join(steps)}), where qhil's int8 gives each feature its own step over its "
+            "own calibrated range (docs/quantization.md#input-codes-host). The tflite variants "
+            "run on the reference kernel, the only one with TFLM's requantization so far.")
+    return "\n".join(lines + ["", note, "", "Checks at import and export (10,000 inputs: half "
                                "observations of the env, half uniform over the input range):",
                                ""] + checks) + "\n"
 

@@ -24,6 +24,7 @@ from qhil.quant.tflite_requant import quantize_multiplier_tflite, requantize_tfl
 from qhil.tflite.convert import to_quant_model
 from qhil.tflite.graph import read_tflite
 from qhil.tflite.importer import check_against_tflm, check_inputs
+from qhil.tflite.interpreters import run_tflm
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tflite"
 POLICIES = ["pendulum_relu_pt", "pendulum_relu_pc", "pendulum_tanh_pc", "pendulum_tanh_pt",
@@ -163,6 +164,16 @@ def test_version_4_on_the_device(v4_blob) -> None:
             with pytest.raises(DeviceError):
                 target.device.load(data)
             assert target.device.hello().model_format == 4, name
+        # the converter's int8-in, int8-out models: the device answers what TFLM answers
+        rng = np.random.default_rng(4)
+        for fixture in ("pendulum_relu_pc", "pendulum_tanh_pt", "relu6_logistic"):
+            data = (FIXTURES / f"{fixture}.tflite").read_bytes()
+            graph = read_tflite(data)
+            model = to_quant_model(graph, -np.ones(graph.act_dim), np.ones(graph.act_dim), "clip")
+            target.device.load(write_blob(model))
+            x = rng.integers(-128, 128, (64, graph.obs_dim))
+            got = np.stack([target.device.infer(row)[0] for row in x])
+            np.testing.assert_array_equal(got, run_tflm(data, x.astype(np.int8)), err_msg=fixture)
 
 
 def test_import_tflite_then_bench_bit_exact(tmp_path: Path) -> None:
@@ -241,3 +252,26 @@ def test_python_api_imports_and_exports(tmp_path: Path) -> None:
     assert blob.arithmetic == "tflite" and blob.output == "clip"  # PPO: a linear output
     out = api.export_tflite(folder.path, tmp_path / "again.tflite")
     assert read_tflite(out.read_bytes()).float_input
+
+
+def test_tflite_vectors_pin_the_two_roundings() -> None:
+    """An executor that rounds once (qhil's rule) instead of TFLM's twice fails the shared
+    tflite vectors: some of their rows land on the ties where the two differ."""
+    from qhil.quant.vectors import load_cases
+
+    differing = 0
+    for case in load_cases():
+        model = read_blob(case.blob)
+        if model.arithmetic != "tflite":
+            continue
+        h = case.inputs.astype(np.int64)
+        for layer in model.layers:
+            acc = h @ layer.weights.astype(np.int64).T + layer.bias
+            zero, lo, hi = layer.clamp
+            once = requantize(acc, layer.mult, 31 - layer.shift.astype(np.int64), -(1 << 40),
+                              1 << 40)
+            h = layer.activate(np.clip(once + zero, lo, hi))
+        np.testing.assert_array_equal(GoldenExecutor(model).action_codes(case.inputs),
+                                      case.outputs)
+        differing += int(np.any(h != case.outputs, axis=1).sum())
+    assert differing > 0
