@@ -252,6 +252,9 @@ def test_python_api_imports_and_exports(tmp_path: Path) -> None:
     assert blob.arithmetic == "tflite" and blob.output == "clip"  # PPO: a linear output
     out = api.export_tflite(folder.path, tmp_path / "again.tflite")
     assert read_tflite(out.read_bytes()).float_input
+    out = api.export_tflite(folder.path, tmp_path / "int8.tflite", int8_io=True)
+    graph = read_tflite(out.read_bytes())
+    assert not graph.float_input and not graph.float_output
 
 
 def test_tflite_vectors_pin_the_two_roundings() -> None:

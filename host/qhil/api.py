@@ -376,14 +376,17 @@ def import_policy(out: str | Path, env_id: str, **source: Any) -> ModelDir:
     return load_model_dir(run(args, show_progress=False))
 
 
-def export_tflite(model: str | Path, out: str | Path, blob: str | Path | None = None) -> Path:
+def export_tflite(model: str | Path, out: str | Path, blob: str | Path | None = None,
+                  int8_io: bool = False) -> Path:
     """``qhil export --tflite``: the model folder's actor quantized as TFLite's converter
     would, written as ``out`` (.tflite) and as the same model in a qhil blob (``blob``,
     default ``out`` with .qhil); TFLM's interpreter is checked to answer as the golden
-    executor does on 10,000 inputs first. Returns the .tflite path."""
+    executor does on 10,000 inputs first; ``int8_io``: int8 input and output tensors
+    instead of QUANTIZE and DEQUANTIZE. Returns the .tflite path."""
     from qhil.tflite.export import export_tflite as _export
 
-    return _export(Path(model), Path(out), Path(blob) if blob is not None else None).tflite
+    return _export(Path(model), Path(out), Path(blob) if blob is not None else None,
+                   int8_io).tflite
 
 
 def targets() -> list[TargetInfo]:

@@ -29,12 +29,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help=".tflite file to write")
     parser.add_argument("--blob", type=writable_file, default=None, metavar="FILE",
                         help="the qhil blob of the same model (default: FILE with .qhil)")
+    parser.add_argument("--int8-io", action="store_true", help=(
+        "int8 input and output tensors (your firmware quantizes the observation and "
+        "dequantizes the action, with the scales and zero points in the file) instead of "
+        "float tensors with QUANTIZE and DEQUANTIZE operators"))
 
 
 def run(args: argparse.Namespace) -> int:
     from qhil.tflite.export import agreement_line, export_tflite
 
-    result = export_tflite(args.model, args.tflite, args.blob)
+    result = export_tflite(args.model, args.tflite, args.blob, args.int8_io)
     print(f"wrote {result.tflite} ({result.tflite_bytes:,} bytes) and {result.blob} "
           f"({result.blob_bytes:,} bytes): {agreement_line(result.check)}")
     return 0

@@ -34,12 +34,14 @@ class TfliteExport:
     check: dict[str, Any]
 
 
-def export_tflite(model_dir: Path, out: Path, blob_out: Path | None = None) -> TfliteExport:
-    """Quantize, write ``out`` (.tflite) and ``blob_out`` (default: ``out`` with .qhil)."""
+def export_tflite(model_dir: Path, out: Path, blob_out: Path | None = None,
+                  int8_io: bool = False) -> TfliteExport:
+    """Quantize, write ``out`` (.tflite) and ``blob_out`` (default: ``out`` with .qhil);
+    ``int8_io``: int8 input and output tensors instead of QUANTIZE and DEQUANTIZE."""
     model = load_model_dir(model_dir)
     actor, env_ref = model.actor, model.env_id
     obs = collect_observations(actor, env_ref, CALIBRATION_EPISODES)
-    graph = quantize_actor_tflite(actor, obs)
+    graph = quantize_actor_tflite(actor, obs, int8_io)
     action_map: ActionMap = "rescale" if actor.output == "tanh" else "clip"
     qmodel = to_quant_model(graph, actor.action_low, actor.action_high, action_map, env_ref)
     data = write_tflite(graph, description=f"qhil export of {model_dir}")

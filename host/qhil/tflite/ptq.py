@@ -38,8 +38,13 @@ def _round(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
-def quantize_actor_tflite(actor: FloatActor, observations: np.ndarray) -> TfliteGraph:
-    """The int8 graph of ``actor`` calibrated on raw ``observations`` ``[N, obs_dim]``."""
+def quantize_actor_tflite(actor: FloatActor, observations: np.ndarray,
+                          int8_io: bool = False) -> TfliteGraph:
+    """The int8 graph of ``actor`` calibrated on raw ``observations`` ``[N, obs_dim]``.
+
+    :param int8_io: int8 input and output tensors (the caller quantizes and dequantizes,
+        as firmware feeding TFLM usually does) instead of QUANTIZE and DEQUANTIZE operators
+    """
     std = np.asarray(actor.obs_std, np.float64)
     mean = np.asarray(actor.obs_mean, np.float64)
     weights = [np.asarray(w, np.float64) for w in actor.weights]
@@ -75,4 +80,5 @@ def quantize_actor_tflite(actor: FloatActor, observations: np.ndarray) -> Tflite
                 out = TANH_OUT
                 h = np.tanh(pre)
         current = out
-    return TfliteGraph(tuple(ops), inp, current, float_input=True, float_output=True)
+    return TfliteGraph(tuple(ops), inp, current, float_input=not int8_io,
+                       float_output=not int8_io)
