@@ -175,3 +175,29 @@ def test_qat_student_of_another_depth_starts_fresh(tmp_path: Path) -> None:
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["hidden"] == [24] and side["student_init"] == "random"
     assert side["agreement_with_simulation"] >= 0.999
+
+
+def test_finalists_meet_again_on_more_validation_episodes(tmp_path: Path) -> None:
+    """--finalists: the best iterations and the average of the last ones are re-evaluated
+    on --select-episodes validation episodes; the kept one is what the blob holds."""
+    from qhil.common.evaluation import evaluate_policy
+    from qhil.common.protocol import Split, split_seeds
+
+    out = tmp_path / "f.qhil"
+    assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3,3,3 a=3,3,8 in=12",
+                 "--iterations", "3", "--grad-steps", "50", "--calib-episodes", "3",
+                 "--val-episodes", "3", "--test-episodes", "3", "--finalists", "2",
+                 "--average-last", "2", "--select-episodes", "6", "-o", str(out)]) == 0
+    side = json.loads(out.with_suffix(".json").read_text())
+    sel = side["selection"]
+    assert sel["episodes"] == 6 and sel["seeds"] == "10000..10005"
+    names = [c["candidate"] for c in sel["finalists"]]
+    assert len(names) == 3 and names[-1] == "average of iteration 2..iteration 3"
+    kept = [c for c in sel["finalists"] if c["chosen"]]
+    assert len(kept) == 1
+    assert kept[0]["selection_return"] == max(c["selection_return"] for c in sel["finalists"])
+    model = read_blob(out.read_bytes())
+    again = evaluate_policy(QuantPolicy(model), "Pendulum-v1",  # type: ignore[arg-type]
+                            split_seeds(Split.VALIDATION, 6), Split.VALIDATION).mean
+    assert again == kept[0]["selection_return"]
+    assert side["agreement_with_simulation"] >= 0.999

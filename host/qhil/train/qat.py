@@ -84,6 +84,8 @@ class QATResult:
     curve: list[tuple[int, float]] = field(default_factory=list)
     wall_time_s: float = 0.0
     calibration_seeds: str = ""
+    #: the finalists' returns on both validation sets and which was kept (``--finalists``)
+    selection: list[dict[str, Any]] = field(default_factory=list)
 
     @functools.cached_property
     def comparison(self) -> Comparison:
@@ -178,6 +180,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     best_state = copy.deepcopy(student.state_dict())
     ptq_val = best_val = validate(best_model)
     curve = [(0, ptq_val)]
+    finalists = _Finalists(args.finalists, args.average_last)
     for it in range(1, args.iterations + 1):
         progress_frac = (it - 1) / max(args.iterations - 1, 1)
         lr = args.lr * (args.lr_final + (1 - args.lr_final) * 0.5 *
@@ -196,6 +199,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
         candidate = export()
         val = validate(candidate)
         curve.append((it, val))
+        finalists.offer(f"iteration {it}", val, student.state_dict())
         if val >= best_val:
             best_val, best_model = val, candidate
             best_state = copy.deepcopy(student.state_dict())
@@ -227,6 +231,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
             candidate.meta.update(method="qat-dagger+rl")
             val = validate(candidate)
             curve.append((args.iterations + step, val))
+            finalists.offer(f"rl step {step}", val, student.state_dict())
             if val > best_val:
                 best_val, best_model = val, candidate
                 best_state = copy.deepcopy(student.state_dict())
@@ -237,6 +242,28 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
         rl_finetune(model, student, dataclasses.replace(args.rl, steps=args.rl_steps,
                                                         seed=args.seed), on_eval)
 
+    selection: list[dict[str, Any]] = []
+    if args.finalists:
+        # 20 noisy episodes pick the best of 60 by luck too: the finalists meet again on
+        # more validation episodes, with the average of the last iterations among them
+        long_seeds = split_seeds(Split.VALIDATION, args.select_episodes)
+        exports = []
+        for name, short, state in finalists.candidates():
+            student.load_state_dict(state)
+            candidate = export()
+            exports.append((candidate, state))
+            long = evaluate_policy(QuantPolicy(candidate), model.env_id, long_seeds,
+                                   Split.VALIDATION).mean
+            selection.append({"candidate": name,
+                              "validation_return": validate(candidate) if short is None
+                              else short, "selection_return": long, "chosen": False})
+        kept = int(np.argmax([c["selection_return"] for c in selection]))
+        selection[kept]["chosen"] = True
+        best_model, best_state = exports[kept][0], copy.deepcopy(exports[kept][1])
+        best_val = selection[kept]["validation_return"]
+        LOG.info("finalists on %d validation episodes: %s", args.select_episodes,
+                 ", ".join(f"{c['candidate']} {c['selection_return']:.1f}"
+                           + (" (kept)" if c["chosen"] else "") for c in selection))
     test = evaluate_policy(QuantPolicy(best_model), model.env_id,
                            split_seeds(Split.TEST, args.test_episodes), Split.TEST)
     float_result = float_test(model, args.test_episodes)
@@ -245,7 +272,39 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     agreement = _agreement(best_model, sim, states)
     return QATResult(best_model, ptq_val, best_val, test, float_result, agreement, curve,
                      time.perf_counter() - start,
-                     str(SeedRange.of(CALIBRATION_SEED, calibrator.options.calib_episodes)))
+                     str(SeedRange.of(CALIBRATION_SEED, calibrator.options.calib_episodes)),
+                     selection)
+
+
+class _Finalists:
+    """The best ``keep`` states seen (by their short validation return) and the last
+    ``average`` ones, whose floating-point tensors are averaged into one more candidate."""
+
+    def __init__(self, keep: int, average: int) -> None:
+        self.keep, self.average = keep, average
+        self.best: list[tuple[float, str, dict[str, torch.Tensor]]] = []
+        self.recent: list[dict[str, torch.Tensor]] = []
+        self.recent_names: list[str] = []
+
+    def offer(self, name: str, val: float, state: dict[str, torch.Tensor]) -> None:
+        if not self.keep:
+            return
+        copied = copy.deepcopy(state)
+        self.best = sorted(self.best + [(val, name, copied)], key=lambda c: -c[0])[:self.keep]
+        if self.average:
+            self.recent = (self.recent + [copied])[-self.average:]
+            self.recent_names = (self.recent_names + [name])[-self.average:]
+
+    def candidates(self) -> list[tuple[str, float | None, dict[str, torch.Tensor]]]:
+        found: list[tuple[str, float | None, dict[str, torch.Tensor]]] = [
+            (name, val, state) for val, name, state in self.best]
+        if len(self.recent) > 1:
+            mean = {k: (torch.stack([s[k] for s in self.recent]).mean(dim=0)
+                        if v.is_floating_point() else v)
+                    for k, v in self.recent[-1].items()}
+            found.append((f"average of {self.recent_names[0]}..{self.recent_names[-1]}",
+                          None, mean))
+        return found
 
 
 def _agreement(q: QuantModel, sim: FakeQuantActor, states: np.ndarray) -> float:
@@ -285,7 +344,11 @@ def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path,
                    "validation": str(split_seeds(Split.VALIDATION, args.val_episodes)),
                    "test": str(result.test.seeds)},
                "input_width_validation": input_choice,
-               "validation_curve": result.curve, "test": result.test.as_dict(),
+               "validation_curve": result.curve,
+               "selection": ({"episodes": args.select_episodes,
+                              "seeds": str(split_seeds(Split.VALIDATION, args.select_episodes)),
+                              "finalists": result.selection} if result.selection else None),
+               "test": result.test.as_dict(),
                "float_test": result.float_test.as_dict(),
                "float_test_return": result.float_test.mean,
                "percent_of_float": comparison.percent, "comparison": comparison.as_dict(),

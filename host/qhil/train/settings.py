@@ -101,6 +101,14 @@ class QATArgs:
         "less by luck)"))
     test_episodes: int = setting(TEST_EPISODES, parse=episode_count, help=(
         "test episodes (seeds 100000..) of the chosen export, paired with the float actor"))
+    finalists: int = setting(0, parse=non_negative_int, help=(
+        "after training, re-evaluate the FINALISTS best iterations (by --val-episodes) and "
+        "the average of the last --average-last iterations' weights on --select-episodes "
+        "validation episodes, and keep the best of those (0: keep the best iteration)"))
+    select_episodes: int = setting(100, parse=episode_count, help=(
+        "validation episodes (seeds 10000..) that choose among the finalists"))
+    average_last: int = setting(5, parse=non_negative_int, help=(
+        "iterations whose weights are averaged into one more finalist (0: none)"))
     learn_scales: bool = setting(False, help=(
         "learn the hidden activation steps with the weights (LSQ-style) instead of keeping "
         "calibration's"))
