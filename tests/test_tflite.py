@@ -207,7 +207,9 @@ def test_import_refusals_are_one_line(tmp_path: Path) -> None:
              (["--tflite", str(FIXTURES / "pendulum_relu_pc.tflite"), "--env", "Hopper-v5"],
               "has 11 observations"),
              (["--tflite", str(tmp_path / "missing.tflite"), "--env", "Pendulum-v1"],
-              "does not exist")]
+              "does not exist"),
+             (["--tflite", str(FIXTURES / "pendulum_relu_pc.tflite"), "--env", "Pendulum-v1",
+               "--onnx", str(tmp_path / "a.onnx")], "give exactly one source")]
     for args, message in cases:
         run = subprocess.run(QHIL + ["import", *args, "-o", str(tmp_path / "x")],
                              capture_output=True, text=True, check=False)

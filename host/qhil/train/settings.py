@@ -139,10 +139,11 @@ class ImportArgs:
         "a CleanRL-style actor state_dict (fc1.., fc_mu/fc_mean, action_scale, action_bias; "
         "or actor_mean.<i>) or a TorchScript nn.Sequential of Linear and ReLU/Tanh"))
     tflite: Path | None = setting(None, parse=Path, metavar="FILE", help=(
-        "an int8 TensorFlow Lite policy (FULLY_CONNECTED with fused NONE/RELU/RELU6/"
-        "RELU_N1_TO_1, TANH, LOGISTIC, QUANTIZE/DEQUANTIZE at the ends): written as "
-        "tflite.qhil in TFLM's own arithmetic, checked bit for bit against TFLM's "
-        "interpreter, beside its float twin (needs qhil[tflite])"))
+        "an int8 TensorFlow Lite policy (FULLY_CONNECTED with fused NONE or RELU, TANH, "
+        "QUANTIZE/DEQUANTIZE at the ends): written as tflite.qhil in TFLM's own arithmetic, "
+        "checked bit for bit against TFLM's interpreter, beside its float twin, the "
+        "baseline (needs qhil[tflite]). RELU6, RELU_N1_TO_1 and LOGISTIC run in that "
+        "arithmetic too, but have no float twin yet: refused here"))
     vecnormalize: Path | None = setting(None, parse=Path, metavar="PKL", help=(
         "VecNormalize statistics saved with .save() (with --sb3): observation mean, "
         "variance and clip become the actor's normalization"))
