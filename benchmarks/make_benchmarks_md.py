@@ -671,8 +671,9 @@ def tflite() -> str:
              "`qhil import --tflite`; `tflite_ptq`: `qhil export --tflite` of the float actor "
              "(TFLite's recipe: one input scale, per-channel int8 weights, int8 activations "
              "from 20 calibration rollouts); both in TFLM's arithmetic, run by the firmware's "
-             "reference kernel. `int8`: qhil's own post-training int8 (per-feature input steps, "
-             "one rounding), run by the core's optimized kernel. " + PROTOCOL, ""]
+             "portable tflite kernel (`qhil_fc_tflite_s8`, plain C on every core). `int8`: "
+             "qhil's own post-training int8 (per-feature input steps, one rounding), run by the "
+             "core's optimized kernel. " + PROTOCOL, ""]
     path = RESULTS / "tflite" / "summary.json"
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
@@ -712,7 +713,8 @@ def tflite() -> str:
     note = ("TFLite quantizes the observation as one tensor: one input step for every feature "
             f"({'; '.join(steps)}), where qhil's int8 gives each feature its own step over its "
             "own calibrated range (docs/quantization.md#input-codes-host). The tflite variants "
-            "run on the reference kernel, the only one with TFLM's requantization so far.")
+            "run on one portable C kernel (no DSP or Helium loop for TFLM's requantization yet), "
+            "qhil's int8 on the core's optimized one.")
     return "\n".join(lines + ["", note, "", "Checks at import and export (10,000 inputs: half "
                                "observations of the env, half uniform over the input range):",
                                ""] + checks) + "\n"

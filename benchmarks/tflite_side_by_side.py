@@ -16,7 +16,7 @@ Per task (models/<env>, the float policy of every other table):
 
 One ``qhil bench`` per task runs them all on the emulated core, on the 100 test seeds
 (docs/evaluation.md), every device answer checked against the golden executor; tflite
-variants run on the firmware's reference kernel (the only one with the tflite arithmetic).
+variants run on the firmware's portable tflite kernel (plain C: no DSP or Helium loop yet).
 ``summary.json`` collects return, % of float with its interval, instructions per
 inference, blob and weight bytes and the LiteRT agreement of each export.
 """

@@ -287,7 +287,8 @@ def test_reference_and_optimized_kernels_agree(tmp_path) -> None:
     src = FIRMWARE_DIR
     subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{src}/include",
                     str(src / "test/test_kernels.c"), str(src / "src/nn/ref/qhil_fc_ref.c"),
-                    str(src / "src/nn/opt/qhil_fc_opt_c.c"), "-o", str(exe)], check=True)
+                    str(src / "src/nn/opt/qhil_fc_opt_c.c"),
+                    str(src / "src/nn/opt/qhil_fc_tflite_s8.c"), "-o", str(exe)], check=True)
     proc = subprocess.run([str(exe), "3000"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
     assert "0 mismatches" in proc.stdout

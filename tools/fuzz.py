@@ -33,10 +33,10 @@ TARGETS: dict[str, list[str]] = {
     "frames": ["src/proto/qhil_proto.c", "src/proto/qhil_cobs.c", "src/runtime/qhil_crc32.c",
                "src/runtime/qhil_model.c", "src/runtime/qhil_port_defaults.c",
                "src/nn/ref/qhil_fc_ref.c", "src/nn/ref/qhil_act_table.c", "src/nn/opt/qhil_fc_opt_c.c",
-               "src/nn/f32/qhil_fc_f32.c", "test/fuzz/fuzz_port.c"],
+               "src/nn/opt/qhil_fc_tflite_s8.c", "src/nn/f32/qhil_fc_f32.c", "test/fuzz/fuzz_port.c"],
     "model_load": ["src/runtime/qhil_model.c", "src/runtime/qhil_crc32.c",
                    "src/nn/ref/qhil_fc_ref.c", "src/nn/ref/qhil_act_table.c", "src/nn/opt/qhil_fc_opt_c.c",
-                   "src/nn/f32/qhil_fc_f32.c"],
+                   "src/nn/opt/qhil_fc_tflite_s8.c", "src/nn/f32/qhil_fc_f32.c"],
 }
 UNIT = {"frames": "frames", "model_load": "blobs"}
 

@@ -44,15 +44,15 @@ typedef struct {
     uint8_t kernel_bits;     /**< code width of `repacked` (kernel-private) */
     uint8_t kernel_mode;     /**< how qhil_fc_opt runs the layer (kernel-private) */
     uint8_t tflite;          /**< 1: the tflite arithmetic (docs/quantization.md): `shift`
-                                  holds TFLite's exponent, out_zero is added; reference
-                                  kernel only */
+                                  holds TFLite's exponent, out_zero is added; run by
+                                  qhil_fc_tflite_s8 or qhil_fc_ref only */
     int32_t out_zero;        /**< tflite: the output zero point */
 } qhil_fc_params;
 
 /**
  * out[i] = clamp(requantize(bias[i] + sum_k w[i][k] * in[k], mult[i], shift[i]), min, max)
  * (tflite layers: clamp(requantize_tflite(acc, mult[i], shift[i]) + out_zero, min, max),
- * which only qhil_fc_ref runs)
+ * which qhil_fc_ref and qhil_fc_tflite_s8 run, not qhil_fc_opt)
  *
  * @param[in]  p    layer parameters (validated by qhil_model_load)
  * @param[in]  in   [n_in] input codes, |in[k]| <= p->in_max
@@ -61,6 +61,9 @@ typedef struct {
  */
 void qhil_fc_ref(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
 void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
+/** tflite-arithmetic layers on every core: int8 rows in a plain loop (blocked layouts go
+ * to qhil_fc_ref); bit for bit the reference's results. */
+void qhil_fc_tflite_s8(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
 /** The portable optimized C kernel; the DSP kernel falls back to it for other widths. */
 void qhil_fc_opt_c(const qhil_fc_params *p, const int16_t *in, int16_t *out, void *scratch);
 

@@ -76,6 +76,46 @@ int main(int argc, char **argv)
             }
         }
     }
+    /* tflite layers: the int8 row kernel against the reference, with zero points, clamps,
+     * positive exponents (within the accumulator bound) and ties of the second rounding */
+    for (int c = 0; c < cases; c++) {
+        qhil_fc_params p;
+        memset(&p, 0, sizeof p);
+        p.layout_rows = 1;
+        p.tflite = 1;
+        p.n_in = (uint16_t)rnd_range(1, 200);
+        p.n_out = (uint16_t)rnd_range(1, 64);
+        p.w_bits = 8;
+        p.in_max = 128;
+        p.in_min = -128;
+        const int left = (rnd() & 3u) == 0u;
+        for (uint32_t i = 0; i < p.n_out; i++) {
+            for (uint32_t k = 0; k < p.n_in; k++) {
+                const int32_t lim = left ? 3 : 127;
+                weights[i * p.n_in + k] = (uint8_t)(int8_t)rnd_range(-lim, lim);
+            }
+            bias[i] = rnd_range(-20000, 20000);
+            mult[i] = (rnd() % 9u == 0u) ? (1 << 30) : (int32_t)((1u << 30) + (rnd() >> 2));
+            shift[i] = left ? rnd_range(0, 4) : rnd_range(-31, -1);
+        }
+        for (uint32_t k = 0; k < p.n_in; k++) {
+            in[k] = (int16_t)rnd_range(-128, 127);
+        }
+        p.weights = weights;
+        p.bias = bias;
+        p.mult = mult;
+        p.shift = shift;
+        p.out_zero = rnd_range(-128, 127);
+        p.out_min = (rnd() & 1u) ? -128 : p.out_zero;
+        p.out_max = (rnd() & 1u) ? 127 : rnd_range(p.out_min, 127);
+        qhil_fc_ref(&p, in, out_ref, scratch);
+        qhil_fc_tflite_s8(&p, in, out_opt, scratch);
+        if (memcmp(out_ref, out_opt, p.n_out * sizeof(int16_t)) != 0) {
+            if (failures++ < 5) {
+                printf("TFLITE MISMATCH case %d: n_in=%u n_out=%u\n", c, p.n_in, p.n_out);
+            }
+        }
+    }
     /* The fast requantization against the plain one, including ties and both signs. */
     for (int c = 0; c < cases * 200; c++) {
         int32_t acc = (int32_t)rnd();

@@ -462,18 +462,14 @@ qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int1
     }
     const int16_t *x = in;
     int16_t *bufs[2] = {act_a, act_b};
-    /* the arithmetic is the model's: every layer or none is tflite, which only the
-     * reference kernel runs */
-    const int reference = force_reference || m->layers[0].tflite;
+    /* the arithmetic is the model's (every layer or none is tflite), so is the kernel */
+    void (*const kernel)(const qhil_fc_params *, const int16_t *, int16_t *, void *) =
+        force_reference ? qhil_fc_ref : m->layers[0].tflite ? qhil_fc_tflite_s8 : qhil_fc_opt;
     for (uint32_t l = 0; l < m->n_layers; l++) {
         int16_t *y = bufs[l & 1u];
         const qhil_fc_params *p = &m->layers[l];
         const uint32_t t0 = clock != NULL ? clock() : 0u;
-        if (reference) {
-            qhil_fc_ref(p, x, y, kernel_scratch);
-        } else {
-            qhil_fc_opt(p, x, y, kernel_scratch);
-        }
+        kernel(p, x, y, kernel_scratch);
         if (m->act_tables[l] != NULL) {
             qhil_act_table_s16(y, p->n_out, m->act_tables[l], m->act_offsets[l]);
         }

@@ -203,11 +203,11 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
 def relayout_blob(data: bytes, order: KernelOrder, source: str = "blob") -> bytes:
     """The blob ``data`` with its integer weights in ``order``: the same model, and the same
     bytes when they already are (float32 blobs have no layouts and come back unchanged;
-    tflite-arithmetic blobs stay in rows, the order of the reference kernel that runs them)."""
+    tflite-arithmetic blobs stay in rows, the order of the tflite kernel that runs them)."""
     model = read_blob(data, source)
     if not isinstance(model, QuantModel):
         return data
-    if model.arithmetic == "tflite":  # only the reference kernel runs it: rows suit it best
+    if model.arithmetic == "tflite":  # its kernel reads int8 rows (others: the reference's)
         order = KernelOrder.ROWS
     if blob_layouts(data) == [order.layout_for(layer.w_bits) for layer in model.layers]:
         return data

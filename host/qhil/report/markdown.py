@@ -315,8 +315,8 @@ def header_line(report: dict[str, Any]) -> str:
                ", models compiled into flash")
     weights += ", weights widened at load" if t.get("widen_weights") else ""
     tflite = [v["name"] for v in report.get("variants", []) if v.get("arithmetic") == "tflite"]
-    reference = (f" ({', '.join(tflite)}: the reference kernel, which alone runs the tflite "
-                 "arithmetic)" if tflite else "")
+    reference = (f" ({', '.join(tflite)}: the portable tflite kernel, the one that runs the "
+                 "tflite arithmetic)" if tflite else "")
     return (f"{len(report['seeds'])} episodes per variant (seeds {report['seeds'][0]}.."
             f"{report['seeds'][-1]}), board {t.get('board', '-')}{where}, {t.get('cpu', '-')}, "
             f"firmware {t.get('firmware', '-')}, kernel {t.get('kernel', '-')}{reference}"
