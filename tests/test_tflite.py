@@ -188,11 +188,12 @@ def test_import_tflite_then_bench_bit_exact(tmp_path: Path) -> None:
     assert "rescaled from [-1, 1]" in run.stderr
     meta = json.loads((out / "meta.json").read_text())
     assert meta["source"]["check"]["tflm_equal"] == 10_000
-    for core in ("qemu-m4", "qemu-m0"):
+    # qemu-m0 from flash: an image built around the tflite model (its kernel linked in)
+    for core, where in (("qemu-m4", "ram"), ("qemu-m0", "flash")):
         bench = subprocess.run(QHIL + ["bench", "--model", str(out), "--blob",
                                        str(out / "tflite.qhil"), "--variants", "float",
-                                       "--target", core, "--episodes", "2", "-o",
-                                       str(tmp_path / core)],
+                                       "--target", core, "--weights-in", where, "--episodes",
+                                       "2", "-o", str(tmp_path / core)],
                                capture_output=True, text=True, check=False)
         assert bench.returncode == 0, bench.stderr[-2000:]
         report = json.loads((tmp_path / core / "report.json").read_text())

@@ -12,8 +12,17 @@
 #define QHIL_BUILTIN_WIDTHS_ONLY
 #include "qhil_builtin_model.h"
 #define QHIL_KERNEL_WIDTHS QHIL_BUILTIN_WIDTHS
+/* the tflite arithmetic's kernel only in an image of a tflite model (headers older than
+ * QHIL_BUILTIN_ARITHMETIC hold qhil models); uploads of the other arithmetic run the
+ * reference kernel */
+#if defined(QHIL_BUILTIN_ARITHMETIC) && QHIL_BUILTIN_ARITHMETIC == 1
+#define QHIL_KERNEL_TFLITE 1
+#else
+#define QHIL_KERNEL_TFLITE 0
+#endif
 #else
 #define QHIL_KERNEL_WIDTHS 0x1FCu
+#define QHIL_KERNEL_TFLITE 1
 #endif
 
 /** Nonzero when the optimized kernels handle `bits`-bit weights (a constant expression). */

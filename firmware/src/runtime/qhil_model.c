@@ -5,7 +5,14 @@
 #include <stddef.h>
 
 #include "qhil_crc32.h"
+#include "qhil_kernel_widths.h"
 #include "qhil_nn_support.h"
+
+#if QHIL_KERNEL_TFLITE
+#define TFLITE_KERNEL qhil_fc_tflite_s8
+#else
+#define TFLITE_KERNEL qhil_fc_ref
+#endif
 
 #define HEADER_SIZE 64u
 #define LAYER_SIZE 32u
@@ -464,7 +471,7 @@ qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int1
     int16_t *bufs[2] = {act_a, act_b};
     /* the arithmetic is the model's (every layer or none is tflite), so is the kernel */
     void (*const kernel)(const qhil_fc_params *, const int16_t *, int16_t *, void *) =
-        force_reference ? qhil_fc_ref : m->layers[0].tflite ? qhil_fc_tflite_s8 : qhil_fc_opt;
+        force_reference ? qhil_fc_ref : m->layers[0].tflite ? TFLITE_KERNEL : qhil_fc_opt;
     for (uint32_t l = 0; l < m->n_layers; l++) {
         int16_t *y = bufs[l & 1u];
         const qhil_fc_params *p = &m->layers[l];

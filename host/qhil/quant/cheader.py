@@ -21,9 +21,16 @@ def weight_widths_mask(data: bytes) -> int:
     return mask
 
 
+def arithmetic(data: bytes) -> int:
+    """The blob's arithmetic byte: 1 for the tflite arithmetic, else 0 (float32 included)."""
+    model = read_blob(data)
+    return int(isinstance(model, QuantModel) and model.arithmetic == "tflite")
+
+
 def blob_to_c_header(data: bytes, name: str = "qhil_model", source: str = "") -> str:
-    """A header defining ``<name>_blob`` (4-byte aligned), ``<name>_BLOB_LEN`` and
-    ``<name>_WIDTHS``, the weight widths its layers use (bit b for b bits).
+    """A header defining ``<name>_blob`` (4-byte aligned), ``<name>_BLOB_LEN``,
+    ``<name>_WIDTHS``, the weight widths its layers use (bit b for b bits), and
+    ``<name>_ARITHMETIC`` (1: the tflite arithmetic, whose kernel the image then links).
 
     The firmware's loader validates a compiled-in blob exactly like an uploaded one. Its
     kernels, including the header with ``<name>_WIDTHS_ONLY`` defined, see only the mask:
@@ -44,6 +51,7 @@ def blob_to_c_header(data: bytes, name: str = "qhil_model", source: str = "") ->
         "#include <stdint.h>",
         "",
         f"#define {name.upper()}_WIDTHS 0x{weight_widths_mask(data):03x}u",
+        f"#define {name.upper()}_ARITHMETIC {arithmetic(data)}",
         f"#define {name.upper()}_BLOB_LEN {len(data)}u",
         f"#ifndef {name.upper()}_WIDTHS_ONLY",
         f"static const uint8_t {name}_blob[{name.upper()}_BLOB_LEN] __attribute__((aligned(4))) = {{",
