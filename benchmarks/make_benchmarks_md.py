@@ -850,6 +850,22 @@ def quadrotor() -> str:
                          f"{_ci(c['percent_of_float'], c['interval95'])} | "
                          f"{c['early_terminations']} | {d['wall_time_s'] / 60:.0f} min |")
         lines.append("")
+    width = RESULTS / "quadrotor" / "width" / "selection.json"
+    if width.is_file():
+        sel = json.loads(width.read_text())
+        wide = json.loads((width.parent / "qat_w3_h128.json").read_text())
+        cands = sel["candidates"]
+        lines += ["**A wider qat_w3** (`qhil qat --hidden 128,128`, the recipe's bits, Net2Net "
+                  f"start; {wide['wall_time_s'] / 60:.0f} min beside other jobs; "
+                  "benchmarks/results/quadrotor/width/). The rule, validation only: "
+                  f"{sel['rule']}. " + "; ".join(
+                      f"{name}: {c['validation100']['mean']:.1f} on 100 validation episodes "
+                      f"({c['validation20']:.1f} on 20)" for name, c in cands.items())
+                  + f". Kept: {sel['kept']}. The wider export's test figure, not used for any "
+                  f"choice: {wide['percent_of_float']:.1f} % of float "
+                  f"({wide['comparison']['interval95'][0]:.1f}-"
+                  f"{wide['comparison']['interval95'][1]:.1f}), "
+                  f"{wide['weight_bytes']:,} weight bytes against 2,208.", ""]
     reports = [(name, RESULTS / "quadrotor" / f"{name}.json") for name in ("ptq", "qat_w3", "qat_w2")]
     variants: list[dict] = []
     for _, path in reports:
