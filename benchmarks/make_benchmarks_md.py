@@ -661,6 +661,33 @@ def imported_ppo() -> str:
     return "\n".join(lines + device) + "\n"
 
 
+def qat_selection() -> str:
+    lines = ["## QAT: choosing the iteration on more validation episodes (issue 33)", "",
+             "Command: `qhil qat --model models/ENV --bits 'w=3 a=3,3,8 in=auto' --finalists 5 "
+             "--average-last 5 --select-episodes 100` (docs/evaluation.md): the recipe's "
+             "qat_w3, then the 5 best iterations by their 20-episode validation mean and the "
+             "average of the last 5 iterations' weights meet again on 100 validation episodes "
+             "(10000..10099). Both rules are compared on validation seeds 10100..10199, which "
+             "neither selection saw; the test figures are reported, not used. The shipped "
+             "exports keep the old rule until every task is measured: one recipe for all.", ""]
+    files = sorted((RESULTS / "qat_select").glob("*.json"))
+    if not files:
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    lines += ["| task | rule | kept | validation 10100..10199 | test % of float (95% CI) |",
+              "|---|---|---|---|---|"]
+    for f in files:
+        d = json.loads(f.read_text())
+        kept = next(c["candidate"] for c in d["selection"]["finalists"] if c["chosen"])
+        for key, name in (("shipped", "best of 60 on 20 episodes (shipped)"),
+                          ("finalists", "finalists on 100 episodes")):
+            r = d[key]
+            lines.append(f"| {d['env']} | {name} | {'-' if key == 'shipped' else kept} | "
+                         f"{r['nested_validation']['mean']:.1f} ± "
+                         f"{r['nested_validation']['std']:.1f} | "
+                         f"{_ci(r['test_percent'], r['test_interval95'])} |")
+    return "\n".join(lines) + "\n"
+
+
 def tflite() -> str:
     lines = ["## TensorFlow Lite: a TFLite int8 policy beside qhil's own int8", "",
              "Command: `.venv/bin/python benchmarks/tflite_side_by_side.py` (one `qhil bench` per "
@@ -917,7 +944,7 @@ def main() -> None:
              "int16 at load, which is what `--widen-weights` does now (the firmware section's "
              "second table gives both for every width).", "",
              float_baselines(), ptq_tables(), qat_results(), paper_table(), imported_ppo(),
-             tflite(), sensitivity(),
+             qat_selection(), tflite(), sensitivity(),
              autoquant(),
              closed_loop(), clock_table(), quadrotor(), host_overhead(), ray_matrix(), qemu_rtt(),
              golden_speed(), firmware(), compilers(), versus_cmsis_nn(), model_bytes(),
