@@ -294,3 +294,16 @@ def test_a_clock_sweep_on_the_native_target_is_refused(capsys, tmp_path: Path) -
                  "--target", "native", "--variants", "int8", "--clock-sweep", "8M,16M",
                  "--calib-episodes", "2", "-o", str(tmp_path / "s")])
     assert code == 2 and "counts ns" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_sweep_with_float32_device_runs_exits_on_mismatches_only() -> None:
+    """device-f32 runs carry no bit-exact count (null): the exit status counts the
+    integer runs' mismatches, and a null is not an error."""
+    from qhil.cli.bench_cmd import sweep_mismatches
+
+    runs = [{"variant": "device-f32", "bit_exact": None},
+            {"variant": "int8", "bit_exact": {"checked_steps": 10, "mismatches": 0}}]
+    assert sweep_mismatches({"device": {"runs": runs}}) == 0
+    runs.append({"variant": "qat_w3", "bit_exact": {"checked_steps": 10, "mismatches": 2}})
+    assert sweep_mismatches({"device": {"runs": runs}}) == 2
+    assert sweep_mismatches({"device": {"skipped": True}}) == 0
