@@ -22,7 +22,7 @@ import numpy as np
 
 from qhil.common.errors import ConfigError
 
-__all__ = ["SHIPPED_ENVS", "make_env", "check_env_id", "box_bounds", "env_reference",
+__all__ = ["SHIPPED_ENVS", "make_env", "check_env_id", "box_bounds", "env_shape", "env_reference",
            "parse_env_reference", "env_module_file"]
 
 #: The tasks whose trained actors ship in ``models/`` (each in ``models/<id without its
@@ -169,6 +169,16 @@ def make_env(env_id: str, **kwargs: Any) -> gym.Env:
         env.close()
         raise ConfigError(f"{name} {problem}")
     return env
+
+
+def env_shape(env_ref: str) -> tuple[int, np.ndarray, np.ndarray]:
+    """An env's observation size and action bounds (the env is made and closed)."""
+    env = make_env(env_ref)
+    try:
+        low, high = box_bounds(env.action_space)
+        return int(env.observation_space.shape[0]), low, high  # type: ignore[index]
+    finally:
+        env.close()
 
 
 def box_bounds(space: gym.Space[Any]) -> tuple[np.ndarray, np.ndarray]:

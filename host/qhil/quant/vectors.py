@@ -101,6 +101,18 @@ class VectorCase:
     outputs: np.ndarray  # int64 [count, act_dim]
 
 
+def _write_case(out_dir: Path, name: str, model: QuantModel, rng: np.random.Generator,
+                order: KernelOrder) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A case's three files: the blob, its input codes and the golden answers."""
+    data = write_blob(model, meta={"case": name}, order=order)
+    x = random_input_codes(rng, model, COUNT)
+    y = GoldenExecutor(model).action_codes(x)
+    (out_dir / f"{name}.qhil").write_bytes(data)
+    (out_dir / f"{name}.in.bin").write_bytes(x.astype("<i2").tobytes())
+    (out_dir / f"{name}.out.bin").write_bytes(y.astype("<i2").tobytes())
+    return data, x, y
+
+
 def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
     out_dir.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, object]] = []
@@ -116,12 +128,7 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
         activations = tuple(Activation.parse(a) for a in acts.split(",")) if acts else ()
         model = random_quant_model(rng, sizes, bits, output, tie_share=ties,
                                    activations=activations)
-        data = write_blob(model, meta={"case": name}, order=order)
-        x = random_input_codes(rng, model, COUNT)
-        y = GoldenExecutor(model).action_codes(x)
-        (out_dir / f"{name}.qhil").write_bytes(data)
-        (out_dir / f"{name}.in.bin").write_bytes(x.astype("<i2").tobytes())
-        (out_dir / f"{name}.out.bin").write_bytes(y.astype("<i2").tobytes())
+        data, x, y = _write_case(out_dir, name, model, rng, order)
         entries.append({
             "name": name, "bits": str(bits), "output": output, "sizes": sizes, "count": COUNT,
             "obs_dim": sizes[0], "act_dim": sizes[-1], "blob_bytes": len(data),
@@ -135,12 +142,7 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
                                                                   start=len(all_cases)):
         rng = np.random.default_rng([seed, index])
         model = random_tflite_model(rng, sizes, tables, lshift, ties)
-        data = write_blob(model, meta={"case": name})
-        x = random_input_codes(rng, model, COUNT)
-        y = GoldenExecutor(model).action_codes(x)
-        (out_dir / f"{name}.qhil").write_bytes(data)
-        (out_dir / f"{name}.in.bin").write_bytes(x.astype("<i2").tobytes())
-        (out_dir / f"{name}.out.bin").write_bytes(y.astype("<i2").tobytes())
+        data, x, y = _write_case(out_dir, name, model, rng, KernelOrder.ROWS)
         entries.append({
             "name": name, "bits": str(model.bits), "output": "clip", "sizes": sizes,
             "count": COUNT, "obs_dim": sizes[0], "act_dim": sizes[-1], "blob_bytes": len(data),

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from qhil.common.actor import Activation, FloatActor, OutputKind
-from qhil.common.envs import box_bounds, env_reference, make_env
+from qhil.common.envs import env_reference, env_shape
 from qhil.common.errors import ConfigError, ModelFormatError
 from qhil.common.model_dir import load_model_dir, save_model_dir
 from qhil.quant.blob import write_blob
@@ -148,12 +148,7 @@ def import_tflite(args: ImportArgs, show_progress: bool = True) -> Path:
         raise ModelFormatError(f"TFLite file '{path}' does not exist") from None
     graph = read_tflite(data, str(path))
     env_ref = env_reference(env_id, env_kwargs)
-    env = make_env(env_ref)
-    try:
-        low, high = box_bounds(env.action_space)
-        obs_dim = int(env.observation_space.shape[0])  # type: ignore[index]
-    finally:
-        env.close()
+    obs_dim, low, high = env_shape(env_ref)
     if graph.obs_dim != obs_dim or graph.act_dim != low.size:
         raise ConfigError(f"{path}: the model maps {graph.obs_dim} inputs to {graph.act_dim} "
                           f"outputs; {env_id} has {obs_dim} observations and {low.size} actions")

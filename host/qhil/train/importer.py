@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from qhil.common.actor import FloatActor
-from qhil.common.envs import box_bounds, env_reference, make_env
+from qhil.common.envs import env_reference, env_shape, make_env
 from qhil.common.errors import ConfigError, ModelFormatError
 from qhil.common.evaluation import evaluate_policy
 from qhil.common.model_dir import save_model_dir
@@ -190,12 +190,7 @@ def read_source(args: ImportArgs) -> tuple[ImportedPolicy, Path, str]:
         raise ConfigError("--vecnormalize goes with --sb3")
     name, path = sources[0]
     env_ref = env_reference(args.env_id, args.env_kwargs)
-    env = make_env(env_ref)
-    try:
-        low, high = box_bounds(env.action_space)
-        obs_dim = int(env.observation_space.shape[0])  # type: ignore[index]
-    finally:
-        env.close()
+    obs_dim, low, high = env_shape(env_ref)
     if name == "sb3":
         policy = _from_sb3(args, env_ref)
     elif name == "onnx":
