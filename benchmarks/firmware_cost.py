@@ -25,7 +25,7 @@ import numpy as np
 
 from qhil.common.actor import FloatActor
 from qhil.common.errors import DeviceError
-from qhil.quant.blob import relayout_blob, write_blob
+from qhil.quant.blob import device_blob, write_blob
 from qhil.quant.cheader import blob_to_c_header
 from qhil.quant.config import parse_bits
 from qhil.quant.layout import KernelOrder
@@ -73,7 +73,7 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                     model = random_quant_model(rng, sizes, parse_bits(setting, len(sizes) - 1))
                     blob = write_blob(model)
                     x = random_input_codes(rng, model, 1)[0]
-                blob = relayout_blob(blob, info.weight_order)
+                blob = device_blob(blob, info.weight_order, info.model_format)
                 try:
                     loaded = dev.load(blob)
                 except DeviceError as exc:
@@ -102,7 +102,7 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                 model = random_quant_model(np.random.default_rng(4), [n_in, 64, 1],
                                            parse_bits(setting, 2))
                 try:
-                    dev.load(relayout_blob(write_blob(model), info.weight_order))
+                    dev.load(device_blob(write_blob(model), info.weight_order, info.model_format))
                 except DeviceError:
                     break
                 x = random_input_codes(np.random.default_rng(5), model, 1)[0]

@@ -308,8 +308,9 @@ def firmware() -> str:
              "are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,6] sizes; counts "
              "do not depend on weight values. float32 does not fit the 9 KB RAM arena of the "
              "16 KB micro:bit: on qemu-m0 it runs compiled into flash (`qemu-m0-builtin`, "
-             "marked 'from flash'). Integer blobs are laid out for the kernel the device names "
-             "and read where they are stored, as `qhil bench` runs them; on the DSP targets "
+             "marked 'from flash'). Blobs are sent as `qhil bench` sends them: device images "
+             "(no host section or metadata), integer weights laid out for the kernel the "
+             "device names and read where they are stored; on the DSP targets "
              "each cell is measured again with `--widen-weights`, with the arena bytes each "
              "way (second table). float32 on FPU cores is the VFMA kernel "
              "(`qhil_fc_f32_fpu.S`); rv32imac has no FPU (soft float). qemu-m55's Helium kernel "
@@ -411,32 +412,65 @@ def model_bytes() -> str:
     path = RESULTS / "model_bytes.json"
     lines = ["### Bytes", "",
              "Command: `.venv/bin/python benchmarks/model_bytes.py` (the random models of the "
-             "firmware table). Parameters: weights at their stored width, int32 bias, "
+             "firmware table), from the device image LOAD sends (docs/model-format.md"
+             "#device-images: no host section or metadata, the output table's odd half; the "
+             "file's blob beside it). Parameters: weights at their stored width, int32 bias, "
              "multiplier and shift per row, tanh tables (the output's included); container "
-             "overhead: the rest of the blob LOAD sends (header, layer table, the host "
-             "section with the observation scaling and action bounds, metadata, padding, "
-             "CRC); activations: two int16 buffers of the widest layer. Per-channel CMSIS-NN: "
+             "overhead: the rest of the device image (header, layer table, padding, CRC); "
+             "activations: two int16 buffers of the widest layer. Per-channel CMSIS-NN: "
              "weights, and an int32 bias, multiplier and shift per channel (its tanh is "
              "another operator). Targets (issue 32): parameters <= 1.05x CMSIS-NN's, "
              "container overhead <= 256 B on the device.", "",
-             "| model | blob B | parameters B (of which output table) | x CMSIS-NN per-channel "
-             "| container overhead B | activations B |", "|---|---|---|---|---|---|"]
+             "| model | file B | device image B | parameters B (of which output table) "
+             "| x CMSIS-NN per-channel | container overhead B | activations B |",
+             "|---|---|---|---|---|---|---|"]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
-    for key, row in json.loads(path.read_text()).items():
+    rows = json.loads(path.read_text())
+    for key, row in rows.items():
         ratio = row["parameters"] / row["cmsis_nn_per_channel_parameters"]
         over = row["container_overhead"]
-        lines.append(f"| {key} | {row['blob']:,} | {row['parameters']:,} "
+        lines.append(f"| {key} | {row['file_blob']:,} | {row['blob']:,} | {row['parameters']:,} "
                      f"({row['output_table']:,}) | {row['cmsis_nn_per_channel_parameters']:,} "
                      f"= **{ratio:.3f}x** ({'met' if ratio <= 1.05 else 'not met'}) | {over} "
                      f"({'met' if over <= 256 else 'not met'}) | {row['activations']:,} |")
-    lines += ["", "Not met at int8: the output's tanh table of 256 int16 codes (512 B) is the "
-              "gap (without it 1.000x); container overhead grows with the observation's "
-              "width because the host section travels with the blob (4 bytes a feature "
-              "twice, 17 features on HalfCheetah). Both need a model-format change (a table "
-              "of the width the action codes need; the host section kept on the host), not "
-              "made yet."]
+    lines += load_answers(rows)
     return "\n".join(lines) + "\n"
+
+
+def load_answers(rows: dict[str, dict[str, int]]) -> list[str]:
+    """What each core holds after LOAD (its answer's bytes used, from the firmware table):
+    the device image plus what the kernel keeps at load, as parameters against CMSIS-NN."""
+    path = RESULTS / "firmware.json"
+    if not path.is_file():
+        return []
+    lines = ["", "On the device, from LOAD's answer (bytes used: the device image, 4-byte "
+             "aligned, plus what the kernel keeps at load; firmware table above): parameters "
+             "there are the image's parameters plus that addition.", "",
+             "| target | " + " | ".join(rows) + " |", "|---|" + "---|" * len(rows)]
+    missed: set[str] = set()
+    for entry in json.loads(path.read_text()):
+        if entry["target"] not in ("qemu-m0", "qemu-m3", "qemu-m4", "qemu-m55"):
+            continue
+        cells = []
+        for key, row in rows.items():
+            cost = entry["costs"].get(key, {})
+            if "arena_bytes" not in cost:
+                cells.append("-")
+                continue
+            kept = cost["arena_bytes"] - (row["blob"] + 3) // 4 * 4
+            ratio = (row["parameters"] + kept) / row["cmsis_nn_per_channel_parameters"]
+            cells.append(f"{cost['arena_bytes']:,} B (+{kept:,} kept) = **{ratio:.3f}x**"
+                         f" ({'met' if ratio <= 1.05 else 'not met'})")
+            if ratio > 1.05:
+                missed.add(entry["target"])
+        lines.append(f"| {entry['target']} | " + " | ".join(cells) + " |")
+    lines += ["", "What a kernel keeps at load buys its speed: the DSP kernel's starting sums "
+              "(4 B a row) and 16-byte requantization records (qemu-m4), Helium's starting "
+              "sums (qemu-m55). A layout that keeps nothing, chosen under a memory budget, "
+              "is not built yet" + (f": the parameters target is not met on "
+                                    f"{', '.join(sorted(missed))}." if missed else ".")]
+    return lines
 
 
 def kernel_code() -> str:

@@ -3,18 +3,18 @@
     .venv/bin/python benchmarks/model_bytes.py
 
 For the random models of benchmarks/firmware_cost.py (Pendulum [3,64,64,1] and HalfCheetah
-[17,64,64,6], int8 and w4a4), from the blob the device is sent (docs/model-format.md):
+[17,64,64,6], int8 and w4a4), from the device image LOAD sends (docs/model-format.md
+#device-images; the file's blob, with the host section and metadata, is reported beside it):
 
 - parameters: what inference reads besides its inputs: every layer's weights section (at
   its stored width), its int32 bias, multiplier and shift (12 bytes a row), a tanh hidden
-  layer's table and the output's tanh table;
-- container overhead: the rest of the blob: header, layer table, the host section
-  (observation scaling, action bounds), metadata, alignment padding and the CRC. LOAD sends
-  the whole blob today, so every byte of it lands on the device;
+  layer's table and the output's tanh table (its odd half: 2^(A-1)+1 int16 entries);
+- container overhead: the rest of the device image: header, layer table, alignment
+  padding and the CRC;
 - activations: two int16 ping-pong buffers of the widest layer (the firmware reserves them
   at its QHIL_MAX_WIDTH); kernel scratch and what a kernel keeps at load (LOAD's bytes used
-  less the blob: the M55's starting sums, 4 bytes a row of int8 layers fed by ReLU
-  activations) come on top and are in the firmware table.
+  less the blob: the M4's 16-byte requantization records, the M55's starting sums) come on
+  top and are in the firmware table.
 
 Per-channel CMSIS-NN keeps, for the same model, the weights (int8, or two 4-bit codes a byte)
 and per channel an int32 bias, multiplier and shift (12 bytes), as qhil does per row; the
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qhil.quant.blob import write_blob
+from qhil.quant.blob import half_table, write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.random_model import random_quant_model
 
@@ -40,18 +40,20 @@ SETTINGS = ["int8", "w4a4"]
 
 def parts(sizes: list[int], setting: str) -> dict[str, int]:
     model = random_quant_model(np.random.default_rng(1), sizes, parse_bits(setting, len(sizes) - 1))
-    blob = write_blob(model)
+    blob = write_blob(model, device=True)
     params = 0
     for layer in model.layers:
         n_out, n_in = layer.weights.shape
         params += n_out * -(-n_in * layer.w_bits // 8) + 12 * n_out
         if layer.lut is not None:
             params += layer.lut.size
-    lut = 0 if model.lut is None else 2 * model.lut.size
+    table = None if model.lut is None else half_table(model.lut)
+    lut = 0 if model.lut is None else 2 * (model.lut.size if table is None else table.size)
     cmsis = sum(-(-a * b * (8 if setting == "int8" else 4) // 8) + 12 * b  # s4 packs the matrix
                 for a, b in zip(sizes, sizes[1:], strict=False))
     width = max(sizes)
-    return {"blob": len(blob), "parameters": params + lut, "output_table": lut,
+    return {"file_blob": len(write_blob(model)), "blob": len(blob),
+            "parameters": params + lut, "output_table": lut,
             "container_overhead": len(blob) - params - lut,
             "activations": 2 * 2 * width,
             "cmsis_nn_per_channel_parameters": cmsis}

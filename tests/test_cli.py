@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,11 @@ def test_quantize_inspect_eval_round_trip(tiny_model: Path, tmp_path: Path) -> N
     header = tmp_path / "m.h"
     assert main(["export-c", str(blob), "-o", str(header)]) == 0
     assert "qhil_model_blob[QHIL_MODEL_BLOB_LEN]" in header.read_text()
+    whole = tmp_path / "w.h"  # the host section and metadata too
+    assert main(["export-c", str(blob), "-o", str(whole), "--full-blob"]) == 0
+    length = re.compile(r"#define QHIL_MODEL_BLOB_LEN (\d+)u")
+    image_len = int(length.findall(header.read_text())[0])
+    assert image_len < int(length.findall(whole.read_text())[0]) == blob.stat().st_size
 
 
 def test_eval_refuses_a_blob_of_another_env_before_any_episode() -> None:

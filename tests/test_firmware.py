@@ -562,7 +562,8 @@ def test_model_compiled_into_flash_runs_without_upload(tmp_path) -> None:
     """qemu-m0-builtin: a float32 model bigger than the M0's RAM arena, from flash."""
     from qhil.bench.policies import host_f32
     from qhil.cli.main import main
-    from qhil.quant.blob import blob_id
+    from qhil.quant.blob import blob_id, device_blob
+    from qhil.quant.layout import KernelOrder
     from qhil.targets import start_target
     from qhil.targets.firmware import FIRMWARE_DIR
     from tests_support import tiny_float_actor
@@ -574,18 +575,19 @@ def test_model_compiled_into_flash_runs_without_upload(tmp_path) -> None:
     header.parent.mkdir(parents=True, exist_ok=True)
     assert main(["-q", "export-c", str(tmp_path / "m.qhil"), "--name", "qhil_builtin",
                  "-o", str(header)]) == 0
+    image = device_blob(blob, KernelOrder.ROWS)  # what export-c compiles in
     with start_target("qemu-m0-builtin", timeout=5.0) as target:
         dev = target.device
-        assert len(blob) > dev.info.arena_bytes  # could never be uploaded
-        info = dev.ensure_loaded(blob)  # already active: nothing sent
-        assert info.model_id == blob_id(blob) and info.kind == 1 and info.bytes_used == 0
+        assert len(image) > dev.info.arena_bytes  # could never be uploaded
+        info = dev.ensure_loaded(image)  # already active: nothing sent
+        assert info.model_id == blob_id(image) and info.kind == 1 and info.bytes_used == 0
         z = np.random.default_rng(3).normal(size=(8, 3)).astype(np.float32)
         for row in z:
             y, cost = dev.infer_f32(row)
             np.testing.assert_allclose(y, host_f32(actor, row), atol=1e-4)
             assert cost > 0
         dev.reset()  # the compiled-in model comes back after RESET
-        assert dev.stats()["model_id"] == blob_id(blob)
+        assert dev.stats()["model_id"] == blob_id(image)
 
 
 def test_layer_costs_add_up_to_the_inference(target) -> None:

@@ -12,12 +12,13 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
 import zlib
 from pathlib import Path
 
 import pytest
+
+from tests_support import loader_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = float(os.environ.get("QHIL_FUZZ_SECONDS", "60"))
@@ -72,15 +73,8 @@ def test_c_loader_and_python_reader_agree_on_the_fuzz_corpus(tmp_path: Path) -> 
     from qhil.quant.blob import read_blob
     from qhil.quant.qmodel import QuantModel
 
-    fuzz = _fuzz_module()
-    exe = tmp_path / "loader_verdict"
-    sources = [fuzz.FIRMWARE / s for s in fuzz.TARGETS["model_load"]]
-    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror",
-                    f"-I{fuzz.FIRMWARE / 'include'}", "-DQHIL_MAX_WIDTH=256", "-o", str(exe),
-                    str(fuzz.FIRMWARE / "test/fuzz/loader_verdict.c"), *map(str, sources),
-                    "-lm"], check=True)
     corpus = [*sorted((ROOT / "tests/fuzz/model_load").iterdir())]
-    found = fuzz.BUILD / "corpus-model_load"
+    found = _fuzz_module().BUILD / "corpus-model_load"
     if found.is_dir():
         corpus += sorted(found.iterdir())
     blobs = []
@@ -92,17 +86,11 @@ def test_c_loader_and_python_reader_agree_on_the_fuzz_corpus(tmp_path: Path) -> 
             fixed[8:12] = struct.pack("<I", len(data))
             fixed[-4:] = struct.pack("<I", zlib.crc32(bytes(fixed[:-4])))
             blobs.append(bytes(fixed))
-    paths = []
-    for i, data in enumerate(blobs):
-        paths.append(tmp_path / f"b{i}")
-        paths[-1].write_bytes(data)
-    lines = subprocess.run([str(exe), *map(str, paths)], capture_output=True, text=True,
-                           check=True).stdout.split("\n")
+    verdicts = loader_verdicts(blobs, tmp_path)
     accepted_both = 0
-    for data, line in zip(blobs, lines, strict=False):
-        code, *shape = (int(v) for v in line.split())
+    for data, (code, *shape) in zip(blobs, verdicts, strict=True):
         try:
-            model = read_blob(data)
+            model = read_blob(data, device_image=True)
         except ModelFormatError as exc:
             assert code != 0 or HOST_ONLY.search(str(exc)), f"loader accepted: {exc}"
             continue

@@ -267,7 +267,7 @@ def test_tflite_vectors_pin_the_two_roundings() -> None:
 
     differing = 0
     for case in load_cases():
-        model = read_blob(case.blob)
+        model = read_blob(case.blob, device_image=True)
         if model.arithmetic != "tflite":
             continue
         h = case.inputs.astype(np.int64)

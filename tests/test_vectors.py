@@ -18,7 +18,7 @@ def test_committed_vectors_reproduce() -> None:
     cases = load_cases()
     assert len(cases) >= 14
     for case in cases:
-        model = read_blob(case.blob, source=case.name)
+        model = read_blob(case.blob, source=case.name, device_image=True)
         np.testing.assert_array_equal(GoldenExecutor(model).action_codes(case.inputs),
                                       case.outputs, err_msg=case.name)
 
@@ -27,7 +27,7 @@ def test_vectors_cover_every_width() -> None:
     manifest = json.loads((DEFAULT_DIR / "manifest.json").read_text())
     seen_w, seen_a, seen_in = set(), set(), set()
     for case in load_cases():
-        bits = read_blob(case.blob).bits  # type: ignore[union-attr]
+        bits = read_blob(case.blob, device_image=True).bits  # type: ignore[union-attr]
         seen_w |= set(bits.w)
         seen_a |= set(bits.a)
         seen_in.add(bits.in_bits)

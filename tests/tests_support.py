@@ -38,3 +38,33 @@ def run_scenario(name: str, timeout: float) -> dict[str, Any]:
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+
+def loader_verdicts(blobs: list[bytes], work: Path) -> list[tuple[int, ...]]:
+    """The firmware loader's verdict on each blob (firmware/test/fuzz/loader_verdict.c with
+    the sources tools/fuzz.py compiles the loader fuzzer from, built by gcc into ``work``):
+    ``(0, kind, layers, obs_dim, act_dim)``, or ``(model error,)``."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("qhil_tools_fuzz", root / "tools" / "fuzz.py")
+    assert spec is not None and spec.loader is not None
+    fuzz = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = fuzz
+    spec.loader.exec_module(fuzz)
+    firmware = root / "firmware"
+    exe = work / "loader_verdict"
+    if not exe.is_file():
+        subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror",
+                        f"-I{firmware / 'include'}", "-DQHIL_MAX_WIDTH=256", "-o", str(exe),
+                        str(firmware / "test/fuzz/loader_verdict.c"),
+                        *(str(firmware / s) for s in fuzz.TARGETS["model_load"]), "-lm"],
+                       check=True)
+    paths = []
+    for i, data in enumerate(blobs):
+        paths.append(work / f"b{i}")
+        paths[-1].write_bytes(data)
+    text = subprocess.run([str(exe), *map(str, paths)], capture_output=True, text=True,
+                          check=True).stdout
+    return [tuple(int(v) for v in line.split()) for line in text.splitlines()]

@@ -33,8 +33,9 @@ typedef struct {
     int32_t in_min; /**< smallest input code: -in_max (tflite: -128) */
     qhil_fc_params layers[QHIL_MAX_LAYERS];
     qhil_fc_f32_params f32_layers[QHIL_MAX_LAYERS];
-    const int16_t *lut; /**< 2^A entries for tanh outputs, else NULL */
+    const int16_t *lut; /**< tanh outputs: 2^A entries, or the odd half's 2^(A-1)+1; else NULL */
     int32_t lut_offset; /**< 2^(A-1) */
+    uint8_t lut_half;   /**< the blob stores the output table's odd half (version 4 flags) */
     const int8_t *act_tables[QHIL_MAX_LAYERS]; /**< a tanh hidden layer's table, else NULL */
     int32_t act_offsets[QHIL_MAX_LAYERS];      /**< 2^(K-1) for a table of 2^K entries */
     uint8_t f32_tanh[QHIL_MAX_LAYERS];         /**< float32 hidden layer with tanhf */
@@ -73,6 +74,8 @@ qhil_status qhil_model_infer_f32(const qhil_model *m, const float *in, float *ou
 
 /* The header's arithmetic byte (version 4). */
 enum { QHIL_ARITH_QHIL = 0, QHIL_ARITH_TFLITE = 1 };
+/** Header byte 18 (version 4): the output tanh table is stored as its odd half. */
+#define QHIL_FLAG_HALF_TABLE 0x01u
 
 /** Use the reference kernel for every layer (tests compare it with the optimized one). */
 void qhil_model_force_reference(int enable);

@@ -122,25 +122,36 @@ def sensitivity(model: ModelLike, *, episodes: int = 5, widths: Sequence[int] | 
 
 
 def export_c(blob: str | Path, out: str | Path, name: str = "qhil_model",
-             order: str | None = None) -> Path:
+             order: str | None = None, full_blob: bool = False) -> Path:
     """``qhil export-c``: a blob as a C header, for a model compiled into flash.
 
     :param order: ``"dsp"`` or ``"rows"``: lay the integer weights out for that kernel
         (docs/model-format.md#layouts); None keeps the blob's layout
+    :param full_blob: the whole blob (host section and metadata, for firmware that reads
+        no version 4); default: the device image (docs/model-format.md#device-images)
     """
-    from qhil.quant.blob import relayout_blob
+    from qhil.quant.blob import blob_layouts, device_blob, relayout_blob
     from qhil.quant.cheader import blob_to_c_header
     from qhil.quant.layout import KernelOrder
 
     data, model = load_blob(blob)  # a malformed blob is refused here, not compiled in
     source = Path(blob).name
-    if order is not None:
-        if not isinstance(model, QuantModel):
-            raise ConfigError(f"{source} is a float32 model; --order lays out integer weights")
-        try:
-            data = relayout_blob(data, KernelOrder.parse(order), source)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+    try:
+        kernel_order = KernelOrder.parse(order) if order is not None else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if kernel_order is not None and not isinstance(model, QuantModel):
+        raise ConfigError(f"{source} is a float32 model; --order lays out integer weights")
+    if kernel_order is None and isinstance(model, QuantModel):  # the blob's own
+        kernel_order = next((k for k in KernelOrder if blob_layouts(data) == [
+            k.layout_for(layer.w_bits) for layer in model.layers]), None)
+        if kernel_order is None and not full_blob:
+            raise ConfigError(f"{source}: its weight layouts are no kernel's order; give "
+                              "--order rows or dsp")
+    if full_blob:
+        data = relayout_blob(data, kernel_order, source) if kernel_order else data
+    else:
+        data = device_blob(data, kernel_order or KernelOrder.ROWS, source=source)
     path = Path(out)
     try:
         path.write_text(blob_to_c_header(data, name, source=source))

@@ -160,6 +160,25 @@ static qhil_model_error check_layer_values(const qhil_fc_params *p)
     return QHIL_MODEL_OK;
 }
 
+/* The action code of the last layer's code v: the output tanh table's entry, from the odd
+ * half when the blob stores only that (entry(-v) = -entry(v) but for v = -2^(A-1)). */
+static int16_t output_code(const qhil_model *m, int16_t v)
+{
+    if (m->lut == NULL) {
+        return v;
+    }
+    if (!m->lut_half) {
+        return m->lut[v + m->lut_offset];
+    }
+    if (v >= 0) {
+        return m->lut[v];
+    }
+    if ((int32_t)v == -m->lut_offset) {
+        return m->lut[m->lut_offset];
+    }
+    return (int16_t)-m->lut[-v];
+}
+
 qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t size)
 {
     m->n_layers = 0; /* unusable until the end */
@@ -193,8 +212,11 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
     const uint32_t host_size = rd32(blob + 36);
     const uint32_t meta_off = rd32(blob + 40);
     const uint32_t meta_size = rd32(blob + 44);
-    /* version 4: byte 17 the arithmetic, bytes 56..59 the tflite section's offset */
+    /* version 4: byte 17 the arithmetic, byte 18 the flags, bytes 56..59 the tflite
+     * section's offset */
     const uint8_t arith = blob[17];
+    const uint8_t flags = blob[18];
+    const int half_table = (flags & QHIL_FLAG_HALF_TABLE) != 0u;
     const uint32_t tfl_off = rd32(blob + 56);
     const int tflite = arith == QHIL_ARITH_TFLITE;
     /* bytes 48..55: version 3 integer models' per-layer layouts, zero past n_layers */
@@ -204,7 +226,9 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
         (!tflite && tfl_off != 0u) ||
         (tflite && (kind != QHIL_KIND_INT || output != QHIL_OUTPUT_LINEAR || in_bits != 8u ||
                     out_bits != 8u)) ||
-        !all_zero(blob + 18, 2) || !all_zero(blob + 48u + n_layouts, 8u - n_layouts) ||
+        (version < 4u && flags != 0u) || (flags & (uint8_t)~QHIL_FLAG_HALF_TABLE) != 0u ||
+        (half_table && (kind != QHIL_KIND_INT || output != QHIL_OUTPUT_TANH)) ||
+        blob[19] != 0u || !all_zero(blob + 48u + n_layouts, 8u - n_layouts) ||
         !all_zero(blob + 60, 4) || n_layers < 1u ||
         n_layers > QHIL_MAX_LAYERS || output > 1u || obs_dim < 1u || obs_dim > MAX_DIM ||
         act_dim < 1u || act_dim > MAX_DIM || layers_off != HEADER_SIZE) {
@@ -381,26 +405,33 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
         return QHIL_MODEL_ERR_SHAPE;
     }
     const uint32_t host_words = tflite ? 5u + 2u * act_dim : 2u * obs_dim + 1u + 2u * act_dim;
-    if (host_size != 4u * host_words ||
-        !section_ok(&sc, host_off, host_size) || !section_ok(&sc, meta_off, meta_size)) {
+    /* version 4 lets a device image leave out the host-only sections (offset and size 0) */
+    const int no_host = version >= 4u && host_off == 0u && host_size == 0u;
+    const int no_meta = version >= 4u && meta_off == 0u && meta_size == 0u;
+    if ((!no_host && (host_size != 4u * host_words || !section_ok(&sc, host_off, host_size))) ||
+        (!no_meta && !section_ok(&sc, meta_off, meta_size))) {
         return QHIL_MODEL_ERR_SECTION;
     }
     m->lut = NULL;
     m->lut_offset = 0;
+    m->lut_half = 0;
     if (kind == QHIL_KIND_INT && output == QHIL_OUTPUT_TANH) {
         const uint32_t a_last = (uint32_t)m->layers[n_layers - 1u].out_max + 1u; /* 2^(A-1) */
-        if (!section_ok(&sc, lut_off, 4u * a_last)) {
+        /* the odd half: the entries of codes 0..2^(A-1)-1, then the one of -2^(A-1) */
+        const uint32_t entries = half_table ? a_last + 1u : 2u * a_last;
+        if (!section_ok(&sc, lut_off, 2u * entries)) {
             return QHIL_MODEL_ERR_SECTION;
         }
         const int16_t *lut = (const int16_t *)(const void *)(blob + lut_off);
         const int32_t q_out = (1 << (out_bits - 1u)) - 1;
-        for (uint32_t i = 0; i < 2u * a_last; i++) {
+        for (uint32_t i = 0; i < entries; i++) {
             if (lut[i] > q_out || lut[i] < -q_out) {
                 return QHIL_MODEL_ERR_LUT;
             }
         }
         m->lut = lut;
         m->lut_offset = (int32_t)a_last;
+        m->lut_half = (uint8_t)half_table;
     } else if (lut_off != 0u) {
         return QHIL_MODEL_ERR_LUT;
     }
@@ -486,7 +517,7 @@ qhil_status qhil_model_infer_layers(const qhil_model *m, const int16_t *in, int1
         x = y;
     }
     for (uint32_t i = 0; i < m->act_dim; i++) {
-        out[i] = m->lut != NULL ? m->lut[x[i] + m->lut_offset] : x[i];
+        out[i] = output_code(m, x[i]);
     }
     return QHIL_OK;
 }

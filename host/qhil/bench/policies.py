@@ -327,7 +327,7 @@ def does_not_fit(blob: bytes, info: HelloInfo, room: ModelRoom | None = None) ->
     :param room: where the model goes and its bytes there (default: HELLO's RAM arena; a
         model compiled into flash is measured against the flash the firmware leaves)
     """
-    model = read_blob(blob)
+    model = read_blob(blob, device_image=True)
     sizes = (model.layer_sizes if isinstance(model, FloatActor)
              else [model.obs_dim] + [la.n_out for la in model.layers])
     version = int.from_bytes(blob[4:6], "little")

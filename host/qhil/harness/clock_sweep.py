@@ -199,8 +199,10 @@ def run_clock_sweep(settings: BenchSettings, clocks: tuple[float, ...], *,
     out.mkdir(parents=True, exist_ok=True)
     measured = out / "measured.json"
     # the counts belong to this firmware and these blobs: another of either re-measures
-    key = {"firmware_sha256": firmware_source_hash(),
-           "blobs": {p.name: _digest(p) for p in prep.policies}}
+    # before the device run lays the blobs out for its kernel (and strips them for LOAD)
+    digests = {p.name: _digest(p) for p in prep.policies}
+    files = {p.name: p.blob for p in prep.policies}  # the host search needs the full blobs
+    key = {"firmware_sha256": firmware_source_hash(), "blobs": digests}
     saved = json.loads(measured.read_text()) if measured.is_file() else {}
     if saved.get("key") == key:
         costs, meta, traces = saved["costs"], saved["target"], saved["traces"]
@@ -220,10 +222,10 @@ def run_clock_sweep(settings: BenchSettings, clocks: tuple[float, ...], *,
 
     def task(policy: PolicyUnderTest | None, delay: int) -> _Task:
         name = policy.name if policy is not None else "float"
-        return _Task(str(prep.model.path), name, policy.blob if policy is not None else None,
+        return _Task(str(prep.model.path), name, files[name] if policy is not None else None,
                      policy.kind if policy is not None else "host-float", delay,
                      (search.start, search.stop), timing.physics_substeps, timing.delay_periods,
-                     str((cache or out) / "search" / f"{name}-{_digest(policy)}~"
+                     str((cache or out) / "search" / f"{name}-{digests.get(name, 'actor')}~"
                          f"k{timing.physics_substeps}~d{delay}.json"))
 
     device = [p for p in prep.policies if p.name in costs]

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qhil.bench.policies import DeviceInteger, PolicyUnderTest, resolve_policies
+from qhil.bench.policies import DeviceFloat32, DeviceInteger, PolicyUnderTest, resolve_policies
 from qhil.bench.results import EpisodeResult
 from qhil.bench.session import DeviceSession
 from qhil.bench.store import RunStore
@@ -32,7 +32,7 @@ from qhil.common.timing import Plant
 from qhil.harness.campaign import Bench, preflight
 from qhil.harness.settings import BenchSettings
 from qhil.link.faults import LinkFaults, parse_link_faults
-from qhil.quant.blob import blob_id, relayout_blob
+from qhil.quant.blob import blob_id, device_blob
 from qhil.quant.pipeline import Calibrator
 from qhil.report.build import load_report
 from qhil.report.decide import parse_budget
@@ -383,14 +383,16 @@ def latency_models(prep: Prepared, target_meta: dict[str, Any],
 
 
 def lay_out_for_kernel(policies: list[PolicyUnderTest], target: Target) -> None:
-    """Integer blobs in the order the target's kernel runs in place (HELLO's kernel,
-    docs/model-format.md#layouts): the same model, so the same answers, with no weight copy
-    at load. Episodes record the relaid blobs' model ids; the run's plan keeps the files'."""
+    """Blobs as the target is sent them: integer weights in the order its kernel runs in
+    place (HELLO's kernel, docs/model-format.md#layouts), and device images (no host-only
+    sections) for firmware that reads version 4: the same model, so the same answers, with
+    no weight copy at load. Episodes record these blobs' model ids; the run's plan keeps
+    the files'."""
     info = target.device.info
     assert info is not None
     for p in policies:
-        if isinstance(p, DeviceInteger) and p.on_device:
-            p.blob = relayout_blob(p.blob, info.weight_order, p.name)
+        if isinstance(p, DeviceInteger | DeviceFloat32) and p.on_device:
+            p.blob = device_blob(p.blob, info.weight_order, info.model_format, p.name)
 
 
 def _target_meta(settings: BenchSettings, target: Target | None) -> dict[str, Any]:

@@ -252,7 +252,7 @@ class Device:
     @staticmethod
     def _described(blob: bytes) -> LoadInfo:
         """What LOAD_END would have said of an active ``blob`` (arena bytes unknown: 0)."""
-        m = read_blob(blob)
+        m = read_blob(blob, device_image=True)
         if isinstance(m, QuantModel):
             shape = (0, len(m.layers), m.obs_dim, m.action_dim, m.n_macs)
         else:

@@ -39,7 +39,8 @@ from qhil.quant.qmodel import (
     QuantModel,
 )
 
-__all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "relayout_blob", "blob_layouts",
+__all__ = ["write_blob", "read_blob", "load_blob", "blob_id", "relayout_blob", "device_blob",
+           "blob_layouts",
            "blob_meta", "BlobInfo", "FORMAT_VERSION", "MAGIC", "HEADER_SIZE", "LAYER_RECORD_SIZE",
            "MAX_BLOB_SIZE", "KIND_INT", "KIND_F32"]
 
@@ -61,6 +62,26 @@ ARITH_CODES: dict[Arithmetic, int] = {"qhil": 0, "tflite": 1}
 ARITH_OF_CODE: dict[int, Arithmetic] = {code: name for name, code in ARITH_CODES.items()}
 #: A tflite model's host section: action mapping codes.
 ACTION_MAPS: dict[str, float] = {"clip": 0.0, "rescale": 1.0}
+#: The header's ``flags`` byte (version 4): the output tanh table stored as its odd half.
+FLAG_HALF_TABLE = 0x01
+
+
+def half_table(lut: np.ndarray) -> np.ndarray | None:
+    """The odd half of an output tanh table of ``2^A`` entries (index ``c + 2^(A-1)`` for
+    code ``c``): the entries of codes ``0..2^(A-1)-1``, then the one of ``-2^(A-1)``;
+    ``None`` when the table is not odd (``entry(-c) != -entry(c)`` for some ``0 < c``)."""
+    half = len(lut) // 2
+    upper = lut[half:]
+    if np.any(lut[1:half][::-1].astype(np.int32) != -upper[1:].astype(np.int32)):
+        return None
+    return np.concatenate([upper, lut[:1]]).astype(np.int16)
+
+
+def full_table(half: np.ndarray) -> np.ndarray:
+    """The ``2^A`` entries an odd half (:func:`half_table`) stands for."""
+    a = len(half) - 1
+    upper = half[:a].astype(np.int16)
+    return np.concatenate([half[a:], -upper[1:][::-1], upper]).astype(np.int16)
 
 
 def _version_for(activations: tuple[Activation, ...], layouts: list[WeightLayout],
@@ -121,11 +142,13 @@ def _i32(values: np.ndarray) -> bytes:
 
 def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
                meta: dict[str, object] | None = None,
-               order: KernelOrder = KernelOrder.ROWS) -> bytes:
+               order: KernelOrder = KernelOrder.ROWS, device: bool = False) -> bytes:
     """Serialize an integer :class:`QuantModel` or a float32 :class:`FloatActor`.
 
     :param order: the kernel whose order the integer weights are stored in (version 3 when
         any layer is not in rows); the default, rows, every kernel reads
+    :param device: a device image (version 4): what LOAD sends, without the host-only
+        sections (host section, metadata) and with an odd output table stored as its half
     """
     is_int = isinstance(model, QuantModel)
     if isinstance(model, QuantModel):
@@ -138,7 +161,7 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
         raise ModelFormatError(f"{n_layers} layers; the format holds at most {MAX_LAYERS}")
     body = _Builder(HEADER_SIZE + n_layers * LAYER_RECORD_SIZE)
     records = []
-    lut_off = tflite_off = 0
+    lut_off = tflite_off = flags = 0
     arith: Arithmetic = "qhil"
     layouts: list[WeightLayout] = []
     if isinstance(model, QuantModel):
@@ -155,7 +178,10 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
                                        layout.size(layer.n_in, layer.n_out, layer.w_bits), b_off,
                                        m_off, s_off, t_off))
         if model.lut is not None:
-            lut_off = body.add(np.asarray(model.lut, dtype="<i2").tobytes())
+            half = half_table(model.lut) if device else None
+            flags |= FLAG_HALF_TABLE if half is not None else 0
+            table = model.lut if half is None else half
+            lut_off = body.add(np.asarray(table, dtype="<i2").tobytes())
         if model.arithmetic == "tflite":
             tflite_off = body.add(b"".join(_TFLITE_LAYER.pack(*layer.clamp, 0)
                                            for layer in model.layers if layer.clamp))
@@ -183,16 +209,22 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
         in_bits = out_bits = F32_WIDTH
         meta_all = {"env_id": env_id or "", "qhil": __version__}
     meta_all.update(meta or {})
-    host_off = body.add(host)
     meta_bytes = json.dumps(meta_all, sort_keys=True, separators=(",", ":")).encode()
-    meta_off = body.add(meta_bytes)
+    if device:
+        host = meta_bytes = b""
+        host_off = meta_off = 0
+    else:
+        host_off = body.add(host)
+        meta_off = body.add(meta_bytes)
     total = body.offset + 4
     if total > MAX_BLOB_SIZE:
         raise ModelFormatError(f"blob would be {total} bytes; the format allows {MAX_BLOB_SIZE}")
     layout_bytes = bytes(lay.code for lay in layouts).ljust(8, b"\0")
-    header = _HEADER.pack(MAGIC, _version_for(model.activations, layouts, arith), HEADER_SIZE,
+    version = 4 if device else _version_for(model.activations, layouts, arith)
+    header = _HEADER.pack(MAGIC, version, HEADER_SIZE,
                           total, KIND_INT if is_int else KIND_F32, n_layers, in_bits, output,
-                          out_bits, ARITH_CODES[arith], b"\0" * 2, obs_dim, act_dim, HEADER_SIZE,
+                          out_bits, ARITH_CODES[arith], bytes([flags, 0]), obs_dim, act_dim,
+                          HEADER_SIZE,
                           lut_off, host_off, len(host), meta_off, len(meta_bytes), layout_bytes,
                           tflite_off, b"\0" * 4)
     data = header + b"".join(records) + b"".join(body.parts)
@@ -212,6 +244,19 @@ def relayout_blob(data: bytes, order: KernelOrder, source: str = "blob") -> byte
     if blob_layouts(data) == [order.layout_for(layer.w_bits) for layer in model.layers]:
         return data
     return write_blob(model, order=order)
+
+
+def device_blob(data: bytes, order: KernelOrder, model_format: int = FORMAT_VERSION,
+                source: str = "blob") -> bytes:
+    """The bytes a device is sent for the blob ``data``: its weights in ``order`` (as
+    :func:`relayout_blob`) and, for firmware that reads version 4, the device image
+    (:func:`write_blob` with ``device=True``). Idempotent: a device image comes back as is."""
+    if model_format < 4:
+        return relayout_blob(data, order, source)
+    model = read_blob(data, source, device_image=True)
+    if isinstance(model, QuantModel) and model.arithmetic == "tflite":
+        order = KernelOrder.ROWS
+    return write_blob(model, order=order, device=True)
 
 
 def blob_layouts(data: bytes) -> list[WeightLayout]:
@@ -301,15 +346,21 @@ def load_blob(path: str | Path) -> tuple[bytes, QuantModel | FloatActor]:
     return data, read_blob(data, source=str(path))
 
 
-def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # noqa: C901
-    """Parse and fully validate a blob; any defect raises :class:`ModelFormatError`."""
+def read_blob(data: bytes, source: str = "blob",  # noqa: C901
+              device_image: bool = False) -> QuantModel | FloatActor:
+    """Parse and fully validate a blob; any defect raises :class:`ModelFormatError`.
+
+    :param device_image: accept a device image without its host section or metadata
+        (version 4); the model then carries neutral stand-ins (centre 0, step 1, output
+        scale 1, actions in [-1, 1], no metadata), right for its integer codes only
+    """
     r = _Reader(data, source)
     if len(data) < HEADER_SIZE + 4:
         raise r.fail(f"{len(data)} bytes is too short for a qhil model (at least {HEADER_SIZE + 4})")
     if len(data) > MAX_BLOB_SIZE:
         raise r.fail(f"{len(data)} bytes exceeds the {MAX_BLOB_SIZE}-byte limit")
     (magic, version, header_size, total, kind, n_layers, in_bits, output, out_bits, arith_code,
-     res2, obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off, meta_size,
+     flag_bytes, obs_dim, act_dim, layers_off, lut_off, host_off, host_size, meta_off, meta_size,
      layout_bytes, tflite_off, res4) = _HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise r.fail(f"bad magic {magic!r}; not a qhil model")
@@ -322,11 +373,14 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
     stored, actual = blob_id(data), zlib.crc32(data[:-4])
     if stored != actual:
         raise r.fail(f"CRC32 mismatch (stored {stored:08x}, computed {actual:08x}): corrupted")
-    if res2 != b"\0" * 2 or res4 != b"\0" * 4:
+    flags = flag_bytes[0]
+    if flag_bytes[1] or res4 != b"\0" * 4:
         raise r.fail("reserved header bytes are not zero")
-    if version < 4 and (arith_code or tflite_off):
-        raise r.fail("reserved header bytes are not zero (the arithmetic, byte 17, and the "
-                     "tflite section, bytes 56..59, need version 4)")
+    if version < 4 and (arith_code or tflite_off or flags):
+        raise r.fail("reserved header bytes are not zero (the arithmetic, byte 17, the flags, "
+                     "byte 18, and the tflite section, bytes 56..59, need version 4)")
+    if flags & ~FLAG_HALF_TABLE:
+        raise r.fail(f"flags 0x{flags:02x}: only bit 0 (the output table's odd half) is defined")
     arithmetic = ARITH_OF_CODE.get(arith_code)
     if arithmetic is None:
         raise r.fail(f"unknown arithmetic {arith_code} (0 qhil, 1 tflite)")
@@ -430,9 +484,19 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
         layers = [dataclasses.replace(layer, clamp=c) for layer, c in zip(layers, clamps,
                                                                           strict=True)]
     expected_host = 4 * (5 + 2 * act_dim) if tflite else 4 * (2 * obs_dim + 1 + 2 * act_dim)
-    if host_size != expected_host:
+    no_host = version >= 4 and host_off == host_size == 0
+    no_meta = version >= 4 and meta_off == meta_size == 0
+    if (no_host or no_meta) and not device_image:
+        raise r.fail("a device image (its host section or metadata left out): it runs on a "
+                     "device, not in qhil's host converters; use the blob it was made from")
+    if no_host:
+        host = np.concatenate([np.zeros(1 if tflite else obs_dim), np.ones(1 if tflite else obs_dim),
+                               [0.0, 1.0, 0.0] if tflite else [1.0 if is_int else np.inf],
+                               -np.ones(act_dim), np.ones(act_dim)]).astype(np.float32)
+    elif host_size != expected_host:
         raise r.fail(f"host section is {host_size} bytes, expected {expected_host}")
-    host = _arr(r.section(host_off, host_size, "host section"), "<f4", host_size // 4)
+    else:
+        host = _arr(r.section(host_off, host_size, "host section"), "<f4", host_size // 4)
     out_zero = 0.0
     out_kind: Literal["tanh", "clip", "rescale"] = "tanh" if output == OUT_TANH else "clip"
     if tflite:
@@ -455,16 +519,23 @@ def read_blob(data: bytes, source: str = "blob") -> QuantModel | FloatActor:  # 
     high = rest[act_dim:].astype(np.float64)
 
     try:
-        meta = json.loads(r.section(meta_off, meta_size, "metadata").decode("utf-8"))
+        meta = {} if no_meta else json.loads(r.section(meta_off, meta_size,
+                                                       "metadata").decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise r.fail(f"metadata is not UTF-8 JSON ({exc})") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("env_id", ""), str):
         raise r.fail("metadata must be a JSON object with a string env_id")
 
     lut = None
+    halved = bool(flags & FLAG_HALF_TABLE)
+    if halved and not (is_int and output == OUT_TANH and not tflite):
+        raise r.fail("flag bit 0 (the output table's odd half) set for a model without an "
+                     "output tanh table")
     if is_int and output == OUT_TANH:
         size = 1 << layers[-1].out_bits
-        lut = _arr(r.section(lut_off, 2 * size, "tanh table"), "<i2", size).astype(np.int16)
+        count = size // 2 + 1 if halved else size
+        lut = _arr(r.section(lut_off, 2 * count, "tanh table"), "<i2", count).astype(np.int16)
+        lut = full_table(lut) if halved else lut
     elif lut_off:
         raise r.fail("tanh table present for a model that does not use it")
     r.check_overlaps()

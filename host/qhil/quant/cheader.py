@@ -12,7 +12,7 @@ __all__ = ["blob_to_c_header"]
 
 def weight_widths_mask(data: bytes) -> int:
     """Bit b set for every weight width b the blob's integer layers use (0: float32)."""
-    model = read_blob(data)
+    model = read_blob(data, device_image=True)
     if not isinstance(model, QuantModel):
         return 0
     mask = 0
@@ -23,7 +23,7 @@ def weight_widths_mask(data: bytes) -> int:
 
 def arithmetic(data: bytes) -> int:
     """The blob's arithmetic byte: 1 for the tflite arithmetic, else 0 (float32 included)."""
-    model = read_blob(data)
+    model = read_blob(data, device_image=True)
     return int(isinstance(model, QuantModel) and model.arithmetic == "tflite")
 
 

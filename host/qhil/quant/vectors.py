@@ -6,8 +6,9 @@
 - ``<case>.in.bin``: int16 little-endian input codes ``[count, obs_dim]``
 - ``<case>.out.bin``: int16 little-endian expected action codes ``[count, act_dim]``
 
-and ``manifest.json`` lists the cases with their sizes and model ids. Python tests read
-them with numpy; firmware tests read the same files (native) or receive them over the
+(``device_*`` cases are device images of other cases: the same inputs and answers), and
+``manifest.json`` lists the cases with their sizes and model ids. Python tests read them
+with numpy; firmware tests read the same files (native) or receive them over the
 link (emulators and boards). The golden executor produced the outputs; a test checks
 that it still does, so a change of semantics cannot slip through as a silent rewrite.
 
@@ -93,6 +94,17 @@ _V4_CASES: dict[str, tuple[list[int], str, float, float]] = {
 }
 
 
+# Device images (version 4, docs/model-format.md#device-images) of cases above: the host
+# section and metadata left out, an odd output table stored as its half; same inputs and
+# answers as the case they are made from.
+_DEVICE_CASES: dict[str, str] = {
+    "device_mixed_cheetah": "mixed_cheetah",
+    "device_in2_w2a2": "in2_w2a2",
+    "device_tanh_ppo_w8": "tanh_ppo_w8",
+    "device_tflite_mixed": "tflite_mixed",
+}
+
+
 @dataclass(frozen=True)
 class VectorCase:
     name: str
@@ -149,6 +161,17 @@ def generate(out_dir: Path = DEFAULT_DIR, seed: int = 1234) -> list[VectorCase]:
             "model_id": f"0x{blob_id(data):08x}", "arithmetic": "tflite",
             "activations": ["table" if t == "t" else "identity" for t in tables]})
         cases.append(VectorCase(name, data, x, y))
+    by_name = {case.name: (case, entry) for case, entry in zip(cases, entries, strict=True)}
+    for name, source in _DEVICE_CASES.items():
+        case, entry = by_name[source]
+        data = write_blob(read_blob(case.blob), device=True)
+        (out_dir / f"{name}.qhil").write_bytes(data)
+        (out_dir / f"{name}.in.bin").write_bytes(case.inputs.astype("<i2").tobytes())
+        (out_dir / f"{name}.out.bin").write_bytes(case.outputs.astype("<i2").tobytes())
+        entries.append({**entry, "name": name, "device_image_of": source,
+                        "blob_bytes": len(data), "model_id": f"0x{blob_id(data):08x}",
+                        "flags": data[18]})
+        cases.append(VectorCase(name, data, case.inputs, case.outputs))
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     generate_converters(out_dir, seed)
     generate_f32(out_dir, seed)

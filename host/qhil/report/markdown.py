@@ -294,7 +294,9 @@ def note_lines(report: dict[str, Any]) -> list[str]:
     if any(v["sizes"].get("arena_bytes") for v in report["variants"]):
         widened = " (weights widened at load: --widen-weights)" if report["target"].get(
             "widen_weights") else ""
-        lines.append("Arena B: device RAM each model takes: the blob, the kernel's per-row "
+        lines.append("Blob B: the bytes the device is sent (a device image on firmware that "
+                     "reads model format 4: no host section or metadata). "
+                     "Arena B: device RAM each model takes: the blob, the kernel's per-row "
                      "requantization records and any weight copy it makes at load" + widened + ".")
     return lines
 

@@ -33,7 +33,7 @@ from qhil.link.ethernet import EthernetTransport
 from qhil.link.faults import FaultyTransport, LinkFaults
 from qhil.link.paced import PacedTransport
 from qhil.link.transport import SerialTransport, Transport
-from qhil.quant.blob import blob_id, relayout_blob
+from qhil.quant.blob import blob_id, device_blob
 from qhil.targets.firmware import (
     FIRMWARE_DIR,
     build_firmware,
@@ -303,7 +303,7 @@ class Target(ABC):
         started with it. A device that already runs the model is left as it is."""
         info = self.device.info
         assert info is not None
-        blob = relayout_blob(blob, info.weight_order)
+        blob = device_blob(blob, info.weight_order, info.model_format)
         if weights_in is WeightsIn.FLASH and self.device.stats()["model_id"] != blob_id(blob):
             self._start_with_model(blob)
             if self.device.stats()["model_id"] != blob_id(blob):
