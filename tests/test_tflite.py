@@ -202,6 +202,62 @@ def test_import_tflite_then_bench_bit_exact(tmp_path: Path) -> None:
         assert entry["bit_exact"]["checked_steps"] == 2 * 200
 
 
+_LOGICAL = {"NONE": lambda h: h, "RELU": lambda h: np.maximum(h, 0),
+            "RELU6": lambda h: np.clip(h, 0, 6), "RELU_N1_TO_1": lambda h: np.clip(h, -1, 1),
+            "TANH": np.tanh, "LOGISTIC": lambda h: 1 / (1 + np.exp(-h))}
+
+
+def test_float_twin_is_the_same_function() -> None:
+    """Every fused activation and table, hidden and last: the twin (ReLU, tanh and linear
+    layers only) computes the dequantized network's function."""
+    from qhil.tflite.graph import Quant, TfliteDense, TfliteGraph, TfliteTable
+    from qhil.tflite.importer import float_twin
+
+    rng = np.random.default_rng(5)
+    q = Quant(0.05, 0)
+    for posts in (["RELU6", "LOGISTIC", "RELU_N1_TO_1"], ["RELU_N1_TO_1", "TANH", "RELU6"],
+                  ["LOGISTIC", "RELU", "LOGISTIC"], ["RELU", "NONE", "TANH"],
+                  ["TANH", "RELU6", "RELU"], ["RELU6", "NONE"]):
+        sizes = [4] + [int(n) for n in rng.integers(3, 9, len(posts) - 1)] + [2]
+        ops: list[TfliteDense | TfliteTable] = []
+        for n_in, n_out, post in zip(sizes[:-1], sizes[1:], posts, strict=True):
+            table = post in ("TANH", "LOGISTIC")
+            ops.append(TfliteDense(rng.integers(-127, 128, (n_out, n_in)).astype(np.int8),
+                                   rng.integers(-500, 500, n_out).astype(np.int32),
+                                   rng.uniform(0.005, 0.02, n_out).astype(np.float32), q, q,
+                                   "NONE" if table else post))
+            if table:
+                ops.append(TfliteTable(post, q, q))
+        twin = float_twin(TfliteGraph(tuple(ops), q, q, True, True), -np.ones(2), np.ones(2))
+        x = rng.normal(0, 3, (300, 4))
+        h = x
+        for op, post in zip((o for o in ops if isinstance(o, TfliteDense)), posts, strict=True):
+            w = op.weights.astype(np.float64) * op.w_scales[:, None].astype(np.float64)
+            h = _LOGICAL[post](h @ w.T + op.bias * q.scale * op.w_scales.astype(np.float64))
+        got = twin.squashed(x)
+        np.testing.assert_allclose(got, h, atol=2e-4, err_msg=str(posts))
+        assert twin.output == ("tanh" if posts[-1] == "TANH" else "clip")
+
+
+def test_import_relu6_logistic_policy(tmp_path: Path) -> None:
+    """RELU6 and LOGISTIC import (equal to TFLM on 10,000 inputs) and run closed loop."""
+    out = tmp_path / "tfl"
+    run = subprocess.run(QHIL + ["import", "--tflite",
+                                 str(FIXTURES / "pendulum_relu6_logistic.tflite"), "--env",
+                                 "Pendulum-v1", "--test-episodes", "2", "-o", str(out)],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "equal to TFLM on 10,000 inputs" in run.stderr
+    bench = subprocess.run(QHIL + ["bench", "--model", str(out), "--blob", str(out / "tflite.qhil"),
+                                   "--variants", "float", "--target", "native", "--episodes", "2",
+                                   "-o", str(tmp_path / "b")],
+                           capture_output=True, text=True, check=False)
+    assert bench.returncode == 0, bench.stderr[-2000:]
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    entry = next(v for v in report["variants"] if v["name"] == "tflite")
+    assert entry["bit_exact"]["mismatches"] == 0 and entry["bit_exact"]["checked_steps"] == 400
+
+
 def test_import_refusals_are_one_line(tmp_path: Path) -> None:
     cases = [(["--tflite", str(FIXTURES / "unsupported_add.tflite"), "--env", "Pendulum-v1"],
               "operator ADD is not supported"),

@@ -7,8 +7,9 @@
    range: every output must be equal, bit for bit (float outputs: the same float32);
    LiteRT's reference kernels are run on the same inputs and their agreement recorded;
 3. write ``tflite.qhil`` (the integer policy), ``actor.npz`` (its float twin: the same
-   network with dequantized weights and float activations, the baseline that % of float
-   compares with) and ``meta.json`` (the file, its sha256, the checks, the action mapping).
+   network with dequantized weights and float activations, written in ReLU, tanh and
+   linear layers (:func:`float_twin`), the baseline that % of float compares with) and
+   ``meta.json`` (the file, its sha256, the checks, the action mapping).
 
 The action mapping: a model ending in TANH is rescaled from [-1, 1] to the env's action
 bounds (as stable-baselines3 does); any other output is the action, clipped to the bounds.
@@ -49,38 +50,78 @@ def _action_map(graph: TfliteGraph) -> ActionMap:
     return "rescale" if isinstance(last, TfliteTable) and last.op == "TANH" else "clip"
 
 
-def float_twin(graph: TfliteGraph, low: np.ndarray, high: np.ndarray) -> FloatActor:
-    """The float network the int8 graph quantizes: dequantized weights and biases, float
-    activations (ReLU, tanh or none; others have no float counterpart in qhil's actors).
-
-    :raises ConfigError: an activation qhil's float actors cannot hold (RELU6, LOGISTIC, ...)
-    """
-    weights, biases, acts = [], [], []
+def _post_ops(graph: TfliteGraph) -> list[tuple[TfliteDense, str]]:
+    """Each FULLY_CONNECTED with what follows it: its fused activation, or the TANH or
+    LOGISTIC after an unfused one."""
     ops = list(graph.ops)
+    out: list[tuple[TfliteDense, str]] = []
     for i, op in enumerate(ops):
         if not isinstance(op, TfliteDense):
             continue
         nxt = ops[i + 1] if i + 1 < len(ops) else None
-        scales = np.broadcast_to(op.w_scales.astype(np.float64), (op.weights.shape[0],))
-        weights.append((op.weights.astype(np.float64) * scales[:, None]).astype(np.float32))
-        biases.append((op.bias.astype(np.float64) * op.inp.scale * scales).astype(np.float32))
-        if isinstance(nxt, TfliteTable) and nxt.op == "TANH" and op.fused == "NONE":
-            acts.append(Activation.TANH)
-        elif nxt is None or isinstance(nxt, TfliteDense):
-            if op.fused not in ("NONE", "RELU"):
-                raise ConfigError(f"fused {op.fused} has no float counterpart for the baseline "
-                                  "(qhil's float actors are ReLU, tanh or linear)")
-            acts.append(Activation.RELU if op.fused == "RELU" else Activation.IDENTITY)
+        if isinstance(nxt, TfliteTable):
+            if op.fused != "NONE":
+                raise ConfigError(f"{nxt.op} after fused {op.fused} has no float counterpart "
+                                  "for the baseline")
+            out.append((op, nxt.op))
         else:
-            raise ConfigError(f"{nxt.op} after fused {op.fused} has no float counterpart for "
-                              "the baseline (qhil's float actors are ReLU, tanh or linear)")
+            out.append((op, op.fused))
+    return out
+
+
+def float_twin(graph: TfliteGraph, low: np.ndarray, high: np.ndarray) -> FloatActor:
+    """The float network the int8 graph quantizes, the baseline % of float compares with:
+    dequantized weights and biases, float activations. qhil's float actors have ReLU, tanh
+    and linear layers, so the other activations are written exactly in those, which can
+    widen a layer or add one (the same function, another shape):
+
+    - RELU6: ``relu(h) - relu(h - 6)`` (a ReLU layer of twice the rows, the next layer
+      takes ``[W, -W]``); RELU_N1_TO_1: ``relu(h + 1) - relu(h - 1) - 1`` likewise;
+    - LOGISTIC: ``(tanh(h / 2) + 1) / 2`` (a tanh layer of halved weights, the next
+      layer takes ``W / 2`` and ``b + W 1 / 2``);
+    - a last layer with any of these (or ReLU) becomes a hidden layer followed by a linear
+      one that maps its units back (the action, clipped to the bounds, as the int8 model's);
+      a last TANH is the actor's tanh output (rescaled to the bounds).
+    """
+    weights: list[np.ndarray] = []
+    biases: list[np.ndarray] = []
+    acts: list[Activation] = []
+    # the logical input of the next layer is mix @ units + offset (units: the last layer made)
+    mix: np.ndarray | None = None
+    offset: np.ndarray | None = None
+    posts = _post_ops(graph)
+    for i, (op, post) in enumerate(posts):
+        scales = np.broadcast_to(op.w_scales.astype(np.float64), (op.weights.shape[0],))
+        w = op.weights.astype(np.float64) * scales[:, None]
+        b = op.bias.astype(np.float64) * op.inp.scale * scales
+        if mix is not None and offset is not None:
+            w, b = w @ mix, b + w @ offset
+        last = i == len(posts) - 1
+        n = w.shape[0]
+        if post in ("RELU6", "RELU_N1_TO_1"):
+            lo, hi = (0.0, 6.0) if post == "RELU6" else (-1.0, 1.0)
+            w, b = np.vstack([w, w]), np.concatenate([b - lo, b - hi])
+            act, mix, offset = Activation.RELU, np.hstack([np.eye(n), -np.eye(n)]), np.full(n, lo)
+        elif post == "LOGISTIC":
+            w, b = w / 2, b / 2
+            act, mix, offset = Activation.TANH, np.eye(n) / 2, np.full(n, 0.5)
+        else:
+            act = {"NONE": Activation.IDENTITY, "RELU": Activation.RELU,
+                   "TANH": Activation.TANH}[post]
+            mix = offset = None
+        weights.append(w)
+        biases.append(b)
+        acts.append(act)
+        if last and act is not Activation.IDENTITY and post != "TANH":
+            weights.append(np.eye(n) if mix is None else mix)
+            biases.append(np.zeros(n) if offset is None else offset)
+            acts.append(Activation.IDENTITY)
     output: OutputKind = "tanh" if acts[-1] is Activation.TANH else "clip"
-    if acts[-1] is Activation.RELU:
-        raise ConfigError("a ReLU output layer has no float counterpart for the baseline")
     n_in = weights[0].shape[1]
-    return FloatActor(tuple(weights), tuple(biases), np.zeros(n_in), np.ones(n_in), np.inf,
-                      np.asarray(low, np.float64), np.asarray(high, np.float64), output,
-                      tuple(acts[:-1]))
+    return FloatActor(tuple(x.astype(np.float32) for x in weights),
+                      tuple(x.astype(np.float32) for x in biases), np.zeros(n_in),
+                      np.ones(n_in), np.inf, np.asarray(low, np.float64),
+                      np.asarray(high, np.float64), output, tuple(acts[:-1]))
 
 
 def check_inputs(graph: TfliteGraph, model: QuantModel, observations: np.ndarray,
