@@ -8,7 +8,8 @@ native. Models are random at the Pendulum [3,64,64,1] and HalfCheetah [17,64,64,
 instruction counts do not depend on weight values. Blobs are laid out for the kernel the
 device names in HELLO and read where they are stored, as ``qhil bench`` runs them; on
 targets whose kernel can widen the weights at load (the DSP kernel) each cell is measured
-again with the widen flag (``--widen-weights``), with the arena bytes each way. A model
+again with the widen flag (``--widen-weights``), and on the DSP and Helium kernels with
+the compact flag (``--compact-load``: nothing kept at load), with the arena bytes each way. A model
 too big for a target's RAM arena is measured compiled into flash where the target has a
 -builtin build (qemu-m0). Round trips are INFER requests timed on the host (Python client
 included), so they depend on the machine's load.
@@ -25,6 +26,7 @@ import numpy as np
 
 from qhil.common.actor import FloatActor
 from qhil.common.errors import DeviceError
+from qhil.link.framing import LoadPrep
 from qhil.quant.blob import device_blob, write_blob
 from qhil.quant.cheader import blob_to_c_header
 from qhil.quant.config import parse_bits
@@ -36,6 +38,9 @@ from qhil.targets.firmware import FIRMWARE_DIR, build_firmware, elf_memory, firm
 OUT = Path(__file__).resolve().parent / "results"
 SIZES = {"pendulum": [3, 64, 64, 1], "halfcheetah": [17, 64, 64, 6]}
 SETTINGS = ["int8", "w4a4", "w3a3", "w2a2", "float32"]
+#: Kernels that keep something at load (starting sums, requantization records), measured
+#: again with LOAD's compact flag.
+KEEPS_AT_LOAD = ("DSP", "Helium")
 DEFAULT_TARGETS = ["native", "qemu-m0", "qemu-m3", "qemu-m4", "qemu-m7", "qemu-m33",
                    "qemu-m55", "qemu-rv32", "qemu-stm32f4", "qemu-m0-clang", "qemu-m3-clang",
                    "qemu-m4-clang", "qemu-m55-clang"]
@@ -87,9 +92,15 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                               "blob_bytes": len(blob), "macs": macs,
                               "arena_bytes": loaded.bytes_used}
                 if info.weight_order is KernelOrder.DSP and setting != "float32":
-                    loaded = dev.load(blob, widen=True)
+                    loaded = dev.load(blob, prep=LoadPrep.WIDEN)
                     cost = info.cost(dev.bench(x, 21)[1])
                     costs[key]["widened"] = {"cost": round(cost, 1),
+                                             "per_mac": round(cost / macs, 3),
+                                             "arena_bytes": loaded.bytes_used}
+                if info.kernel in KEEPS_AT_LOAD and setting != "float32":
+                    loaded = dev.load(blob, prep=LoadPrep.COMPACT)
+                    cost = info.cost(dev.bench(x, 21)[1])
+                    costs[key]["compact"] = {"cost": round(cost, 1),
                                              "per_mac": round(cost / macs, 3),
                                              "arena_bytes": loaded.bytes_used}
         row["costs"] = costs
@@ -140,6 +151,26 @@ def from_flash(target_name: str, blob: bytes, x: np.ndarray, macs: int,
             "macs": macs, "where": "flash"}
 
 
+def _alternative_table(rows: list[dict[str, object]], form: str, intro: str) -> list[str]:
+    """Each integer cell against its measurement in another load preparation (``form``)."""
+    measured = [r for r in rows if any(form in c for c in r["costs"].values())]  # type: ignore[attr-defined]
+    if not measured:
+        return []
+    lines = ["", intro, "",
+             "| target | " + " | ".join(f"{s} {k}" for s in SIZES for k in SETTINGS[:-1]) + " |",
+             "|---" * (1 + len(SIZES) * (len(SETTINGS) - 1)) + "|"]
+    for r in measured:
+        cells = []
+        for s in SIZES:
+            for k in SETTINGS[:-1]:
+                c = r["costs"][f"{s}/{k}"]  # type: ignore[index]
+                w = c.get(form)
+                cells.append(f"{c['per_mac']:.2f} -> {w['per_mac']:.2f} ({c['arena_bytes']:,}"
+                             f" -> {w['arena_bytes']:,} B)" if w else "-")
+        lines.append(f"| {r['target']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(rows: list[dict[str, object]]) -> str:
     lines = ["| target | unit | kernel | " + " | ".join(
         f"{s} {k}" for s in SIZES for k in SETTINGS) + " | RTT p50/p99 ms |",
@@ -155,23 +186,17 @@ def markdown(rows: list[dict[str, object]]) -> str:
         rtt = r["rtt_ms"]
         lines.append(f"| {r['target']} | {r['unit']} | {r['kernel']} | " + " | ".join(cells) +
                      f" | {rtt['p50']:.2f} / {rtt['p99']:.2f} |")  # type: ignore[index]
-    widened = [r for r in rows if any("widened" in c for c in r["costs"].values())]  # type: ignore[attr-defined]
-    if widened:
-        lines += ["", "Stored width against `--widen-weights` (the DSP kernel's int16 copy of "
-                  "every layer, else int8, else nibbles, made at load): instructions per MAC "
-                  "and arena bytes (blob + requantization records + any copy), stored -> "
-                  "widened:", "",
-                  "| target | " + " | ".join(f"{s} {k}" for s in SIZES for k in SETTINGS[:-1])
-                  + " |", "|---" * (1 + len(SIZES) * (len(SETTINGS) - 1)) + "|"]
-        for r in widened:
-            cells = []
-            for s in SIZES:
-                for k in SETTINGS[:-1]:
-                    c = r["costs"][f"{s}/{k}"]  # type: ignore[index]
-                    w = c.get("widened")
-                    cells.append(f"{c['per_mac']:.2f} -> {w['per_mac']:.2f} ({c['arena_bytes']:,}"
-                                 f" -> {w['arena_bytes']:,} B)" if w else "-")
-            lines.append(f"| {r['target']} | " + " | ".join(cells) + " |")
+    intros = {
+        "widened": "Stored width against `--widen-weights` (the DSP kernel's int16 copy of "
+                   "every layer, else int8, else nibbles, made at load): instructions per MAC "
+                   "and arena bytes (blob + starting sums + requantization records + any "
+                   "copy), stored -> widened:",
+        "compact": "Stored against `--compact-load` (LOAD's compact flag: the kernel keeps "
+                   "nothing at load, the arena holds the blob alone; the form a board whose "
+                   "arena has no room for the starting sums gets anyway): instructions per MAC "
+                   "and arena bytes, stored -> compact:"}
+    for form, intro in intros.items():
+        lines += _alternative_table(rows, form, intro)
     lines += ["", "Kernel throughput: extra cost per MAC when a 64-output layer grows from 64 to "
               "192 inputs (per-row work constant):", "",
               "| target | " + " | ".join(SETTINGS[:-1]) + " |", "|---" * (1 + len(SETTINGS) - 1) + "|"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from qhil.common.actor import Activation
+from qhil.link.framing import LoadPrep
 from qhil.quant.blob import write_blob
 from qhil.quant.config import BitConfig
 from qhil.quant.golden import GoldenExecutor
@@ -38,7 +39,10 @@ def check_random_models(target: Target, seeds: range, count: int = 16,
         x = random_input_codes(rng, model, count)
         expected = GoldenExecutor(model).action_codes(x)
         order = KernelOrder.DSP if seed % 3 == 1 else KernelOrder.ROWS
-        target.device.load(write_blob(model, order=order), widen=seed % 3 == 2)
+        # in the DSP order, every other such seed keeps nothing at load (compact)
+        prep = (LoadPrep.WIDEN if seed % 3 == 2 else
+                LoadPrep.COMPACT if seed % 3 == 1 and seed // 3 % 2 else LoadPrep.STORED)
+        target.device.load(write_blob(model, order=order), prep=prep)
         got = np.stack([target.device.infer(row)[0] for row in x])
         np.testing.assert_array_equal(got, expected, err_msg=f"seed {seed}, {bits}, {sizes}")
         checked += 1

@@ -103,6 +103,8 @@ def test_unknown_target_is_one_clear_line(tmp_path: Path) -> None:
     (["--target", "qemu-m4", "--weights-in", "flash", "--widen-weights"],
      "--widen-weights copies weights into RAM at load"),
     (["--target", "qemu-m4", "--weights-in", "rom"], "--weights-in 'rom': choose ram or flash"),
+    (["--target", "qemu-m4", "--widen-weights", "--compact-load"],
+     "--widen-weights makes a copy at load, --compact-load keeps nothing: choose one"),
 ])
 def test_weights_in_flash_refusals_are_one_line(tmp_path: Path, extra: list[str],
                                                 message: str) -> None:
@@ -191,6 +193,15 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
     assert v["sizes"]["arena_bytes"] >= (v["sizes"]["blob_bytes"] + 3) // 4 * 4 + copy
     assert v["bit_exact"]["mismatches"] == 0
     assert v["device_cost"]["median"] < by_name["int8"]["device_cost"]["median"]
+    # --compact-load: nothing kept at load, the arena holds the blob alone; same answers
+    assert main(["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4", "--variants",
+                 "int8", "--episodes", "1", "--calib-episodes", "3", "--compact-load",
+                 "-o", str(tmp_path / "c")]) == 0
+    compact = load_report(tmp_path / "c" / "report.json")
+    assert compact["target"]["compact_load"]
+    (v,) = compact["variants"]
+    assert v["sizes"]["arena_bytes"] == (v["sizes"]["blob_bytes"] + 3) // 4 * 4
+    assert v["bit_exact"]["mismatches"] == 0
 
 
 @pytest.mark.parametrize(("target", "cpu", "kernel"), [("qemu-rv32", "rv32imac", "optimized C"),

@@ -16,7 +16,15 @@ import pytest
 from edge_models import edge_cases
 from firmware_fixtures import check_random_models
 from qhil.common.errors import DeviceError
-from qhil.link.framing import ErrorCode, MsgType, Packet, cobs_encode, decode_frame, encode_frame
+from qhil.link.framing import (
+    ErrorCode,
+    LoadPrep,
+    MsgType,
+    Packet,
+    cobs_encode,
+    decode_frame,
+    encode_frame,
+)
 from qhil.quant.blob import write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.layout import KernelOrder
@@ -304,7 +312,7 @@ def test_dsp_kernel_widens_weights_only_when_asked_and_falls_back_without_room()
 
     def copies(dev, model) -> int:  # arena bytes beyond the blob (padded to 4)
         blob = write_blob(model)
-        info = dev.load(blob, widen=True)
+        info = dev.load(blob, prep=LoadPrep.WIDEN)
         x = random_input_codes(rng, model, 16)
         got = np.stack([dev.infer(row)[0] for row in x])
         np.testing.assert_array_equal(got, GoldenExecutor(model).action_codes(x))

@@ -49,10 +49,10 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
 
 /**
  * Give the optimized kernels `cap` bytes at `mem` (4-byte aligned) for load-time
- * preparation of the model's layers; `widen` lets them copy weights into a faster form
- * (qhil_fc_opt_prepare). Returns the bytes used.
+ * preparation of the model's layers, as `how` (QHIL_PREPARE_* flags, qhil_fc_opt_prepare)
+ * says. Returns the bytes used.
  */
-uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap, int widen);
+uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap, uint32_t how);
 
 /** Integer inference: `in` [obs_dim] codes -> `out` [act_dim] action codes. */
 qhil_status qhil_model_infer(const qhil_model *m, const int16_t *in, int16_t *out);

@@ -77,14 +77,19 @@ uint32_t qhil_fc_scratch_size(const qhil_fc_params *p);
 #define QHIL_FC_SCRATCH_WORDS(w) (w)
 #endif
 
+/** How a layer is prepared at load (the LOAD_BEGIN flags of docs/protocol.md). */
+#define QHIL_PREPARE_WIDEN 1u   /**< may copy the weights into a wider, faster form */
+#define QHIL_PREPARE_COMPACT 2u /**< keeps nothing: runs on the blob's bytes alone */
+
 /**
  * Load-time preparation of a validated layer for qhil_fc_opt: may use up to `cap` bytes
  * at `mem` (4-byte aligned, kept while the model is loaded). Weights are read where they
- * are stored; only with `widen` may a kernel copy them into a wider or reordered form
- * that runs faster (the LOAD_BEGIN flag of docs/protocol.md).
+ * are stored; only with QHIL_PREPARE_WIDEN in `how` may a kernel copy them into a wider
+ * or reordered form that runs faster, and with QHIL_PREPARE_COMPACT it keeps nothing
+ * (no starting sums or requantization records: fewer bytes, more instructions).
  * @return bytes used; 0 when the layer needs nothing (p->rq is then NULL)
  */
-uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen);
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, uint32_t how);
 
 /** Name of the optimized variant compiled in: "ref", "c", "dsp", "mve". */
 extern const char *const qhil_fc_opt_name;

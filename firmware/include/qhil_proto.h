@@ -29,6 +29,8 @@ enum {
 
 /** LOAD_BEGIN flag: the kernel may copy the weights into a wider, faster form. */
 #define QHIL_LOAD_WIDEN 1u
+/** LOAD_BEGIN flag: the kernel keeps nothing at load (the arena holds the blob alone). */
+#define QHIL_LOAD_COMPACT 2u
 
 /** COBS-encode `len` bytes into `out` (room for len + len/254 + 1); returns the size. */
 uint32_t qhil_cobs_encode(const uint8_t *in, uint32_t len, uint8_t *out);

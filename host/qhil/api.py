@@ -455,7 +455,7 @@ def infer(blob: str | Path, obs: Sequence[float] | np.ndarray, target: str | Tar
         # put there as qhil bench puts it: laid out for the device's kernel, widened or
         # compiled into flash as the settings say (which restarts the target)
         data = relayout_blob(data, info.weight_order)
-        DeviceSession(running, widen=device.widen_weights,
+        DeviceSession(running, prep=device.load_prep,
                       weights_in=device.where_weights).load(data)
         info = running.device.info
         assert info is not None
@@ -490,6 +490,6 @@ def _cycles(device: TargetSettings, blob: bytes, sent: np.ndarray) -> dict[str, 
     from qhil.targets.trace import trace_inference
 
     with tempfile.TemporaryDirectory(prefix="qhil-trace-") as work:
-        trace = trace_inference(device.target, blob, sent, Path(work), widen=device.widen_weights,
+        trace = trace_inference(device.target, blob, sent, Path(work), prep=device.load_prep,
                                 weights_in=device.where_weights)
     return trace.summary(device.info.profile)

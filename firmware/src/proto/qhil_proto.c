@@ -143,8 +143,11 @@ void qhil_proto_announce(void)
 
 static void handle_load_begin(const uint8_t *in, uint32_t len)
 {
-    /* u32 size, then optional u32 flags: bit 0 lets the kernel widen the weights */
-    if ((len != 4u && len != 8u) || (len == 8u && (rd32(in + 4) & ~QHIL_LOAD_WIDEN) != 0u)) {
+    /* u32 size, then optional u32 flags: bit 0 lets the kernel widen the weights, bit 1
+     * has it keep nothing; not both */
+    const uint32_t flags = len == 8u ? rd32(in + 4) : 0u;
+    if ((len != 4u && len != 8u) || (flags & ~(QHIL_LOAD_WIDEN | QHIL_LOAD_COMPACT)) != 0u ||
+        flags == (QHIL_LOAD_WIDEN | QHIL_LOAD_COMPACT)) {
         send_error(QHIL_ERR_PAYLOAD, len == 8u ? 8u : 4u);
         return;
     }
@@ -212,8 +215,9 @@ static void handle_load_end(void)
     }
     uint32_t used = (size + 3u) & ~3u;
     if (used < st.arena_size) {
-        used += qhil_model_prepare(&st.model, st.arena + used, st.arena_size - used,
-                                   (st.load_flags & QHIL_LOAD_WIDEN) != 0u);
+        const uint32_t how = ((st.load_flags & QHIL_LOAD_WIDEN) != 0u ? QHIL_PREPARE_WIDEN : 0u) |
+                             ((st.load_flags & QHIL_LOAD_COMPACT) != 0u ? QHIL_PREPARE_COMPACT : 0u);
+        used += qhil_model_prepare(&st.model, st.arena + used, st.arena_size - used, how);
     }
     st.stats.loads++;
     uint8_t *out = payload_out();

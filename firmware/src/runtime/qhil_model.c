@@ -451,7 +451,7 @@ qhil_model_error qhil_model_load(qhil_model *m, const uint8_t *blob, uint32_t si
     return QHIL_MODEL_OK;
 }
 
-uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap, int widen)
+uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap, uint32_t how)
 {
     uint32_t used = 0;
     if (m->kind != QHIL_KIND_INT) {
@@ -461,7 +461,7 @@ uint32_t qhil_model_prepare(qhil_model *m, uint8_t *mem, uint32_t cap, int widen
         if (m->layers[l].tflite) { /* the reference kernel runs it: nothing to prepare */
             continue;
         }
-        uint32_t n = qhil_fc_opt_prepare(&m->layers[l], mem + used, cap - used, widen);
+        uint32_t n = qhil_fc_opt_prepare(&m->layers[l], mem + used, cap - used, how);
         used += (n + 3u) & ~3u;
         if (used > cap) { /* cannot happen: prepare never exceeds cap; stay safe anyway */
             used = cap;

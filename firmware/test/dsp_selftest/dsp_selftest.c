@@ -2,7 +2,8 @@
  * Reference vs optimized kernel on the core itself (envs qemu-m4-kernels: DSP,
  * qemu-m55-kernels: Helium): random layers of every width and shape, each prepared at
  * every tier the kernel has - without widening, on the rows and (8-, 4- and 2-bit layers)
- * in the DSP loops' blocked layouts, where the DSP kernel runs in place; with widening, the
+ * in the DSP loops' blocked layouts, where the DSP kernel runs in place, each also compact
+ * (nothing kept at load: it must use no bytes); with widening, the
  * widest copy that fits, then with one byte less room each time until the layer runs the
  * portable kernel; the Helium kernel makes no copy - and compared bit for bit with
  * qhil_fc_ref; then random float32 layers, the FPU kernel
@@ -96,10 +97,10 @@ static void random_layer(qhil_fc_params *p)
 }
 
 /* One preparation of a layer and one run against the reference's answer. */
-static int run_matches(const qhil_fc_params *p, uint32_t cap, int widen, uint32_t *used)
+static int run_matches(const qhil_fc_params *p, uint32_t cap, uint32_t how, uint32_t *used)
 {
     qhil_fc_params q = *p;
-    *used = qhil_fc_opt_prepare(&q, (uint8_t *)copy_mem, cap, widen);
+    *used = qhil_fc_opt_prepare(&q, (uint8_t *)copy_mem, cap, how);
     memset(out_opt, 0x55, sizeof out_opt);
     qhil_fc_opt(&q, in, out_opt, scratch);
     return memcmp(out_ref, out_opt, p->n_out * sizeof(int16_t)) == 0;
@@ -183,18 +184,22 @@ int main(void)
         qhil_fc_ref(&p, in, out_ref, scratch);
         uint32_t used = 0;
         mismatches += run_matches(&p, sizeof copy_mem, 0, &used) ? 0u : 1u;
-        runs++;
+        mismatches += run_matches(&p, sizeof copy_mem, QHIL_PREPARE_COMPACT, &used) &&
+                              used == 0u ? 0u : 1u;
+        runs += 2u;
         if (p.w_bits == 8u || p.w_bits == 4u || p.w_bits == 2u) {
             /* the DSP loops' layouts: 4 x 4, 2 x 8, 2 x 16 */
             qhil_fc_params b;
             test_block_weights(&p, p.w_bits == 8u ? 4u : 2u, 32u / p.w_bits, blocked,
                                sizeof blocked, &b);
             mismatches += run_matches(&b, sizeof copy_mem, 0, &used) ? 0u : 1u;
-            runs++;
+            mismatches += run_matches(&b, sizeof copy_mem, QHIL_PREPARE_COMPACT, &used) &&
+                                  used == 0u ? 0u : 1u;
+            runs += 2u;
         }
         uint32_t cap = sizeof copy_mem;
         do {
-            mismatches += run_matches(&p, cap, 1, &used) ? 0u : 1u;
+            mismatches += run_matches(&p, cap, QHIL_PREPARE_WIDEN, &used) ? 0u : 1u;
             runs++;
             cap = used - 1u;
         } while (used != 0u);

@@ -78,7 +78,7 @@ static void load_one(const uint8_t *data, size_t size, int repair)
     blobs_total++;
     if (e == QHIL_MODEL_OK) {
         blobs_accepted++;
-        qhil_model_prepare(&m, (uint8_t *)scratch, sizeof scratch, (int)(size & 1u));
+        qhil_model_prepare(&m, (uint8_t *)scratch, sizeof scratch, (uint32_t)(size % 3u));
         run_model(&m, data, size);
     } else if (e > QHIL_MODEL_ERR_KIND) {
         abort(); /* every rejection names a documented reason */

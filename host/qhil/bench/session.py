@@ -24,7 +24,7 @@ import numpy as np
 
 from qhil.common.errors import DeviceError, LinkError, QhilError
 from qhil.link.device import Device, LoadInfo
-from qhil.link.framing import ErrorCode
+from qhil.link.framing import ErrorCode, LoadPrep
 from qhil.quant.blob import blob_id
 from qhil.targets.drivers import Target
 from qhil.targets.info import WeightsIn
@@ -39,16 +39,16 @@ class DeviceSession:
     """The bench's view of a target.
 
     :param max_repairs: repairs allowed for one request before the run gives up
-    :param widen: load models with LOAD_BEGIN's widen flag (``--widen-weights``)
+    :param prep: what the kernel may make at load (``--widen-weights``, ``--compact-load``)
     :param weights_in: FLASH: a model is not uploaded but built into the target's firmware,
         which is restarted with it (``--weights-in flash``)
     """
 
-    def __init__(self, target: Target, max_repairs: int = 3, widen: bool = False,
+    def __init__(self, target: Target, max_repairs: int = 3, prep: LoadPrep = LoadPrep.STORED,
                  weights_in: WeightsIn = WeightsIn.RAM) -> None:
         self.target = target
         self.max_repairs = max_repairs
-        self.widen = widen
+        self.prep = prep
         self.weights_in = weights_in
         self.incidents: list[dict[str, Any]] = []
         self._blob: bytes | None = None
@@ -62,7 +62,7 @@ class DeviceSession:
         """Make ``blob`` the active model the way every command does
         (:meth:`~qhil.targets.drivers.Target.put_model`), with repairs."""
         self._blob = blob
-        return self._call(lambda _: self.target.put_model(blob, widen=self.widen,
+        return self._call(lambda _: self.target.put_model(blob, prep=self.prep,
                                                            weights_in=self.weights_in), "LOAD")
 
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -110,7 +110,7 @@ class DeviceSession:
             self.target.restart()
         if self._blob is not None and what != "LOAD":
             if self._model_id() != blob_id(self._blob):
-                self.target.put_model(self._blob, widen=self.widen, weights_in=self.weights_in)
+                self.target.put_model(self._blob, prep=self.prep, weights_in=self.weights_in)
             else:
                 action = "resent the request" if action == "reloaded the model" else action
         return action

@@ -247,7 +247,7 @@ def start_device(prep: Prepared, progress: BenchProgress
         return None, None, _target_meta(prep.settings, None)
     target = prep.settings.device.start(prep.faults)  # logs its build and start
     try:
-        session = DeviceSession(target, widen=prep.settings.device.widen_weights,
+        session = DeviceSession(target, prep=prep.settings.device.load_prep,
                                 weights_in=prep.settings.device.where_weights)
         lay_out_for_kernel(prep.policies, target)
         meta = _target_meta(prep.settings, target)
@@ -357,7 +357,7 @@ def estimate_cycles(prep: Prepared, progress: BenchProgress) -> dict[str, dict[s
             progress.say(f"tracing one inference of {policy.name} for its cycle estimate ...")
             device = prep.settings.device
             trace = trace_inference(device.target, policy.blob, request, Path(work),
-                                    widen=device.widen_weights, weights_in=device.where_weights)
+                                    prep=device.load_prep, weights_in=device.where_weights)
             out[policy.name] = trace.summary(prep.profile)
     return out
 
@@ -408,6 +408,7 @@ def _target_meta(settings: BenchSettings, target: Target | None) -> dict[str, An
                 link=target.link.value if target.link is not None else None,
                 weight_order=info.weight_order.value,
                 widen_weights=settings.device.widen_weights,
+                compact_load=settings.device.compact_load,
                 weights_in=settings.device.where_weights.value)
     memory = target.memory()
     if memory is not None:

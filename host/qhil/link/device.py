@@ -16,10 +16,10 @@ import numpy as np
 
 from qhil.common.errors import ConfigError, DeviceError, LinkError
 from qhil.link.framing import (
-    LOAD_WIDEN,
     MAX_PAYLOAD,
     MODEL_ERRORS,
     ErrorCode,
+    LoadPrep,
     MsgType,
     Packet,
     decode_frame,
@@ -116,7 +116,7 @@ class Device:
         self.info: HelloInfo | None = None
         self.last_load: LoadInfo | None = None
         """what the last LOAD_END through this client answered"""
-        self._last_widen = False
+        self._last_prep = LoadPrep.STORED
 
     # -- transport ------------------------------------------------------------------
     def _next_frame(self, deadline: float) -> bytes | None:
@@ -217,19 +217,18 @@ class Device:
         return self.info
 
     def load(self, blob: bytes, chunk: int = 1000, attempts: int = 4,
-             widen: bool = False) -> LoadInfo:
+             prep: LoadPrep = LoadPrep.STORED) -> LoadInfo:
         """Upload and activate a model; verifies the model id the device computes.
 
-        With ``widen`` the kernel may copy the weights into a wider, faster form in its
-        arena (LOAD_BEGIN's flag; the copy counts in :attr:`LoadInfo.bytes_used`);
-        without, it reads them where the blob stores them.
+        ``prep`` says what the kernel may make at load (:class:`LoadPrep`, LOAD_BEGIN's
+        flags): what it makes counts in :attr:`LoadInfo.bytes_used`.
 
         An upload the link keeps breaking starts again with chunks half as long (a long
         chunk on a noisy link is rarely received whole).
         """
         for attempt in range(attempts):
             try:
-                return self._load_once(blob, chunk, widen)
+                return self._load_once(blob, chunk, prep)
             except LinkError:
                 if attempt + 1 == attempts:
                     raise
@@ -237,17 +236,17 @@ class Device:
                 LOG.warning("load interrupted; starting it again with %d-byte chunks", chunk)
         raise AssertionError("unreachable")
 
-    def ensure_loaded(self, blob: bytes, widen: bool = False) -> LoadInfo:
+    def ensure_loaded(self, blob: bytes, prep: LoadPrep = LoadPrep.STORED) -> LoadInfo:
         """:meth:`load`, unless the device already runs this very model (STATS reports its
         id): a model compiled into the firmware, or one uploaded before a reconnect (which
         keeps the preparation it was loaded with)."""
         if self.stats()["model_id"] == blob_id(blob):
             if self.last_load is not None and self.last_load.model_id == blob_id(blob):
-                if self._last_widen == widen:
+                if self._last_prep == prep:
                     return self.last_load  # its arena bytes too
-                return self.load(blob, widen=widen)  # prepared the other way
+                return self.load(blob, prep=prep)  # prepared the other way
             return self._described(blob)
-        return self.load(blob, widen=widen)
+        return self.load(blob, prep=prep)
 
     @staticmethod
     def _described(blob: bytes) -> LoadInfo:
@@ -259,10 +258,11 @@ class Device:
             shape = (1, len(m.weights), m.obs_dim, m.action_dim, m.n_macs)
         return LoadInfo(blob_id(blob), *shape, 0)
 
-    def _load_once(self, blob: bytes, chunk: int, widen: bool) -> LoadInfo:
+    def _load_once(self, blob: bytes, chunk: int, prep: LoadPrep) -> LoadInfo:
         limit = self.info.max_payload if self.info is not None else MAX_PAYLOAD
         chunk = min(chunk, limit - 4)
-        begin = struct.pack("<II", len(blob), LOAD_WIDEN) if widen else struct.pack("<I", len(blob))
+        begin = (struct.pack("<II", len(blob), int(prep)) if prep is not LoadPrep.STORED
+                 else struct.pack("<I", len(blob)))
         self.request(MsgType.LOAD_BEGIN, begin)
         for off in range(0, len(blob), chunk):
             # A resent chunk refused for its offset had landed (chunks go in order, so the
@@ -281,7 +281,7 @@ class Device:
         if info.model_id != blob_id(blob):
             raise LinkError(f"device reports model id 0x{info.model_id:08x}, "
                             f"expected 0x{blob_id(blob):08x}")
-        self.last_load, self._last_widen = info, widen
+        self.last_load, self._last_prep = info, prep
         return info
 
     def infer(self, codes: np.ndarray) -> tuple[np.ndarray, int]:

@@ -9,14 +9,23 @@ from enum import IntEnum
 
 from qhil.common.errors import LinkError
 
-__all__ = ["MsgType", "ErrorCode", "Packet", "LOAD_WIDEN", "cobs_encode", "cobs_decode", "encode_frame",
-           "decode_frame", "PROTOCOL_VERSION", "MAX_PAYLOAD"]
+__all__ = ["MsgType", "ErrorCode", "Packet", "LoadPrep", "cobs_encode", "cobs_decode",
+           "encode_frame", "decode_frame", "PROTOCOL_VERSION", "MAX_PAYLOAD"]
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 1024
-#: LOAD_BEGIN flag: the kernel may copy the weights into a wider, faster form.
-LOAD_WIDEN = 1
 _HEADER = struct.Struct("<BBHH")
+
+
+class LoadPrep(IntEnum):
+    """What the kernel may make at load (LOAD_BEGIN's flags): ``STORED`` reads the weights
+    where the blob keeps them and keeps what speeds it up where it fits (starting sums,
+    requantization records); ``WIDEN`` may also copy the weights into a wider, faster form;
+    ``COMPACT`` keeps nothing, the arena holds the blob alone."""
+
+    STORED = 0
+    WIDEN = 1
+    COMPACT = 2
 
 
 class MsgType(IntEnum):

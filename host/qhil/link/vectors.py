@@ -55,9 +55,12 @@ def _exchanges() -> list[tuple[Packet | bytes, Packet]]:
         (Packet(MsgType.LOAD_END, 19), _error(19, ErrorCode.BAD_STATE, 4, 0)),
         # a payload one byte over the maximum (1024 on these targets): OVERFLOW, detail 1024
         (_oversized(20, 1025), _error(20, ErrorCode.OVERFLOW, 5, 1024)),
-        # LOAD_BEGIN's flags: a bit that is not defined (only bit 0, widen, is)
-        (Packet(MsgType.LOAD_BEGIN, 21, b"\x40\0\0\0\x02\0\0\0"),
+        # LOAD_BEGIN's flags: a bit that is not defined (bit 0 widen, bit 1 compact are),
+        # and both defined bits at once
+        (Packet(MsgType.LOAD_BEGIN, 21, b"\x40\0\0\0\x04\0\0\0"),
          _error(21, ErrorCode.BAD_PAYLOAD, 2, 8)),
+        (Packet(MsgType.LOAD_BEGIN, 22, b"\x40\0\0\0\x03\0\0\0"),
+         _error(22, ErrorCode.BAD_PAYLOAD, 2, 8)),
     ]
 
 

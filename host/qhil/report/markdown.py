@@ -292,8 +292,9 @@ def note_lines(report: dict[str, Any]) -> list[str]:
                      "nothing is uploaded and weights are read from flash; the kernel's "
                      "per-row data in RAM goes unreported (arena B '-').")
     if any(v["sizes"].get("arena_bytes") for v in report["variants"]):
-        widened = " (weights widened at load: --widen-weights)" if report["target"].get(
-            "widen_weights") else ""
+        widened = (" (weights widened at load: --widen-weights)" if report["target"].get(
+            "widen_weights") else " (nothing kept at load: --compact-load)"
+            if report["target"].get("compact_load") else "")
         lines.append("Blob B: the bytes the device is sent (a device image on firmware that "
                      "reads model format 4: no host section or metadata). "
                      "Arena B: device RAM each model takes: the blob, the kernel's per-row "
@@ -316,6 +317,7 @@ def header_line(report: dict[str, Any]) -> str:
     weights = ("" if t.get("weights_in", "ram") == "ram" else
                ", models compiled into flash")
     weights += ", weights widened at load" if t.get("widen_weights") else ""
+    weights += ", nothing kept at load" if t.get("compact_load") else ""
     tflite = [v["name"] for v in report.get("variants", []) if v.get("arithmetic") == "tflite"]
     reference = (f" ({', '.join(tflite)}: the portable tflite kernel, the one that runs the "
                  "tflite arithmetic)" if tflite else "")

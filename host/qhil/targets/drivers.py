@@ -31,6 +31,7 @@ from qhil.common.errors import ConfigError, QhilError
 from qhil.link.device import Device, LoadInfo
 from qhil.link.ethernet import EthernetTransport
 from qhil.link.faults import FaultyTransport, LinkFaults
+from qhil.link.framing import LoadPrep
 from qhil.link.paced import PacedTransport
 from qhil.link.transport import SerialTransport, Transport
 from qhil.quant.blob import blob_id, device_blob
@@ -294,11 +295,11 @@ class Target(ABC):
         return elf
 
     # -- models ------------------------------------------------------------------------
-    def put_model(self, blob: bytes, *, widen: bool = False,
+    def put_model(self, blob: bytes, *, prep: LoadPrep = LoadPrep.STORED,
                   weights_in: WeightsIn = WeightsIn.RAM) -> LoadInfo:
         """Make ``blob`` the device's active model, the one way bench, run, the cycle trace
         and ``qhil.api.infer`` all load: laid out for the kernel the device names in
-        HELLO, then uploaded (LOAD, with the widen flag when asked) or, with
+        HELLO, then uploaded (LOAD, with ``prep``'s flags) or, with
         ``weights_in=FLASH``, built into the target's ``-builtin`` firmware, which is
         started with it. A device that already runs the model is left as it is."""
         info = self.device.info
@@ -309,7 +310,7 @@ class Target(ABC):
             if self.device.stats()["model_id"] != blob_id(blob):
                 raise QhilError(f"{self.info.name} did not start with the model built into it; "
                                 "nothing was uploaded instead")
-        return self.device.ensure_loaded(blob, widen=widen)
+        return self.device.ensure_loaded(blob, prep=prep)
 
     def _start_with_model(self, blob: bytes) -> None:
         if not self.info.builtin or not self.builds_here:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from qhil.common.errors import ConfigError
 from qhil.common.settings import positive_float, positive_int, setting
 from qhil.link.faults import LinkFaults
+from qhil.link.framing import LoadPrep
 from qhil.targets.drivers import (
     BoardTarget,
     Connection,
@@ -189,6 +190,10 @@ class TargetSettings:
         "(the Cortex-M4/M7 DSP kernel: int16, two weights per SMLAD); the copy's RAM is in "
         "the report's arena bytes. Default: weights are read where the blob keeps them, "
         "laid out for the target's kernel by the host (docs/model-format.md#layouts)"))
+    compact_load: bool = setting(False, help=(
+        "have the kernel keep nothing at load (no starting sums or requantization records): "
+        "the arena holds the blob alone, at more instructions per inference (the DSP and "
+        "Helium kernels; a board whose arena has no room for them gets this form anyway)"))
     link_baud: int | None = setting(None, parse=positive_int, metavar="BAUD", help=(
         "pace the link like a board's UART at this baud rate, 10 bit times a byte each way "
         "(115200: an ST-LINK VCP), so timeouts and round trips are a board's (default: as "
@@ -205,6 +210,16 @@ class TargetSettings:
             if self.widen_weights:
                 raise ConfigError("--widen-weights copies weights into RAM at load; with "
                                   "--weights-in flash they are read from flash: choose one")
+        if self.widen_weights and self.compact_load:
+            raise ConfigError("--widen-weights makes a copy at load, --compact-load keeps "
+                              "nothing: choose one")
+
+    @property
+    def load_prep(self) -> LoadPrep:
+        """What the kernel may make at load (LOAD_BEGIN's flags)."""
+        if self.widen_weights:
+            return LoadPrep.WIDEN
+        return LoadPrep.COMPACT if self.compact_load else LoadPrep.STORED
 
     @property
     def where_weights(self) -> WeightsIn:

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from qhil.common.errors import ConfigError, QhilError
+from qhil.link.framing import LoadPrep
 from qhil.targets.cycles import (
     Core,
     CycleEstimate,
@@ -229,10 +230,11 @@ def check_traceable(target: str) -> TargetInfo:
 
 
 def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path,
-                    widen: bool = False, weights_in: WeightsIn = WeightsIn.RAM) -> InferenceTrace:
+                    prep: LoadPrep = LoadPrep.STORED,
+                    weights_in: WeightsIn = WeightsIn.RAM) -> InferenceTrace:
     """Trace one inference of ``blob`` on a QEMU ``target``, put there as every command
     puts a model (:meth:`~qhil.targets.drivers.Target.put_model`: laid out for the kernel,
-    ``widen`` the LOAD flag, ``weights_in`` FLASH: built into the firmware, which is then
+    ``prep`` LOAD's flags, ``weights_in`` FLASH: built into the firmware, which is then
     the one traced), so the trace is of the firmware and kernel that ran.
 
     :param codes: the request: input codes (integer blob) or the normalized observation as
@@ -248,7 +250,7 @@ def trace_inference(target: str, blob: bytes, codes: np.ndarray, work: Path,
     log.unlink(missing_ok=True)
     tracer = QemuTarget(info, Connection(timeout=5.0), trace_log=log)
     with tracer.start(build=True):
-        tracer.put_model(blob, widen=widen, weights_in=weights_in)  # may restart QEMU
+        tracer.put_model(blob, prep=prep, weights_in=weights_in)  # may restart QEMU
         assert tracer.monitor_port is not None
         monitor = _Monitor(tracer.monitor_port)
         hello = tracer.device.info

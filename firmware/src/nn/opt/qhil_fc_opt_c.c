@@ -67,11 +67,11 @@ void qhil_fc_opt(const qhil_fc_params *p, const int16_t *in, int16_t *out, void 
     qhil_fc_opt_c(p, in, out, scratch);
 }
 
-uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen)
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, uint32_t how)
 {
     (void)mem;
     (void)cap;
-    (void)widen;
+    (void)how;
     p->repacked = NULL;
     p->rq = NULL;
     p->kernel_bits = 0;

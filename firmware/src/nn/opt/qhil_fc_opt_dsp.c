@@ -58,6 +58,9 @@ typedef void (*mat_acc_fn)(const uint32_t *x, const uint8_t *w, uint32_t groups,
 typedef int32_t (*row1_fn)(const uint32_t *x, const uint8_t *w, uint32_t groups,
                            int32_t init);
 
+/* kernel_mode of a layer prepared compact (nothing kept at load). */
+#define KEPT_NOTHING 1u
+
 /* Codes per group and rows per pass of the loops, by the width they stream. */
 static uint32_t group_of(uint32_t bits)
 {
@@ -214,28 +217,39 @@ static uint32_t copy_bits(const qhil_fc_params *p, uint32_t cap)
 /* Weights in a loop's order: in place when they are stored so, else (only with widen) a
  * copy; neither, and the layer runs the portable kernel. Then the sums' starting values
  * (the bias, scaled as the loop scales its sums, zero for padding rows) and, where they
- * fit, the requantization records. */
-uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen)
+ * fit, the requantization records; compact, or without room for the starting sums, the
+ * loops start from the stored bias and keep nothing. */
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, uint32_t how)
 {
     p->repacked = NULL;
     p->rq = NULL;
     p->acc_init = NULL;
     p->kernel_bits = 0;
+    p->kernel_mode = 0;
     uint32_t used = 0;
+    const int compact = (how & QHIL_PREPARE_COMPACT) != 0u;
     /* a flash image links no copy loop: its model is read where it lies */
-    uint32_t bits = (widen && COPIES) ? copy_bits(p, cap) : 0u;
+    uint32_t bits = (!compact && (how & QHIL_PREPARE_WIDEN) != 0u && COPIES) ? copy_bits(p, cap)
+                                                                              : 0u;
     if (bits != 0u) {
         lay_out(p, bits, mem);
         p->repacked = mem;
         used = copy_bytes(p, bits);
     } else {
         bits = in_place_bits(p);
-        if (bits == 0u || init_bytes(p, bits) > cap) {
+        if (bits == 0u) {
             return 0;
         }
         p->repacked = p->weights;
     }
     p->kernel_bits = (uint8_t)bits;
+    /* asked, or no room for the starting sums: the sums start from the stored bias,
+     * unscaled, and rows requantize without records */
+    if (compact || (used == 0u && init_bytes(p, bits) > cap)) {
+        p->acc_init = p->bias;
+        p->kernel_mode = KEPT_NOTHING;
+        return 0;
+    }
     int32_t *init = (int32_t *)(void *)(mem + used);
     const int32_t scale = 1 << scale_of(bits); /* fits_scaled: no overflow */
     for (uint32_t i = 0; i < init_bytes(p, bits) / 4u; i++) {
@@ -366,6 +380,17 @@ static void requantize_rows(const qhil_fc_params *p, const int32_t *acc, int16_t
 {
     const int32_t lo = p->out_min;
     const int32_t hi = p->out_max;
+    if (p->kernel_mode == KEPT_NOTHING) {
+        /* the loops answer (init + 2^s sum) >> s; from the unscaled bias that is
+         * sum + (bias >> s), as 2^s sum has no low bits */
+        const uint32_t s = scale_of(p->kernel_bits);
+        for (uint32_t i = 0; i < p->n_out; i++) {
+            const int32_t b = p->bias[i];
+            const int32_t a = acc[i] + (b - (b >> s));
+            out[i] = (int16_t)qhil_nn_requantize_fast(a, p->mult[i], p->shift[i], lo, hi);
+        }
+        return;
+    }
     if (p->rq != NULL) {
         /* records exist only for the two ranges of make_records, both 2^A - 1 wide */
         const uint32_t a = 32u - (uint32_t)__builtin_clz((uint32_t)(hi - lo));
@@ -385,7 +410,9 @@ __attribute__((always_inline)) static inline void rows_through(
     const qhil_fc_params *p, mat_acc_fn blocks_fn, row1_fn row_fn, uint32_t r, uint32_t groups,
     const uint32_t *x, int32_t *acc)
 {
-    const uint32_t whole = p->n_out / r + (p->n_out % r > 1u ? 1u : 0u);
+    /* compact: the stored bias has no padding rows to start a last partial block from */
+    const uint32_t whole = p->n_out / r + (p->n_out % r > 1u && p->kernel_mode != KEPT_NOTHING
+                                               ? 1u : 0u);
     if (whole != 0u) {
         blocks_fn(x, p->repacked, groups, whole, acc, p->acc_init);
     }

@@ -10,7 +10,8 @@
  *   int8 weights, inputs in [0, 255]      byte lanes on x - 128 (a ReLU layer's 8-bit
  *                                         activations), the sums started at
  *                                         bias + 128 * sum_k w[i][k], made at load
- *                                         (4 bytes a row; without room: halfword lanes)
+ *                                         (4 bytes a row; without room, or compact:
+ *                                         halfword lanes)
  *   int8 weights, other inputs            halfword lanes on the int16 codes
  *   4- and 2-bit weights                  byte lanes, the codes unpacked in registers
  *                                         (qhil_mat_sub8_mve.S), the inputs regrouped
@@ -107,9 +108,8 @@ static int offset_starts(qhil_fc_params *p, uint8_t *mem, uint32_t cap)
     return 1;
 }
 
-uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int widen)
+uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, uint32_t how)
 {
-    (void)widen;
     p->repacked = NULL;
     p->rq = NULL;
     p->acc_init = p->bias;
@@ -123,7 +123,8 @@ uint32_t qhil_fc_opt_prepare(qhil_fc_params *p, uint8_t *mem, uint32_t cap, int 
         const uint32_t w = p->w_bits;
         if (signed_mode[w] != 0u && fits_s8(p)) {
             mode = (w == 8u && p->n_in <= 16u) ? RUN_S8_SHORT : signed_mode[w];
-        } else if (offset_mode[w] != 0u && offset_starts(p, mem, cap)) {
+        } else if (offset_mode[w] != 0u && (how & QHIL_PREPARE_COMPACT) == 0u &&
+                   offset_starts(p, mem, cap)) {
             mode = offset_mode[w];
         } else if (w == 8u) {
             mode = RUN_S16;
