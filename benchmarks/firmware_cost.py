@@ -98,7 +98,10 @@ def measure(name: str, rtt_count: int) -> dict[str, object]:
                                              "per_mac": round(cost / macs, 3),
                                              "arena_bytes": loaded.bytes_used}
                 if info.kernel in KEEPS_AT_LOAD and setting != "float32":
-                    loaded = dev.load(blob, prep=LoadPrep.COMPACT)
+                    # as qhil bench --compact-load sends it: no layer padded into blocks
+                    compact = device_blob(blob, info.weight_order, info.model_format,
+                                          pad_free=True)
+                    loaded = dev.load(compact, prep=LoadPrep.COMPACT)
                     cost = info.cost(dev.bench(x, 21)[1])
                     costs[key]["compact"] = {"cost": round(cost, 1),
                                              "per_mac": round(cost / macs, 3),

@@ -176,20 +176,25 @@ def test_version_4_on_the_device(v4_blob) -> None:
             np.testing.assert_array_equal(got, run_tflm(data, x.astype(np.int8)), err_msg=fixture)
 
 
-def test_import_tflite_then_bench_bit_exact(tmp_path: Path) -> None:
-    """The converter's per-channel int8 ReLU policy: import (checked against TFLM on
-    10,000 inputs), then closed loop on qemu-m4 and qemu-m0, every answer bit-exact."""
+@pytest.mark.parametrize(("fixture", "mapping", "m0_weights_in"), [
+    ("pendulum_relu_pc", "rescaled from [-1, 1]", "flash"),
+    ("pendulum_tanh_pt", "clipped to the action bounds", "ram")])
+def test_import_tflite_then_bench_bit_exact(tmp_path: Path, fixture: str, mapping: str,
+                                            m0_weights_in: str) -> None:
+    """The converter's policies, per-channel ReLU (TD3) and per-tensor tanh (PPO): import
+    (checked against TFLM on 10,000 inputs), then closed loop on qemu-m4 and qemu-m0
+    (from flash: an image built around the tflite model, its kernel linked in; or
+    uploaded), every answer bit-exact."""
     out = tmp_path / "tfl"
-    run = subprocess.run(QHIL + ["import", "--tflite", str(FIXTURES / "pendulum_relu_pc.tflite"),
+    run = subprocess.run(QHIL + ["import", "--tflite", str(FIXTURES / f"{fixture}.tflite"),
                                  "--env", "Pendulum-v1", "--test-episodes", "2", "-o", str(out)],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     assert "equal to TFLM on 10,000 inputs" in run.stderr
-    assert "rescaled from [-1, 1]" in run.stderr
+    assert mapping in run.stderr
     meta = json.loads((out / "meta.json").read_text())
     assert meta["source"]["check"]["tflm_equal"] == 10_000
-    # qemu-m0 from flash: an image built around the tflite model (its kernel linked in)
-    for core, where in (("qemu-m4", "ram"), ("qemu-m0", "flash")):
+    for core, where in (("qemu-m4", "ram"), ("qemu-m0", m0_weights_in)):
         bench = subprocess.run(QHIL + ["bench", "--model", str(out), "--blob",
                                        str(out / "tflite.qhil"), "--variants", "float",
                                        "--target", core, "--weights-in", where, "--episodes",

@@ -32,6 +32,7 @@ from qhil.common.timing import Plant
 from qhil.harness.campaign import Bench, preflight
 from qhil.harness.settings import BenchSettings
 from qhil.link.faults import LinkFaults, parse_link_faults
+from qhil.link.framing import LoadPrep
 from qhil.quant.blob import blob_id, device_blob
 from qhil.quant.pipeline import Calibrator
 from qhil.report.build import load_report
@@ -249,7 +250,7 @@ def start_device(prep: Prepared, progress: BenchProgress
     try:
         session = DeviceSession(target, prep=prep.settings.device.load_prep,
                                 weights_in=prep.settings.device.where_weights)
-        lay_out_for_kernel(prep.policies, target)
+        lay_out_for_kernel(prep.policies, target, prep.settings.device.load_prep)
         meta = _target_meta(prep.settings, target)
         progress.say(f"preflight: loading each variant on {prep.settings.device.target} and "
                      "checking it ...")
@@ -382,7 +383,8 @@ def latency_models(prep: Prepared, target_meta: dict[str, Any],
     return models
 
 
-def lay_out_for_kernel(policies: list[PolicyUnderTest], target: Target) -> None:
+def lay_out_for_kernel(policies: list[PolicyUnderTest], target: Target,
+                       load_prep: LoadPrep = LoadPrep.STORED) -> None:
     """Blobs as the target is sent them: integer weights in the order its kernel runs in
     place (HELLO's kernel, docs/model-format.md#layouts), and device images (no host-only
     sections) for firmware that reads version 4: the same model, so the same answers, with
@@ -392,7 +394,8 @@ def lay_out_for_kernel(policies: list[PolicyUnderTest], target: Target) -> None:
     assert info is not None
     for p in policies:
         if isinstance(p, DeviceInteger | DeviceFloat32) and p.on_device:
-            p.blob = device_blob(p.blob, info.weight_order, info.model_format, p.name)
+            p.blob = device_blob(p.blob, info.weight_order, info.model_format, p.name,
+                                 pad_free=load_prep is LoadPrep.COMPACT)
 
 
 def _target_meta(settings: BenchSettings, target: Target | None) -> dict[str, Any]:

@@ -142,13 +142,16 @@ def _i32(values: np.ndarray) -> bytes:
 
 def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
                meta: dict[str, object] | None = None,
-               order: KernelOrder = KernelOrder.ROWS, device: bool = False) -> bytes:
+               order: KernelOrder = KernelOrder.ROWS, device: bool = False,
+               pad_free: bool = False) -> bytes:
     """Serialize an integer :class:`QuantModel` or a float32 :class:`FloatActor`.
 
     :param order: the kernel whose order the integer weights are stored in (version 3 when
         any layer is not in rows); the default, rows, every kernel reads
     :param device: a device image (version 4): what LOAD sends, without the host-only
         sections (host section, metadata) and with an odd output table stored as its half
+    :param pad_free: layers whose blocks in ``order`` would pad them stay in rows
+        (:meth:`KernelOrder.layout_of`)
     """
     is_int = isinstance(model, QuantModel)
     if isinstance(model, QuantModel):
@@ -166,7 +169,7 @@ def write_blob(model: QuantModel | FloatActor, env_id: str | None = None,
     layouts: list[WeightLayout] = []
     if isinstance(model, QuantModel):
         for layer in model.layers:
-            layout = order.layout_for(layer.w_bits)
+            layout = order.layout_of(layer.w_bits, layer.n_in, layer.n_out, pad_free)
             layouts.append(layout)
             w_off = body.add(layout.pack(layer.weights, layer.w_bits))
             b_off = body.add(_i32(layer.bias))
@@ -247,16 +250,17 @@ def relayout_blob(data: bytes, order: KernelOrder, source: str = "blob") -> byte
 
 
 def device_blob(data: bytes, order: KernelOrder, model_format: int = FORMAT_VERSION,
-                source: str = "blob") -> bytes:
+                source: str = "blob", pad_free: bool = False) -> bytes:
     """The bytes a device is sent for the blob ``data``: its weights in ``order`` (as
     :func:`relayout_blob`) and, for firmware that reads version 4, the device image
-    (:func:`write_blob` with ``device=True``). Idempotent: a device image comes back as is."""
+    (:func:`write_blob` with ``device=True``; ``pad_free``: no layer padded into blocks,
+    the layout of a compact load). Idempotent: a device image comes back as is."""
     if model_format < 4:
         return relayout_blob(data, order, source)
     model = read_blob(data, source, device_image=True)
     if isinstance(model, QuantModel) and model.arithmetic == "tflite":
         order = KernelOrder.ROWS
-    return write_blob(model, order=order, device=True)
+    return write_blob(model, order=order, device=True, pad_free=pad_free)
 
 
 def blob_layouts(data: bytes) -> list[WeightLayout]:

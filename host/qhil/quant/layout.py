@@ -122,6 +122,16 @@ class KernelOrder(enum.Enum):
                 return WeightLayout(2, 16)
         return ROWS
 
+    def layout_of(self, w_bits: int, n_in: int, n_out: int, pad_free: bool = False
+                  ) -> WeightLayout:
+        """A layer's layout in this order; with ``pad_free``, rows wherever the blocks would
+        pad it (a narrow input, a few output rows): its kernel then runs that layer on
+        rows, slower, in the bytes of the model itself."""
+        layout = self.layout_for(w_bits)
+        if pad_free and layout.size(n_in, n_out, w_bits) > ROWS.size(n_in, n_out, w_bits):
+            return ROWS
+        return layout
+
     @classmethod
     def parse(cls, text: str) -> KernelOrder:
         try:

@@ -304,7 +304,9 @@ class Target(ABC):
         started with it. A device that already runs the model is left as it is."""
         info = self.device.info
         assert info is not None
-        blob = device_blob(blob, info.weight_order, info.model_format)
+        # compact: no layer padded into blocks either (the model's own bytes)
+        blob = device_blob(blob, info.weight_order, info.model_format,
+                           pad_free=prep is LoadPrep.COMPACT)
         if weights_in is WeightsIn.FLASH and self.device.stats()["model_id"] != blob_id(blob):
             self._start_with_model(blob)
             if self.device.stats()["model_id"] != blob_id(blob):
