@@ -39,11 +39,12 @@ def test_report_schema_and_provenance(report) -> None:
     assert {"torch", "gymnasium", "numpy"} <= set(report["versions"])
     assert [v["name"] for v in report["variants"]] == ["float", "device-f32", "int8", "w3a3"]
     for v in report["variants"]:  # the native build's portable kernel copies nothing
-        blob, arena = v["sizes"]["blob_bytes"], v["sizes"]["arena_bytes"]
+        blob, arena = v["sizes"]["device_bytes"], v["sizes"]["arena_bytes"]
         if blob is None:
             assert arena is None
             continue
-        assert arena == (blob + 3) // 4 * 4
+        assert arena == (blob + 3) // 4 * 4  # the device image: no host section, no metadata
+        assert v["sizes"]["blob_bytes"] > blob
 
 
 def test_every_device_step_was_checked_bit_exact(report) -> None:
@@ -174,7 +175,7 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
         # record (16 bytes) after the blob; 3-bit rows run the portable kernel
         sizes = v["sizes"]
         records = 4 * (64 + 64 + 4) + 16 * (64 + 64 + 1) if v["name"] == "int8" else 0
-        assert sizes["arena_bytes"] == (sizes["blob_bytes"] + 3) // 4 * 4 + records
+        assert sizes["arena_bytes"] == (sizes["device_bytes"] + 3) // 4 * 4 + records
     # 3-bit weights: less energy per action by both estimates
     assert by_name["qat_w3"]["energy"]["op_level"]["total_pj"] < \
         by_name["int8"]["energy"]["op_level"]["total_pj"]
@@ -190,7 +191,7 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
     assert wide["target"]["widen_weights"]
     (v,) = wide["variants"]
     copy = 2 * (4 * 64 + 64 * 64 + 64 * 4)
-    assert v["sizes"]["arena_bytes"] >= (v["sizes"]["blob_bytes"] + 3) // 4 * 4 + copy
+    assert v["sizes"]["arena_bytes"] >= (v["sizes"]["device_bytes"] + 3) // 4 * 4 + copy
     assert v["bit_exact"]["mismatches"] == 0
     assert v["device_cost"]["median"] < by_name["int8"]["device_cost"]["median"]
     # --compact-load: nothing kept at load, the arena holds the blob alone; same answers
@@ -200,7 +201,7 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
     compact = load_report(tmp_path / "c" / "report.json")
     assert compact["target"]["compact_load"]
     (v,) = compact["variants"]
-    assert v["sizes"]["arena_bytes"] == (v["sizes"]["blob_bytes"] + 3) // 4 * 4
+    assert v["sizes"]["arena_bytes"] == (v["sizes"]["device_bytes"] + 3) // 4 * 4
     assert v["bit_exact"]["mismatches"] == 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -291,8 +290,12 @@ def test_model_too_large_for_the_arena_is_refused_before_any_episode(tmp_path: P
         capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "variant 'device-f32' cannot run on qemu-m0" in proc.stderr
-    # refused from HELLO's limits, before any upload: bytes needed and available
-    assert re.search(r"the model needs 23,\d{3} bytes of model arena", proc.stderr)
+    # refused from HELLO's limits, before any upload: the device image's bytes, and the room
+    from qhil.common.model_dir import load_model_dir
+    from qhil.quant.blob import write_blob
+
+    image = write_blob(load_model_dir(ROOT / "models" / "HalfCheetah-v5").actor, device=True)
+    assert f"the model needs {len(image):,} bytes of model arena" in proc.stderr
     assert "has 9,216" in proc.stderr
     assert list((out / "episodes").glob("*.json")) == []
 

@@ -92,11 +92,14 @@ class PolicyUnderTest(ABC):
     :param name: label in reports (``float``, ``device-f32``, ``int8``, a blob's stem)
     :param blob: the bytes uploaded to the device (device kinds)
     :param bits: the widths, as text (``float32`` for float kinds)
+    :param file_bytes: the blob file's length, when ``blob`` was made from it for a device
+        (a device image; 0: ``blob`` is the file's bytes)
     """
 
     name: str
     blob: bytes = b""
     bits: str = "float32"
+    file_bytes: int = 0
 
     kind: ClassVar[str]
     """the report's ``kind`` field"""
@@ -229,7 +232,8 @@ class DeviceInteger(PolicyUnderTest):
 
     @classmethod
     def of(cls, name: str, model: QuantModel, blob: bytes | None = None) -> DeviceInteger:
-        return cls(name, blob if blob is not None else write_blob(model), str(model.bits), model)
+        return cls(name, blob if blob is not None else write_blob(model), str(model.bits),
+                   model=model)
 
     @property
     def qmodel(self) -> QuantModel:

@@ -394,6 +394,7 @@ def lay_out_for_kernel(policies: list[PolicyUnderTest], target: Target,
     assert info is not None
     for p in policies:
         if isinstance(p, DeviceInteger | DeviceFloat32) and p.on_device:
+            p.file_bytes = p.file_bytes or len(p.blob)
             p.blob = device_blob(p.blob, info.weight_order, info.model_format, p.name,
                                  pad_free=load_prep is LoadPrep.COMPACT)
 

@@ -86,6 +86,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            description="op-level energy estimate per action"),
     Metric("weight_bytes", "sizes.weight_bytes", False, "B", description="weight bytes"),
     Metric("blob_bytes", "sizes.blob_bytes", False, "B", description="model blob bytes"),
+    Metric("device_bytes", "sizes.device_bytes", False, "B",
+           description="bytes the device was sent (the device image)"),
 )}
 
 

@@ -295,8 +295,9 @@ def note_lines(report: dict[str, Any]) -> list[str]:
         widened = (" (weights widened at load: --widen-weights)" if report["target"].get(
             "widen_weights") else " (nothing kept at load: --compact-load)"
             if report["target"].get("compact_load") else "")
-        lines.append("Blob B: the bytes the device is sent (a device image on firmware that "
-                     "reads model format 4: no host section or metadata). "
+        lines.append("Blob B: the blob file's bytes (the device is sent its device image "
+                     "on firmware that reads model format 4: no host section or metadata; "
+                     "report.json's sizes.device_bytes). "
                      "Arena B: device RAM each model takes: the blob, the kernel's per-row "
                      "requantization records and any weight copy it makes at load" + widened + ".")
     return lines
