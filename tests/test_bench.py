@@ -182,12 +182,15 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
     summary = (out / "summary.md").read_text()
     assert "Energy µJ: cost × STM32F411CE" in summary and "Arena B: device RAM" in summary
     assert report["target"]["weight_order"] == "dsp" and not report["target"]["widen_weights"]
+    def int8_on_m4(flag: str, name: str) -> dict:
+        assert main(["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4",
+                     "--variants", "int8", "--episodes", "1", "--calib-episodes", "3", flag,
+                     "-o", str(tmp_path / name)]) == 0
+        return load_report(tmp_path / name / "report.json")
+
     # --widen-weights: the int16 copy (2 bytes a weight, rows padded to 4) is in the arena
     # and the same answers come faster
-    assert main(["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4", "--variants",
-                 "int8", "--episodes", "1", "--calib-episodes", "3", "--widen-weights",
-                 "-o", str(tmp_path / "w")]) == 0
-    wide = load_report(tmp_path / "w" / "report.json")
+    wide = int8_on_m4("--widen-weights", "w")
     assert wide["target"]["widen_weights"]
     (v,) = wide["variants"]
     copy = 2 * (4 * 64 + 64 * 64 + 64 * 4)
@@ -195,10 +198,7 @@ def test_qemu_bench_reports_device_energy_from_the_board_profile(tmp_path: Path)
     assert v["bit_exact"]["mismatches"] == 0
     assert v["device_cost"]["median"] < by_name["int8"]["device_cost"]["median"]
     # --compact-load: nothing kept at load, the arena holds the blob alone; same answers
-    assert main(["-q", "bench", "--model", str(PENDULUM), "--target", "qemu-m4", "--variants",
-                 "int8", "--episodes", "1", "--calib-episodes", "3", "--compact-load",
-                 "-o", str(tmp_path / "c")]) == 0
-    compact = load_report(tmp_path / "c" / "report.json")
+    compact = int8_on_m4("--compact-load", "c")
     assert compact["target"]["compact_load"]
     (v,) = compact["variants"]
     assert v["sizes"]["arena_bytes"] == (v["sizes"]["device_bytes"] + 3) // 4 * 4

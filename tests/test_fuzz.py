@@ -7,18 +7,16 @@ and leaves its reproducer in build/fuzz/artifacts/.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import struct
-import sys
 import zlib
 from pathlib import Path
 
 import pytest
 
-from tests_support import loader_verdicts
+from tests_support import fuzz_tools, loader_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = float(os.environ.get("QHIL_FUZZ_SECONDS", "60"))
@@ -27,17 +25,8 @@ pytestmark = pytest.mark.skipif(shutil.which("clang") is None,
                                 reason="clang is not installed (make setup installs it)")
 
 
-def _fuzz_module():
-    spec = importlib.util.spec_from_file_location("qhil_tools_fuzz", ROOT / "tools" / "fuzz.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_seed_corpus_is_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fuzz = _fuzz_module()
+    fuzz = fuzz_tools()
     monkeypatch.setattr(fuzz, "SEEDS", tmp_path)
     fuzz.write_seeds()
     for target in fuzz.TARGETS:
@@ -47,7 +36,7 @@ def test_seed_corpus_is_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_short_fuzz_campaigns() -> None:
-    fuzz = _fuzz_module()
+    fuzz = fuzz_tools()
     results = {c.target: c for c in fuzz.campaigns(SECONDS, jobs=2)}
     for c in results.values():
         assert not c.crashed, f"fuzz target {c.target} failed:\n{c.log_tail}"
@@ -74,7 +63,7 @@ def test_c_loader_and_python_reader_agree_on_the_fuzz_corpus(tmp_path: Path) -> 
     from qhil.quant.qmodel import QuantModel
 
     corpus = [*sorted((ROOT / "tests/fuzz/model_load").iterdir())]
-    found = _fuzz_module().BUILD / "corpus-model_load"
+    found = fuzz_tools().BUILD / "corpus-model_load"
     if found.is_dir():
         corpus += sorted(found.iterdir())
     blobs = []

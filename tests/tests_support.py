@@ -41,19 +41,25 @@ def run_scenario(name: str, timeout: float) -> dict[str, Any]:
 
 
 
-def loader_verdicts(blobs: list[bytes], work: Path) -> list[tuple[int, ...]]:
-    """The firmware loader's verdict on each blob (firmware/test/fuzz/loader_verdict.c with
-    the sources tools/fuzz.py compiles the loader fuzzer from, built by gcc into ``work``):
-    ``(0, kind, layers, obs_dim, act_dim)``, or ``(model error,)``."""
+def fuzz_tools() -> Any:
+    """tools/fuzz.py as a module (its targets, sources and build folder)."""
     import importlib.util
 
     root = Path(__file__).resolve().parent.parent
     spec = importlib.util.spec_from_file_location("qhil_tools_fuzz", root / "tools" / "fuzz.py")
     assert spec is not None and spec.loader is not None
-    fuzz = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = fuzz
-    spec.loader.exec_module(fuzz)
-    firmware = root / "firmware"
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def loader_verdicts(blobs: list[bytes], work: Path) -> list[tuple[int, ...]]:
+    """The firmware loader's verdict on each blob (firmware/test/fuzz/loader_verdict.c with
+    the sources tools/fuzz.py compiles the loader fuzzer from, built by gcc into ``work``):
+    ``(0, kind, layers, obs_dim, act_dim)``, or ``(model error,)``."""
+    fuzz = fuzz_tools()
+    firmware = Path(__file__).resolve().parent.parent / "firmware"
     exe = work / "loader_verdict"
     if not exe.is_file():
         subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror",
