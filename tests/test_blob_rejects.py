@@ -255,6 +255,24 @@ def test_host_section_values_are_checked_with_their_own_message(blob, index, val
         read_blob(_patch_host(blob, index, value))
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize(("index", "message"), [
+    (0, "input centres must be finite"),
+    (5, "input steps must be finite and positive"),
+    (10, "output scale must be finite and positive"),
+    (12, "action bounds must be finite with high > low"),
+])
+def test_a_signalling_nan_in_the_host_section_is_one_clean_refusal(blob, index,
+                                                                     message) -> None:
+    """Widening a signalling NaN (exponent all ones, quiet bit clear) raises numpy's
+    'invalid value' warning; the reader refuses the value, and says nothing else."""
+    host_off = struct.unpack_from("<I", blob, 32)[0]
+    data = bytearray(blob)
+    struct.pack_into("<I", data, host_off + 4 * index, 0x7F800001)
+    with pytest.raises(ModelFormatError, match=message):
+        read_blob(_recrc(data))
+
+
 @pytest.mark.parametrize(("index", "value", "message"), [
     (0, float("nan"), "observation mean must be finite"),
     (2, 0.0, "observation std must be finite and positive"),

@@ -515,12 +515,14 @@ def read_blob(data: bytes, source: str = "blob",  # noqa: C901
             raise r.fail(f"output zero point {out_zero} is not an integer")
         rest = host[5:]
     else:
-        first = host[:obs_dim].astype(np.float64)
-        second = host[obs_dim : 2 * obs_dim].astype(np.float64)
+        first, second = host[:obs_dim], host[obs_dim : 2 * obs_dim]
         scalar = float(host[2 * obs_dim])
         rest = host[2 * obs_dim + 1:]
-    low = rest[:act_dim].astype(np.float64)
-    high = rest[act_dim:].astype(np.float64)
+    # a signalling NaN in a malformed file raises "invalid" when widened; the values are
+    # judged below (validate, the action bounds), so widen quietly
+    with np.errstate(invalid="ignore"):
+        first, second = first.astype(np.float64), second.astype(np.float64)
+        low, high = rest[:act_dim].astype(np.float64), rest[act_dim:].astype(np.float64)
 
     try:
         meta = {} if no_meta else json.loads(r.section(meta_off, meta_size,
