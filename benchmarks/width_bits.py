@@ -59,8 +59,8 @@ def nested_validation(cell: Cell) -> dict[str, object]:
     from qhil.common.evaluation import evaluate_policy
     from qhil.common.protocol import SeedRange, Split
     from qhil.quant.blob import load_blob
-    from qhil.quant.qmodel import QuantModel
     from qhil.quant.policy import QuantPolicy
+    from qhil.quant.qmodel import QuantModel
 
     _, model = load_blob(cell.stem.with_suffix(".qhil"))
     assert isinstance(model, QuantModel), "a QAT export is an integer model"
