@@ -734,6 +734,66 @@ def qat_selection() -> str:
     return "\n".join(lines) + "\n"
 
 
+def width_bits() -> str:
+    lines = ["## Width against bits (issue 33)", "",
+             "Command: `.venv/bin/python benchmarks/width_bits.py --widths W --weights B "
+             "--acts A` (resumable; one cell = `qhil qat --model models/ENV --bits 'w=B "
+             "a=A,A,8 in=auto' --hidden W,W --finalists 5 --average-last 5 --select-episodes "
+             "100`, the iteration chosen on validation 10000..10099). Cells are compared on "
+             "validation seeds 10100..10199, which no choice inside a cell saw; the test "
+             "figures are reported, never used to choose. The shipped qat_w3 (best of 60 "
+             "iterations on 20 validation episodes, [64, 64]) is the reference row. "
+             "Instructions: one inference on qemu-m4 (weights in RAM) and qemu-m0 (RAM, else "
+             "flash). The width-64, 3-bit cells are the finalists runs of the section above "
+             "(the same command: `--hidden 64,64` is the teacher's shape). " + PROTOCOL, ""]
+    cells = sorted((RESULTS / "width_bits").glob("*/h*_w*a*.costs.json"))
+    if not cells:
+        return "\n".join(lines + ["(not measured yet)"]) + "\n"
+    lines += ["| task | hidden | bits | validation 10100..10199 | test % of float (95% CI) | "
+              "ended early (QAT / float) | weight B | qemu-m4 instr. | qemu-m0 instr. | wall |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def instr(c: dict) -> str:
+        if "instructions" not in c:
+            return "does not fit"
+        return f"{c['instructions']:,.0f}" + (" (flash)" if c["weights_in"] == "flash" else "")
+
+    smallest: dict[str, str] = {}
+    for env in ENVS:
+        sel = RESULTS / "qat_select" / f"{env}.json"
+        shipped = json.loads((ROOT / "models" / env / "qat_w3.json").read_text())
+        if sel.is_file():
+            nv = json.loads(sel.read_text())["shipped"]["nested_validation"]
+            c = shipped["comparison"]
+            lines.append(f"| {env} | 64 (shipped qat_w3) | `{shipped['bits']}` | {nv['mean']:.1f} ± "
+                         f"{nv['std']:.1f} | {_ci(c['percent_of_float'], c['interval95'])} | "
+                         f"{c['early_terminations']} / {c['float_early_terminations']} | "
+                         f"{shipped['weight_bytes']:,} | - | - | - |")
+        rows = []
+        for costs_path in (p for p in cells if p.parent.name == env):
+            stem = costs_path.name.removesuffix(".costs.json")
+            side = json.loads((costs_path.parent / f"{stem}.json").read_text())
+            nv = json.loads((costs_path.parent / f"{stem}.nested.json").read_text())
+            costs = json.loads(costs_path.read_text())
+            c = side["comparison"]
+            rows.append((side["weight_bytes"], stem, c))
+            lines.append(f"| {env} | {side['hidden'][0]} | `{side['bits']}` | {nv['mean']:.1f} ± "
+                         f"{nv['std']:.1f} | {_ci(c['percent_of_float'], c['interval95'])} | "
+                         f"{c['early_terminations']} / {c['float_early_terminations']} | "
+                         f"{side['weight_bytes']:,} | {instr(costs['qemu-m4'])} | "
+                         f"{instr(costs['qemu-m0'])} | {side['wall_time_s'] / 60:.0f} min |")
+        held = sorted(r for r in rows if r[2]["percent_of_float"] >= 95
+                      and r[2]["early_terminations"] <= r[2]["float_early_terminations"] + 2)
+        smallest[env] = (f"{held[0][1]} ({held[0][0]:,} B)" if held
+                         else f"none of {len(rows)} cell(s)")
+    lines += ["", "Smallest cell that holds >= 95 % of float with at most 2 more early "
+              "terminations on the test seeds (reported, not a choice): " +
+              "; ".join(f"{e} {v}" for e, v in smallest.items()) + ".", ""]
+    if (RESULTS / "width_bits" / "pareto.png").is_file():
+        lines += ["![Return against weight bytes per task](benchmarks/results/width_bits/pareto.png)", ""]
+    return "\n".join(lines) + "\n"
+
+
 def tflite() -> str:
     lines = ["## TensorFlow Lite: a TFLite int8 policy beside qhil's own int8", "",
              "Command: `.venv/bin/python benchmarks/tflite_side_by_side.py` (one `qhil bench` per "
@@ -993,7 +1053,7 @@ def main() -> None:
              "int16 at load, which is what `--widen-weights` does now (the firmware section's "
              "second table gives both for every width).", "",
              float_baselines(), ptq_tables(), qat_results(), paper_table(), imported_ppo(),
-             qat_selection(), tflite(), sensitivity(),
+             qat_selection(), width_bits(), tflite(), sensitivity(),
              autoquant(),
              closed_loop(), clock_table(), quadrotor(), host_overhead(), ray_matrix(), qemu_rtt(),
              golden_speed(), firmware(), compilers(), versus_cmsis_nn(), model_bytes(),

@@ -11,8 +11,14 @@ seeds 10000..10099), then that export's return on validation seeds 10100..10199,
 choice inside the cell saw: the figure cells are compared by. The export's test return
 (100000..100099, paired with float) is in its .json: reported, never used to choose.
 
-Resumable: a cell whose export and nested.json exist is skipped; run again to go on.
-Results: benchmarks/results/width_bits/ENV/h{W}_w{B}a{A}.{qhil,json,log,nested.json}.
+Then its instructions per inference on qemu-m4 (weights in RAM) and qemu-m0 (RAM, else
+compiled into flash; a model that fits neither is "does not fit", with the firmware's line),
+one inference on the first validation seed's first observation (`qhil.api.infer`).
+
+Resumable: a cell whose export, nested.json and costs.json exist is skipped; run again to go
+on. Results: benchmarks/results/width_bits/ENV/h{W}_w{B}a{A}.{qhil,json,log,nested.json,
+costs.json}. CPU: one cell is one QAT run (5-25 minutes on one core at width 64, about twice
+that at 128) plus a few minutes of evaluation.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -70,6 +77,85 @@ def nested_validation(cell: Cell) -> dict[str, object]:
             "ended_early": int(sum(r.terminated))}
 
 
+def device_costs(cell: Cell) -> dict[str, object]:
+    """Instructions per inference on each core of the table, or why the export does not run."""
+    import gymnasium as gym
+
+    from qhil.api import infer
+    from qhil.common.errors import QhilError
+    from qhil.common.protocol import Split, split_seeds
+    from qhil.targets.targets import TargetSettings
+
+    env = gym.make(cell.env)
+    obs, _ = env.reset(seed=split_seeds(Split.VALIDATION, 1).start)
+    env.close()
+    blob = cell.stem.with_suffix(".qhil")
+    costs: dict[str, object] = {}
+    for core, places in (("qemu-m4", ("ram",)), ("qemu-m0", ("ram", "flash"))):
+        errors = []
+        for place in places:
+            try:
+                got = infer(blob, obs, TargetSettings(core, weights_in=place))
+            except QhilError as exc:
+                errors.append(f"{place}: {exc}")
+                continue
+            assert got.exact, f"{blob} on {core} is not bit-exact"
+            costs[core] = {"instructions": got.cost, "weights_in": place}
+            break
+        else:
+            costs[core] = {"does_not_fit": "; ".join(errors)}
+    return costs
+
+
+def cells_done() -> list[tuple[Cell, dict, dict, dict]]:
+    """Every finished cell with its sidecar, nested validation and costs."""
+    done = []
+    for side in sorted(OUT.glob("*/h*_w*a*.json")):
+        m = re.fullmatch(r"h(\d+)_w(\d+)a(\d+)", side.stem)
+        if m is None:
+            continue
+        cell = Cell(side.parent.name, *(int(g) for g in m.groups()))
+        nested, costs = cell.stem.with_suffix(".nested.json"), cell.stem.with_suffix(".costs.json")
+        if nested.is_file() and costs.is_file():
+            done.append((cell, json.loads(side.read_text()), json.loads(nested.read_text()),
+                         json.loads(costs.read_text())))
+    return done
+
+
+def plot() -> Path:
+    """Return (% of float on test) against weight bytes, one panel per task."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = cells_done()
+    envs = [e for e in TASKS if any(c.env == e for c, *_ in done)]
+    cols = min(3, len(envs))
+    rows = -(-len(envs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.flat[len(envs):]:
+        ax.set_visible(False)
+    for ax, env in zip(axes.flat, envs, strict=False):
+        for cell, side, _, _ in (d for d in done if d[0].env == env):
+            lo, hi = side["comparison"]["interval95"]
+            pct = side["percent_of_float"]
+            ax.errorbar(side["weight_bytes"], pct, yerr=[[pct - lo], [hi - pct]], fmt="o",
+                        color=f"C{cell.weight_bits}", capsize=2)
+            ax.annotate(f"{cell.width} w{cell.weight_bits}a{cell.act_bits}",
+                        (side["weight_bytes"], pct), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+        ax.axhline(95, color="grey", lw=0.8, ls="--")
+        ax.set_title(env, fontsize=9)
+        ax.set_xlabel("weight bytes")
+        ax.set_xscale("log")
+    for row in axes:
+        row[0].set_ylabel("% of float (test, 95 % CI)")
+    fig.tight_layout()
+    out = OUT / "pareto.png"
+    fig.savefig(out, dpi=110)
+    return out
+
+
 def run(cell: Cell) -> str:
     cell.stem.parent.mkdir(parents=True, exist_ok=True)
     blob, nested = cell.stem.with_suffix(".qhil"), cell.stem.with_suffix(".nested.json")
@@ -81,6 +167,9 @@ def run(cell: Cell) -> str:
         steps.append(cell.qat_command())
     if not nested.is_file():
         steps.append([sys.executable, __file__, "--nested-of", cell.env, str(cell.width),
+                      str(cell.weight_bits), str(cell.act_bits)])
+    if not cell.stem.with_suffix(".costs.json").is_file():
+        steps.append([sys.executable, __file__, "--costs-of", cell.env, str(cell.width),
                       str(cell.weight_bits), str(cell.act_bits)])
     with cell.stem.with_suffix(".log").open("a") as log:
         for cmd in steps:
@@ -100,21 +189,27 @@ def main() -> None:
     parser.add_argument("--weights", default="2,3,4", help="weight bits, every layer")
     parser.add_argument("--acts", default="3", help="hidden activation bits (3 and/or 4)")
     parser.add_argument("--jobs", type=int, default=2, help="cells at once")
-    parser.add_argument("--nested-of", nargs=4, metavar=("ENV", "W", "B", "A"),
-                        help=argparse.SUPPRESS)
+    for step in ("--nested-of", "--costs-of"):
+        parser.add_argument(step, nargs=4, metavar=("ENV", "W", "B", "A"), help=argparse.SUPPRESS)
+    parser.add_argument("--plot", action="store_true",
+                        help="only draw pareto.png from the cells done")
     args = parser.parse_args()
-    if args.nested_of:
-        env_id, w, b, a = args.nested_of
-        cell = Cell(env_id, int(w), int(b), int(a))
-        cell.stem.with_suffix(".nested.json").write_text(
-            json.dumps(nested_validation(cell), indent=1) + "\n")
+    if args.plot:
+        print(f"wrote {plot()}")
         return
+    for step, suffix, measure in ((args.nested_of, ".nested.json", nested_validation),
+                                  (args.costs_of, ".costs.json", device_costs)):
+        if step:
+            cell = Cell(step[0], int(step[1]), int(step[2]), int(step[3]))
+            cell.stem.with_suffix(suffix).write_text(json.dumps(measure(cell), indent=1) + "\n")
+            return
     cells = [Cell(e, int(w), int(b), int(a)) for e in args.envs.split(",")
              for w in args.widths.split(",") for b in args.weights.split(",")
              for a in args.acts.split(",")]
     with ThreadPoolExecutor(args.jobs) as pool:
         for line in pool.map(run, cells):
             print(line, flush=True)
+    print(f"wrote {plot()}")
 
 
 if __name__ == "__main__":
