@@ -165,6 +165,19 @@ def test_qat_distills_into_a_wider_student(tmp_path: Path) -> None:
     assert_bit_exact_on_native(out, seed=1, count=20)
 
 
+def test_qat_repeats_bit_for_bit(tmp_path: Path) -> None:
+    """Seeded rollouts, one torch thread: the same command writes the same export (what a
+    re-measurement of a QAT figure relies on)."""
+    blobs = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.qhil"
+        assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3,3,3 a=3,3,8 in=12",
+                     "--iterations", "2", "--grad-steps", "30", "--calib-episodes", "3",
+                     "--val-episodes", "2", "--test-episodes", "2", "-o", str(out)]) == 0
+        blobs.append(out.read_bytes())
+    assert blobs[0] == blobs[1]
+
+
 def test_qat_student_of_another_depth_starts_fresh(tmp_path: Path) -> None:
     """--hidden of another depth: fresh weights, calibrated on the student; --bits counts
     the student's layers; still exported exactly as simulated."""
