@@ -77,6 +77,24 @@ def nested_validation(cell: Cell) -> dict[str, object]:
             "ended_early": int(sum(r.terminated))}
 
 
+def float_validation(env_id: str) -> dict[str, object]:
+    """The float teacher on the same validation seeds: what % of float on validation
+    is taken against (cached per task)."""
+    path = OUT / env_id / "float.nested.json"
+    if not path.is_file():
+        from qhil.common.evaluation import evaluate_policy
+        from qhil.common.model_dir import load_model_dir
+        from qhil.common.protocol import SeedRange, Split
+
+        model = load_model_dir(ROOT / "models" / env_id)
+        seeds = SeedRange.of(NESTED_START, NESTED_EPISODES)
+        r = evaluate_policy(model.actor, env_id, seeds, Split.VALIDATION)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"seeds": str(seeds), "mean": r.mean, "std": r.std,
+                                    "ended_early": int(sum(r.terminated))}, indent=1) + "\n")
+    return dict(json.loads(path.read_text()))
+
+
 def device_costs(cell: Cell) -> dict[str, object]:
     """Instructions per inference on each core of the table, or why the export does not run."""
     import gymnasium as gym
@@ -191,11 +209,17 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="cells at once")
     for step in ("--nested-of", "--costs-of"):
         parser.add_argument(step, nargs=4, metavar=("ENV", "W", "B", "A"), help=argparse.SUPPRESS)
+    parser.add_argument("--float-validation", action="store_true",
+                        help="only evaluate the float teachers on the cells' validation seeds")
     parser.add_argument("--plot", action="store_true",
                         help="only draw pareto.png from the cells done")
     args = parser.parse_args()
     if args.plot:
         print(f"wrote {plot()}")
+        return
+    if args.float_validation:
+        for env_id in args.envs.split(","):
+            print(env_id, float_validation(env_id)["mean"], flush=True)
         return
     for step, suffix, measure in ((args.nested_of, ".nested.json", nested_validation),
                                   (args.costs_of, ".costs.json", device_costs)):
