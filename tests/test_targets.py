@@ -327,10 +327,10 @@ def test_a_model_bigger_than_ram_runs_from_flash_and_one_too_big_names_its_room(
     the arena's figures and runs with --weights-in flash, measured against the flash the
     firmware leaves."""
     from qhil.api import save_model
-    from qhil.bench.policies import does_not_fit
     from qhil.common.actor import FloatActor
     from qhil.link.device import HelloInfo
     from qhil.quant.blob import write_blob
+    from qhil.targets.fit import does_not_fit
     from qhil.targets.info import ModelRoom
 
     rng = np.random.default_rng(0)
@@ -353,6 +353,25 @@ def test_a_model_bigger_than_ram_runs_from_flash_and_one_too_big_names_its_room(
     blob = write_blob(actor, env_id="Pendulum-v1")
     said = does_not_fit(blob, hello, ModelRoom(4000, "flash"))
     assert said is not None and "bytes of flash; microbit_qemu (cortex-m0)'s firmware leaves 4,000" in said
+
+
+@pytest.mark.parametrize("place", ["ram", "flash"])
+def test_a_model_the_board_cannot_take_is_refused_before_it_is_sent_or_built(
+        place: str, tmp_path: Path) -> None:
+    """Every load checks the board's limits first (qhil.targets.fit): one line naming the
+    width the board accepts, before a LOAD is sent or a flash image is built."""
+    from qhil.api import infer
+    from qhil.quant.blob import write_blob
+    from qhil.quant.config import parse_bits
+    from qhil.quant.random_model import random_quant_model
+
+    model = random_quant_model(np.random.default_rng(3), [3, 128, 1], parse_bits("int8", 2))
+    blob = tmp_path / "wide.qhil"
+    blob.write_bytes(write_blob(model))
+    with pytest.raises(ConfigError, match=r"^qemu-m0 cannot take the model: the model has a "
+                                          r"layer 128 wide; microbit_qemu \(cortex-m0\) "
+                                          r"accepts at most 64$"):
+        infer(blob, np.zeros(3), TargetSettings("qemu-m0", weights_in=place))
 
 
 @pytest.mark.parametrize("extra", [["--widen-weights"], ["--weights-in", "flash"]],

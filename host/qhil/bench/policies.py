@@ -26,12 +26,13 @@ from qhil.common.actor import FloatActor
 from qhil.common.errors import ConfigError, ModelFormatError
 from qhil.common.model_dir import ModelDir
 from qhil.link.device import HelloInfo
-from qhil.quant.blob import blob_meta, load_blob, read_blob, write_blob
+from qhil.quant.blob import blob_meta, load_blob, write_blob
 from qhil.quant.config import parse_bits
 from qhil.quant.golden import GoldenExecutor
 from qhil.quant.pipeline import Calibrator
 from qhil.quant.policy import ActionDecoder, ObservationQuantizer
 from qhil.quant.qmodel import QuantModel
+from qhil.targets.fit import does_not_fit
 from qhil.targets.info import ModelRoom
 
 __all__ = ["PolicyUnderTest", "HostFloat", "DeviceFloat32", "DeviceInteger", "DeviceLink",
@@ -322,43 +323,6 @@ class _IntegerEpisode:
         rec.input_saturations = int(np.count_nonzero(np.abs(x) == self.policy.qmodel.in_limit))
         if self.ctx.actor is not None:
             rec.action_error = action_error(self.ctx.actor, np.stack(self.seen), self.dac(got))
-
-
-def does_not_fit(blob: bytes, info: HelloInfo, room: ModelRoom | None = None) -> str | None:
-    """Why the device that said ``info`` cannot take ``blob``, in bytes and widths (None:
-    it can). Checked before anything runs, so a model too big for a board is one line.
-
-    :param room: where the model goes and its bytes there (default: HELLO's RAM arena; a
-        model compiled into flash is measured against the flash the firmware leaves)
-    """
-    model = read_blob(blob, device_image=True)
-    sizes = (model.layer_sizes if isinstance(model, FloatActor)
-             else [model.obs_dim] + [la.n_out for la in model.layers])
-    version = int.from_bytes(blob[4:6], "little")
-    where = f"{info.board or 'the device'} ({info.cpu or '?'})"
-    room = room or ModelRoom(info.arena_bytes, "model arena")
-    if len(blob) > room.bytes:
-        has = "'s firmware leaves" if room.where == "flash" else " has"
-        return f"the model needs {len(blob):,} bytes of {room.where}; {where}{has} {room.bytes:,}"
-    if info.max_width and max(sizes) > info.max_width:
-        return (f"the model has a layer {max(sizes)} wide; {where} accepts at most "
-                f"{info.max_width}")
-    if info.max_layers and len(sizes) - 1 > info.max_layers:
-        return f"the model has {len(sizes) - 1} layers; {where} accepts at most {info.max_layers}"
-    if version > info.model_format:
-        needs = _VERSION_NEEDS.get(version, "a newer format")
-        return (f"the model is format version {version} ({needs}); {where} runs firmware that "
-                f"reads version {info.model_format}: " + (
-                    "rebuild it" if version <= FIRMWARE_FORMAT else
-                    "no qhil firmware runs it yet (qhil eval runs it on the host)"))
-    return None
-
-
-#: What each format version added (docs/model-format.md), for a firmware that predates it.
-_VERSION_NEEDS = {2: "tanh or identity hidden layers", 3: "weights in a kernel's order",
-                  4: "the tflite arithmetic"}
-#: The newest format version qhil's own firmware reads.
-FIRMWARE_FORMAT = 4
 
 
 def action_error(actor: FloatActor, obs: np.ndarray, actions: np.ndarray) -> dict[str, float]:

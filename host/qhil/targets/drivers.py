@@ -44,6 +44,7 @@ from qhil.targets.firmware import (
     firmware_path,
     upload_command,
 )
+from qhil.targets.fit import does_not_fit
 from qhil.targets.info import EmulatorLink, ModelRoom, TargetInfo, WeightsIn, board_json
 from qhil.targets.labgrid_place import LabgridPlace
 from qhil.targets.probes import upload_tool
@@ -307,6 +308,14 @@ class Target(ABC):
         # compact: no layer padded into blocks either (the model's own bytes)
         blob = device_blob(blob, info.weight_order, info.model_format,
                            pad_free=prep is LoadPrep.COMPACT)
+        room = self.model_room(weights_in)
+        if weights_in is WeightsIn.FLASH and self.flash_room() is None:
+            # no flash figure (no built-in image, or its ELF not built yet): the widths,
+            # depth and version are judged here, the bytes by the build
+            room = ModelRoom(len(blob), "flash")
+        reason = does_not_fit(blob, info, room)
+        if reason:
+            raise ConfigError(f"{self.info.name} cannot take the model: {reason}")
         if weights_in is WeightsIn.FLASH and self.device.stats()["model_id"] != blob_id(blob):
             self._start_with_model(blob)
             if self.device.stats()["model_id"] != blob_id(blob):
