@@ -6,10 +6,12 @@ each trained by one recipe and compared on validation seeds no selection inside 
         [--weights 3] [--acts 3] [--jobs 2]
 
 One cell = one `qhil qat --model models/ENV --bits 'w=B a=A,A,8 in=auto' --hidden W,W
---finalists 5 --average-last 5 --select-episodes 100` (the iteration chosen on validation
-seeds 10000..10099), then that export's return on validation seeds 10100..10199, which no
-choice inside the cell saw: the figure cells are compared by. The export's test return
-(100000..100099, paired with float) is in its .json: reported, never used to choose.
+--finalists 5 --average-last 5 --select-episodes 100 [--rl-steps N]` (the iteration chosen
+on validation seeds 10000..10099; with --rl-steps, TD3 on the env's reward after the
+distillation, whose exports join the finalists), then that export's return on validation
+seeds 10100..10199, which no choice inside the cell saw: the figure cells are compared by.
+The export's test return (100000..100099, paired with float) is in its .json: reported,
+never used to choose.
 
 Then its instructions per inference on qemu-m4 (weights in RAM) and qemu-m0 (RAM, else
 compiled into flash; a model that fits neither is "does not fit", with the firmware's line),
@@ -47,10 +49,18 @@ class Cell:
     width: int
     weight_bits: int
     act_bits: int
+    rl_steps: int = 0  # then TD3 on the env's reward, the fake-quant actor in the loop
 
     @property
     def stem(self) -> Path:
-        return OUT / self.env / f"h{self.width}_w{self.weight_bits}a{self.act_bits}"
+        rl = f"_rl{self.rl_steps}" if self.rl_steps else ""
+        return OUT / self.env / f"h{self.width}_w{self.weight_bits}a{self.act_bits}{rl}"
+
+    @property
+    def args(self) -> list[str]:
+        """What names the cell on the command line of the ``--*-of`` steps."""
+        return [self.env, str(self.width), str(self.weight_bits), str(self.act_bits),
+                str(self.rl_steps)]
 
     def qat_command(self) -> list[str]:
         bits = f"w={self.weight_bits} a={self.act_bits},{self.act_bits},8 in=auto"
@@ -58,6 +68,7 @@ class Cell:
                 str(ROOT / "models" / self.env), "--bits", bits,
                 "--hidden", f"{self.width},{self.width}", "--finalists", "5",
                 "--average-last", "5", "--select-episodes", "100",
+                *(["--rl-steps", str(self.rl_steps)] if self.rl_steps else []),
                 "-o", str(self.stem.with_suffix(".qhil"))]
 
 
@@ -129,10 +140,10 @@ def cells_done() -> list[tuple[Cell, dict, dict, dict]]:
     """Every finished cell with its sidecar, nested validation and costs."""
     done = []
     for side in sorted(OUT.glob("*/h*_w*a*.json")):
-        m = re.fullmatch(r"h(\d+)_w(\d+)a(\d+)", side.stem)
+        m = re.fullmatch(r"h(\d+)_w(\d+)a(\d+)(?:_rl(\d+))?", side.stem)
         if m is None:
             continue
-        cell = Cell(side.parent.name, *(int(g) for g in m.groups()))
+        cell = Cell(side.parent.name, *(int(g or 0) for g in m.groups()))
         nested, costs = cell.stem.with_suffix(".nested.json"), cell.stem.with_suffix(".costs.json")
         if nested.is_file() and costs.is_file():
             done.append((cell, json.loads(side.read_text()), json.loads(nested.read_text()),
@@ -159,7 +170,8 @@ def plot() -> Path:
             pct = side["percent_of_float"]
             ax.errorbar(side["weight_bytes"], pct, yerr=[[pct - lo], [hi - pct]], fmt="o",
                         color=f"C{cell.weight_bits}", capsize=2)
-            ax.annotate(f"{cell.width} w{cell.weight_bits}a{cell.act_bits}",
+            ax.annotate(f"{cell.width} w{cell.weight_bits}a{cell.act_bits}"
+                        + (" rl" if cell.rl_steps else ""),
                         (side["weight_bytes"], pct), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
         ax.axhline(95, color="grey", lw=0.8, ls="--")
@@ -184,11 +196,9 @@ def run(cell: Cell) -> str:
     if not blob.is_file():
         steps.append(cell.qat_command())
     if not nested.is_file():
-        steps.append([sys.executable, __file__, "--nested-of", cell.env, str(cell.width),
-                      str(cell.weight_bits), str(cell.act_bits)])
+        steps.append([sys.executable, __file__, "--nested-of", *cell.args])
     if not cell.stem.with_suffix(".costs.json").is_file():
-        steps.append([sys.executable, __file__, "--costs-of", cell.env, str(cell.width),
-                      str(cell.weight_bits), str(cell.act_bits)])
+        steps.append([sys.executable, __file__, "--costs-of", *cell.args])
     with cell.stem.with_suffix(".log").open("a") as log:
         for cmd in steps:
             proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
@@ -206,9 +216,12 @@ def main() -> None:
     parser.add_argument("--widths", default="64,128,256")
     parser.add_argument("--weights", default="2,3,4", help="weight bits, every layer")
     parser.add_argument("--acts", default="3", help="hidden activation bits (3 and/or 4)")
+    parser.add_argument("--rl-steps", default="0", help=(
+        "0 (distillation alone) and/or TD3 steps on the env's reward after it, e.g. 0,20000"))
     parser.add_argument("--jobs", type=int, default=2, help="cells at once")
     for step in ("--nested-of", "--costs-of"):
-        parser.add_argument(step, nargs=4, metavar=("ENV", "W", "B", "A"), help=argparse.SUPPRESS)
+        parser.add_argument(step, nargs=5, metavar=("ENV", "W", "B", "A", "RL"),
+                            help=argparse.SUPPRESS)
     parser.add_argument("--float-validation", action="store_true",
                         help="only evaluate the float teachers on the cells' validation seeds")
     parser.add_argument("--plot", action="store_true",
@@ -224,12 +237,12 @@ def main() -> None:
     for step, suffix, measure in ((args.nested_of, ".nested.json", nested_validation),
                                   (args.costs_of, ".costs.json", device_costs)):
         if step:
-            cell = Cell(step[0], int(step[1]), int(step[2]), int(step[3]))
+            cell = Cell(step[0], *(int(v) for v in step[1:]))
             cell.stem.with_suffix(suffix).write_text(json.dumps(measure(cell), indent=1) + "\n")
             return
-    cells = [Cell(e, int(w), int(b), int(a)) for e in args.envs.split(",")
+    cells = [Cell(e, int(w), int(b), int(a), int(r)) for e in args.envs.split(",")
              for w in args.widths.split(",") for b in args.weights.split(",")
-             for a in args.acts.split(",")]
+             for a in args.acts.split(",") for r in args.rl_steps.split(",")]
     with ThreadPoolExecutor(args.jobs) as pool:
         for line in pool.map(run, cells):
             print(line, flush=True)
