@@ -761,15 +761,19 @@ def width_bits() -> str:
 
     smallest: dict[str, str] = {}
 
-    def val(nv: dict, env: str) -> str:
+    # per family (the shipped exports, or a cell's stem): task -> (validation %, early ends)
+    family: dict[str, dict[str, tuple[float, int]]] = {}
+
+    def val(nv: dict, env: str, name: str) -> str:
         f = RESULTS / "width_bits" / env / "float.nested.json"
-        early = nv.get("ended_early", nv.get("early"))
+        early = int(nv.get("ended_early", nv.get("early", 0)))
         text = f"{nv['mean']:.1f} ± {nv['std']:.1f}"
         if not f.is_file():
             return f"{text}, {early} early"
         ref = json.loads(f.read_text())
         # % of float as the protocol defines it: inverted where returns are negative
         pct = 100 * (nv["mean"] / ref["mean"] if ref["mean"] > 0 else ref["mean"] / nv["mean"])
+        family.setdefault(name, {})[env] = (pct, early)
         return f"{text} ({pct:.1f} %), {early} / {ref['ended_early']} early"
 
     for env in ENVS:
@@ -778,7 +782,8 @@ def width_bits() -> str:
         if sel.is_file():
             nv = json.loads(sel.read_text())["shipped"]["nested_validation"]
             c = shipped["comparison"]
-            lines.append(f"| {env} | 64 (shipped qat_w3) | `{shipped['bits']}` | {val(nv, env)} | "
+            lines.append(f"| {env} | 64 (shipped qat_w3) | `{shipped['bits']}` | "
+                         f"{val(nv, env, 'shipped')} | "
                          f"{_ci(c['percent_of_float'], c['interval95'])} | "
                          f"{c['early_terminations']} / {c['float_early_terminations']} | "
                          f"{shipped['weight_bytes']:,} | - | - | - |")
@@ -790,7 +795,9 @@ def width_bits() -> str:
             costs = json.loads(costs_path.read_text())
             c = side["comparison"]
             rows.append((side["weight_bytes"], stem, c))
-            lines.append(f"| {env} | {side['hidden'][0]} | `{side['bits']}` | {val(nv, env)} | "
+            rl = " + RL" if side["method"].endswith("+rl") else ""
+            lines.append(f"| {env} | {side['hidden'][0]}{rl} | `{side['bits']}` | "
+                         f"{val(nv, env, stem)} | "
                          f"{_ci(c['percent_of_float'], c['interval95'])} | "
                          f"{c['early_terminations']} / {c['float_early_terminations']} | "
                          f"{side['weight_bytes']:,} | {instr(costs['qemu-m4'])} | "
@@ -802,9 +809,38 @@ def width_bits() -> str:
     lines += ["", "Smallest cell that holds >= 95 % of float with at most 2 more early "
               "terminations on the test seeds (reported, not a choice): " +
               "; ".join(f"{e} {v}" for e, v in smallest.items()) + ".", ""]
+    lines += [_width_rule(family), ""]
     if (RESULTS / "width_bits" / "pareto.png").is_file():
         lines += ["![Return against weight bytes per task](benchmarks/results/width_bits/pareto.png)", ""]
     return "\n".join(lines) + "\n"
+
+
+def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
+    """The rule of docs/evaluation.md (fixed before the wider cells were read), applied to
+    every 3-bit-weight, 3-bit-activation cell family measured on all six tasks."""
+    def mean(name: str) -> float:
+        return sum(p for p, _ in family[name].values()) / len(family[name])
+
+    def early(name: str) -> int:
+        return sum(e for _, e in family[name].values())
+
+    if len(family.get("shipped", {})) < len(ENVS) or len(family.get("h64_w3a3", {})) < len(ENVS):
+        return "The rule of docs/evaluation.md: not applied yet (the reference rows are incomplete)."
+    said = [f"The rule of docs/evaluation.md, on the mean over the six tasks of the validation "
+            f"% of float: shipped qat_w3 {mean('shipped'):.1f} % ({early('shipped')} early "
+            f"ends), width-64 finalists {mean('h64_w3a3'):.1f} % ({early('h64_w3a3')})"]
+    for name in sorted(family):
+        if name in ("shipped", "h64_w3a3") or "_w3a3" not in name:
+            continue
+        if len(family[name]) < len(ENVS):
+            said.append(f"{name} measured on {len(family[name])} of {len(ENVS)} tasks, not "
+                        "judged yet")
+            continue
+        wins = (mean(name) > max(mean("shipped"), mean("h64_w3a3"))
+                and early(name) <= early("shipped"))
+        said.append(f"{name} {mean(name):.1f} % ({early(name)}): "
+                    + ("**replaces the recipe**" if wins else "not adopted"))
+    return "; ".join(said) + "."
 
 
 def tflite() -> str:
