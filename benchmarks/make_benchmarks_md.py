@@ -884,16 +884,19 @@ def tflite() -> str:
                               f"reference kernels agree on {litert:,}.")
             else:
                 checks.append(f"- {task['env']} `{name}`: {check.split(': ', 1)[-1]}.")
-    steps = []
+    input_steps: list[str] = []
     for task in json.loads(path.read_text()):
         blob = RESULTS / "tflite" / task["env"] / "tflite_ptq.qhil"
         if blob.is_file():
             from qhil.quant.blob import read_blob
+            from qhil.quant.qmodel import QuantModel
 
             m = read_blob(blob.read_bytes())
-            steps.append(f"{task['env']} {float(m.in_step[0]):.4f} for its {m.obs_dim} features")
+            assert isinstance(m, QuantModel), f"{blob} is an integer export"
+            input_steps.append(f"{task['env']} {float(m.in_step[0]):.4f} for its {m.obs_dim} "
+                               "features")
     note = ("TFLite quantizes the observation as one tensor: one input step for every feature "
-            f"({'; '.join(steps)}), where qhil's int8 gives each feature its own step over its "
+            f"({'; '.join(input_steps)}), where qhil's int8 gives each feature its own step over its "
             "own calibrated range (docs/quantization.md#input-codes-host). The tflite variants "
             "run on one portable C kernel (no DSP or Helium loop for TFLM's requantization yet), "
             "qhil's int8 on the core's optimized one.")
