@@ -95,7 +95,7 @@ def main() -> None:
     jobs = [(e, c) for e in args.envs.split(",")
             for c in (args.cores.split(",") if args.cores else TASKS[e].cores)]
     with ThreadPoolExecutor(args.jobs) as pool:
-        codes = list(pool.map(lambda j: run(*j, args.search_only), jobs))
+        codes = list(pool.map(lambda j: run(j[0], j[1], args.search_only), jobs))
     done = {f"{e}-{c}": json.loads((OUT / f"{e}-{c}" / "sweep.json").read_text())["decision"]
             for e, c in jobs if (OUT / f"{e}-{c}" / "sweep.json").is_file()}
     print(json.dumps(done, indent=2))

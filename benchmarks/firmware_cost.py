@@ -204,9 +204,9 @@ def markdown(rows: list[dict[str, object]]) -> str:
               "192 inputs (per-row work constant):", "",
               "| target | " + " | ".join(SETTINGS[:-1]) + " |", "|---" * (1 + len(SETTINGS) - 1) + "|"]
     for r in rows:
-        m = r.get("marginal_per_mac", {})
+        m = dict(r.get("marginal_per_mac", {}))  # type: ignore[call-overload]
         lines.append(f"| {r['target']} | " + " | ".join(
-            f"{m[k]:.2f}" if k in m else "-" for k in SETTINGS[:-1]) + " |")  # type: ignore[union-attr]
+            f"{m[k]:.2f}" if k in m else "-" for k in SETTINGS[:-1]) + " |")
     lines += ["", "| env | flash bytes | static RAM bytes (incl. model arena and stack) |", "|---|---|---|"]
     for r in rows:
         if "memory" in r:
@@ -240,7 +240,7 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     (OUT / "firmware.json").write_text(json.dumps(rows, indent=2) + "\n")
     text = markdown(measured) + "".join(
-        f"| {r['target']} | {r['memory']['flash']} | {r['memory']['ram']} |\n"  # type: ignore[index]
+        f"| {r['target']} | {r['memory']['flash']} | {r['memory']['ram']} |\n"
         for r in rows if "costs" not in r)
     (OUT / "firmware.md").write_text(text)
     print(text)

@@ -318,7 +318,7 @@ def claims(table: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
                 else "") + ").")
     qat = {t: [percent(c.get("qat_w3")), percent(c.get("qat_w2"))] for t, c in table.items()}
     judged = [t for t in table if None not in qat[t]]
-    ok = [t for t in judged if max(qat[t]) >= COMPETITIVE]  # type: ignore[type-var]
+    ok = [t for t in judged if max(p for p in qat[t] if p is not None) >= COMPETITIVE]
     out.append(f"QAT recovers 2-3-bit policies competitive with float (`qat_w3` or `qat_w2` "
                f">= {COMPETITIVE:.0f} %): **{_verdict(len(ok), len(judged))}** ({len(ok)} of "
                f"{len(judged)} tasks).")

@@ -79,10 +79,12 @@ def closed_loop(target: str, link: EmulatorLink, steps: int = 2000) -> dict[str,
     from qhil.common.envs import make_env
     from qhil.common.model_dir import load_model_dir
     from qhil.quant.policy import ActionDecoder, ObservationQuantizer
+    from qhil.quant.qmodel import QuantModel
 
     model = load_model_dir(ROOT / "models" / "Pendulum-v1")
     blob = (ROOT / "models" / "Pendulum-v1" / "qat_w3.qhil").read_bytes()
     qmodel = read_blob(blob)
+    assert isinstance(qmodel, QuantModel), "qat_w3 is an integer export"
     quantize, decode = ObservationQuantizer(qmodel), ActionDecoder(qmodel)
     env = make_env(model.env_id)
     with start_target(target, timeout=5.0, link=link) as running:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -45,7 +46,7 @@ def main() -> int:
     serial_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     start_s = time.perf_counter() - t0
 
     @ray.remote
