@@ -809,10 +809,37 @@ def width_bits() -> str:
     lines += ["", "Smallest cell that holds >= 95 % of float with at most 2 more early "
               "terminations on the test seeds (reported, not a choice): " +
               "; ".join(f"{e} {v}" for e, v in smallest.items()) + ".", ""]
-    lines += [_width_rule(family), ""]
+    lines += [_width_rule(family), ""] + _rl_cells(cells)
     if (RESULTS / "width_bits" / "pareto.png").is_file():
         lines += ["![Return against weight bytes per task](benchmarks/results/width_bits/pareto.png)", ""]
     return "\n".join(lines) + "\n"
+
+
+def _rl_cells(cells: list[Path]) -> list[str]:
+    """What TD3 on the reward did after the distillation, from each RL cell's curve."""
+    said = []
+    for costs_path in cells:
+        side = json.loads(costs_path.with_name(
+            costs_path.name.removesuffix(".costs.json") + ".json").read_text())
+        if not side["method"].endswith("+rl"):
+            continue
+        its = side["args"]["iterations"]
+        distilled = [v for x, v in side["validation_curve"] if 0 < x <= its]
+        warmup = side["args"]["rl"]["critic_warmup"]
+        # the curve's x is iterations + TD3 step; the actor learns after the warmup
+        rl = [v for x, v in side["validation_curve"] if x - its > warmup]
+        kept = next(c["candidate"] for c in side["selection"]["finalists"] if c["chosen"])
+        said.append(f"- {costs_path.parent.name}, `{side['bits']}`, {side['args']['rl_steps']:,} "
+                    f"TD3 steps ({side['args']['rl']['critic_warmup']:,} of them the new critic "
+                    f"alone, actor learning rate {side['args']['rl']['actor_learning_rate']:g}): "
+                    f"best distilled iteration {max(distilled):.0f} on the 20 validation "
+                    f"episodes, the exports once the actor learns {min(rl):.0f}..{max(rl):.0f}; "
+                    f"kept: {kept}.")
+    if not said:
+        return []
+    return ["QAT with the reward in the loop (`--rl-steps`; the same command as the "
+            "distillation-alone cell, whose distillation it repeats bit for bit):", "",
+            *said, ""]
 
 
 def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
