@@ -816,11 +816,12 @@ def width_bits() -> str:
 
 
 def _rl_cells(cells: list[Path]) -> list[str]:
-    """What TD3 on the reward did after the distillation, from each RL cell's curve."""
+    """What TD3 on the reward did after the distillation, from each RL cell's curve and each
+    run of benchmarks/results/qat_rl/ (the cell's command with other --rl-* settings)."""
     said = []
-    for costs_path in cells:
-        side = json.loads(costs_path.with_name(
-            costs_path.name.removesuffix(".costs.json") + ".json").read_text())
+    sidecars = [c.with_name(c.name.removesuffix(".costs.json") + ".json") for c in cells]
+    for path in sidecars + sorted((RESULTS / "qat_rl").glob("*.json")):
+        side = json.loads(path.read_text())
         if not side["method"].endswith("+rl"):
             continue
         its = side["args"]["iterations"]
@@ -829,7 +830,7 @@ def _rl_cells(cells: list[Path]) -> list[str]:
         # the curve's x is iterations + TD3 step; the actor learns after the warmup
         rl = [v for x, v in side["validation_curve"] if x - its > warmup]
         kept = next(c["candidate"] for c in side["selection"]["finalists"] if c["chosen"])
-        said.append(f"- {costs_path.parent.name}, `{side['bits']}`, {side['args']['rl_steps']:,} "
+        said.append(f"- {side['source'].split('/')[-1]}, `{side['bits']}`, {side['args']['rl_steps']:,} "
                     f"TD3 steps ({side['args']['rl']['critic_warmup']:,} of them the new critic "
                     f"alone, actor learning rate {side['args']['rl']['actor_learning_rate']:g}): "
                     f"best distilled iteration {max(distilled):.0f} on the 20 validation "
@@ -837,8 +838,10 @@ def _rl_cells(cells: list[Path]) -> list[str]:
                     f"kept: {kept}.")
     if not said:
         return []
-    return ["QAT with the reward in the loop (`--rl-steps`; the same command as the "
-            "distillation-alone cell, whose distillation it repeats bit for bit):", "",
+    return ["QAT with the reward in the loop (`--rl-steps N`, with `--rl-warmup W "
+            "--rl-actor-lr LR` where they differ from the defaults 5,000 and 1e-05; otherwise "
+            "the distillation-alone cell's command, whose distillation it repeats bit for bit; "
+            "runs of other settings in benchmarks/results/qat_rl/):", "",
             *said, ""]
 
 
