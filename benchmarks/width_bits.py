@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -186,6 +187,21 @@ def plot() -> Path:
     return out
 
 
+def ship(stem: str, name: str) -> list[Path]:
+    """Copy one family's export and sidecar of every task to models/ENV/NAME.{qhil,json}
+    (the family chosen on validation: docs/evaluation.md); refused unless all six have it."""
+    missing = [e for e in TASKS if not (OUT / e / f"{stem}.nested.json").is_file()]
+    if missing:
+        raise SystemExit(f"{stem} is not measured on {', '.join(missing)}: nothing shipped")
+    written = []
+    for env_id in TASKS:
+        for suffix in (".qhil", ".json"):
+            dst = ROOT / "models" / env_id / f"{name}{suffix}"
+            shutil.copyfile(OUT / env_id / f"{stem}{suffix}", dst)
+            written.append(dst)
+    return written
+
+
 def run(cell: Cell) -> str:
     cell.stem.parent.mkdir(parents=True, exist_ok=True)
     blob, nested = cell.stem.with_suffix(".qhil"), cell.stem.with_suffix(".nested.json")
@@ -224,11 +240,17 @@ def main() -> None:
                             help=argparse.SUPPRESS)
     parser.add_argument("--float-validation", action="store_true",
                         help="only evaluate the float teachers on the cells' validation seeds")
+    parser.add_argument("--ship", nargs=2, metavar=("CELL", "NAME"), help=(
+        "copy the cell CELL (e.g. h64_w3a4) of every task to models/ENV/NAME.qhil and .json"))
     parser.add_argument("--plot", action="store_true",
                         help="only draw pareto.png from the cells done")
     args = parser.parse_args()
     if args.plot:
         print(f"wrote {plot()}")
+        return
+    if args.ship:
+        for path in ship(*args.ship):
+            print(f"wrote {path.relative_to(ROOT)}")
         return
     if args.float_validation:
         for env_id in args.envs.split(","):
