@@ -788,7 +788,10 @@ def width_bits() -> str:
                          f"{c['early_terminations']} / {c['float_early_terminations']} | "
                          f"{shipped['weight_bytes']:,} | - | - | - |")
         rows = []
-        for costs_path in (p for p in cells if p.parent.name == env):
+        def order(path: Path) -> list[int]:  # width, weight bits, activation bits, RL steps
+            return [int(n) for n in re.findall(r"\d+", path.name.removesuffix(".costs.json"))]
+
+        for costs_path in sorted((p for p in cells if p.parent.name == env), key=order):
             stem = costs_path.name.removesuffix(".costs.json")
             side = json.loads((costs_path.parent / f"{stem}.json").read_text())
             nv = json.loads((costs_path.parent / f"{stem}.nested.json").read_text())
