@@ -238,3 +238,26 @@ def test_refusals_are_one_line_and_exit_2(work: Path, case: str) -> None:
     assert "Traceback" not in proc.stderr
     if case == "too-big":  # where the memory allows, the same 256-wide model runs
         _bench_bit_exact(work, "big")
+
+
+def test_the_float32_slack_covers_rounding_and_not_a_wrong_actor() -> None:
+    """The check's allowance is float32 rounding: a float32 evaluation of the actor stays
+    inside it, a weight off by 1e-3 of its size does not."""
+    import dataclasses
+
+    from qhil.common.model_dir import load_model_dir
+    from qhil.train.importer import check_observations, float32_slack
+
+    actor = load_model_dir(Path(__file__).resolve().parents[1] / "models" / "Pendulum-v1").actor
+    obs = check_observations(actor, "Pendulum-v1", count=200)
+    slack = float32_slack(actor, obs)
+    h = actor.normalize(obs).astype(np.float32)
+    for i, (w, b) in enumerate(zip(actor.weights, actor.biases, strict=True)):
+        h = h @ w.T + b
+        if i < len(actor.weights) - 1:
+            h = np.maximum(h, np.float32(0)) if actor.activations[i].value == "relu" else np.tanh(h)
+    in_f32 = actor.unsquash(np.tanh(h.astype(np.float64)) if actor.output == "tanh" else h)
+    assert np.all(np.abs(in_f32 - actor.act(obs)) <= slack + 1e-12)
+    wrong = dataclasses.replace(actor, weights=(actor.weights[0] * np.float32(1.001),
+                                                *actor.weights[1:]))
+    assert np.max(np.abs(wrong.act(obs) - actor.act(obs)) - slack) > 1e-5
