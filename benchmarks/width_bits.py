@@ -36,6 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "width_bits"
@@ -73,20 +74,26 @@ class Cell:
                 "-o", str(self.stem.with_suffix(".qhil"))]
 
 
-def nested_validation(cell: Cell) -> dict[str, object]:
-    """The export's return on validation seeds no choice inside the cell used."""
+def on_nested_seeds(policy: Any, env_id: str) -> dict[str, object]:
+    """``policy`` on the validation seeds no choice inside a cell used."""
     from qhil.common.evaluation import evaluate_policy
     from qhil.common.protocol import SeedRange, Split
+
+    seeds = SeedRange.of(NESTED_START, NESTED_EPISODES)
+    r = evaluate_policy(policy, env_id, seeds, Split.VALIDATION)
+    return {"seeds": str(seeds), "mean": r.mean, "std": r.std,
+            "ended_early": int(sum(r.terminated))}
+
+
+def nested_validation(cell: Cell) -> dict[str, object]:
+    """The cell's export on the nested validation seeds."""
     from qhil.quant.blob import load_blob
     from qhil.quant.policy import QuantPolicy
     from qhil.quant.qmodel import QuantModel
 
     _, model = load_blob(cell.stem.with_suffix(".qhil"))
     assert isinstance(model, QuantModel), "a QAT export is an integer model"
-    seeds = SeedRange.of(NESTED_START, NESTED_EPISODES)
-    r = evaluate_policy(QuantPolicy(model), cell.env, seeds, Split.VALIDATION)
-    return {"seeds": str(seeds), "mean": r.mean, "std": r.std,
-            "ended_early": int(sum(r.terminated))}
+    return on_nested_seeds(QuantPolicy(model), cell.env)
 
 
 def float_validation(env_id: str) -> dict[str, object]:
@@ -94,29 +101,23 @@ def float_validation(env_id: str) -> dict[str, object]:
     is taken against (cached per task)."""
     path = OUT / env_id / "float.nested.json"
     if not path.is_file():
-        from qhil.common.evaluation import evaluate_policy
         from qhil.common.model_dir import load_model_dir
-        from qhil.common.protocol import SeedRange, Split
 
-        model = load_model_dir(ROOT / "models" / env_id)
-        seeds = SeedRange.of(NESTED_START, NESTED_EPISODES)
-        r = evaluate_policy(model.actor, env_id, seeds, Split.VALIDATION)
+        actor = load_model_dir(ROOT / "models" / env_id).actor
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"seeds": str(seeds), "mean": r.mean, "std": r.std,
-                                    "ended_early": int(sum(r.terminated))}, indent=1) + "\n")
+        path.write_text(json.dumps(on_nested_seeds(actor, env_id), indent=1) + "\n")
     return dict(json.loads(path.read_text()))
 
 
 def device_costs(cell: Cell) -> dict[str, object]:
     """Instructions per inference on each core of the table, or why the export does not run."""
-    import gymnasium as gym
-
     from qhil.api import infer
+    from qhil.common.envs import make_env
     from qhil.common.errors import QhilError
     from qhil.common.protocol import Split, split_seeds
     from qhil.targets.targets import TargetSettings
 
-    env = gym.make(cell.env)
+    env = make_env(cell.env)
     obs, _ = env.reset(seed=split_seeds(Split.VALIDATION, 1).start)
     env.close()
     blob = cell.stem.with_suffix(".qhil")

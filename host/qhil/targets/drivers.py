@@ -309,7 +309,7 @@ class Target(ABC):
         blob = device_blob(blob, info.weight_order, info.model_format,
                            pad_free=prep is LoadPrep.COMPACT)
         room = self.model_room(weights_in)
-        if weights_in is WeightsIn.FLASH and self.flash_room() is None:
+        if room.where == "flash" and not room.bytes:
             # no flash figure (no built-in image, or its ELF not built yet): the widths,
             # depth and version are judged here, the bytes by the build
             room = ModelRoom(len(blob), "flash")

@@ -167,10 +167,11 @@ def float32_slack(actor: FloatActor, obs: np.ndarray) -> np.ndarray:
     Magnitudes in the hundreds inside a trained network make this exceed a fixed 1e-5."""
     eps = float(np.finfo(np.float32).eps)
     h = np.abs(actor.normalize(obs))
-    slack = np.full_like(h, eps) * h
+    slack = eps * h
     for w, b in zip(actor.weights, actor.biases, strict=True):
-        terms = h @ np.abs(w.T).astype(np.float64) + np.abs(b)
-        slack = slack @ np.abs(w.T).astype(np.float64) + w.shape[1] * eps * terms
+        magnitude = np.abs(w.T).astype(np.float64)
+        terms = h @ magnitude + np.abs(b)
+        slack = slack @ magnitude + w.shape[1] * eps * terms
         h = terms
     scale = (0.5 * (actor.action_high - actor.action_low) if actor.output == "tanh"
              else np.ones_like(actor.action_high))
