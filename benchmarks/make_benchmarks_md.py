@@ -107,9 +107,10 @@ def qat_results() -> str:
     lines = ["## Quantization-aware training: the held-out goals", "",
              "Command: `benchmarks/qat_recipe.sh` (one recipe for every task, "
              "docs/evaluation.md: input width chosen on validation, 60 DAgger iterations of "
-             "1000 Adam steps with perturbed rollouts and a cosine learning rate, the export "
-             "chosen on 20 validation episodes), then `benchmarks/qat_goal.sh` (the exports "
-             "closed loop on qemu-m4). "
+             "1000 Adam steps with perturbed rollouts and a cosine learning rate; `qat_w3` "
+             "with hidden layers [128, 128] and the export chosen among 6 finalists on 100 "
+             "validation episodes, `qat_w2` still issue 12's [64, 64] export chosen on 20), "
+             "then `benchmarks/qat_goal.sh` (the exports closed loop on qemu-m4). "
              + PROTOCOL + " Agreement: share of visited states where the exported blob's golden "
              "actions equal the training simulation's. Device: the export closed loop on "
              "qemu-m4 on the first 20 test seeds, every answer compared with the golden "
@@ -210,7 +211,8 @@ def ray_matrix() -> str:
     path = RESULTS / "ray_matrix.json"
     lines = ["### A benchmark matrix on one machine and on Ray", "",
              "Command: `.venv/bin/python benchmarks/ray_matrix.py` (`qhil matrix`: the six tasks "
-             "x {int8, qat_w3} x 20 test episodes on qemu-m4, one run per task; serially, then "
+             "x {int8, qat_w3} x 20 test episodes on qemu-m4, one run per task, measured with "
+             "issue 12's [64, 64] qat_w3; serially, then "
              "as Ray jobs on a local 2-CPU cluster, one job per CPU per run). A wall-time "
              "figure, not a return claim; the projection spreads the measured job times (each "
              "job whole: inputs, calibration, emulator start, episodes) over N machines of 2 "
@@ -256,7 +258,8 @@ def qemu_rtt() -> str:
     for r in data["round_trips"]:
         lines.append(f"| {r['target']} | {r['link']} | `{r['icount']}` | {r['inputs']} | "
                      f"{r['request_bytes']} | {r['rtt_ms_p50']:.2f} | {r['instructions']:,} |")
-    lines += ["", "Closed loop, Pendulum's shipped `qat_w3` policy (env step, quantization, "
+    lines += ["", "Closed loop, Pendulum's `qat_w3` policy (issue 12's [64, 64] export, "
+              "shipped when this was measured; env step, quantization, "
               "device answer; targets: 46-byte round trip <= 0.7 ms, >= 1.2k steps/s):", "",
               "| target | link | steps | steps / s |", "|---|---|---|---|"]
     for r in data["closed_loop"]:
@@ -715,8 +718,8 @@ def qat_selection() -> str:
              "qat_w3, then the 5 best iterations by their 20-episode validation mean and the "
              "average of the last 5 iterations' weights meet again on 100 validation episodes "
              "(10000..10099). Both rules are compared on validation seeds 10100..10199, which "
-             "neither selection saw; the test figures are reported, not used. The shipped "
-             "exports keep the old rule until every task is measured: one recipe for all.", ""]
+             "neither selection saw; the test figures are reported, not used. The finalists "
+             "rule entered the recipe with the width rule below.", ""]
     files = sorted((RESULTS / "qat_select").glob("*.json"))
     if not files:
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
@@ -725,7 +728,7 @@ def qat_selection() -> str:
     for f in files:
         d = json.loads(f.read_text())
         kept = next(c["candidate"] for c in d["selection"]["finalists"] if c["chosen"])
-        for key, name in (("shipped", "best of 60 on 20 episodes (shipped)"),
+        for key, name in (("shipped", "best of 60 on 20 episodes (issue 12)"),
                           ("finalists", "finalists on 100 episodes")):
             r = d[key]
             lines.append(f"| {d['env']} | {name} | {'-' if key == 'shipped' else kept} | "
@@ -742,8 +745,9 @@ def width_bits() -> str:
              "a=A,A,8 in=auto' --hidden W,W --finalists 5 --average-last 5 --select-episodes "
              "100`, the iteration chosen on validation 10000..10099). Cells are compared on "
              "validation seeds 10100..10199, which no choice inside a cell saw; the test "
-             "figures are reported, never used to choose. The shipped qat_w3 (best of 60 "
-             "iterations on 20 validation episodes, [64, 64]) is the reference row. "
+             "figures are reported, never used to choose. Issue 12's qat_w3 (best of 60 "
+             "iterations on 20 validation episodes, [64, 64]; shipped until the rule below "
+             "replaced it, its sidecar kept as `issue12_qat_w3.json`) is the reference row. "
              "Instructions: one inference on qemu-m4 (weights in RAM) and qemu-m0 (RAM, else "
              "flash). The width-64, 3-bit cells are the finalists runs of the section above "
              "(the same command: `--hidden 64,64` is the teacher's shape). " + PROTOCOL, ""]
@@ -778,11 +782,11 @@ def width_bits() -> str:
 
     for env in ENVS:
         sel = RESULTS / "qat_select" / f"{env}.json"
-        shipped = json.loads((ROOT / "models" / env / "qat_w3.json").read_text())
+        shipped = json.loads((RESULTS / "width_bits" / env / "issue12_qat_w3.json").read_text())
         if sel.is_file():
             nv = json.loads(sel.read_text())["shipped"]["nested_validation"]
             c = shipped["comparison"]
-            lines.append(f"| {env} | 64 (shipped qat_w3) | `{shipped['bits']}` | "
+            lines.append(f"| {env} | 64 (issue 12's qat_w3) | `{shipped['bits']}` | "
                          f"{val(nv, env, 'shipped')} | "
                          f"{_ci(c['percent_of_float'], c['interval95'])} | "
                          f"{c['early_terminations']} / {c['float_early_terminations']} | "
@@ -888,7 +892,7 @@ def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
     if len(family.get("shipped", {})) < len(ENVS) or len(family.get("h64_w3a3", {})) < len(ENVS):
         return "The rule of docs/evaluation.md: not applied yet (the reference rows are incomplete)."
     said = [f"The rule of docs/evaluation.md, on the mean over the six tasks of the validation "
-            f"% of float: shipped qat_w3 {mean('shipped'):.1f} % ({early('shipped')} early "
+            f"% of float: issue 12's qat_w3 {mean('shipped'):.1f} % ({early('shipped')} early "
             f"ends), width-64 finalists {mean('h64_w3a3'):.1f} % ({early('h64_w3a3')})"]
     for name in sorted(family):
         if name in ("shipped", "h64_w3a3") or "_w3a3" not in name:
@@ -985,7 +989,10 @@ def clock_table() -> str:
              "highest clock and the next lower. qemu-m0 runs every model from flash; its clock, like the "
              "others', is what the policy would need on that core, whatever the part's "
              "real maximum (the nRF51 runs at 16 MHz). The quadrotor's qemu-stm32f4 row "
-             "uses the Crazyflie 2.1's board profile (`--board-profile crazyflie21`).", "",
+             "uses the Crazyflie 2.1's board profile (`--board-profile crazyflie21`). "
+             "The locomotion tasks' qat_w3 and qat_w2 rows measured issue 12's [64, 64] "
+             "exports (e.g. `git show 2aeec12:models/Hopper-v5/qat_w3.qhil`), shipped then; "
+             "today's qat_w3 is [128, 128] (docs/evaluation.md) and does not fit the M0.", "",
              "| task | core | variant | lowest clock (validation) | on the device at it "
              "(test) | at the next lower clock (test) |", "|---|---|---|---|---|---|"]
     folder = RESULTS / "clock"
@@ -1087,8 +1094,9 @@ def quadrotor() -> str:
               "it scored lower on validation (curve in meta.json).", ""]
     exports = sorted((ROOT / "models" / "QuadrotorHover-v0").glob("qat_*.json"))
     if exports:
-        lines += ["**QAT exports** (`benchmarks/qat_recipe.sh QuadrotorHover-v0`, the recipe of "
-                  "every task; golden executor on the host, zero latency, the 100 test seeds):",
+        lines += ["**QAT exports** (issue 12's recipe: `qhil qat --model "
+                  "models/QuadrotorHover-v0 --bits BITS`, the bits in the table, [64, 64]; "
+                  "golden executor on the host, zero latency, the 100 test seeds):",
                   "", "| export | bits | weight B | test return | % of float (95% CI) | "
                   "crashed | wall |", "|---|---|---|---|---|---|---|"]
         for path in exports:

@@ -4,7 +4,8 @@
 # answer checked against the golden executor. The 100-episode test returns in the
 # sidecars are the golden executor's; a bit-exact device computes the same codes, so its
 # returns on these seeds must equal the sidecar's (make_benchmarks_md.py checks it).
-# Two benches at a time. Usage: benchmarks/qat_goal.sh [ENV ...]
+# Two benches at a time. Usage: [EXPORTS="qat_w3"] benchmarks/qat_goal.sh [ENV ...]
+# (EXPORTS: which of qat_w3 and qat_w2 to run; both by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p benchmarks/results
@@ -13,9 +14,10 @@ if [ ${#envs[@]} -eq 0 ]; then
   for d in models/*/; do envs+=("$(basename "$d")"); done
 fi
 jobs=()
+exports=${EXPORTS:-qat_w3 qat_w2}
 for env in "${envs[@]}"; do
-  jobs+=("$env goal qemu-m4 20 0 qat_w3")
-  jobs+=("$env goal_w2 qemu-m4 20 0 qat_w2")
+  [[ " $exports " == *" qat_w3 "* ]] && jobs+=("$env goal qemu-m4 20 0 qat_w3")
+  [[ " $exports " == *" qat_w2 "* ]] && jobs+=("$env goal_w2 qemu-m4 20 0 qat_w2")
 done
 printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} bash -c '
   set -- {}

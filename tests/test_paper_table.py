@@ -55,18 +55,29 @@ def test_table_and_claims_from_a_fake_results_folder(tmp_path: Path) -> None:
     _write(tmp_path, "Hopper-v5", "device_qemu-m4",
            {"cost_per_action": 12345.0, "bit_exact": {"checked_steps": 1000, "mismatches": 0},
             "estimated": {"cycles": 23456, "us": 234.56}})
+    _write(tmp_path, "Hopper-v5", "device_qemu-m0", {"does_not_fit": "too wide for the M0"})
     text = pt.markdown(pt.load(tmp_path))
     assert "| Pendulum-v1 | 1000.0 | 99.0 (97.0-100.0) | … | … | 10.0 (8.0-11.0) |" in text
     assert "97.0 (95.0-98.0), early 3/0" in text
-    assert "| Hopper-v5 | 2100 | 12,345 | ~23,456 (235) | … | … | 1000 of 1000 |" in text
+    assert "| Hopper-v5 | 2100 | 12,345 | ~23,456 (235) | does not fit | … | 1000 of 1000 |" in text
+    assert "- Hopper-v5: too wide for the M0" in text
     assert "90.0 / 95.0" in text  # Hopper under noise: float / qat_w3 as % of clean float
-    claims = {line.split(":")[0]: line for line in text.splitlines() if line.startswith("- ")}
+    claims = {line.split(":")[0]: line for line in text.split("The paper's claims")[1].splitlines()
+              if line.startswith("- ")}
     assert len(claims) == 4
     ptq, qat, inputs, noise = claims.values()
     assert "**held** (2 of 2 tasks)" in ptq
     assert "**held** (2 of 2 tasks)" in qat  # Hopper through qat_w2
     assert "**held with caveats** (1 of 2 tasks)" in inputs
     assert "**held with caveats** (1 of 2 tasks)" in noise
+
+
+def test_a_model_the_board_cannot_take_is_recorded_not_raised(tmp_path: Path) -> None:
+    """Pendulum's shipped qat_w3 is [128, 128]: the M0 cell records the bench's refusal."""
+    pt = _module()
+    result = pt.run_cell(tmp_path, "Pendulum-v1", pt.CELLS["device_qemu-m0"], 1)["result"]
+    assert "cannot run on qemu-m0" in result["does_not_fit"]
+    assert "cortex-m0" in result["does_not_fit"]
 
 
 def test_a_killed_run_loses_only_the_cell_in_progress(tmp_path: Path) -> None:

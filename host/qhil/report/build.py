@@ -80,6 +80,9 @@ def _variant_entry(res: VariantResult, float_res: EvalResult | None, period: flo
     rtts = [t for e in clean for t in e.rtt_s]
     costs = [c for e in clean for c in e.cost]
     v = res.variant
+    if v.qmodel is not None:  # a student may be wider than the float actor it came from
+        macs = v.qmodel.n_macs
+        layer_shapes = [(la.n_out, la.n_in) for la in v.qmodel.layers]
     entry: dict[str, Any] = {
         "name": v.name, "kind": v.kind, "bits": v.bits,
         "arithmetic": v.qmodel.arithmetic if v.qmodel is not None else None,
