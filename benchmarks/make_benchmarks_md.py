@@ -865,8 +865,10 @@ def _rl_cells(cells: list[Path]) -> list[str]:
         # the curve's x is iterations + TD3 step; the actor learns after the warmup
         rl = [v for x, v in side["validation_curve"] if x - its > warmup]
         kept = next(c["candidate"] for c in side["selection"]["finalists"] if c["chosen"])
+        bc = side["args"]["rl"].get("bc_alpha", 0.0)
         said.append(f"- {side['source'].split('/')[-1]}, `{side['bits']}`, {side['args']['rl_steps']:,} "
-                    f"TD3 steps ({side['args']['rl']['critic_warmup']:,} of them the new critic "
+                    f"{f'TD3+BC (alpha {bc:g})' if bc else 'TD3'} steps "
+                    f"({side['args']['rl']['critic_warmup']:,} of them the new critic "
                     f"alone, actor learning rate {side['args']['rl']['actor_learning_rate']:g}): "
                     f"best distilled iteration {max(distilled):.0f} on the 20 validation "
                     f"episodes, the exports once the actor learns {min(rl):.0f}..{max(rl):.0f}; "
@@ -874,7 +876,9 @@ def _rl_cells(cells: list[Path]) -> list[str]:
     if not said:
         return []
     return ["QAT with the reward in the loop (`--rl-steps N`, with `--rl-warmup W "
-            "--rl-actor-lr LR` where they differ from the defaults 5,000 and 1e-05; otherwise "
+            "--rl-actor-lr LR --rl-bc-alpha A` where they differ from the defaults 5,000, "
+            "1e-05 and 0 (plain TD3; with A > 0 the actor's loss is TD3+BC's, the float "
+            "teacher's actions as the behaviour, docs/evaluation.md); otherwise "
             "the distillation-alone cell's command, whose distillation it repeats bit for bit; "
             "runs of other settings in benchmarks/results/qat_rl/):", "",
             *said, ""]

@@ -80,6 +80,36 @@ def test_rl_finetuning_trains_the_quantized_actor_in_the_loop(tmp_path: Path) ->
     assert side["agreement_with_simulation"] >= 0.999
 
 
+def test_teacher_pull_keeps_the_actor_near_the_float_teacher() -> None:
+    """--rl-bc-alpha (TD3+BC): at a learning rate where plain TD3 walks the young actor
+    away from the teacher, the pull keeps it nearer."""
+    import torch
+
+    from qhil.common.model_dir import load_model_dir
+    from qhil.quant.config import parse_bits
+    from qhil.quant.fakequant import FakeQuantActor
+    from qhil.quant.pipeline import Calibrator, PTQOptions
+    from qhil.train.qat_rl import rl_finetune
+    from qhil.train.settings import RLArgs
+
+    model = load_model_dir(PENDULUM)
+    bits = parse_bits("w=3,3,3 a=3,3,8 in=12", 3)
+    params = Calibrator(model, PTQOptions(3)).params(bits)
+    obs = np.random.default_rng(0).uniform(-1, 1, (512, 3)).astype(np.float32)
+    teacher = torch.as_tensor(model.actor.squashed(obs), dtype=torch.float32)
+
+    def distance_after(bc_alpha: float) -> float:
+        student = FakeQuantActor(model.actor, params, bits)
+        rl_finetune(model, student, RLArgs(steps=360, critic_warmup=280, eval_every=360,
+                                           actor_learning_rate=3e-3, bc_alpha=bc_alpha),
+                    on_eval=lambda step: None)
+        with torch.no_grad():
+            return float(((student(torch.as_tensor(obs)) - teacher) ** 2).mean())
+
+    pulled, free = distance_after(0.01), distance_after(0.0)
+    assert pulled < 0.5 * free, (pulled, free)
+
+
 def test_recipe_chooses_the_input_width_on_validation(tmp_path: Path) -> None:
     out = tmp_path / "auto.qhil"
     assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3 a=3,3,8 in=auto",

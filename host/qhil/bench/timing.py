@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from qhil.common.errors import ConfigError
-from qhil.common.settings import non_negative_int, positive_int, setting
+from qhil.common.settings import non_negative_float, non_negative_int, positive_int, setting
 from qhil.link.paced import BITS_PER_BYTE
 from qhil.targets.power import BoardProfile
 
@@ -42,16 +42,6 @@ def clock_list(text: str) -> tuple[float, ...]:
     if not values:
         raise ConfigError("--clock-sweep needs at least one clock")
     return tuple(values)
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"'{text}' is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise ConfigError(f"must be a number >= 0, got {text}")
-    return value
 
 
 @dataclass(frozen=True)

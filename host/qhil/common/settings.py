@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["setting", "comma_list", "positive_int", "positive_float", "episode_count", "MAX_EPISODES",
-           "non_negative_int", "int_in_range", "int_list", "width_list", "layer_widths",
+           "non_negative_float", "non_negative_int", "int_in_range", "int_list", "width_list", "layer_widths",
            "json_object",
            "option_of"]
 
@@ -71,6 +71,17 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
     if not (0 < value < float("inf")):
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (latencies, loss weights): negatives, NaN and inf are refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
 
 

@@ -5,7 +5,8 @@ pass rounds where the device rounds, so the return TD3 optimizes is the quantize
 policy's own. The critic is new (the shipped models keep only their actors), so it learns
 alone first (``critic_warmup`` steps, actor frozen), then both learn. The actor starts
 from wherever the caller left it - after DAgger distillation, normally - and exports are
-kept only when their validation return improves on the best so far.
+kept only when their validation return improves on the best so far. With ``bc_alpha``
+the actor's loss is TD3+BC's, the float teacher as the behaviour to stay near.
 """
 
 from __future__ import annotations
@@ -43,6 +44,34 @@ class _TD3(TD3):
             group["lr"] = self.actor_learning_rate
 
 
+class _TeacherPull(torch.optim.Adam):
+    """The actor's Adam with TD3+BC's objective (Fujimoto & Gu 2021): each step turns TD3's
+    actor gradient, of -Q, into that of -lambda Q + (pi(s) - teacher(s))^2 on a replay batch,
+    lambda = alpha / mean |Q|. The float teacher stands in for the dataset's actions, so the
+    actor stays near the policy it was distilled from while the young critic is noisy."""
+
+    def __init__(self, params: Any, lr: float, td3: TD3, student: FakeQuantActor,
+                 model: ModelDir, alpha: float) -> None:
+        super().__init__(params, lr=lr)
+        self.td3, self.student, self.model, self.alpha = td3, student, model, alpha
+
+    def step(self, closure: Any = None) -> Any:
+        if not any(p.requires_grad for p in self.student.parameters()):
+            return super().step(closure)  # the critic's warm-up: the actor is frozen
+        assert self.td3.replay_buffer is not None
+        obs = self.td3.replay_buffer.sample(256).observations
+        teacher = torch.as_tensor(self.model.actor.squashed(obs.numpy()), dtype=torch.float32)
+        with torch.no_grad():
+            q = self.td3.critic.q1_forward(obs, self.student(obs))
+            lam = self.alpha / max(float(q.abs().mean()), 1e-6)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad.mul_(lam)
+        nn.functional.mse_loss(self.student(obs), teacher).backward()
+        return super().step(closure)
+
+
 class _Validate(BaseCallback):
     def __init__(self, every: int, on_eval: Callable[[int], None]) -> None:
         super().__init__()
@@ -77,8 +106,10 @@ def rl_finetune(model: ModelDir, student: FakeQuantActor, args: RLArgs,
     policy.actor.mu = student
     policy.actor_target.mu = copy.deepcopy(student)
     td3.actor_learning_rate = args.actor_learning_rate
-    policy.actor.optimizer = torch.optim.Adam(policy.actor.parameters(),
-                                              lr=args.actor_learning_rate)
+    policy.actor.optimizer = (
+        _TeacherPull(policy.actor.parameters(), args.actor_learning_rate, td3, student, model,
+                     args.bc_alpha) if args.bc_alpha > 0
+        else torch.optim.Adam(policy.actor.parameters(), lr=args.actor_learning_rate))
     # actor frozen while the new critic learns what the policy's actions are worth
     student.requires_grad_(False)
     callback = _Validate(args.eval_every, on_eval)

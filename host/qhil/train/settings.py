@@ -15,6 +15,7 @@ from qhil.common.settings import (
     int_list,
     json_object,
     layer_widths,
+    non_negative_float,
     non_negative_int,
     positive_int,
     setting,
@@ -67,6 +68,9 @@ class RLArgs:
     # (at the critic's rate the policy was measured to collapse)
     actor_learning_rate: float = setting(1e-5, flag="--rl-actor-lr",
                                          help="TD3 actor learning rate")
+    bc_alpha: float = setting(0.0, flag="--rl-bc-alpha", parse=non_negative_float, help=(
+        "TD3+BC: the actor minimizes -alpha Q / mean|Q| + (action - teacher's)^2 (2.5 in "
+        "the TD3+BC paper); 0: plain TD3"))
     eval_every: int = setting(2_000, flag="--rl-eval-every", parse=positive_int, help=(
         "env steps between validations of the exported policy"))
     action_noise: float = setting(0.1, flag="--rl-action-noise", help=(
