@@ -59,7 +59,8 @@ class _TeacherPull(torch.optim.Adam):
         if not any(p.requires_grad for p in self.student.parameters()):
             return super().step(closure)  # the critic's warm-up: the actor is frozen
         assert self.td3.replay_buffer is not None
-        obs = self.td3.replay_buffer.sample(256).observations
+        # float32 as SB3's own feature extractor makes them (MuJoCo's observations are float64)
+        obs = self.td3.replay_buffer.sample(256).observations.float()
         teacher = torch.as_tensor(self.model.actor.squashed(obs.numpy()), dtype=torch.float32)
         with torch.no_grad():
             q = self.td3.critic.q1_forward(obs, self.student(obs))
