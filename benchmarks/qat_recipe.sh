@@ -3,13 +3,14 @@
 # on validation by issue 33's width rule:
 #   qat_w3: 3-bit weights in every layer (the output layer too), 3-bit hidden activations,
 #           8-bit tanh-table index, input width chosen on validation (in=auto), hidden
-#           layers [128, 128]; `qhil qat --finalists 5 --average-last 5 --select-episodes 100`.
+#           layers [128, 128];
+#   qat_w2: the same with 2-bit weights in every layer;
+# both `qhil qat --hidden 128,128 --finalists 5 --average-last 5 --select-episodes 100`.
 # Each task's run is a cell of the width x bits grid (benchmarks/width_bits.py: resumable,
 # two at a time, then measured on validation seeds 10100..10199), copied to models/ENV/.
-# qat_w2 is still issue 12's recipe (`qhil qat --bits 'w=2,2,8 a=8 in=auto'`) until its
-# redefinition is measured on the same grid.
 # Usage: benchmarks/qat_recipe.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/python benchmarks/width_bits.py --widths 128 --weights 3 --acts 3
+.venv/bin/python benchmarks/width_bits.py --widths 128 --weights 3,2 --acts 3
 .venv/bin/python benchmarks/width_bits.py --ship h128_w3a3 qat_w3
+.venv/bin/python benchmarks/width_bits.py --ship h128_w2a3 qat_w2
