@@ -766,7 +766,8 @@ def width_bits() -> str:
 
     smallest: dict[str, str] = {}
 
-    # per family (the shipped exports, or a cell's stem): task -> (validation %, early ends)
+    # per family ("issue12": the exports issue 12 shipped; else a cell's stem):
+    # task -> (validation %, early ends)
     family: dict[str, dict[str, tuple[float, int]]] = {}
 
     def val(nv: dict, env: str, name: str) -> str:
@@ -782,15 +783,15 @@ def width_bits() -> str:
 
     for env in ENVS:
         sel = RESULTS / "qat_select" / f"{env}.json"
-        shipped = json.loads((RESULTS / "width_bits" / env / "issue12_qat_w3.json").read_text())
+        issue12 = json.loads((RESULTS / "width_bits" / env / "issue12_qat_w3.json").read_text())
         if sel.is_file():
             nv = json.loads(sel.read_text())["shipped"]["nested_validation"]
-            c = shipped["comparison"]
-            lines.append(f"| {env} | 64 (issue 12's qat_w3) | `{shipped['bits']}` | "
-                         f"{val(nv, env, 'shipped')} | "
+            c = issue12["comparison"]
+            lines.append(f"| {env} | 64 (issue 12's qat_w3) | `{issue12['bits']}` | "
+                         f"{val(nv, env, 'issue12')} | "
                          f"{_ci(c['percent_of_float'], c['interval95'])} | "
                          f"{c['early_terminations']} / {c['float_early_terminations']} | "
-                         f"{shipped['weight_bytes']:,} | - | - | - |")
+                         f"{issue12['weight_bytes']:,} | - | - | - |")
         rows = []
         def order(path: Path) -> list[int]:  # width, weight bits, activation bits, RL steps
             return [int(n) for n in re.findall(r"\d+", path.name.removesuffix(".costs.json"))]
@@ -893,20 +894,20 @@ def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
     def early(name: str) -> int:
         return sum(e for _, e in family[name].values())
 
-    if len(family.get("shipped", {})) < len(ENVS) or len(family.get("h64_w3a3", {})) < len(ENVS):
+    if len(family.get("issue12", {})) < len(ENVS) or len(family.get("h64_w3a3", {})) < len(ENVS):
         return "The rule of docs/evaluation.md: not applied yet (the reference rows are incomplete)."
     said = [f"The rule of docs/evaluation.md, on the mean over the six tasks of the validation "
-            f"% of float: issue 12's qat_w3 {mean('shipped'):.1f} % ({early('shipped')} early "
+            f"% of float: issue 12's qat_w3 {mean('issue12'):.1f} % ({early('issue12')} early "
             f"ends), width-64 finalists {mean('h64_w3a3'):.1f} % ({early('h64_w3a3')})"]
     for name in sorted(family):
-        if name in ("shipped", "h64_w3a3") or "_w3a3" not in name:
+        if name in ("issue12", "h64_w3a3") or "_w3a3" not in name:
             continue
         if len(family[name]) < len(ENVS):
             said.append(f"{name} measured on {len(family[name])} of {len(ENVS)} tasks, not "
                         "judged yet")
             continue
-        wins = (mean(name) > max(mean("shipped"), mean("h64_w3a3"))
-                and early(name) <= early("shipped"))
+        wins = (mean(name) > max(mean("issue12"), mean("h64_w3a3"))
+                and early(name) <= early("issue12"))
         said.append(f"{name} {mean(name):.1f} % ({early(name)}): "
                     + ("**replaces the recipe**" if wins else "not adopted"))
     return "; ".join(said) + "."

@@ -62,14 +62,15 @@ class _TeacherPull(torch.optim.Adam):
         # float32 as SB3's own feature extractor makes them (MuJoCo's observations are float64)
         obs = self.td3.replay_buffer.sample(256).observations.float()
         teacher = torch.as_tensor(self.model.actor.squashed(obs.numpy()), dtype=torch.float32)
+        action = self.student(obs)  # one fake-quant forward serves both terms
         with torch.no_grad():
-            q = self.td3.critic.q1_forward(obs, self.student(obs))
+            q = self.td3.critic.q1_forward(obs, action.detach())
             lam = self.alpha / max(float(q.abs().mean()), 1e-6)
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
                     p.grad.mul_(lam)
-        nn.functional.mse_loss(self.student(obs), teacher).backward()
+        nn.functional.mse_loss(action, teacher).backward()
         return super().step(closure)
 
 
