@@ -74,13 +74,19 @@ class Cell:
                 "-o", str(self.stem.with_suffix(".qhil"))]
 
 
-def on_nested_seeds(policy: Any, env_id: str) -> dict[str, object]:
+def env_reference(folder: str) -> str:
+    """The env a task folder under models/ trains on (qhil/QuadrotorHover-v0 for
+    QuadrotorHover-v0)."""
+    return str(json.loads((ROOT / "models" / folder / "meta.json").read_text())["env_id"])
+
+
+def on_nested_seeds(policy: Any, folder: str) -> dict[str, object]:
     """``policy`` on the validation seeds no choice inside a cell used."""
     from qhil.common.evaluation import evaluate_policy
     from qhil.common.protocol import SeedRange, Split
 
     seeds = SeedRange.of(NESTED_START, NESTED_EPISODES)
-    r = evaluate_policy(policy, env_id, seeds, Split.VALIDATION)
+    r = evaluate_policy(policy, env_reference(folder), seeds, Split.VALIDATION)
     return {"seeds": str(seeds), "mean": r.mean, "std": r.std,
             "ended_early": int(sum(r.terminated))}
 
@@ -117,7 +123,7 @@ def device_costs(cell: Cell) -> dict[str, object]:
     from qhil.common.protocol import Split, split_seeds
     from qhil.targets.targets import TargetSettings
 
-    env = make_env(cell.env)
+    env = make_env(env_reference(cell.env))
     obs, _ = env.reset(seed=split_seeds(Split.VALIDATION, 1).start)
     env.close()
     blob = cell.stem.with_suffix(".qhil")
@@ -188,14 +194,15 @@ def plot() -> Path:
     return out
 
 
-def ship(stem: str, name: str) -> list[Path]:
-    """Copy one family's export and sidecar of every task to models/ENV/NAME.{qhil,json}
-    (the family chosen on validation: docs/evaluation.md); refused unless all six have it."""
-    missing = [e for e in TASKS if not (OUT / e / f"{stem}.nested.json").is_file()]
+def ship(stem: str, name: str, envs: list[str]) -> list[Path]:
+    """Copy one family's export and sidecar of every task of ``envs`` to
+    models/ENV/NAME.{qhil,json} (the family chosen on validation: docs/evaluation.md);
+    refused unless all of them have it."""
+    missing = [e for e in envs if not (OUT / e / f"{stem}.nested.json").is_file()]
     if missing:
         raise SystemExit(f"{stem} is not measured on {', '.join(missing)}: nothing shipped")
     written = []
-    for env_id in TASKS:
+    for env_id in envs:
         for suffix in (".qhil", ".json"):
             dst = ROOT / "models" / env_id / f"{name}{suffix}"
             shutil.copyfile(OUT / env_id / f"{stem}{suffix}", dst)
@@ -229,7 +236,8 @@ def run(cell: Cell) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", default=",".join(TASKS))
+    parser.add_argument("--envs", default=",".join(TASKS), help=(
+        "task folders under models/ (default: the six of the table; QuadrotorHover-v0 too)"))
     parser.add_argument("--widths", default="64,128,256")
     parser.add_argument("--weights", default="2,3,4", help="weight bits, every layer")
     parser.add_argument("--acts", default="3", help="hidden activation bits (3 and/or 4)")
@@ -250,7 +258,8 @@ def main() -> None:
         print(f"wrote {plot()}")
         return
     if args.ship:
-        for path in ship(*args.ship):
+        stem, name = args.ship
+        for path in ship(stem, name, args.envs.split(",")):
             print(f"wrote {path.relative_to(ROOT)}")
         return
     if args.float_validation:
