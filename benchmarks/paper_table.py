@@ -300,8 +300,10 @@ def markdown(table: dict[str, dict[str, dict[str, Any]]]) -> str:
             cells.append(_cycles_cell(d))
         lines.append(f"| {t} | {w3['weight_bytes'] if w3 else '…'} | " + " | ".join(cells)
                      + " | " + (f"{checked - bad} of {checked}" if exact else "…") + " |")
-    refusals = sorted({f"{t}: {d['does_not_fit']}" for t in tasks for k in ("device_qemu-m4",
-                       "device_qemu-m0") if (d := table[t].get(k)) and "does_not_fit" in d})
+    # the CLI's own prefix says nothing in a table
+    refusals = sorted({f"{t}: {d['does_not_fit'].removeprefix('qhil: error: ')}"
+                       for t in tasks for k in ("device_qemu-m4", "device_qemu-m0")
+                       if (d := table[t].get(k)) and "does_not_fit" in d})
     if refusals:
         lines += ["", "Does not fit (the bench's refusal before anything was sent):", ""]
         lines += [f"- {r}" for r in refusals]
