@@ -14,13 +14,16 @@ benchmarks/results/clock/<env>-<core>/ (`--search-only`: with `--sweep-no-device
 decision on validation without the device runs), resumable: run the command again and it goes on
 where it stopped. The search's cells (variant, delay) are shared by the cores of a task
 (benchmarks/results/clock/<env>-cache/). qemu-m0 runs every model compiled into flash
-(its 9 KB RAM arena does not hold the float32 model).
+(its 9 KB RAM arena does not hold the float32 model). A shipped export the core cannot run
+(e.g. a [128, 128] layer on qemu-m0) is left out of that core's sweep, the firmware's
+refusal kept in <env>-<core>/refused.json: the table says "does not fit".
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -53,12 +56,14 @@ TASKS = {t.model: t for t in [
 ENVS = [t for t in TASKS if t != "QuadrotorHover-v0"]  # the default run: issue 30's table
 
 
-def command(env: str, core: str, search_only: bool = False) -> list[str]:
+def command(env: str, core: str, search_only: bool = False,
+            refused: frozenset[str] = frozenset()) -> list[str]:
     task = TASKS[env]
     model = ROOT / "models" / env
+    blobs = [arg for name in ("qat_w3", "qat_w2") if name not in refused
+             for arg in ("--blob", str(model / f"{name}.qhil"))]
     cmd = [sys.executable, "-m", "qhil.cli.main", "bench", "--model", str(model), "--target",
-           core, "--variants", "device-f32,int8", "--blob", str(model / "qat_w3.qhil"),
-           "--blob", str(model / "qat_w2.qhil"), "--clock-sweep", task.clocks,
+           core, "--variants", "device-f32,int8", *blobs, "--clock-sweep", task.clocks,
            "--sweep-episodes", str(SEARCH_EPISODES), "--episodes", str(TEST_EPISODES),
            "--timing", "device", "--physics-substeps", str(task.substeps),
            "--sweep-workers", "1", "--sweep-cache", str(OUT / f"{env}-cache"),
@@ -73,11 +78,27 @@ def command(env: str, core: str, search_only: bool = False) -> list[str]:
     return cmd
 
 
+REFUSAL = re.compile(r"variant '(qat_w[23])' cannot run on [^:]+: (.*)")
+
+
 def run(env: str, core: str, search_only: bool) -> int:
     log = OUT / f"{env}-{core}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a") as f:
-        proc = subprocess.run(command(env, core, search_only), stdout=f, stderr=subprocess.STDOUT)
+    refused_path = OUT / f"{env}-{core}" / "refused.json"
+    refused: dict[str, str] = (json.loads(refused_path.read_text()) if refused_path.is_file()
+                               else {})
+    while True:
+        start = log.stat().st_size if log.is_file() else 0
+        with log.open("a") as f:
+            proc = subprocess.run(command(env, core, search_only, frozenset(refused)),
+                                  stdout=f, stderr=subprocess.STDOUT)
+        # exit 2 with the bench's one line: an export this core cannot hold; sweep the rest
+        found = REFUSAL.search(log.read_text()[start:]) if proc.returncode == 2 else None
+        if found is None or found.group(1) in refused:
+            break
+        refused[found.group(1)] = found.group(2)
+        refused_path.parent.mkdir(parents=True, exist_ok=True)
+        refused_path.write_text(json.dumps(refused, indent=1) + "\n")
     print(f"{env} on {core}: exit {proc.returncode} (log {log.relative_to(ROOT)})", flush=True)
     return proc.returncode
 

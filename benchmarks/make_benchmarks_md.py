@@ -997,7 +997,9 @@ def clock_table() -> str:
              "uses the Crazyflie 2.1's board profile (`--board-profile crazyflie21`). "
              "The locomotion tasks' qat_w3 and qat_w2 rows measured issue 12's [64, 64] "
              "exports (e.g. `git show 2aeec12:models/Hopper-v5/qat_w3.qhil`), shipped then; "
-             "today's are [128, 128] (docs/evaluation.md) and do not fit the M0.", "",
+             "today's are [128, 128] (docs/evaluation.md) and do not fit the M0. The "
+             "quadrotor's rows are of its shipped exports (qat_w3 issue 12's [64, 64], "
+             "qat_w2 issue 33's recipe at [128, 128], which the M0 refuses).", "",
              "| task | core | variant | lowest clock (validation) | on the device at it "
              "(test) | at the next lower clock (test) |", "|---|---|---|---|---|---|"]
     folder = RESULTS / "clock"
@@ -1042,6 +1044,10 @@ def clock_table() -> str:
                     continue
                 lines.append(f"| {env} | {core} | {variant} | {label} | {cell(chosen)} | "
                              f"{cell(lower)} |")
+            refused = path.parent / "refused.json"
+            for variant, why in (json.loads(refused.read_text()) if refused.is_file()
+                                 else {}).items():
+                lines.append(f"| {env} | {core} | {variant} | does not fit: {why} | - | - |")
     if not found:
         lines.append("(not measured yet)")
     if missing:
@@ -1097,21 +1103,42 @@ def quadrotor() -> str:
               "500 Hz. The shipped actor (`models/QuadrotorHover-v0`) is rung 5's: its "
               "validation kept the clone itself (step 0), since every PPO checkpoint after "
               "it scored lower on validation (curve in meta.json).", ""]
-    exports = sorted((ROOT / "models" / "QuadrotorHover-v0").glob("qat_*.json"))
+    cells = RESULTS / "width_bits" / "QuadrotorHover-v0"
+    exports = [(p.stem, p) for p in sorted((ROOT / "models" / "QuadrotorHover-v0").glob("qat_*.json"))]
+    shipped_ids = {json.loads(p.read_text())["model_id"] for _, p in exports}
+    exports += [(f"issue 12's {p.stem.removeprefix('issue12_')} (replaced)", p)
+                for p in sorted(cells.glob("issue12_qat_w?.json"))
+                if json.loads(p.read_text())["model_id"] not in shipped_ids]
     if exports:
-        lines += ["**QAT exports** (issue 12's recipe: `qhil qat --model "
-                  "models/QuadrotorHover-v0 --bits BITS`, the bits in the table, [64, 64]; "
-                  "golden executor on the host, zero latency, the 100 test seeds):",
-                  "", "| export | bits | weight B | test return | % of float (95% CI) | "
-                  "crashed | wall |", "|---|---|---|---|---|---|---|"]
-        for path in exports:
+        lines += ["**QAT exports** (golden executor on the host, zero latency, the 100 test "
+                  "seeds; issue 12's recipe is `qhil qat --model models/QuadrotorHover-v0 "
+                  "--bits BITS` at the teacher's [64, 64], issue 33's adds `--hidden 128,128 "
+                  "--finalists 5 --average-last 5 --select-episodes 100`: docs/evaluation.md):",
+                  "", "| export | recipe | hidden | bits | weight B | test return | "
+                  "% of float (95% CI) | crashed | wall |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, path in exports:
             d = json.loads(path.read_text())
             c = d["comparison"]
-            lines.append(f"| {path.stem} | {d['bits']} | {d['weight_bytes']:,} | "
+            hidden = d.get("hidden") or [64, 64]
+            recipe = "issue 33's" if "selection" in d else "issue 12's"
+            lines.append(f"| {name} | {recipe} | {hidden} | {d['bits']} | {d['weight_bytes']:,} | "
                          f"{d['test']['mean']:.1f} ± {d['test']['std']:.1f} | "
                          f"{_ci(c['percent_of_float'], c['interval95'])} | "
                          f"{c['early_terminations']} | {d['wall_time_s'] / 60:.0f} min |")
         lines.append("")
+    chosen = RESULTS / "quadrotor" / "recipe_selection.json"
+    if chosen.is_file():
+        sel = json.loads(chosen.read_text())
+        lines += ["**Issue 33's recipe on the quadrotor.** Command: `.venv/bin/python "
+                  "benchmarks/width_bits.py --envs QuadrotorHover-v0 --widths 128 --weights "
+                  "3,2 --acts 3`, then `.venv/bin/python benchmarks/quadrotor_exports.py "
+                  f"--ship`. The rule, fixed before the recipe's exports were read: {sel['rule']}. "
+                  + "; ".join(f"{stem} ({c['hidden']}, `{c['bits']}`, {c['weight_bytes']:,} B): "
+                              f"{c['validation']['mean']:.1f} ± {c['validation']['std']:.1f}, "
+                              f"{c['validation']['ended_early']} crashed"
+                              for stem, c in sel["candidates"].items())
+                  + ". Kept: " + ", ".join(f"{name} = {stem}" for name, stem in sel["kept"].items())
+                  + ".", ""]
     width = RESULTS / "quadrotor" / "width" / "selection.json"
     if width.is_file():
         sel = json.loads(width.read_text())
@@ -1128,12 +1155,22 @@ def quadrotor() -> str:
                   f"({wide['comparison']['interval95'][0]:.1f}-"
                   f"{wide['comparison']['interval95'][1]:.1f}), "
                   f"{wide['weight_bytes']:,} weight bytes against 2,208.", ""]
-    reports = [(name, RESULTS / "quadrotor" / f"{name}.json") for name in ("ptq", "qat_w3", "qat_w2")]
+    # (report, what its QAT variant is called in the table)
+    reports: list[tuple[Path, str | None]] = [
+        (RESULTS / "quadrotor" / f"{name}.json", None) for name in ("ptq", "qat_w3", "qat_w2")]
+    shipped_ids = {json.loads(p.read_text())["model_id"]
+                   for p in (ROOT / "models" / "QuadrotorHover-v0").glob("qat_w?.json")}
+    # issue 12's exports flown before issue 33's recipe replaced them, where it did
+    reports += [(path, f"{name} (issue 12's [64, 64], replaced)") for name in ("qat_w3", "qat_w2")
+                if (path := RESULTS / "quadrotor" / f"issue12_{name}.json").is_file()
+                and json.loads((cells / f"issue12_{name}.json").read_text())["model_id"]
+                not in shipped_ids]
     variants: list[dict] = []
-    for _, path in reports:
+    for path, label in reports:
         if path.is_file():
             rep = json.loads(path.read_text())
-            variants += [v for v in rep["variants"] if v["name"] != "float" or not variants]
+            variants += [dict(v, name=label) if label and v["kind"] != "host-float" else v
+                         for v in rep["variants"] if v["name"] != "float" or not variants]
     lines += ["**Flown from the STM32F405 with its latency.** Command: "
               "`benchmarks/quadrotor_bench.sh` (three `qhil bench` runs on qemu-stm32f4 "
               "`--board-profile crazyflie21 --timing device`, 168 MHz, 100 test episodes, "
