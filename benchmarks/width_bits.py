@@ -164,9 +164,11 @@ def plot() -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     done = cells_done()
-    envs = [e for e in TASKS if any(c.env == e for c, *_ in done)]
+    others = sorted({c.env for c, *_ in done} - set(TASKS))  # e.g. the quadrotor
+    envs = [e for e in (*TASKS, *others) if any(c.env == e for c, *_ in done)]
     cols = min(3, len(envs))
     rows = -(-len(envs) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
@@ -182,10 +184,20 @@ def plot() -> Path:
                         + (" rl" if cell.rl_steps else ""),
                         (side["weight_bytes"], pct), fontsize=7, xytext=(3, 3),
                         textcoords="offset points")
+        reference = OUT / env / "issue12_qat_w3.json"
+        if reference.is_file():  # issue 12's [64, 64] qat_w3: what the cells are measured against
+            side = json.loads(reference.read_text())
+            ax.plot(side["weight_bytes"], side["percent_of_float"], "x", color="grey")
+            ax.annotate("issue 12 w3", (side["weight_bytes"], side["percent_of_float"]),
+                        fontsize=7, xytext=(3, -9), textcoords="offset points", color="grey")
         ax.axhline(95, color="grey", lw=0.8, ls="--")
         ax.set_title(env, fontsize=9)
         ax.set_xlabel("weight bytes")
         ax.set_xscale("log")
+        # thousands of bytes, labelled at 1, 2, 4 and 8 k only: log-scale labels collide
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda x, _: f"{x / 1e3:g}k"))
+        ax.xaxis.set_minor_formatter(ticker.FuncFormatter(
+            lambda x, _: f"{x / 1e3:g}k" if f"{x / 1e3:g}" in ("1", "2", "4", "8") else ""))
     for row in axes:
         row[0].set_ylabel("% of float (test, 95 % CI)")
     fig.tight_layout()
