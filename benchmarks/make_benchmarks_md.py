@@ -1162,8 +1162,6 @@ def quadrotor() -> str:
     # (report, what its QAT variant is called in the table)
     reports: list[tuple[Path, str | None]] = [
         (RESULTS / "quadrotor" / f"{name}.json", None) for name in ("ptq", "qat_w3", "qat_w2")]
-    shipped_ids = {json.loads(p.read_text())["model_id"]
-                   for p in (ROOT / "models" / "QuadrotorHover-v0").glob("qat_w?.json")}
     # issue 12's exports flown before issue 33's recipe replaced them, where it did
     reports += [(path, f"{name} (issue 12's [64, 64], replaced)") for name in ("qat_w3", "qat_w2")
                 if (path := RESULTS / "quadrotor" / f"issue12_{name}.json").is_file()

@@ -41,18 +41,15 @@ def nested_validation(stem: str) -> dict[str, object]:
     beside it, as width_bits.py caches its cells')."""
     path = CELLS / f"{stem}.nested.json"
     if not path.is_file():
-        from qhil.common.evaluation import evaluate_policy
-        from qhil.common.protocol import SeedRange, Split
+        from width_bits import on_nested_seeds  # this folder: the cells' own measurement
+
         from qhil.quant.blob import load_blob
         from qhil.quant.policy import QuantPolicy
         from qhil.quant.qmodel import QuantModel
 
         _, model = load_blob(CELLS / f"{stem}.qhil")
         assert isinstance(model, QuantModel), "a QAT export is an integer model"
-        r = evaluate_policy(QuantPolicy(model), "qhil/QuadrotorHover-v0",
-                            SeedRange.of(10100, 100), Split.VALIDATION)
-        path.write_text(json.dumps({"seeds": "10100..10199", "mean": r.mean, "std": r.std,
-                                    "ended_early": int(sum(r.terminated))}, indent=1) + "\n")
+        path.write_text(json.dumps(on_nested_seeds(QuantPolicy(model), TASK), indent=1) + "\n")
     return dict(json.loads(path.read_text()))
 
 
