@@ -11,12 +11,14 @@ Crazyflie's board profile (crazyflie21) and qemu-m55.
 
 Each (task, core) is one `qhil bench --clock-sweep` (qhil.harness.clock_sweep) into
 benchmarks/results/clock/<env>-<core>/ (`--search-only`: with `--sweep-no-device`, the
-decision on validation without the device runs), resumable: run the command again and it goes on
-where it stopped. The search's cells (variant, delay) are shared by the cores of a task
-(benchmarks/results/clock/<env>-cache/). qemu-m0 runs every model compiled into flash
-(its 9 KB RAM arena does not hold the float32 model). A shipped export the core cannot run
-(e.g. a [128, 128] layer on qemu-m0) is left out of that core's sweep, the firmware's
-refusal kept in <env>-<core>/refused.json: the table says "does not fit".
+decision on validation without the device runs), resumable: run the command again and it
+goes on where it stopped. The search's cells (variant, delay) are shared by the cores of a
+task (benchmarks/results/clock/<env>-cache/) and committed, as is each finished device run's
+report.json (its episodes stay local): in a fresh clone only what is missing runs. qemu-m0
+runs every model compiled into flash (its 9 KB RAM arena does not hold the float32 model). A
+shipped export the core cannot run (e.g. a [128, 128] layer on qemu-m0) is left out of that
+core's sweep, the firmware's refusal kept in <env>-<core>/refused.json: the table says "does
+not fit".
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ held actions physics step by physics step; overruns, zero latency, lockstep and 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -248,17 +249,24 @@ def test_a_clock_sweep_decides_from_its_own_rows_and_checks_on_the_device(tmp_pa
     assert rows[0]["misses"] > 0  # 0.25 MHz: ~47 ms for a 40 ms period
     runs = doc["device"]["runs"]
     assert [(r["clock_hz"], r["chosen"]) for r in runs] == [(2e6, True), (250e3, False)]
+    # named by the blob: a re-exported int8 would run again, not meet "the models changed"
+    assert re.fullmatch(r"device/int8-[0-9a-f]{8}@2MHz", runs[0]["folder"])
     assert all(r["bit_exact"]["mismatches"] == 0 for r in runs)
     assert runs[0]["deadline_misses"] == 0 and runs[1]["deadline_misses"] > 0
     assert (out / "clock_sweep.png").stat().st_size > 10_000
     assert "int8 needs 2 MHz; at 0.25 MHz it does not" in capsys.readouterr().out
-    # run again: everything is saved, nothing is recomputed
+    # run again in a "fresh clone" (the device runs' folders hold only their report.json):
+    # everything is saved, nothing is recomputed or run
+    for run_json in (out / "device").glob("*/run.json"):
+        run_json.unlink()
     before = {p: p.stat().st_mtime_ns for p in (out / "search").glob("*.json")}
     assert main(["-q", "bench", "--model", str(ROOT / "models" / "InvertedPendulum-v5"),
                  "--target", "qemu-m4", "--variants", "int8", "--episodes", "2",
                  "--clock-sweep", "250k,2M,168M", "--sweep-episodes", "3",
                  "--physics-substeps", "4", "--calib-episodes", "2", "-o", str(out)]) == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "search").glob("*.json")} == before
+    assert not list((out / "device").glob("*/run.json"))
+    assert json.loads((out / "sweep.json").read_text())["device"]["runs"] == runs
 
 
 def test_a_sweep_without_the_device_runs_says_its_decision_is_unconfirmed(tmp_path: Path) -> None:

@@ -17,8 +17,11 @@ the zero-latency float return with no deadline miss.
    at zero latency.
 
 Everything lands in the sweep folder, resumably: ``search/`` (one file per variant and
-delay), ``device/<variant>@<clock>/`` (bench runs), ``sweep.json``, ``summary.md`` and
-``clock_sweep.png``.
+delay), ``device/<variant>-<blob id>@<clock>/`` (bench runs; ``<variant>@<clock>`` for
+device-f32, which runs the actor), ``sweep.json``, ``summary.md`` and ``clock_sweep.png``.
+A re-exported blob gets new device folders, so the sweep runs it again where an old
+run's folder would stop the bench ("the models changed"). A device run whose folder holds a
+finished report.json on the test seeds is not run again, even with its episodes gone.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from qhil.common.evaluation import EvalResult, compare_paired
 from qhil.common.model_dir import ModelDir
 from qhil.common.protocol import SeedRange, Split, check_seeds, split_seeds
 from qhil.common.timing import Plant
-from qhil.harness.run import BenchProgress, Prepared, estimate_cycles, prepare, run_bench
+from qhil.harness.run import BenchProgress, BenchReport, Prepared, estimate_cycles, prepare, run_bench
 from qhil.harness.settings import BenchSettings
 from qhil.quant.policy import QuantPolicy
 from qhil.targets.firmware import firmware_source_hash
@@ -270,8 +273,8 @@ def run_clock_sweep(settings: BenchSettings, clocks: tuple[float, ...], *,
         "search": {"seeds": str(search), "float": float_res.as_dict(), "rows": rows},
         "costs": costs, "decision": decision, "device": {}}
     if run_device:
-        doc["device"] = _confirm(settings, prep, clocks, decision, test_episodes, out, progress,
-                                 cache)
+        doc["device"] = _confirm(settings, prep, clocks, decision, digests, test_episodes, out,
+                                 progress, cache)
     else:
         doc["device"] = {"skipped": True}
     atomic_write(out / "sweep.json", json.dumps(doc, indent=2) + "\n")
@@ -315,9 +318,21 @@ def _digest(policy: PolicyUnderTest | None) -> str:
     return f"{blob_id(relayout_blob(policy.blob, KernelOrder.ROWS)):08x}"
 
 
+def _finished(folder: Path, seeds: SeedRange) -> BenchReport | None:
+    """A device run's finished report on these seeds, if the folder holds one. A finished
+    run needs only its report.json (the episodes and run.json may be gone: a fresh clone
+    keeps the reports of benchmarks/results/clock/, not the runs)."""
+    path = folder / "report.json"
+    if not path.is_file():
+        return None
+    report = BenchReport.load(path)
+    done = report.complete and report.data.get("seeds") == list(range(seeds.start, seeds.stop))
+    return report if done else None
+
+
 def _confirm(settings: BenchSettings, prep: Prepared, clocks: tuple[float, ...],
-             decision: dict[str, float | None], episodes: int, out: Path,
-             progress: BenchProgress, cache: Path | None) -> dict[str, Any]:
+             decision: dict[str, float | None], digests: dict[str, str], episodes: int,
+             out: Path, progress: BenchProgress, cache: Path | None) -> dict[str, Any]:
     """The chosen clock and the next lower one of every variant, on the device, on the
     test seeds; and the float policy's zero-latency test return they are compared with."""
     test = split_seeds(Split.TEST, episodes)
@@ -339,17 +354,22 @@ def _confirm(settings: BenchSettings, prep: Prepared, clocks: tuple[float, ...],
             picks.append(ordered[at - 1])
         for clock in picks:
             assert clock is not None
-            folder = out / "device" / f"{policy.name}@{clock / 1e6:g}MHz"
+            named = policy.name if digests[policy.name] == "actor" else \
+                f"{policy.name}-{digests[policy.name]}"
+            folder = out / "device" / f"{named}@{clock / 1e6:g}MHz"
             variants = tuple(v for v in settings.variants if v == policy.name)
             blobs = tuple(b for b in settings.blob if Path(b).stem == policy.name)
             run = dataclasses.replace(
                 settings, variants=variants, blob=blobs, seed=test.start, episodes=episodes,
                 out=str(folder),
                 timing=dataclasses.replace(settings.timing, mode="device", clock_hz=clock))
-            progress.say(f"on the device: {policy.name} at {clock / 1e6:g} MHz, {episodes} test "
-                         "episodes ...")
-            resume = folder if (folder / "run.json").is_file() else None
-            report = run_bench(run, resume=resume, progress=BenchProgress(phase=progress.phase))
+            report = _finished(folder, test)
+            if report is None:
+                progress.say(f"on the device: {policy.name} at {clock / 1e6:g} MHz, {episodes} "
+                             "test episodes ...")
+                resume = folder if (folder / "run.json").is_file() else None
+                report = run_bench(run, resume=resume,
+                                   progress=BenchProgress(phase=progress.phase))
             entry = report.variant(policy.name)
             returns = entry["return"]["per_episode"]
             result = EvalResult(np.asarray(returns, float), np.ones(len(returns)),
