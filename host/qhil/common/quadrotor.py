@@ -74,6 +74,14 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
 
 
+def cross3(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross`` of two 3-vectors, bit for bit (the same products and differences), at a
+    fraction of its cost: it was 40 % of a physics step."""
+    a0, a1, a2 = a
+    b0, b1, b2 = b
+    return np.array([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+
+
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     ax, ay, az, aw = a
     bx, by, bz, bw = b
@@ -117,7 +125,7 @@ def derivatives(quat: np.ndarray, vel: np.ndarray, ang_vel: np.ndarray, rotor: n
     torque = torque + p["prop_inertia"] * np.array([-ang_vel[1] * spin, -ang_vel[0] * spin,
                                                     spin_dot])
     J = p["J"]
-    torque = torque - np.cross(ang_vel, J @ ang_vel)
+    torque = torque - cross3(ang_vel, J @ ang_vel)
     ang_acc = np.linalg.solve(J, torque)
     return acc, ang_acc, rotor_dot
 
