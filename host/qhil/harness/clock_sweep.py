@@ -318,15 +318,16 @@ def _digest(policy: PolicyUnderTest | None) -> str:
     return f"{blob_id(relayout_blob(policy.blob, KernelOrder.ROWS)):08x}"
 
 
-def _finished(folder: Path, seeds: SeedRange) -> BenchReport | None:
-    """A device run's finished report on these seeds, if the folder holds one. A finished
-    run needs only its report.json (the episodes and run.json may be gone: a fresh clone
-    keeps the reports of benchmarks/results/clock/, not the runs)."""
+def _finished(folder: Path, seeds: SeedRange, substeps: int) -> BenchReport | None:
+    """A device run's finished report on these seeds and physics, if the folder holds one. A
+    finished run needs only its report.json (the episodes and run.json may be gone: a fresh
+    clone keeps the reports of benchmarks/results/clock/, not the runs)."""
     path = folder / "report.json"
     if not path.is_file():
         return None
     report = BenchReport.load(path)
-    done = report.complete and report.data.get("seeds") == list(range(seeds.start, seeds.stop))
+    done = (report.complete and report.data.get("seeds") == list(range(seeds.start, seeds.stop))
+            and (report.data.get("timing") or {}).get("physics_substeps") == substeps)
     return report if done else None
 
 
@@ -363,7 +364,7 @@ def _confirm(settings: BenchSettings, prep: Prepared, clocks: tuple[float, ...],
                 settings, variants=variants, blob=blobs, seed=test.start, episodes=episodes,
                 out=str(folder),
                 timing=dataclasses.replace(settings.timing, mode="device", clock_hz=clock))
-            report = _finished(folder, test)
+            report = _finished(folder, test, settings.timing.physics_substeps)
             if report is None:
                 progress.say(f"on the device: {policy.name} at {clock / 1e6:g} MHz, {episodes} "
                              "test episodes ...")
