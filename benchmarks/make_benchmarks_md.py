@@ -1110,9 +1110,11 @@ def quadrotor() -> str:
     cells = RESULTS / "width_bits" / "QuadrotorHover-v0"
     exports = [(p.stem, p) for p in sorted((ROOT / "models" / "QuadrotorHover-v0").glob("qat_*.json"))]
     shipped_ids = {json.loads(p.read_text())["model_id"] for _, p in exports}
-    exports += [(f"issue 12's {p.stem.removeprefix('issue12_')} (replaced)", p)
-                for p in sorted(cells.glob("issue12_qat_w?.json"))
+    # issue 12's exports that issue 33's recipe replaced (qat_w2), by variant name
+    replaced = [p.stem.removeprefix("issue12_") for p in sorted(cells.glob("issue12_qat_w?.json"))
                 if json.loads(p.read_text())["model_id"] not in shipped_ids]
+    exports += [(f"issue 12's {name} (replaced)", cells / f"issue12_{name}.json")
+                for name in replaced]
     if exports:
         lines += ["**QAT exports** (golden executor on the host, zero latency, the 100 test "
                   "seeds; issue 12's recipe is `qhil qat --model models/QuadrotorHover-v0 "
@@ -1166,23 +1168,21 @@ def quadrotor() -> str:
               "float policy at zero latency on the same physics; % of float is paired on the "
               "same seeds. Physics steps of 0.1 ms (`--physics-substeps 5`, as the clock "
               "table's), so a latency lands within 0.1 ms of when it ends:", ""]
-    lines += _flight_table(RESULTS / "quadrotor", shipped_ids, cells)
+    lines += _flight_table(RESULTS / "quadrotor", replaced)
     lines += ["", "The same flights with the env's own 0.5 ms physics steps "
               "(`PHYSICS_SUBSTEPS=1 benchmarks/quadrotor_bench.sh`, measured first): every "
               "latency under 0.5 ms lands a whole step (0.5 ms) late.", ""]
-    lines += _flight_table(RESULTS / "quadrotor" / "dt500us", shipped_ids, cells)
+    lines += _flight_table(RESULTS / "quadrotor" / "dt500us", replaced)
     return "\n".join(lines) + "\n"
 
 
-def _flight_table(folder: Path, shipped_ids: set[int], cells: Path) -> list[str]:
-    """The flight bench's table from the reports in ``folder`` (ptq, qat_w3, qat_w2, and
-    issue 12's exports flown before issue 33's recipe replaced them, where it did)."""
+def _flight_table(folder: Path, replaced: list[str]) -> list[str]:
+    """The flight bench's table from the reports in ``folder`` (ptq, qat_w3, qat_w2, and the
+    ``replaced`` issue-12 exports where they were flown before issue 33's recipe)."""
     reports: list[tuple[Path, str | None]] = [
         (folder / f"{name}.json", None) for name in ("ptq", "qat_w3", "qat_w2")]
-    reports += [(path, f"{name} (issue 12's [64, 64], replaced)") for name in ("qat_w3", "qat_w2")
-                if (path := folder / f"issue12_{name}.json").is_file()
-                and json.loads((cells / f"issue12_{name}.json").read_text())["model_id"]
-                not in shipped_ids]
+    reports += [(folder / f"issue12_{name}.json", f"{name} (issue 12's [64, 64], replaced)")
+                for name in replaced]
     variants: list[dict] = []
     for path, label in reports:
         if path.is_file():

@@ -17,8 +17,8 @@ the zero-latency float return with no deadline miss.
    at zero latency.
 
 Everything lands in the sweep folder, resumably: ``search/`` (one file per variant and
-delay), ``device/<variant>-<blob id>@<clock>/`` (bench runs; ``<variant>@<clock>`` for
-device-f32, which runs the actor), ``sweep.json``, ``summary.md`` and ``clock_sweep.png``.
+delay), ``device/<variant>-<blob id>@<clock>/`` (bench runs; device-f32's blob too),
+``sweep.json``, ``summary.md`` and ``clock_sweep.png``.
 A re-exported blob gets new device folders, so the sweep runs it again where an old
 run's folder would stop the bench ("the models changed"). A device run whose folder holds a
 finished report.json on the test seeds is not run again, even with its episodes gone.
@@ -355,9 +355,7 @@ def _confirm(settings: BenchSettings, prep: Prepared, clocks: tuple[float, ...],
             picks.append(ordered[at - 1])
         for clock in picks:
             assert clock is not None
-            named = policy.name if digests[policy.name] == "actor" else \
-                f"{policy.name}-{digests[policy.name]}"
-            folder = out / "device" / f"{named}@{clock / 1e6:g}MHz"
+            folder = out / "device" / f"{policy.name}-{digests[policy.name]}@{clock / 1e6:g}MHz"
             variants = tuple(v for v in settings.variants if v == policy.name)
             blobs = tuple(b for b in settings.blob if Path(b).stem == policy.name)
             run = dataclasses.replace(
