@@ -27,10 +27,12 @@ def _mujoco_log_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 # `make check` (the fast lane, -m "not slow") skips what takes long: whole modules that
 # start clusters, labs or fuzzers or train, and every test parametrized over an emulated
-# core other than qemu-m4 (native and qemu-m4 keep the firmware covered there). Over
-# qemu-m4's UART the fast lane keeps the vectors and random models; uploading every shipped
-# blob through its one-byte FIFO (20-25 s) is left to `make test`, the Ethernet lane and
-# native check those blobs here.
+# core other than qemu-m4 (native and qemu-m4 keep the firmware covered there). SLOW_CASES
+# are single cases of fast tests: over qemu-m4's UART the fast lane keeps the vectors and
+# random models, while uploading every shipped blob through its one-byte FIFO (20-25 s) is
+# left to `make test` (the Ethernet lane and native check those blobs here); of the TFLite
+# import-then-bench test the fast lane keeps the per-channel ReLU policy, not the tanh one
+# (10 s).
 SLOW_MODULES = {"test_fuzz", "test_lab", "test_remote_device", "test_renode", "test_paper_table",
                 "test_autoquant", "test_qat", "test_reliability", "test_cycles", "test_import",
                 "test_ethernet_link", "test_sb3_equivalence"}
@@ -53,7 +55,8 @@ SLOW_TESTS = {"test_user_project_runs_with_the_plugin", "test_the_docs_example_r
               "test_the_shipped_policy_flies_on_the_crazyflies_mcu_with_its_latency",
               "test_a_sweep_without_the_device_runs_says_its_decision_is_unconfirmed",
               "test_imitation_clones_the_expert_and_sets_the_normalization"}
-SLOW_CASES = {"test_shipped_models_bit_exact[qemu-m4:uart]"}
+SLOW_CASES = {"test_shipped_models_bit_exact[qemu-m4:uart]",
+              "test_import_tflite_then_bench_bit_exact[pendulum_tanh_pt-clipped to the action bounds-ram]"}
 
 
 def _names_a_slow_target(item: pytest.Item) -> bool:

@@ -178,9 +178,7 @@ def test_version_4_on_the_device(v4_blob) -> None:
 
 @pytest.mark.parametrize(("fixture", "mapping", "m0_weights_in"), [
     ("pendulum_relu_pc", "rescaled from [-1, 1]", "flash"),
-    # the second policy's closed loop is `make test`'s (10 s): the fast lane keeps one
-    pytest.param("pendulum_tanh_pt", "clipped to the action bounds", "ram",
-                 marks=pytest.mark.slow)])
+    ("pendulum_tanh_pt", "clipped to the action bounds", "ram")])
 def test_import_tflite_then_bench_bit_exact(tmp_path: Path, fixture: str, mapping: str,
                                             m0_weights_in: str) -> None:
     """The converter's policies, per-channel ReLU (TD3) and per-tensor tanh (PPO): import
