@@ -924,6 +924,11 @@ def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
                     + ("**replaces the recipe**" if wins else "not adopted"))
         if wins:
             shipped = name
+    held = {tuple(json.loads((ROOT / "models" / e / "qat_w3.json").read_text())["hidden"])
+            for e in ENVS}
+    if shipped != "issue12" and held != {(width(shipped),) * 2}:
+        said.append(f"the shipped qat_w3 files are still {' / '.join(map(str, held))}: "
+                    f"re-exporting {shipped} (and the tables that measure qat_w3) is pending")
     return "; ".join(said) + "."
 
 

@@ -105,3 +105,32 @@ def test_a_killed_run_loses_only_the_cell_in_progress(tmp_path: Path) -> None:
     assert first.stat().st_mtime_ns == stamp and second.exists()
     assert json.loads(second.read_text())["result"]["comparison"]["episodes"] == 3
     assert not list(tmp_path.glob("Pendulum-v1/.*"))  # no scratch left behind
+
+
+def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_turn(
+        monkeypatch) -> None:
+    """docs/evaluation.md: narrowest first; a family that beats issue 12's and the width-64
+    finalists but not the family adopted before it is not adopted."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import make_benchmarks_md as mbm
+    finally:
+        sys.path.pop(0)
+    envs = mbm.ENVS
+
+    def fam(pct: float, early: int = 0) -> dict:
+        return {e: (pct, early if e == envs[0] else 0) for e in envs}
+
+    family = {"issue12": fam(90, 3), "h64_w3a3": fam(91, 9), "h128_w3a3": fam(94, 3),
+              "h256_w3a3": fam(93, 1)}
+    text = mbm._width_rule(family)
+    assert "h128_w3a3 94.0 % (3): **replaces the recipe**" in text
+    assert "h256_w3a3 93.0 % (1) (against the shipped h128_w3a3): not adopted" in text
+    # more early ends than the shipped family loses even with the higher mean
+    family["h256_w3a3"] = fam(96, 4)
+    assert "(against the shipped h128_w3a3): not adopted" in mbm._width_rule(family)
+    # a winner that models/ does not hold yet is said to be pending, not claimed shipped
+    family["h256_w3a3"] = fam(96, 2)
+    text = mbm._width_rule(family)
+    assert "h256_w3a3 96.0 % (2) (against the shipped h128_w3a3): **replaces the recipe**" in text
+    assert "re-exporting h256_w3a3" in text and "is pending" in text
