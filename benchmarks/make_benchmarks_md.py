@@ -927,7 +927,8 @@ def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
     held = {tuple(json.loads((ROOT / "models" / e / "qat_w3.json").read_text())["hidden"])
             for e in ENVS}
     if shipped != "issue12" and held != {(width(shipped),) * 2}:
-        said.append(f"the shipped qat_w3 files are still {' / '.join(map(str, held))}: "
+        shapes = " / ".join(f"[{', '.join(map(str, h))}]" for h in sorted(held))
+        said.append(f"the shipped qat_w3 files are still {shapes}: "
                     f"re-exporting {shipped} (and the tables that measure qat_w3) is pending")
     return "; ".join(said) + "."
 
