@@ -16,7 +16,7 @@ goes on where it stopped. The search's cells (variant, delay) are shared by the 
 task (benchmarks/results/clock/<env>-cache/) and committed, as is each finished device run's
 report.json (its episodes stay local): in a fresh clone only what is missing runs. qemu-m0
 runs every model compiled into flash (its 9 KB RAM arena does not hold the float32 model). A
-shipped export the core cannot run (e.g. a [128, 128] layer on qemu-m0) is left out of that
+shipped export the core cannot run (e.g. a [256, 256] layer on qemu-m0) is left out of that
 core's sweep, the firmware's refusal kept in <env>-<core>/refused.json: the table says "does
 not fit".
 """

@@ -73,7 +73,7 @@ def test_table_and_claims_from_a_fake_results_folder(tmp_path: Path) -> None:
 
 
 def test_a_model_the_board_cannot_take_is_recorded_not_raised(tmp_path: Path) -> None:
-    """Pendulum's shipped qat_w3 is [128, 128]: the M0 cell records the bench's refusal."""
+    """Pendulum's shipped qat_w3 is [256, 256]: the M0 cell records the bench's refusal."""
     pt = _module()
     result = pt.run_cell(tmp_path, "Pendulum-v1", pt.CELLS["device_qemu-m0"], 1)["result"]
     assert "cannot run on qemu-m0" in result["does_not_fit"]
@@ -129,8 +129,8 @@ def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_tu
     # more early ends than the shipped family loses even with the higher mean
     family["h256_w3a3"] = fam(96, 4)
     assert "(against the shipped h128_w3a3): not adopted" in mbm._width_rule(family)
-    # a winner that models/ does not hold yet is said to be pending, not claimed shipped
-    family["h256_w3a3"] = fam(96, 2)
+    # a winner that models/ does not hold is said to be pending, not claimed shipped
+    family["h512_w3a3"] = fam(97, 2)
     text = mbm._width_rule(family)
-    assert "h256_w3a3 96.0 % (2) (against the shipped h128_w3a3): **replaces the recipe**" in text
-    assert "re-exporting h256_w3a3" in text and "is pending" in text
+    assert "h512_w3a3 97.0 % (2) (against the shipped h128_w3a3): **replaces the recipe**" in text
+    assert "re-exporting h512_w3a3" in text and "is pending" in text
