@@ -7,12 +7,13 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from edge_models import naive_layers
 from naive_integer import naive_policy, round_half_away_exact
 from qhil.common.actor import Activation, FloatActor
+from qhil.common.errors import ConfigError
 from qhil.quant.blob import read_blob, write_blob
 from qhil.quant.config import BitConfig
 from qhil.quant.fakequant import FakeQuantActor
@@ -148,7 +149,12 @@ def test_fake_quant_matches_golden(spec) -> None:
     obs = rng.normal(size=(300, sizes[0])) * 3
     n_in = sizes[0]
     params = choose_params(actor, obs, bits, np.full(n_in, -np.inf), np.full(n_in, np.inf))
-    model = build_quant_model(actor, params, bits)
+    try:
+        model = build_quant_model(actor, params, bits)
+    except ConfigError as exc:
+        if "overflows int32" not in str(exc):
+            raise
+        reject()  # 1-wide layers at 2 bits can need a bias beyond int32: refused, not a model
     from qhil.quant.policy import quantize_obs
 
     golden = GoldenExecutor(model).action_codes(quantize_obs(model, obs))
