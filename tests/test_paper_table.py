@@ -107,8 +107,7 @@ def test_a_killed_run_loses_only_the_cell_in_progress(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("Pendulum-v1/.*"))  # no scratch left behind
 
 
-def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_turn(
-        monkeypatch) -> None:
+def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_turn() -> None:
     """docs/evaluation.md: narrowest first; a family that beats issue 12's and the width-64
     finalists but not the family adopted before it is not adopted."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
