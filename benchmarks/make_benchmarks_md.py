@@ -901,19 +901,17 @@ def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
     def early(name: str) -> int:
         return sum(e for _, e in family[name].values())
 
+    def width(name: str) -> int:
+        return int(re.findall(r"\d+", name)[0])
+
     if len(family.get("issue12", {})) < len(ENVS) or len(family.get("h64_w3a3", {})) < len(ENVS):
         return "The rule of docs/evaluation.md: not applied yet (the reference rows are incomplete)."
     said = [f"The rule of docs/evaluation.md, on the mean over the six tasks of the validation "
             f"% of float: issue 12's qat_w3 {mean('issue12'):.1f} % ({early('issue12')} early "
             f"ends), width-64 finalists {mean('h64_w3a3'):.1f} % ({early('h64_w3a3')})"]
     shipped = "issue12"
-
-    def width(name: str) -> int:
-        return int(re.findall(r"\d+", name)[0])
-
-    for name in sorted(family, key=lambda n: (width(n) if n != "issue12" else 0, n)):
-        if name in ("issue12", "h64_w3a3") or "_w3a3" not in name:
-            continue
+    candidates = [n for n in family if n not in ("issue12", "h64_w3a3") and "_w3a3" in n]
+    for name in sorted(candidates, key=lambda n: (width(n), n)):
         if len(family[name]) < len(ENVS):
             said.append(f"{name} measured on {len(family[name])} of {len(ENVS)} tasks, not "
                         "judged yet")
