@@ -751,7 +751,10 @@ def width_bits() -> str:
              "replaced it, its sidecar kept as `issue12_qat_w3.json`) is the reference row. "
              "Instructions: one inference on qemu-m4 (weights in RAM) and qemu-m0 (RAM, else "
              "flash). The width-64, 3-bit cells are the finalists runs of the section above "
-             "(the same command: `--hidden 64,64` is the teacher's shape). " + PROTOCOL, ""]
+             "(the same command: `--hidden 64,64` is the teacher's shape). Wall: the `qhil "
+             "qat` run's own time (one thread) while other cells shared the two cores: the "
+             "h256_w3a3 cells ran six at once, three to a core; the h256_w3a4 cells two at "
+             "once, a core each, which is the recipe's time on this machine. " + PROTOCOL, ""]
     cells = sorted((RESULTS / "width_bits").glob("*/h*_w*a*.costs.json"))
     if not cells:
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
@@ -817,12 +820,13 @@ def width_bits() -> str:
     lines += ["", "Smallest cell that holds >= 95 % of float with at most 2 more early "
               "terminations on the test seeds (reported, not a choice): " +
               "; ".join(f"{e} {v}" for e, v in smallest.items()) + ".", ""]
-    lines += [_width_rule(family), ""] + _shipped_a4() + _rl_cells(cells)
+    lines += [_width_rule(family), "", _a4_families(family), ""] + _shipped_a4()
+    lines += _rl_cells(cells)
     if (RESULTS / "width_bits" / "pareto.png").is_file():
         lines += ["The plot: each cell's test % of float (95 % interval) against its weight "
-                  "bytes, green 2-bit and red 3-bit weights, issue 12's [64, 64] qat_w3 the grey "
-                  "cross; the quadrotor's two cells (section \"The quadrotor on the Crazyflie's "
-                  "MCU\") in the last panel.", "",
+                  "bytes, green 2-bit, red 3-bit and purple 4-bit weights, issue 12's [64, 64] "
+                  "qat_w3 the grey cross; the quadrotor's two cells (section \"The quadrotor "
+                  "on the Crazyflie's MCU\") in the last panel.", "",
                   "![Return against weight bytes per task](benchmarks/results/width_bits/pareto.png)", ""]
     return "\n".join(lines) + "\n"
 
@@ -831,6 +835,23 @@ def _holds_w3_goal(c: dict) -> bool:
     """Issue 33's qat_w3 bar on one task's paired test comparison."""
     return (c["percent_of_float"] >= 95
             and c["early_terminations"] <= c["float_early_terminations"] + 2)
+
+
+def _a4_families(family: dict[str, dict[str, tuple[float, int]]]) -> str:
+    """The qat_w3a4 rule's candidates (docs/evaluation.md): only a family measured on all six
+    tasks is judged."""
+    names = sorted((n for n in family if re.fullmatch(r"h\d+_w3a4", n)),
+                   key=lambda n: int(re.findall(r"\d+", n)[0]))
+    said = []
+    for name in names:
+        got = family[name]
+        if len(got) < len(ENVS):
+            said.append(f"{name} measured on {len(got)} of {len(ENVS)} tasks, not judged yet")
+        else:
+            said.append(f"{name} {sum(p for p, _ in got.values()) / len(got):.1f} % "
+                        f"({sum(e for _, e in got.values())} early ends)")
+    return ("The 4-bit-activation families (3-bit weights), mean validation % of float over the "
+            "six tasks: " + "; ".join(said) + ".")
 
 
 def _shipped_a4() -> list[str]:
@@ -881,6 +902,10 @@ def _rl_cells(cells: list[Path]) -> list[str]:
                     f"kept: {kept}.")
     if not said:
         return []
+    verdicts = [_rl_against_distillation(c) for c in cells if re.search(r"_rl\d+\.", c.name)]
+    if verdicts:
+        said += ["", "Against distillation alone (the same cell's command without `--rl-steps`), "
+                 "on validation seeds 10100..10199, % of float: " + "; ".join(verdicts) + "."]
     return ["QAT with the reward in the loop (`--rl-steps N`, with `--rl-warmup W "
             "--rl-actor-lr LR --rl-bc-alpha A` where they differ from the defaults 5,000, "
             "1e-05 and 0 (plain TD3; with A > 0 the actor's loss is TD3+BC's, the float "
@@ -888,6 +913,25 @@ def _rl_cells(cells: list[Path]) -> list[str]:
             "the distillation-alone cell's command, whose distillation it repeats bit for bit; "
             "runs of other settings in benchmarks/results/qat_rl/):", "",
             *said, ""]
+
+
+def _rl_against_distillation(costs_path: Path) -> str:
+    """One RL cell's validation against its distillation-alone cell's, on the seeds no choice
+    inside either saw."""
+    stem = costs_path.name.removesuffix(".costs.json")
+    base = re.sub(r"_rl\d+$", "", stem)
+    folder = costs_path.parent
+    ref = json.loads((folder / "float.nested.json").read_text())["mean"]
+    with_rl = json.loads((folder / f"{stem}.nested.json").read_text())["mean"]
+    if not (folder / f"{base}.nested.json").is_file():
+        return f"{folder.name} {percent_of_float(with_rl, ref):.1f} ({base} not measured)"
+    alone = json.loads((folder / f"{base}.nested.json").read_text())["mean"]
+    side = json.loads((folder / f"{stem}.json").read_text())
+    kept = next(c["candidate"] for c in side["selection"]["finalists"] if c["chosen"])
+    verdict = ("kept a distilled iteration: RL did not help" if "rl step" not in kept
+               else "RL beats it" if with_rl > alone else "RL loses")
+    return (f"{folder.name} {percent_of_float(with_rl, ref):.1f} against "
+            f"{percent_of_float(alone, ref):.1f} ({verdict})")
 
 
 def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:

@@ -20,7 +20,7 @@ one inference on the first validation seed's first observation (`qhil.api.infer`
 Resumable: a cell whose export, nested.json and costs.json exist is skipped; run again to go
 on. Results: benchmarks/results/width_bits/ENV/h{W}_w{B}a{A}.{qhil,json,log,nested.json,
 costs.json}. CPU: one cell is one QAT run (5-25 minutes on one core at width 64, about twice
-that at 128) plus a few minutes of evaluation.
+that at 128, 36 at 256) plus a few minutes of evaluation.
 """
 
 from __future__ import annotations
