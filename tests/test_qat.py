@@ -74,9 +74,13 @@ def test_rl_finetuning_trains_the_quantized_actor_in_the_loop(tmp_path: Path) ->
     assert main(["-q", "qat", "--model", str(PENDULUM), "--bits", "w=3,3,3 a=3,3,8 in=12",
                  "--iterations", "1", "--grad-steps", "50", "--calib-episodes", "3",
                  "--rl-steps", "400", "--rl-warmup", "200", "--rl-eval-every", "200",
+                 "--finalists", "1", "--average-last", "0", "--select-episodes", "3",
                  "-o", str(out)]) == 0
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["args"]["rl_steps"] == 400 and len(side["validation_curve"]) == 2 + 2
+    # RL's exports join the finalists beside the distilled one, never in its place
+    names = [c["candidate"] for c in side["selection"]["finalists"]]
+    assert names[0] == "iteration 1" and names[1].startswith("rl step ") and len(names) == 2
     assert side["agreement_with_simulation"] >= 0.999
 
 

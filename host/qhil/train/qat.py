@@ -181,6 +181,9 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
     ptq_val = best_val = validate(best_model)
     curve = [(0, ptq_val)]
     finalists = _Finalists(args.finalists, args.average_last)
+    # RL's exports meet the distilled finalists without taking their places: on 20 episodes
+    # a lucky RL step would push out an iteration that 100 episodes prefer (Pendulum did)
+    tuned = _Finalists(args.finalists, args.average_last)
     for it in range(1, args.iterations + 1):
         progress_frac = (it - 1) / max(args.iterations - 1, 1)
         lr = args.lr * (args.lr_final + (1 - args.lr_final) * 0.5 *
@@ -231,7 +234,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
             candidate.meta.update(method="qat-dagger+rl")
             val = validate(candidate)
             curve.append((args.iterations + step, val))
-            finalists.offer(f"rl step {step}", val, student.state_dict())
+            tuned.offer(f"rl step {step}", val, student.state_dict())
             if val > best_val:
                 best_val, best_model = val, candidate
                 best_state = copy.deepcopy(student.state_dict())
@@ -248,7 +251,7 @@ def qat(model: ModelDir, args: QATArgs, calibrator: Calibrator | None = None,
         # more validation episodes, with the average of the last iterations among them
         long_seeds = split_seeds(Split.VALIDATION, args.select_episodes)
         exports = []
-        for name, short, state in finalists.candidates():
+        for name, short, state in finalists.candidates() + tuned.candidates():
             student.load_state_dict(state)
             candidate = export()
             exports.append((candidate, state))
