@@ -754,7 +754,11 @@ def width_bits() -> str:
              "(the same command: `--hidden 64,64` is the teacher's shape). Wall: the `qhil "
              "qat` run's own time (one thread) while other cells shared the two cores: the "
              "h256_w3a3 cells ran six at once, three to a core; the h256_w3a4 cells two at "
-             "once, a core each, which is the recipe's time on this machine. " + PROTOCOL, ""]
+             "once, a core each, which is the recipe's time on this machine. The cells were "
+             "trained in several sessions, on machines of more than one kind, and a run "
+             "repeats bit for bit only on the same kind of CPU (docs/evaluation.md): two cells "
+             "differ by training luck too (each sidecar names its CPU since 2026-12-07). "
+             + PROTOCOL, ""]
     cells = sorted((RESULTS / "width_bits").glob("*/h*_w*a*.costs.json"))
     if not cells:
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
@@ -902,36 +906,47 @@ def _rl_cells(cells: list[Path]) -> list[str]:
                     f"kept: {kept}.")
     if not said:
         return []
-    verdicts = [_rl_against_distillation(c) for c in cells if re.search(r"_rl\d+\.", c.name)]
+    rl_cells = sorted((c for c in cells if re.search(r"_rl\d+\.", c.name)),
+                      key=lambda c: ENVS.index(c.parent.name) if c.parent.name in ENVS else 99)
+    verdicts = [_rl_against_distillation(c) for c in rl_cells]
     if verdicts:
-        said += ["", "Against distillation alone (the same cell's command without `--rl-steps`), "
-                 "on validation seeds 10100..10199, % of float: " + "; ".join(verdicts) + "."]
+        said += ["", "Against distillation alone, per task (the RL cell's distilled finalists "
+                 "against its RL exports on validation seeds 10000..10099, mean return): "
+                 + "; ".join(verdicts) + "."]
     return ["QAT with the reward in the loop (`--rl-steps N`, with `--rl-warmup W "
             "--rl-actor-lr LR --rl-bc-alpha A` where they differ from the defaults 5,000, "
             "1e-05 and 0 (plain TD3; with A > 0 the actor's loss is TD3+BC's, the float "
             "teacher's actions as the behaviour, docs/evaluation.md); otherwise "
-            "the distillation-alone cell's command, whose distillation it repeats bit for bit; "
-            "runs of other settings in benchmarks/results/qat_rl/):", "",
+            "the distillation-alone cell's command, whose distillation it repeats bit for bit, "
+            "RL's exports meeting its finalists in places of their own (docs/evaluation.md); "
+            "runs of other settings in benchmarks/results/qat_rl/, made when RL's exports still "
+            "competed for the distillation's places):", "",
             *said, ""]
 
 
 def _rl_against_distillation(costs_path: Path) -> str:
-    """One RL cell's validation against its distillation-alone cell's, on the seeds no choice
-    inside either saw."""
+    """Whether TD3 beat the distillation alone, inside one RL cell: its distilled finalists
+    are the ones the same run without RL would have chosen from (RL's exports meet them in
+    places of their own), so the two are compared on the same 100 selection episodes, and
+    the kept export on 10100..10199, which neither choice saw. Another cell's distillation
+    is no reference: on another machine it trains another student (docs/evaluation.md)."""
     stem = costs_path.name.removesuffix(".costs.json")
-    base = re.sub(r"_rl\d+$", "", stem)
     folder = costs_path.parent
-    ref = json.loads((folder / "float.nested.json").read_text())["mean"]
-    with_rl = json.loads((folder / f"{stem}.nested.json").read_text())["mean"]
-    if not (folder / f"{base}.nested.json").is_file():
-        return f"{folder.name} {percent_of_float(with_rl, ref):.1f} ({base} not measured)"
-    alone = json.loads((folder / f"{base}.nested.json").read_text())["mean"]
     side = json.loads((folder / f"{stem}.json").read_text())
-    kept = next(c["candidate"] for c in side["selection"]["finalists"] if c["chosen"])
-    verdict = ("kept a distilled iteration: RL did not help" if "rl step" not in kept
-               else "RL beats it" if with_rl > alone else "RL loses")
-    return (f"{folder.name} {percent_of_float(with_rl, ref):.1f} against "
-            f"{percent_of_float(alone, ref):.1f} ({verdict})")
+    finalists = side["selection"]["finalists"]
+    tuned = [c for c in finalists if "rl step" in c["candidate"]]
+    distilled = [c for c in finalists if "rl step" not in c["candidate"]]
+    kept = next(c for c in finalists if c["chosen"])
+    ref = json.loads((folder / "float.nested.json").read_text())["mean"]
+    unseen = percent_of_float(json.loads((folder / f"{stem}.nested.json").read_text())["mean"],
+                              ref)
+    best_rl = max(c["selection_return"] for c in tuned)
+    best_distilled = max(c["selection_return"] for c in distilled)
+    if kept in tuned:
+        said = f"RL kept ({best_rl:.1f} against the distillation's {best_distilled:.1f})"
+    else:  # an RL export of the critic's warm-up is the distilled start itself: ties lose
+        said = f"distilled kept ({best_distilled:.1f}; RL's exports at most {best_rl:.1f})"
+    return f"{folder.name}: {said}, {unseen:.1f} % of float on 10100..10199"
 
 
 def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:

@@ -135,10 +135,10 @@ def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_tu
     assert "re-exporting h512_w3a3" in text and "is pending" in text
 
 
-def test_an_rl_cell_is_judged_against_its_distillation_alone_on_unseen_validation(
+def test_an_rl_cell_is_judged_against_its_own_distillation_on_validation(
         tmp_path: Path) -> None:
-    """Issue 33: per task, whether TD3 after the distillation beat the distillation alone, on
-    the validation seeds no choice inside either cell saw."""
+    """Issue 33: per task, whether TD3 after the distillation beat the distillation alone: the
+    cell's distilled finalists against its RL exports on the same selection episodes."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import make_benchmarks_md as mbm
@@ -146,29 +146,25 @@ def test_an_rl_cell_is_judged_against_its_distillation_alone_on_unseen_validatio
         sys.path.pop(0)
     folder = tmp_path / "Hopper-v5"
     folder.mkdir()
-
-    def write(name: str, mean: float) -> None:
-        (folder / f"{name}.nested.json").write_text(json.dumps({"mean": mean}))
-
-    write("float", 3000.0)
-    write("h64_w3a3", 2700.0)
-    write("h64_w3a3_rl20000", 2850.0)
+    (folder / "float.nested.json").write_text(json.dumps({"mean": 3000.0}))
+    (folder / "h64_w3a3_rl20000.nested.json").write_text(json.dumps({"mean": 2850.0}))
     costs = folder / "h64_w3a3_rl20000.costs.json"
     costs.write_text("{}")
 
-    def kept(candidate: str) -> None:
+    def finalists(kept: str) -> None:
+        returns = {"iteration 12": 2700.0, "average of iteration 56..iteration 60": 2650.0,
+                   "rl step 8000": 2800.0, "average of rl step 12000..rl step 20000": 2500.0}
+        if kept == "iteration 12":
+            returns["rl step 8000"] = 2600.0
         (folder / "h64_w3a3_rl20000.json").write_text(json.dumps({"selection": {"finalists": [
-            {"candidate": "iteration 12", "chosen": candidate == "iteration 12"},
-            {"candidate": candidate, "chosen": True}]}}))
+            {"candidate": name, "selection_return": r, "chosen": name == kept}
+            for name, r in returns.items()]}}))
 
-    kept("rl step 8000")
-    assert (mbm._rl_against_distillation(costs)
-            == "Hopper-v5 95.0 against 90.0 (RL beats it)")
-    write("h64_w3a3_rl20000", 2600.0)  # chosen on 10000..10099, worse on 10100..10199
-    assert mbm._rl_against_distillation(costs).endswith("(RL loses)")
-    kept("iteration 12")
-    write("h64_w3a3_rl20000", 2700.0)
-    assert mbm._rl_against_distillation(costs).endswith("(kept a distilled iteration: RL did "
-                                                         "not help)")
-    (folder / "h64_w3a3.nested.json").unlink()
-    assert mbm._rl_against_distillation(costs) == "Hopper-v5 90.0 (h64_w3a3 not measured)"
+    finalists("rl step 8000")
+    assert mbm._rl_against_distillation(costs) == (
+        "Hopper-v5: RL kept (2800.0 against the distillation's 2700.0), 95.0 % of float on "
+        "10100..10199")
+    finalists("iteration 12")
+    assert mbm._rl_against_distillation(costs) == (
+        "Hopper-v5: distilled kept (2700.0; RL's exports at most 2600.0), 95.0 % of float on "
+        "10100..10199")

@@ -244,6 +244,8 @@ def test_finalists_meet_again_on_more_validation_episodes(tmp_path: Path) -> Non
     side = json.loads(out.with_suffix(".json").read_text())
     sel = side["selection"]
     assert sel["episodes"] == 6 and sel["seeds"] == "10000..10005"
+    # a run repeats bit for bit only on the same kind of CPU: the sidecar says which
+    assert side["machine"]["cpu"] and side["machine"]["torch_cpu_capability"]
     names = [c["candidate"] for c in sel["finalists"]]
     assert len(names) == 3 and names[-1] == "average of iteration 2..iteration 3"
     kept = [c for c in sel["finalists"] if c["chosen"]]

@@ -8,7 +8,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["package_versions", "git_sha", "REPO_ROOT"]
+__all__ = ["package_versions", "git_sha", "cpu_model", "REPO_ROOT"]
 
 #: The repository root (``host/qhil/common`` is three levels below it).
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -30,6 +30,19 @@ def _package_versions() -> tuple[tuple[str, str], ...]:
 def package_versions() -> dict[str, str]:
     # cached: a bench rewrites its report after every episode
     return dict(_package_versions())
+
+
+@functools.cache
+def cpu_model() -> str:
+    """The CPU's model name: training runs repeat bit for bit only on the same kind of CPU
+    (the float kernels torch picks depend on it)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def git_sha(root: Path = REPO_ROOT) -> str:

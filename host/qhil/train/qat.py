@@ -49,7 +49,7 @@ from qhil.common.protocol import (
     check_seeds,
     split_seeds,
 )
-from qhil.common.provenance import package_versions
+from qhil.common.provenance import cpu_model, package_versions
 from qhil.quant.blob import blob_id, write_blob
 from qhil.quant.calibrate import CALIBRATION_SEED
 from qhil.quant.config import BitConfig
@@ -356,6 +356,8 @@ def save_qat(result: QATResult, model: ModelDir, args: QATArgs, out: Path,
                "float_test_return": result.float_test.mean,
                "percent_of_float": comparison.percent, "comparison": comparison.as_dict(),
                "agreement_with_simulation": result.agreement,
-               "wall_time_s": round(result.wall_time_s, 1), "versions": package_versions()}
+               "wall_time_s": round(result.wall_time_s, 1), "versions": package_versions(),
+               "machine": {"cpu": cpu_model(),
+                           "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()}}
     out.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return sidecar
