@@ -128,6 +128,13 @@ def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_tu
     # more early ends than the shipped family loses even with the higher mean
     family["h256_w3a3"] = fam(96, 4)
     assert "(against the shipped h128_w3a3): not adopted" in mbm._width_rule(family)
+    # an RL family is judged after the widths, against what they left shipped
+    family["h64_w3a3_rl20000"] = fam(95, 2)
+    assert ("h64_w3a3_rl20000 95.0 % (2) (against the shipped h128_w3a3): **replaces"
+            in mbm._width_rule(family))
+    family["h64_w3a3_rl20000"] = fam(93.5, 2)
+    assert ("h64_w3a3_rl20000 93.5 % (2) (against the shipped h128_w3a3): not adopted"
+            in mbm._width_rule(family))
     # a winner that models/ does not hold is said to be pending, not claimed shipped
     family["h512_w3a3"] = fam(97, 2)
     text = mbm._width_rule(family)
