@@ -108,7 +108,8 @@ class QATArgs:
     finalists: int = setting(0, parse=non_negative_int, help=(
         "after training, re-evaluate the FINALISTS best iterations (by --val-episodes) and "
         "the average of the last --average-last iterations' weights on --select-episodes "
-        "validation episodes, and keep the best of those (0: keep the best iteration)"))
+        "validation episodes, and keep the best of those (0: keep the best iteration); with "
+        "--rl-steps, RL's exports get as many places of their own beside them"))
     select_episodes: int = setting(100, parse=episode_count, help=(
         "validation episodes (seeds 10000..) that choose among the finalists"))
     average_last: int = setting(5, parse=non_negative_int, help=(
