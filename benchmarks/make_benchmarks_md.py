@@ -22,6 +22,9 @@ ENVS = ["Pendulum-v1", "InvertedPendulum-v5", "InvertedDoublePendulum-v5", "Hopp
         "HalfCheetah-v5", "Walker2d-v5"]
 
 
+#: per cell family ("issue12": the exports issue 12 shipped; else a cell's stem):
+#: task -> (validation % of float, early ends)
+Family = dict[str, dict[str, tuple[float, int]]]
 PROTOCOL = ("Held-out protocol (docs/evaluation.md): test = the first 100 test seeds "
             "(100000..100099), paired with the float actor on the same seeds; % of float = "
             "ratio of mean returns (inverted for negative returns) with its 95 % paired "
@@ -774,9 +777,7 @@ def width_bits() -> str:
 
     smallest: dict[str, str] = {}
 
-    # per family ("issue12": the exports issue 12 shipped; else a cell's stem):
-    # task -> (validation %, early ends)
-    family: dict[str, dict[str, tuple[float, int]]] = {}
+    family: Family = {}
 
     def val(nv: dict, env: str, name: str) -> str:
         f = RESULTS / "width_bits" / env / "float.nested.json"
@@ -841,19 +842,30 @@ def _holds_w3_goal(c: dict) -> bool:
             and c["early_terminations"] <= c["float_early_terminations"] + 2)
 
 
-def _a4_families(family: dict[str, dict[str, tuple[float, int]]]) -> str:
+def _family_mean(got: dict[str, tuple[float, int]]) -> float:
+    return sum(p for p, _ in got.values()) / len(got)
+
+
+def _family_early(got: dict[str, tuple[float, int]]) -> int:
+    return sum(e for _, e in got.values())
+
+
+def _cell_width(name: str) -> int:
+    """The hidden width in a cell's stem (h256_w3a3 -> 256)."""
+    return int(re.findall(r"\d+", name)[0])
+
+
+def _a4_families(family: Family) -> str:
     """The qat_w3a4 rule's candidates (docs/evaluation.md): only a family measured on all six
     tasks is judged."""
-    names = sorted((n for n in family if re.fullmatch(r"h\d+_w3a4", n)),
-                   key=lambda n: int(re.findall(r"\d+", n)[0]))
+    names = sorted((n for n in family if re.fullmatch(r"h\d+_w3a4", n)), key=_cell_width)
     said = []
     for name in names:
         got = family[name]
         if len(got) < len(ENVS):
             said.append(f"{name} measured on {len(got)} of {len(ENVS)} tasks, not judged yet")
         else:
-            said.append(f"{name} {sum(p for p, _ in got.values()) / len(got):.1f} % "
-                        f"({sum(e for _, e in got.values())} early ends)")
+            said.append(f"{name} {_family_mean(got):.1f} % ({_family_early(got)} early ends)")
     return ("The 4-bit-activation families (3-bit weights), mean validation % of float over the "
             "six tasks: " + "; ".join(said) + ".")
 
@@ -951,19 +963,16 @@ def _rl_against_distillation(costs_path: Path) -> str:
     return f"{folder.name}: {said}, {unseen:.1f} % of float on 10100..10199"
 
 
-def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
+def _width_rule(family: Family) -> str:
     """The rule of docs/evaluation.md (fixed before the wider cells were read), applied to
     every 3-bit-weight, 3-bit-activation cell family measured on all six tasks, narrowest
     first and RL families last: each must beat the exports shipped at its turn (issue 12's,
     then any family the rule adopted) and the width-64 finalists."""
     def mean(name: str) -> float:
-        return sum(p for p, _ in family[name].values()) / len(family[name])
+        return _family_mean(family[name])
 
     def early(name: str) -> int:
-        return sum(e for _, e in family[name].values())
-
-    def width(name: str) -> int:
-        return int(re.findall(r"\d+", name)[0])
+        return _family_early(family[name])
 
     if len(family.get("issue12", {})) < len(ENVS) or len(family.get("h64_w3a3", {})) < len(ENVS):
         return "The rule of docs/evaluation.md: not applied yet (the reference rows are incomplete)."
@@ -974,7 +983,7 @@ def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
     candidates = [n for n in family if n not in ("issue12", "h64_w3a3") and "_w3a3" in n]
     # RL cells after the width families: they were measured after them, against what was
     # shipped by then, and their distillation alone (the per-task line) is what they change
-    for name in sorted(candidates, key=lambda n: ("_rl" in n, width(n), n)):
+    for name in sorted(candidates, key=lambda n: ("_rl" in n, _cell_width(n), n)):
         if len(family[name]) < len(ENVS):
             said.append(f"{name} measured on {len(family[name])} of {len(ENVS)} tasks, not "
                         "judged yet")
@@ -988,7 +997,7 @@ def _width_rule(family: dict[str, dict[str, tuple[float, int]]]) -> str:
             shipped = name
     held = {tuple(json.loads((ROOT / "models" / e / "qat_w3.json").read_text())["hidden"])
             for e in ENVS}
-    if shipped != "issue12" and held != {(width(shipped),) * 2}:
+    if shipped != "issue12" and held != {(_cell_width(shipped),) * 2}:
         shapes = " / ".join(f"[{', '.join(map(str, h))}]" for h in sorted(held))
         said.append(f"the shipped qat_w3 files are still {shapes}: "
                     f"re-exporting {shipped} (and the tables that measure qat_w3) is pending")
