@@ -111,7 +111,7 @@ def qat_results() -> str:
              "Command: `benchmarks/qat_recipe.sh` (one recipe for every task, "
              "docs/evaluation.md: input width chosen on validation, 60 DAgger iterations of "
              "1000 Adam steps with perturbed rollouts and a cosine learning rate, hidden "
-             "layers [256, 256] for qat_w3 and [128, 128] for qat_w2, the export chosen "
+             "layers [256, 256], the export chosen "
              "among 6 finalists on 100 validation "
              "episodes), "
              "then `benchmarks/qat_goal.sh` (the exports closed loop on qemu-m4). "
@@ -756,8 +756,9 @@ def width_bits() -> str:
              "flash). The width-64, 3-bit cells are the finalists runs of the section above "
              "(the same command: `--hidden 64,64` is the teacher's shape). Wall: the `qhil "
              "qat` run's own time (one thread) while other cells shared the two cores: the "
-             "h256_w3a3 cells ran six at once, three to a core; the h256_w3a4 cells two at "
-             "once, a core each, which is the recipe's time on this machine. The cells were "
+             "h256_w3a3 cells ran six at once, three to a core; the h256_w3a4 and h256_w2a3 "
+             "cells two at once, a core each, which is the recipe's time on this machine. "
+             "The cells were "
              "trained in several sessions, on machines of more than one kind, and a run "
              "repeats bit for bit only on the same kind of CPU (docs/evaluation.md): two cells "
              "differ by training luck too (each sidecar names its CPU since 2026-12-07). "
@@ -825,7 +826,7 @@ def width_bits() -> str:
     lines += ["", "Smallest cell that holds >= 95 % of float with at most 2 more early "
               "terminations on the test seeds (reported, not a choice): " +
               "; ".join(f"{e} {v}" for e, v in smallest.items()) + ".", ""]
-    lines += [_width_rule(family), "", _a4_families(family), ""] + _shipped_a4()
+    lines += [_width_rule(family), "", _w2_families(family), "", _a4_families(family), ""] + _shipped_a4()
     lines += _rl_cells(cells)
     if (RESULTS / "width_bits" / "pareto.png").is_file():
         lines += ["The plot: each cell's test % of float (95 % interval) against its weight "
@@ -855,10 +856,10 @@ def _cell_width(name: str) -> int:
     return int(re.findall(r"\d+", name)[0])
 
 
-def _a4_families(family: Family) -> str:
-    """The qat_w3a4 rule's candidates (docs/evaluation.md): only a family measured on all six
-    tasks is judged."""
-    names = sorted((n for n in family if re.fullmatch(r"h\d+_w3a4", n)), key=_cell_width)
+def _family_means(family: Family, stem: str) -> str:
+    """Each width's family of cells named h{W}_{stem}: its mean validation % of float and
+    early ends over the six tasks, or on how many tasks it is measured so far."""
+    names = sorted((n for n in family if re.fullmatch(rf"h\d+_{stem}", n)), key=_cell_width)
     said = []
     for name in names:
         got = family[name]
@@ -866,8 +867,25 @@ def _a4_families(family: Family) -> str:
             said.append(f"{name} measured on {len(got)} of {len(ENVS)} tasks, not judged yet")
         else:
             said.append(f"{name} {_family_mean(got):.1f} % ({_family_early(got)} early ends)")
+    return "; ".join(said)
+
+
+def _a4_families(family: Family) -> str:
+    """The qat_w3a4 rule's candidates (docs/evaluation.md): only a family measured on all six
+    tasks is judged."""
     return ("The 4-bit-activation families (3-bit weights), mean validation % of float over the "
-            "six tasks: " + "; ".join(said) + ".")
+            f"six tasks: {_family_means(family, 'w3a4')}.")
+
+
+def _w2_families(family: Family) -> str:
+    """qat_w2 is the 2-bit family at the recipe's width (docs/evaluation.md), not a choice
+    among the 2-bit families: their validation means are reported beside it."""
+    held = {tuple(json.loads((ROOT / "models" / e / "qat_w2.json").read_text())["hidden"])
+            for e in ENVS}
+    shapes = " / ".join(f"[{', '.join(map(str, h))}]" for h in sorted(held))
+    return ("The 2-bit families (`qat_w2` is the one at the recipe's width, shipped "
+            f"{shapes}, not chosen among them), mean validation % of float over the six tasks: "
+            f"{_family_means(family, 'w2a3')}.")
 
 
 def _shipped_a4() -> list[str]:
@@ -1088,7 +1106,7 @@ def clock_table() -> str:
              "uses the Crazyflie 2.1's board profile (`--board-profile crazyflie21`). "
              "The locomotion tasks' qat_w3 and qat_w2 rows measured issue 12's [64, 64] "
              "exports (e.g. `git show 2aeec12:models/Hopper-v5/qat_w3.qhil`), shipped then; "
-             "today's are [256, 256] and [128, 128] (docs/evaluation.md) and do not fit "
+             "today's are [256, 256] (docs/evaluation.md) and do not fit "
              "the M0. The "
              "quadrotor's rows are of its shipped exports (qat_w3 issue 12's [64, 64], "
              "qat_w2 issue 33's recipe at [128, 128], which the M0 refuses).", "",

@@ -265,7 +265,7 @@ def markdown(table: dict[str, dict[str, dict[str, Any]]]) -> str:
                                 ("ptq_w8", "ptq_w4", "ptq_w3", "ptq_w2", "qat_w4", "qat_w3",
                                  "qat_w2")) + " |")
     lines += ["", "QAT w3 and QAT w2 are the shipped exports (docs/evaluation.md: `qat_w3` "
-              "[256, 256] and `qat_w2` [128, 128], with the finalists rule); QAT w4 and "
+              "and `qat_w2` [256, 256], with the finalists rule); QAT w4 and "
               "the input widths below are issue 12's recipe ([64, 64], the best of 60 "
               "iterations on 20 validation episodes) at those bits.", "",
               "Input width at 3-bit weights (issue 12's recipe with `in` fixed), and observation "
