@@ -142,6 +142,25 @@ def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_tu
     assert "re-exporting h512_w3a3" in text and "is pending" in text
 
 
+def test_qat_w2_is_the_recipes_width_and_a_stale_one_is_said_pending(monkeypatch) -> None:
+    """docs/evaluation.md: qat_w2 is the 2-bit family at the width the rule chose for
+    qat_w3; the 2-bit families' means are reported, never used to choose."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import make_benchmarks_md as mbm
+    finally:
+        sys.path.pop(0)
+    family = {"h128_w2a3": {e: (90.0, 2) for e in mbm.ENVS},
+              "h256_w2a3": {e: (80.0, 0) for e in mbm.ENVS[:3]}}
+    shapes = {"qat_w3": {(256, 256)}, "qat_w2": {(256, 256)}}
+    monkeypatch.setattr(mbm, "_shipped_shapes", lambda name: shapes[name])
+    text = mbm._w2_families(family)
+    assert "shipped [256, 256]" in text and "pending" not in text
+    assert "h128_w2a3 90.0 % (12 early ends); h256_w2a3 measured on 3 of 6 tasks" in text
+    shapes["qat_w2"] = {(128, 128)}
+    assert "re-exporting `qat_w2` as h256_w2a3 is pending" in mbm._w2_families(family)
+
+
 def test_an_rl_cell_is_judged_against_its_own_distillation_on_validation(
         tmp_path: Path) -> None:
     """Issue 33: per task, whether TD3 after the distillation beat the distillation alone: the
