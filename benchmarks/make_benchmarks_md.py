@@ -883,14 +883,17 @@ def _shipped_shapes(name: str) -> set[tuple[int, ...]]:
             for e in ENVS}
 
 
+def _shapes_text(shapes: set[tuple[int, ...]]) -> str:
+    return " / ".join(f"[{', '.join(map(str, h))}]" for h in sorted(shapes))
+
+
 def _w2_families(family: Family) -> str:
     """qat_w2 is the 2-bit family at the recipe's width (docs/evaluation.md), not a choice
     among the 2-bit families: their validation means are reported beside it, and a qat_w2
     of another width than the shipped qat_w3 is said to be pending."""
     w3, w2 = _shipped_shapes("qat_w3"), _shipped_shapes("qat_w2")
-    shapes = " / ".join(f"[{', '.join(map(str, h))}]" for h in sorted(w2))
     text = ("The 2-bit families (`qat_w2` is the one at the recipe's width, shipped "
-            f"{shapes}, not chosen among them), mean validation % of float over the six tasks: "
+            f"{_shapes_text(w2)}, not chosen among them), mean validation % of float over the six tasks: "
             f"{_family_means(family, 'w2a3')}.")
     if len(w3) == 1 and w2 != w3:
         (recipe,) = w3
@@ -1026,8 +1029,7 @@ def _width_rule(family: Family) -> str:
             shipped = name
     held = _shipped_shapes("qat_w3")
     if shipped != "issue12" and held != {(_cell_width(shipped),) * 2}:
-        shapes = " / ".join(f"[{', '.join(map(str, h))}]" for h in sorted(held))
-        said.append(f"the shipped qat_w3 files are still {shapes}: "
+        said.append(f"the shipped qat_w3 files are still {_shapes_text(held)}: "
                     f"re-exporting {shipped} (and the tables that measure qat_w3) is pending")
     return "; ".join(said) + "."
 
