@@ -8,6 +8,7 @@ above its section; nothing is typed in by hand.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -190,10 +191,27 @@ def closed_loop() -> str:
             if "(seeds 100000.." not in text:
                 lines += [f"† {env}: from before the held-out protocol (seeds 0..9) and its "
                           "exports of then; `benchmarks/closed_loop.sh` re-runs it.", ""]
+            stale = _replaced_exports(env)
+            if stale:
+                lines += [f"† {env}: measured other exports than models/{env} holds now "
+                          f"({', '.join(stale)}); `benchmarks/closed_loop.sh` re-runs it.", ""]
             lines += [text.split("\n", 2)[2].strip(), ""]
     if not found:
         lines.append("(not measured yet)")
     return "\n".join(lines) + "\n"
+
+
+def _replaced_exports(env: str) -> list[str]:
+    """The exports in models/ENV whose bytes are not the ones the closed-loop summary measured
+    (benchmarks/results/bench_ENV.blobs, sha256sum's lines): replaced, added or removed."""
+    manifest = RESULTS / f"bench_{env}.blobs"
+    if not manifest.is_file():
+        return ["not recorded"]
+    measured = {Path(name).stem: digest for digest, name in
+                (line.split(maxsplit=1) for line in manifest.read_text().splitlines() if line)}
+    now = {p.stem: hashlib.sha256(p.read_bytes()).hexdigest()
+           for p in sorted((ROOT / "models" / env).glob("*.qhil"))}
+    return sorted(n for n in measured.keys() | now.keys() if measured.get(n) != now.get(n))
 
 
 def host_overhead() -> str:

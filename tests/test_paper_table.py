@@ -3,6 +3,7 @@ survive a kill."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -194,3 +195,30 @@ def test_an_rl_cell_is_judged_against_its_own_distillation_on_validation(
     assert mbm._rl_against_distillation(costs) == (
         "Hopper-v5: distilled kept (2700.0; RL's exports at most 2600.0), 95.0 % of float on "
         "10100..10199")
+
+
+def test_the_closed_loop_summaries_measured_the_exports_shipped_now(
+        tmp_path: Path, monkeypatch) -> None:
+    """BENCHMARKS.md's closed-loop section stays true to models/: a summary whose exports were
+    replaced since is marked, and the committed summaries are of the shipped exports."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import make_benchmarks_md as mbm
+    finally:
+        sys.path.pop(0)
+    for env in ("Pendulum-v1", "InvertedPendulum-v5"):
+        assert mbm._replaced_exports(env) == [], \
+            f"{env}: exports replaced since the summary; run benchmarks/closed_loop.sh"
+    models, results = tmp_path / "models" / "Pendulum-v1", tmp_path / "results"
+    models.mkdir(parents=True)
+    results.mkdir()
+    (models / "qat_w3.qhil").write_bytes(b"new")
+    (models / "qat_w2.qhil").write_bytes(b"same")
+    (results / "bench_Pendulum-v1.blobs").write_text(
+        f"{'0' * 64}  models/Pendulum-v1/qat_w3.qhil\n"
+        f"{hashlib.sha256(b'same').hexdigest()}  models/Pendulum-v1/qat_w2.qhil\n"
+        f"{'1' * 64}  models/Pendulum-v1/gone.qhil\n")
+    monkeypatch.setattr(mbm, "ROOT", tmp_path)
+    monkeypatch.setattr(mbm, "RESULTS", results)
+    assert mbm._replaced_exports("Pendulum-v1") == ["gone", "qat_w3"]
+    assert mbm._replaced_exports("InvertedPendulum-v5") == ["not recorded"]
