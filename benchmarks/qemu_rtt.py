@@ -75,7 +75,7 @@ def measure(target: str, icount: str, obs: int,
 
 
 def closed_loop(target: str, link: EmulatorLink, steps: int = 2000) -> dict[str, object]:
-    """Pendulum's shipped int8 policy in the closed loop: env step + device answer."""
+    """Pendulum's shipped qat_w3 export in the closed loop: env step + device answer."""
     from qhil.common.envs import make_env
     from qhil.common.model_dir import load_model_dir
     from qhil.quant.policy import ActionDecoder, ObservationQuantizer

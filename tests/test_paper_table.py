@@ -222,3 +222,25 @@ def test_the_closed_loop_summaries_measured_the_exports_shipped_now(
     monkeypatch.setattr(mbm, "RESULTS", results)
     assert mbm._replaced_exports("Pendulum-v1") == ["gone", "qat_w3"]
     assert mbm._replaced_exports("InvertedPendulum-v5") == ["not recorded"]
+
+
+def test_qat_w3a4_is_the_best_whole_4_bit_activation_family(monkeypatch) -> None:
+    """docs/evaluation.md: of the 4-bit-activation families measured on all six tasks, the
+    highest mean validation % of float ships as qat_w3a4; a family on fewer tasks is not
+    judged, and a shipped qat_w3a4 of another width is said to be pending."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import make_benchmarks_md as mbm
+    finally:
+        sys.path.pop(0)
+    family = {"h64_w3a4": {e: (97.0, 2) for e in mbm.ENVS},
+              "h256_w3a4": {e: (99.0, 0) for e in mbm.ENVS[:4]}}
+    shipped = {(64, 64)}
+    monkeypatch.setattr(mbm, "_shipped_shapes", lambda name: shipped)
+    text = mbm._a4_families(family)
+    assert "h256_w3a4 measured on 4 of 6 tasks, not judged yet. Highest: h64_w3a4." in text
+    family["h256_w3a4"] = {e: (98.0, 3) for e in mbm.ENVS}
+    assert mbm._a4_families(family).endswith(
+        "Highest: h256_w3a4; re-exporting `qat_w3a4` as h256_w3a4 is pending.")
+    shipped = {(256, 256)}
+    assert mbm._a4_families(family).endswith("Highest: h256_w3a4.")
