@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Issue 12's exports on the device: qat_w3 (against the float policy on the host) and
-# qat_w2 closed loop on qemu-m4 on the first 20 test seeds (100000..100019), every device
+# The shipped QAT exports on the device: qat_w3 (against the float policy on the host),
+# qat_w2 and qat_w3a4 closed loop on qemu-m4 on the first 20 test seeds (100000..100019), every device
 # answer checked against the golden executor. The 100-episode test returns in the
 # sidecars are the golden executor's; a bit-exact device computes the same codes, so its
 # returns on these seeds must equal the sidecar's (make_benchmarks_md.py checks it).
 # Two benches at a time. Usage: [EXPORTS="qat_w3"] benchmarks/qat_goal.sh [ENV ...]
-# (EXPORTS: which of qat_w3 and qat_w2 to run; both by default)
+# (EXPORTS: which of qat_w3, qat_w2 and qat_w3a4 to run; all three by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p benchmarks/results
@@ -14,16 +14,17 @@ if [ ${#envs[@]} -eq 0 ]; then
   for d in models/*/; do envs+=("$(basename "$d")"); done
 fi
 jobs=()
-exports=${EXPORTS:-qat_w3 qat_w2}
+exports=${EXPORTS:-qat_w3 qat_w2 qat_w3a4}
 for env in "${envs[@]}"; do
   [[ " $exports " == *" qat_w3 "* ]] && jobs+=("$env goal qemu-m4 20 0 qat_w3")
   [[ " $exports " == *" qat_w2 "* ]] && jobs+=("$env goal_w2 qemu-m4 20 0 qat_w2")
+  [[ " $exports " == *" qat_w3a4 "* ]] && jobs+=("$env goal_a4 qemu-m4 20 0 qat_w3a4")
 done
 printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} bash -c '
   set -- {}
   env=$1 kind=$2 target=$3 episodes=$4 noise=$5 blob=$6
   out="reports/$kind/$env"
-  variants=float; [ "$kind" = goal_w2 ] && variants=""
+  variants=float; [ "$kind" = goal ] || variants=""
   rm -rf "$out"; mkdir -p "$(dirname "$out")"
   .venv/bin/qhil -q bench --model "models/$env" --target "$target" --variants "$variants" \
     --blob "models/$env/$blob.qhil" --episodes "$episodes" --noise "$noise" -o "$out" \

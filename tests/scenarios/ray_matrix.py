@@ -21,7 +21,7 @@ QHIL = [sys.executable, "-m", "qhil.cli.main", "-q"]
 MATRIX = f"""\
 models: [{ROOT / "models" / "Pendulum-v1"}]
 variants: [int8]
-blobs: [qat_w3a4.qhil]  # [64,64]: qat_w3 is too wide for the M0
+blobs: [autoquant_weight_bytes1800.qhil]  # [64, 64]: the QAT exports are too wide for the M0
 targets: [qemu-m4, qemu-m0]
 episodes: 4
 ptq: {{calib_episodes: 2}}
