@@ -774,12 +774,12 @@ def width_bits() -> str:
              "flash). The width-64, 3-bit cells are the finalists runs of the section above "
              "(the same command: `--hidden 64,64` is the teacher's shape). Wall: the `qhil "
              "qat` run's own time (one thread) while other cells shared the two cores: the "
-             "h256_w3a3 cells ran six at once, three to a core; the h256_w3a4, h256_w2a3 and h128_w4a3 "
-             "cells two at once, a core each, which is the recipe's time on this machine. "
-             "The cells were "
-             "trained in several sessions, on machines of more than one kind, and a run "
-             "repeats bit for bit only on the same kind of CPU (docs/evaluation.md): two cells "
-             "differ by training luck too (each sidecar names its CPU since 2026-12-07). "
+             "h256_w3a3 cells ran six at once, three to a core; the h256_w3a4, h256_w2a3 and "
+             "h128_w4a3 cells two at once, a core each, which is the recipe's time on this "
+             "machine. The cells were trained in several sessions, on machines of more than "
+             "one kind, and a run repeats bit for bit only on the same kind of CPU "
+             "(docs/evaluation.md): two cells differ by training luck too (each sidecar names "
+             "its CPU since 2026-12-07). "
              + PROTOCOL, ""]
     cells = sorted((RESULTS / "width_bits").glob("*/h*_w*a*.costs.json"))
     if not cells:
