@@ -26,6 +26,16 @@ def _module():
     return module
 
 
+def _benchmarks_md():
+    """benchmarks/make_benchmarks_md.py, imported with benchmarks/ on sys.path."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import make_benchmarks_md
+    finally:
+        sys.path.pop(0)
+    return make_benchmarks_md
+
+
 def _comparison(pct: float, early: int = 0) -> dict:
     return {"comparison": {"percent_of_float": pct, "interval95": [pct - 2, pct + 1],
                            "episodes": 100, "early_terminations": early,
@@ -111,11 +121,7 @@ def test_a_killed_run_loses_only_the_cell_in_progress(tmp_path: Path) -> None:
 def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_turn() -> None:
     """docs/evaluation.md: narrowest first; a family that beats issue 12's and the width-64
     finalists but not the family adopted before it is not adopted."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import make_benchmarks_md as mbm
-    finally:
-        sys.path.pop(0)
+    mbm = _benchmarks_md()
     envs = mbm.ENVS
 
     def fam(pct: float, early: int = 0) -> dict:
@@ -146,11 +152,7 @@ def test_the_width_rule_judges_each_family_against_the_exports_shipped_at_its_tu
 def test_qat_w2_is_the_recipes_width_and_a_stale_one_is_said_pending(monkeypatch) -> None:
     """docs/evaluation.md: qat_w2 is the 2-bit family at the width the rule chose for
     qat_w3; the 2-bit families' means are reported, never used to choose."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import make_benchmarks_md as mbm
-    finally:
-        sys.path.pop(0)
+    mbm = _benchmarks_md()
     family = {"h128_w2a3": {e: (90.0, 2) for e in mbm.ENVS},
               "h256_w2a3": {e: (80.0, 0) for e in mbm.ENVS[:3]}}
     shapes = {"qat_w3": {(256, 256)}, "qat_w2": {(256, 256)}}
@@ -166,11 +168,7 @@ def test_an_rl_cell_is_judged_against_its_own_distillation_on_validation(
         tmp_path: Path) -> None:
     """Issue 33: per task, whether TD3 after the distillation beat the distillation alone: the
     cell's distilled finalists against its RL exports on the same selection episodes."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import make_benchmarks_md as mbm
-    finally:
-        sys.path.pop(0)
+    mbm = _benchmarks_md()
     folder = tmp_path / "Hopper-v5"
     folder.mkdir()
     (folder / "float.nested.json").write_text(json.dumps({"mean": 3000.0}))
@@ -201,11 +199,7 @@ def test_the_closed_loop_summaries_measured_the_exports_shipped_now(
         tmp_path: Path, monkeypatch) -> None:
     """BENCHMARKS.md's closed-loop section stays true to models/: a summary whose exports were
     replaced since is marked, and the committed summaries are of the shipped exports."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import make_benchmarks_md as mbm
-    finally:
-        sys.path.pop(0)
+    mbm = _benchmarks_md()
     for env in ("Pendulum-v1", "InvertedPendulum-v5"):
         assert mbm._replaced_exports(env) == [], \
             f"{env}: exports replaced since the summary; run benchmarks/closed_loop.sh"
@@ -228,11 +222,7 @@ def test_qat_w3a4_is_the_best_whole_4_bit_activation_family(monkeypatch) -> None
     """docs/evaluation.md: of the 4-bit-activation families measured on all six tasks, the
     highest mean validation % of float ships as qat_w3a4; a family on fewer tasks is not
     judged, and a shipped qat_w3a4 of another width is said to be pending."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import make_benchmarks_md as mbm
-    finally:
-        sys.path.pop(0)
+    mbm = _benchmarks_md()
     family = {"h64_w3a4": {e: (97.0, 2) for e in mbm.ENVS},
               "h256_w3a4": {e: (99.0, 0) for e in mbm.ENVS[:4]}}
     shipped = {(64, 64)}
