@@ -29,7 +29,7 @@ def _mujoco_log_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 # start clusters, labs or fuzzers or train, and every test parametrized over an emulated
 # core other than qemu-m4 (native and qemu-m4 keep the firmware covered there). SLOW_CASES
 # are single cases of fast tests: over qemu-m4's UART the fast lane keeps the vectors and
-# random models, while uploading every shipped blob through its one-byte FIFO (20-30 s) is
+# random models, while uploading the shipped blobs through its one-byte FIFO (10-15 s) is
 # left to `make test` (the Ethernet lane and native check those blobs here); of the TFLite
 # import-then-bench test the fast lane keeps the per-channel ReLU policy, not the tanh one
 # (10 s).
