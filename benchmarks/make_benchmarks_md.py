@@ -346,8 +346,10 @@ def firmware() -> str:
              "qemu-m0 runs 4- and 2-bit rows by packed products (two MACs a multiply). "
              "RTT (qemu-m3/m4/m7 over "
              "their default Ethernet link, the others over their UART) is timed on the host "
-             "through the Python client, this time with other benchmark jobs running (round "
-             "trips vary run to run; instruction counts do not).", ""]
+             "through the Python client. This run (2026-12-07, after qemu-rv32's UART "
+             "change) shared the two cores with two QAT runs and a test run: round trips "
+             "and native's ns are inflated by that load and vary run to run; instruction "
+             "counts do not (they match the quiet run before it).", ""]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
     return "\n".join(lines) + "\n" + path.read_text()
