@@ -266,7 +266,9 @@ def qemu_rtt() -> str:
     path = RESULTS / "qemu_rtt.json"
     lines = ["### What a QEMU round trip is made of", "",
              "Command: `.venv/bin/python benchmarks/qemu_rtt.py` (INFER round trips, median of "
-             "100, of an int8 [n, 64, 64, 1] policy; instructions from the device's counter).",
+             "100, of an int8 [n, 64, 64, 1] policy; instructions from the device's counter; "
+             "`--targets T` re-measures T's round trips and the uploads, keeping the other "
+             "rows: each says when it was measured).",
              ""]
     if not path.is_file():
         return "\n".join(lines + ["(not measured yet)"]) + "\n"
@@ -275,17 +277,32 @@ def qemu_rtt() -> str:
               "controller by default (docs/protocol.md#ethernet-link: a whole request per "
               "frame) and over the UART with `--link uart`; the other targets have the UART "
               "only.", "",
-              "| target | link | -icount | inputs | request bytes | RTT p50 ms | instructions |",
-              "|---|---|---|---|---|---|---|"]
+              "| target | link | -icount | inputs | request bytes | RTT p50 ms | instructions "
+              "| measured |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in data["round_trips"]:
         lines.append(f"| {r['target']} | {r['link']} | `{r['icount']}` | {r['inputs']} | "
-                     f"{r['request_bytes']} | {r['rtt_ms_p50']:.2f} | {r['instructions']:,} |")
-    lines += ["", "Closed loop, Pendulum's `qat_w3` policy (issue 12's [64, 64] export, "
-              "shipped when this was measured; env step, quantization, "
-              "device answer; targets: 46-byte round trip <= 0.7 ms, >= 1.2k steps/s):", "",
-              "| target | link | steps | steps / s |", "|---|---|---|---|"]
+                     f"{r['request_bytes']} | {r['rtt_ms_p50']:.2f} | {r['instructions']:,} | "
+                     f"{r['measured']} |")
+    if data.get("uploads"):
+        lines += ["", "Uploads (LOAD of an 8 KB int8 [17, 64, 64, 6] blob in 1000-byte chunks, "
+                  "median of 5): QEMU's CMSDK (qemu-m4, m33, m55) and STM32 USART models "
+                  "hold one received byte and read the next from the socket only after the "
+                  "guest took it; the nRF51's (qemu-m0) has a 6-byte FIFO, and QEMU fills "
+                  "the 16550's (qemu-rv32) up to its RX trigger level (14 since "
+                  "2026-12-07, 1 before).", "",
+                  "| target | link | bytes | upload ms | us / byte | measured |",
+                  "|---|---|---|---|---|---|"]
+        for r in data["uploads"]:
+            lines.append(f"| {r['target']} | {r['link']} | {r['bytes']:,} | {r['ms_p50']:.1f} "
+                         f"| {r['us_per_byte']:.1f} | {r['measured']} |")
+    lines += ["", "Closed loop, Pendulum's shipped `qat_w3` policy when it was measured (env "
+              "step, quantization, device answer; targets: 46-byte round trip <= 0.7 ms, "
+              ">= 1.2k steps/s):", "",
+              "| target | link | policy | steps | steps / s | measured |", "|---|---|---|---|---|---|"]
     for r in data["closed_loop"]:
-        lines.append(f"| {r['target']} | {r['link']} | {r['steps']:,} | {r['steps_per_s']:,} |")
+        lines.append(f"| {r['target']} | {r['link']} | {r['policy']} | {r['steps']:,} | "
+                     f"{r['steps_per_s']:,} | {r['measured']} |")
     return "\n".join(lines) + "\n"
 
 
