@@ -121,7 +121,7 @@ def closed_loop(target: str, link: EmulatorLink, steps: int = 2000) -> dict[str,
             if term or trunc:
                 obs, _ = env.reset()
         elapsed = time.perf_counter() - t0
-    hidden = [layer.weights.shape[0] for layer in qmodel.layers[:-1]]
+    hidden = [layer.n_out for layer in qmodel.layers[:-1]]
     return {"target": target, "link": link.value, "steps": steps,
             "steps_per_s": round(steps / elapsed), "policy": f"qat_w3 {hidden}",
             "measured": TODAY}

@@ -31,7 +31,7 @@ from qhil.quant.config import parse_bits
 from qhil.quant.layout import KernelOrder
 from qhil.quant.random_model import random_quant_model
 from qhil.quant.vectors import load_cases
-from qhil.targets import EmulatorLink, start_target
+from qhil.targets import EmulatorLink, start_target, target_info
 from qhil.targets.firmware import FIRMWARE_DIR
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
@@ -536,7 +536,17 @@ def test_no_target_silently_gets_a_slower_kernel(target) -> None:
 # task that rotates with the lane (together they cover most tasks); native and the
 # Ethernet lanes upload them all.
 WIDE_ON_UART = 128
-UART_LANES = ["qemu-m0", "qemu-m4:uart", "qemu-m33", "qemu-m55", "qemu-rv32", "qemu-stm32f4"]
+
+
+def _over_a_uart(lane: str) -> bool:
+    """Whether a TARGETS entry runs over a UART (its named link, else its default one)."""
+    name, _, link = lane.partition(":")
+    links = target_info(name).links
+    chosen = EmulatorLink.parse(link) if link else links[0] if links else None
+    return chosen is EmulatorLink.UART
+
+
+UART_LANES = [lane for lane in TARGETS if _over_a_uart(lane)]
 
 
 def _wide_exports() -> dict[str, list[Path]]:
@@ -548,7 +558,7 @@ def _wide_exports() -> dict[str, list[Path]]:
     for path in sorted(MODELS.glob("*/*.qhil")):
         qmodel = read_blob(path.read_bytes())
         if isinstance(qmodel, QuantModel) and max(
-                layer.weights.shape[0] for layer in qmodel.layers[:-1]) > WIDE_ON_UART:
+                layer.n_out for layer in qmodel.layers[:-1]) > WIDE_ON_UART:
             wide.setdefault(path.name, []).append(path)
     return wide
 
